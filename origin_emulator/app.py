@@ -1,0 +1,253 @@
+"""The origin emulator's HTTP face (aiohttp): live playlists, segments and the QA splice API.
+
+Routes (DESIGN.md):
+  GET    /{channel}/master.m3u8                  multivariant playlist
+  GET    /{channel}/{variant}/index.m3u8         live media playlist at this moment
+  GET    /{channel}/{variant}/seg_{n}.ts         segment n (404 outside its availability, R12)
+  POST   /control/{channel}/splice               {"duration", "preroll", "format", "command"} -> 201
+  DELETE /control/{channel}/splice/{id}          return to network early / cancel a pending one
+  GET    /control/{channel}/splices              scheduled and QA splices around now
+  GET    /control/channels                       channels, variants, timeline facts
+  GET    /healthz
+Every response carries `Access-Control-Allow-Origin: *`; errors are JSON `{"error": ...}`.
+Handlers parse, call `LiveChannel`, respond. Segment rewrites run in a worker thread, one per
+segment at a time however many viewers ask, and are kept in a bounded LRU cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from origin_emulator.channel import LiveChannel, NotFound
+from origin_emulator.errors import OriginError
+from origin_emulator.splices import SpliceError
+from stitcher.clock import Clock
+
+log = logging.getLogger(__name__)
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPE = "video/mp2t"
+CHANNELS = web.AppKey("channels", dict)
+CLOCK_KEY = web.AppKey("clock", object)
+SEGMENTS = web.AppKey("segments", object)
+
+
+class SegmentCache:
+    """Bounded LRU of rewritten segments with one computation in flight per key."""
+
+    def __init__(self, capacity: int):
+        self.capacity = max(1, capacity)
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._pending: dict[tuple, asyncio.Future] = {}
+        self.hits = 0
+        self.misses = 0
+
+    async def get(self, key: tuple, compute: Callable[[], bytes]) -> bytes:
+        if key in self._items:
+            self._items.move_to_end(key)
+            self.hits += 1
+            return self._items[key]
+        if key in self._pending:
+            self.hits += 1
+            return await asyncio.shield(self._pending[key])
+        self.misses += 1
+        future = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            data = await asyncio.to_thread(compute)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: the caller re-raises it
+            raise
+        finally:
+            self._pending.pop(key, None)
+        future.set_result(data)
+        self._items[key] = data
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return data
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def errors_and_cors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Map the origin's errors to JSON statuses, in one place; add CORS to every response."""
+    try:
+        response = await handler(request)
+    except NotFound as exc:
+        response = _error(404, str(exc))
+    except SpliceError as exc:
+        response = _error(exc.status, str(exc))
+    except OriginError as exc:
+        response = _error(400, str(exc))
+    except web.HTTPException as exc:
+        if exc.status >= 400 and exc.content_type != "application/json":
+            response = _error(exc.status, exc.reason)
+        else:
+            exc.headers["Access-Control-Allow-Origin"] = "*"
+            raise
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _channel(request: web.Request) -> LiveChannel:
+    name = request.match_info["channel"]
+    channel = request.app[CHANNELS].get(name)
+    if channel is None:
+        raise NotFound(f"no channel {name!r} (channels: {', '.join(sorted(request.app[CHANNELS]))})")
+    return channel
+
+
+def _now(request: web.Request) -> float:
+    return request.app[CLOCK_KEY].now()
+
+
+def _playlist(text: str, max_age: int) -> web.Response:
+    return web.Response(
+        text=text,
+        content_type=PLAYLIST_TYPE,
+        headers={"Cache-Control": f"public, max-age={max_age}"},
+    )
+
+
+async def master(request: web.Request) -> web.Response:
+    return _playlist(_channel(request).master().render(), 30)
+
+
+async def media(request: web.Request) -> web.Response:
+    channel = _channel(request)
+    playlist = channel.media(request.match_info["variant"], _now(request))
+    return _playlist(playlist.render(), max(1, playlist.target_duration // 2))
+
+
+async def segment(request: web.Request) -> web.Response:
+    channel = _channel(request)
+    variant = request.match_info["variant"]
+    try:
+        n = int(request.match_info["n"])
+    except ValueError:
+        raise NotFound(f"bad segment name seg_{request.match_info['n']}.ts") from None
+    channel.check_segment(variant, n, _now(request))
+    data = await request.app[SEGMENTS].get((channel.name, variant, n), lambda: channel.segment(variant, n))
+    return web.Response(
+        body=data,
+        content_type=SEGMENT_TYPE,
+        headers={"Cache-Control": "public, max-age=86400, immutable"},
+    )
+
+
+async def _json_body(request: web.Request) -> dict:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise SpliceError("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise SpliceError("the request body must be a JSON object")
+    return body
+
+
+def _number(body: dict, name: str, default: float | None) -> float | None:
+    value = body.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpliceError(f"{name} must be a number of seconds, got {value!r}")
+    return float(value)
+
+
+async def post_splice(request: web.Request) -> web.Response:
+    channel = _channel(request)
+    body = await _json_body(request)
+    unknown = set(body) - {"duration", "preroll", "format", "command"}
+    if unknown:
+        raise SpliceError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    duration = _number(body, "duration", None)
+    if duration is None:
+        raise SpliceError("duration (seconds) is required")
+    now = _now(request)
+    splice = channel.post_splice(now, duration, _number(body, "preroll", None), body.get("format"), body.get("command"))
+    log.info("splice %s on %s: segments %s-%s, %s/%s", splice.event_id, channel.name, splice.start, splice.end - 1, splice.format, splice.command)
+    return web.json_response(splice.to_json(channel.timeline, now), status=201)
+
+
+async def delete_splice(request: web.Request) -> web.Response:
+    channel = _channel(request)
+    try:
+        event_id = int(request.match_info["id"])
+    except ValueError:
+        raise NotFound(f"bad splice id {request.match_info['id']!r}") from None
+    now = _now(request)
+    splice = channel.delete_splice(event_id, now)
+    log.info("splice %s on %s: %s", event_id, channel.name, "cancelled" if splice.cancelled else f"returns at {splice.stop}")
+    return web.json_response(splice.to_json(channel.timeline, now))
+
+
+async def list_splices(request: web.Request) -> web.Response:
+    channel = _channel(request)
+    now = _now(request)
+    timeline = channel.timeline
+    upcoming = [s for s in channel.splices(now) if timeline.start(s.start) - now < 3600]
+    upcoming += [s for s in channel.splices(now, since=now) if s not in upcoming]  # the next scheduled one
+    return web.json_response({"channel": channel.name, "splices": [s.to_json(timeline, now) for s in upcoming]})
+
+
+async def list_channels(request: web.Request) -> web.Response:
+    now = _now(request)
+    result = []
+    for channel in request.app[CHANNELS].values():
+        timeline = channel.timeline
+        result.append(
+            {
+                "name": channel.name,
+                "cue_format": channel.config.cue_format,
+                "variants": [r.rendition.name for r in channel.content.renditions],
+                "segment_duration": max(timeline.durations),
+                "window": timeline.window,
+                "last_published": timeline.last_published(now),
+                "master": f"/{channel.name}/master.m3u8",
+            }
+        )
+    return web.json_response({"channels": result})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    cache = request.app[SEGMENTS]
+    return web.json_response({"ok": True, "channels": sorted(request.app[CHANNELS]), "segment_cache": {"hits": cache.hits, "misses": cache.misses}})
+
+
+async def preflight(request: web.Request) -> web.Response:
+    return web.Response(
+        status=204,
+        headers={
+            "Access-Control-Allow-Methods": "GET, HEAD, POST, DELETE, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Authorization",
+            "Access-Control-Max-Age": "600",
+        },
+    )
+
+
+def create_app(channels: dict[str, LiveChannel], clock: Clock, cache_segments: int = 256) -> web.Application:
+    """Wire the origin: channels (with their rendered media and splice book) and a clock."""
+    app = web.Application(middlewares=[errors_and_cors])
+    app[CHANNELS] = channels
+    app[CLOCK_KEY] = clock
+    app[SEGMENTS] = SegmentCache(cache_segments)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/control/channels", list_channels)
+    app.router.add_post("/control/{channel}/splice", post_splice)
+    app.router.add_delete("/control/{channel}/splice/{id}", delete_splice)
+    app.router.add_get("/control/{channel}/splices", list_splices)
+    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
+    app.router.add_get("/{channel}/master.m3u8", master)
+    app.router.add_get("/{channel}/{variant}/index.m3u8", media)
+    app.router.add_get(r"/{channel}/{variant}/seg_{n}.ts", segment)
+    return app

@@ -1,0 +1,143 @@
+"""`origin-emulator`: run the live origin emulator on its own (also started by `rig up`).
+
+  origin-emulator serve [--host H] [--port P] [--config FILE] [--state-dir DIR] [--channel NAME ...]
+  origin-emulator build [--config FILE] [--channel NAME ...]
+
+`serve` renders any missing media first (with progress), then serves live playlists computed
+from the wall clock and the configured epoch, so a restart continues the same timeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from origin_emulator.app import create_app
+from origin_emulator.book import SpliceBook
+from origin_emulator.channel import LiveChannel
+from rig.errors import RigError
+from rig.media import ContentMedia, ContentRecipe, build_content
+from rig.settings import Settings, load_settings
+from stitcher.clock import Clock, SystemClock
+
+log = logging.getLogger("origin_emulator")
+
+
+def progress_printer(stream=sys.stderr):
+    """A progress callback that draws `name  [#####.....]  12.0/64 s` on one line per channel."""
+
+    def report(name: str, done: float, total: float) -> None:
+        fraction = done / total if total else 1.0
+        bar = "#" * round(fraction * 30)
+        end = "\n" if fraction >= 1 else "\r"
+        stream.write(f"  rendering {name:<10} [{bar:<30}] {done:5.1f}/{total:g} s{end}")
+        stream.flush()
+
+    return report
+
+
+def selected_channels(settings: Settings, names: list[str] | None):
+    if not names:
+        return list(settings.channels)
+    known = {c.name: c for c in settings.channels}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise RigError(f"unknown channel(s) {', '.join(missing)}; configured: {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+async def build_media(settings: Settings, names: list[str] | None = None, report=None) -> dict[str, ContentMedia]:
+    built = {}
+    for channel in selected_channels(settings, names):
+        recipe = ContentRecipe.for_channel(channel, settings.media)
+        callback = (lambda done, total, name=channel.name: report(name, done, total)) if report else None
+        built[channel.name] = await build_content(recipe, settings.media.cache_dir, callback)
+    return built
+
+
+def live_channels(settings: Settings, contents: dict[str, ContentMedia]) -> dict[str, LiveChannel]:
+    book = SpliceBook(settings.state_dir / "origin" / "splices.json")
+    return {
+        name: LiveChannel(settings.channel(name), content, settings.origin.epoch, settings.origin.window_segments, book)
+        for name, content in contents.items()
+    }
+
+
+async def start_origin(settings: Settings, clock: Clock, contents: dict[str, ContentMedia], host: str, port: int) -> web.AppRunner:
+    """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
+    app = create_app(live_channels(settings, contents), clock, settings.origin.cache_segments)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise RigError(f"origin emulator cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return runner
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    settings = load_settings(args.config, env=_env(args))
+    contents = await build_media(settings, args.channel, progress_printer())
+    host = args.host or settings.origin.host
+    port = args.port or settings.origin.port
+    runner = await start_origin(settings, SystemClock(), contents, host, port)
+    for name in contents:
+        print(f"  {name}: http://{host}:{port}/{name}/master.m3u8", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def _env(args: argparse.Namespace):
+    import os
+
+    env = dict(os.environ)
+    if getattr(args, "state_dir", None):
+        env["RIG_STATE_DIR"] = str(args.state_dir)
+    return env
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="origin-emulator", description=__doc__.split("\n\n")[0].strip("`"),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve live channels over HTTP", description="Render missing media, then serve live HLS channels with SCTE-35 cues.")
+    serve.add_argument("--host", help="listen address (default: origin.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default: origin.port, 8081)")
+    build = sub.add_parser("build", help="render the channels' media into the cache and exit")
+    for p in (serve, build):
+        p.add_argument("--config", type=Path, help="TOML config file (default: RIG_CONFIG or the shipped defaults)")
+        p.add_argument("--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR)")
+        p.add_argument("--channel", action="append", help="only this channel (repeatable)")
+        p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        if args.command == "serve":
+            asyncio.run(_serve(args))
+        else:
+            settings = load_settings(args.config, env=_env(args))
+            built = asyncio.run(build_media(settings, args.channel, progress_printer()))
+            for name, content in built.items():
+                print(f"  {name}: {content.directory}")
+    except RigError as exc:
+        print(f"origin-emulator: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""MPEG-TS surgery for a looped live origin: scan segments once, shift their clocks when served.
+
+The origin loops a finite set of rendered segments forever as one continuous stream. Serving
+loop iteration `i` of a segment means adding an offset to every PTS, DTS and PCR (33-bit
+arithmetic, so the 26.5-hour PTS wrap happens as it does in real broadcast) and renumbering the
+continuity counters so they run on without a break across loop wraps. `scan` measures what the
+build step needs (per-PID packet counts, first/last timestamps, audio frame count, the H.264
+codec string); `rewrite` is the cheap per-request transform.
+
+Side effects: none. Pure functions over bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PACKET = 188
+SYNC = 0x47
+PTS_MODULO = 1 << 33
+CLOCK = 90_000
+PAT_PID = 0
+NULL_PID = 0x1FFF
+AAC_SAMPLES_PER_FRAME = 1024
+
+
+class TsError(ValueError):
+    """Bytes that are not a well-formed MPEG transport stream."""
+
+
+@dataclass
+class StreamInfo:
+    """What `scan` learned about one elementary stream (one PID)."""
+
+    pid: int
+    stream_type: int = 0
+    payload_packets: int = 0
+    pes_count: int = 0
+    first_pts: int | None = None
+    last_pts: int | None = None
+    first_dts: int | None = None
+    frames: int = 0  # video: PES packets (one picture each); audio: ADTS frames
+    sample_rate: int | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.stream_type in (0x1B, 0x24, 0x02):
+            return "video"
+        if self.stream_type in (0x0F, 0x03, 0x04, 0x11, 0x81):
+            return "audio"
+        return "data"
+
+
+@dataclass
+class TsInfo:
+    streams: dict[int, StreamInfo] = field(default_factory=dict)
+    payload_packets: dict[int, int] = field(default_factory=dict)  # every PID, PSI included
+    packets: int = 0
+    has_pcr: bool = False
+    codec: str | None = None  # e.g. avc1.4d401f from the first SPS
+
+    def stream(self, kind: str) -> StreamInfo | None:
+        for info in self.streams.values():
+            if info.kind == kind:
+                return info
+        return None
+
+
+def _read_ts(b: bytes, i: int) -> int:
+    """A 33-bit PTS/DTS from the 5 bytes at i."""
+    return (
+        ((b[i] >> 1) & 0x07) << 30
+        | b[i + 1] << 22
+        | (b[i + 2] >> 1) << 15
+        | b[i + 3] << 7
+        | b[i + 4] >> 1
+    )
+
+
+def _write_ts(b: bytearray, i: int, value: int) -> None:
+    prefix = b[i] & 0xF0
+    b[i] = prefix | ((value >> 29) & 0x0E) | 0x01
+    b[i + 1] = (value >> 22) & 0xFF
+    b[i + 2] = ((value >> 14) & 0xFE) | 0x01
+    b[i + 3] = (value >> 7) & 0xFF
+    b[i + 4] = ((value << 1) & 0xFE) | 0x01
+
+
+def _check(data: bytes) -> None:
+    if len(data) % PACKET:
+        raise TsError(f"{len(data)} bytes is not a whole number of {PACKET}-byte packets")
+    for start in range(0, len(data), PACKET):
+        if data[start] != SYNC:
+            raise TsError(f"lost sync at byte {start}")
+
+
+def _payload_start(data: bytes, start: int) -> int | None:
+    """Offset of the payload of the packet at `start`, or None when it carries none."""
+    afc = (data[start + 3] >> 4) & 0x03
+    if not afc & 0x01:
+        return None
+    offset = start + 4
+    if afc & 0x02:
+        offset += 1 + data[start + 4]
+    return offset if offset < start + PACKET else None
+
+
+def _pes_timestamps(data: bytes, p: int) -> tuple[int | None, int | None, int]:
+    """(pts offset, dts offset, header end) of a PES header at p, or Nones when it has none."""
+    if data[p : p + 3] != b"\x00\x00\x01":
+        return None, None, p
+    stream_id = data[p + 3]
+    if stream_id in (0xBC, 0xBE, 0xBF, 0xF0, 0xF1, 0xFF, 0xF2, 0xF8):
+        return None, None, p
+    flags = data[p + 7] >> 6
+    header_end = p + 9 + data[p + 8]
+    pts = p + 9 if flags & 0x02 else None
+    dts = p + 14 if flags == 0x03 else None
+    return pts, dts, header_end
+
+
+def rewrite(data: bytes, pts_offset: int, cc_start: dict[int, int]) -> bytes:
+    """Shift every PTS/DTS/PCR by `pts_offset` ticks (mod 2^33) and renumber continuity counters.
+
+    `cc_start[pid]` is the counter the PID's first payload packet must carry; PIDs not named keep
+    their counters. Adaptation-only packets keep the previous counter, as the standard requires.
+    """
+    _check(data)
+    out = bytearray(data)
+    offset = pts_offset % PTS_MODULO
+    counters = dict(cc_start)
+    for start in range(0, len(out), PACKET):
+        pid = ((out[start + 1] & 0x1F) << 8) | out[start + 2]
+        afc = (out[start + 3] >> 4) & 0x03
+        if afc & 0x02 and out[start + 4] > 0 and out[start + 5] & 0x10:  # PCR present
+            i = start + 6
+            base = (out[i] << 25) | (out[i + 1] << 17) | (out[i + 2] << 9) | (out[i + 3] << 1) | (out[i + 4] >> 7)
+            base = (base + offset) % PTS_MODULO
+            out[i] = (base >> 25) & 0xFF
+            out[i + 1] = (base >> 17) & 0xFF
+            out[i + 2] = (base >> 9) & 0xFF
+            out[i + 3] = (base >> 1) & 0xFF
+            out[i + 4] = ((base & 0x01) << 7) | (out[i + 4] & 0x7F)
+        if afc & 0x01 and pid in counters:
+            out[start + 3] = (out[start + 3] & 0xF0) | counters[pid]
+            counters[pid] = (counters[pid] + 1) & 0x0F
+        if out[start + 1] & 0x40 and pid not in (PAT_PID, NULL_PID):
+            p = _payload_start(out, start)
+            if p is None or p + 9 > start + PACKET:
+                continue
+            pts_at, dts_at, _ = _pes_timestamps(out, p)
+            if pts_at is not None and pts_at + 5 <= start + PACKET:
+                _write_ts(out, pts_at, (_read_ts(out, pts_at) + offset) % PTS_MODULO)
+            if dts_at is not None and dts_at + 5 <= start + PACKET:
+                _write_ts(out, dts_at, (_read_ts(out, dts_at) + offset) % PTS_MODULO)
+    return bytes(out)
+
+
+def _pmt_streams(section: bytes) -> dict[int, int]:
+    """PID -> stream_type from a PMT section (starting at table_id)."""
+    length = ((section[1] & 0x0F) << 8) | section[2]
+    end = 3 + length - 4
+    program_info = ((section[10] & 0x0F) << 8) | section[11]
+    i = 12 + program_info
+    streams = {}
+    while i + 5 <= end:
+        stream_type = section[i]
+        pid = ((section[i + 1] & 0x1F) << 8) | section[i + 2]
+        es_info = ((section[i + 3] & 0x0F) << 8) | section[i + 4]
+        streams[pid] = stream_type
+        i += 5 + es_info
+    return streams
+
+
+def _pat_pmt_pids(section: bytes) -> set[int]:
+    length = ((section[1] & 0x0F) << 8) | section[2]
+    pids = set()
+    for i in range(8, 3 + length - 4, 4):
+        program = (section[i] << 8) | section[i + 1]
+        if program:
+            pids.add(((section[i + 2] & 0x1F) << 8) | section[i + 3])
+    return pids
+
+
+_ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
+
+
+def _count_adts(payload: bytes) -> tuple[int, int | None]:
+    """(frames, sample rate) of the ADTS frames in a PES payload."""
+    frames, rate, i = 0, None, 0
+    while i + 7 <= len(payload):
+        if payload[i] != 0xFF or payload[i + 1] & 0xF6 != 0xF0:
+            raise TsError(f"ADTS sync lost at payload byte {i}")
+        rate = _ADTS_RATES[(payload[i + 2] >> 2) & 0x0F]
+        length = ((payload[i + 3] & 0x03) << 11) | (payload[i + 4] << 3) | (payload[i + 5] >> 5)
+        if length < 7:
+            raise TsError("ADTS frame shorter than its header")
+        frames += 1 + (payload[i + 6] & 0x03)
+        i += length
+    return frames, rate
+
+
+def _avc_codec(payload: bytes) -> str | None:
+    """`avc1.PPCCLL` from the first SPS NAL unit in an H.264 elementary-stream payload."""
+    i = payload.find(b"\x00\x00\x01")
+    while 0 <= i < len(payload) - 6:
+        if payload[i + 3] & 0x1F == 7:
+            profile, constraints, level = payload[i + 4], payload[i + 5], payload[i + 6]
+            return f"avc1.{profile:02x}{constraints:02x}{level:02x}"
+        i = payload.find(b"\x00\x00\x01", i + 3)
+    return None
+
+
+def scan(data: bytes) -> TsInfo:
+    """Measure a transport stream: streams, timestamps, payload packet counts, frames, codec."""
+    _check(data)
+    info = TsInfo()
+    pmt_pids: set[int] = set()
+    pes: dict[int, bytearray] = {}
+
+    def finish(pid: int) -> None:
+        buffer = pes.pop(pid, None)
+        if buffer is None or pid not in info.streams:
+            return
+        stream = info.streams[pid]
+        _, _, header_end = _pes_timestamps(bytes(buffer[:32]), 0) if len(buffer) >= 9 else (None, None, 0)
+        body = bytes(buffer[header_end:])
+        if stream.kind == "audio" and stream.stream_type == 0x0F:
+            frames, rate = _count_adts(body)
+            stream.frames += frames
+            stream.sample_rate = stream.sample_rate or rate
+        elif stream.kind == "video":
+            stream.frames += 1
+            if info.codec is None and stream.stream_type == 0x1B:
+                info.codec = _avc_codec(body)
+
+    for start in range(0, len(data), PACKET):
+        info.packets += 1
+        pid = ((data[start + 1] & 0x1F) << 8) | data[start + 2]
+        pusi = bool(data[start + 1] & 0x40)
+        afc = (data[start + 3] >> 4) & 0x03
+        if afc & 0x02 and data[start + 4] > 0 and data[start + 5] & 0x10:
+            info.has_pcr = True
+        p = _payload_start(data, start)
+        if p is None:
+            continue
+        info.payload_packets[pid] = info.payload_packets.get(pid, 0) + 1
+        payload = data[p : start + PACKET]
+        if pid == PAT_PID or pid in pmt_pids:
+            if pusi:
+                section = payload[1 + payload[0] :]
+                if pid == PAT_PID and section[:1] == b"\x00":
+                    pmt_pids |= _pat_pmt_pids(section)
+                elif section[:1] == b"\x02":
+                    for es_pid, stream_type in _pmt_streams(section).items():
+                        info.streams.setdefault(es_pid, StreamInfo(es_pid)).stream_type = stream_type
+            continue
+        if pid not in info.streams:
+            continue
+        stream = info.streams[pid]
+        stream.payload_packets += 1
+        if pusi:
+            finish(pid)
+            pes[pid] = bytearray(payload)
+            stream.pes_count += 1
+            pts_at, dts_at, _ = _pes_timestamps(data, p)
+            if pts_at is not None:
+                pts = _read_ts(data, pts_at)
+                stream.first_pts = pts if stream.first_pts is None else stream.first_pts
+                stream.last_pts = pts
+            if dts_at is not None and stream.first_dts is None:
+                stream.first_dts = _read_ts(data, dts_at)
+        elif pid in pes:
+            pes[pid].extend(payload)
+    for pid in list(pes):
+        finish(pid)
+    return info

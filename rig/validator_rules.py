@@ -1,0 +1,402 @@
+"""Single-playlist rules of the live-playlist validator: pure functions from one parsed playlist to findings.
+
+`rig.validator.Checker` runs these on every playlist it is fed and adds the rules that need
+history (reloads, other viewers, other variants). Everything here looks at one playlist only:
+
+- media playlists: R4 (EXTINF vs TARGETDURATION), R9 (window ≥ 3 × TD), R13 (no PLAYLIST-TYPE
+  in a live playlist), R14 (a change of segment directory needs a DISCONTINUITY — a heuristic
+  for ad splices), P1, P2, P4 (PROGRAM-DATE-TIME), D1–D6 (EXT-X-DATERANGE within the playlist)
+  and STRUCT (the parser's notes about legal-but-suspicious layouts);
+- master playlists: M1 (no media-playlist tags, variants with an integer BANDWIDTH).
+
+Rule ids follow /work/shared/REFERENCES.md and DESIGN.md. Side effects: none.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from stitcher.playlist import (
+    AttributeList,
+    MasterPlaylist,
+    MediaPlaylist,
+    PlaylistError,
+    format_datetime,
+    parse_datetime,
+)
+
+__all__ = [
+    "Tolerances",
+    "Finding",
+    "check_media_playlist",
+    "check_master_playlist",
+    "classify_parse_error",
+    "effective_pdts",
+    "daterange_occurrences",
+    "merge_dateranges",
+    "segment_directory",
+    "decimal_value",
+]
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Every tolerance and factor the validator uses, with its default.
+
+    pdt: allowed |PDT(n+1) − (PDT(n) + EXTINF(n))| in seconds (1 ms of millisecond rounding + 5 ms).
+    pdt_equal: allowed difference when comparing the PDT of one segment in two places where at
+        least one PDT is derived (EXTINFs summed from an earlier PDT) rather than written.
+    extinf: allowed difference of one segment's EXTINF value between two playlists.
+    date: allowed |END-DATE − (START-DATE + DURATION)| of a DATERANGE.
+    stall_factor, stall: R10 — a viewer that sees no new segment for more than
+        stall_factor × TARGETDURATION + stall seconds reports a stall.
+    future: T3 — a last segment may end at most this many seconds after the observation time.
+    drift_factor, drift: T3 — latency may grow at most drift_factor × TARGETDURATION + drift
+        seconds above the smallest latency the viewer has seen for that variant.
+    window_multiple, retention_margin: per-segment history is kept for
+        window_multiple × (longest window seen, in segments) + retention_margin segments.
+    """
+
+    pdt: float = 0.006
+    pdt_equal: float = 0.0015
+    extinf: float = 1e-6
+    date: float = 0.001
+    stall_factor: float = 1.5
+    stall: float = 0.5
+    future: float = 1.0
+    drift_factor: float = 1.5
+    drift: float = 0.5
+    window_multiple: int = 2
+    retention_margin: int = 16
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken rule in one playlist. `key` (default: the message) identifies it for de-duplication."""
+
+    rule: str
+    message: str
+    msn: int | None = None
+    key: str | None = None
+
+
+# --------------------------------------------------------------------------- attribute types (D5)
+
+_QUOTED = ("ID", "CLASS", "START-DATE", "END-DATE", "X-ASSET-URI", "X-ASSET-LIST", "X-RESTRICT", "X-SNAP")
+_DECIMAL = ("DURATION", "PLANNED-DURATION", "X-RESUME-OFFSET", "X-PLAYOUT-LIMIT")
+_HEX = ("SCTE35-OUT", "SCTE35-IN", "SCTE35-CMD")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _is_quoted(raw: str) -> bool:
+    return len(raw) >= 2 and raw[0] == raw[-1] == '"'
+
+
+def _is_decimal(raw: str) -> bool:
+    """A (signed-)decimal-floating-point: digits with at most one '.', optionally a leading '-'."""
+    body = raw[1:] if raw.startswith("-") else raw
+    whole, dot, fraction = body.partition(".")
+    return bool(whole) and whole.isdigit() and (not dot or (bool(fraction) and fraction.isdigit()))
+
+
+def _is_hex(raw: str) -> bool:
+    return len(raw) > 2 and raw[:2] in ("0x", "0X") and all(c in _HEX_DIGITS for c in raw[2:])
+
+
+def decimal_value(raw: str | None) -> float | None:
+    """The number of a well-typed decimal attribute, None when absent or mistyped (D5 reports that)."""
+    return float(raw) if raw is not None and _is_decimal(raw) else None
+
+
+def _date_value(raw: str | None) -> datetime | None:
+    if raw is None or not _is_quoted(raw):
+        return None
+    try:
+        return parse_datetime(raw[1:-1])
+    except PlaylistError:
+        return None
+
+
+def _d5(attrs: AttributeList, ident: str) -> list[str]:
+    problems = []
+    for name, raw in attrs.items:
+        if name in _QUOTED and not _is_quoted(raw):
+            problems.append(f"{name}={raw} must be a quoted-string")
+        elif name in ("START-DATE", "END-DATE") and _date_value(raw) is None:
+            problems.append(f"{name}={raw} is not an ISO-8601 date-time with a time zone")
+        elif name in _DECIMAL and not _is_decimal(raw):
+            problems.append(f"{name}={raw} must be an unquoted decimal-floating-point")
+        elif name in _HEX and not _is_hex(raw):
+            problems.append(f"{name}={raw} must be an unquoted hexadecimal-sequence (0x...)")
+    return [f"DATERANGE ID={ident!r}: {p}" for p in problems]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def effective_pdts(playlist: MediaPlaylist) -> list[tuple[float | None, bool]]:
+    """(PDT in epoch seconds or None, written explicitly?) per segment.
+
+    A segment without its own PROGRAM-DATE-TIME takes the previous segment's PDT + EXTINF, unless a
+    DISCONTINUITY separates them (then its date is unknown).
+    """
+    result: list[tuple[float | None, bool]] = []
+    previous: float | None = None
+    previous_duration = 0.0
+    for segment in playlist.segments:
+        if segment.program_date_time is not None:
+            current: float | None = segment.program_date_time.timestamp()
+            explicit = True
+        elif previous is not None and not segment.discontinuity:
+            current, explicit = previous + previous_duration, False
+        else:
+            current, explicit = None, False
+        result.append((current, explicit))
+        previous, previous_duration = current, segment.duration
+    return result
+
+
+def daterange_occurrences(playlist: MediaPlaylist) -> list[tuple[int, AttributeList]]:
+    """Every EXT-X-DATERANGE in order with the MSN of the segment it precedes.
+
+    Tags after the last URI get the MSN the next appended segment will have.
+    """
+    found: list[tuple[int, AttributeList]] = []
+    for msn, _, segment in playlist.numbered():
+        found.extend((msn, tag.attributes()) for tag in segment.tags if tag.name == "EXT-X-DATERANGE")
+    tail = playlist.media_sequence + len(playlist.segments)
+    found.extend((tail, tag.attributes()) for tag in playlist.trailing_tags if tag.name == "EXT-X-DATERANGE")
+    return found
+
+
+def merge_dateranges(occurrences: list[tuple[int, AttributeList]]) -> dict[str, dict[str, str]]:
+    """ID -> {attribute: first raw value} over all tags with that ID (as a client merges them)."""
+    merged: dict[str, dict[str, str]] = {}
+    for _, attrs in occurrences:
+        entry = merged.setdefault(attrs.text("ID") or "", {})
+        for name, raw in attrs.items:
+            entry.setdefault(name, raw)
+    return merged
+
+
+def segment_directory(playlist_url: str, uri: str) -> str:
+    """The parent directory of a segment: URI resolved against the playlist URL, path only."""
+    return posixpath.dirname(urlsplit(urljoin(playlist_url, uri)).path)
+
+
+def _when(seconds: float) -> str:
+    return format_datetime(seconds)
+
+
+# --------------------------------------------------------------------------- media playlists
+
+
+def check_media_playlist(
+    playlist: MediaPlaylist, url: str, tolerances: Tolerances = Tolerances(), text: str | None = None
+) -> list[Finding]:
+    """All single-playlist findings for one media playlist fetched from `url`.
+
+    `text` (the playlist as fetched) lets parser notes be attributed to the segment they concern.
+    """
+    findings: list[Finding] = []
+    findings += _check_durations(playlist)
+    findings += _check_pdt(playlist, tolerances)
+    findings += _check_splices(playlist, url)
+    findings += _check_dateranges(playlist, tolerances)
+    findings += _check_notes(playlist, text)
+    return findings
+
+
+def _check_notes(playlist: MediaPlaylist, text: str | None) -> list[Finding]:
+    """STRUCT: the parser's notes. A note `line N: ...` concerns the segment whose URI follows line N."""
+    uri_lines: list[int] = []
+    if text is not None and playlist.notes:
+        body = text[1:] if text.startswith("\ufeff") else text
+        for number, line in enumerate(body.splitlines(), start=1):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                uri_lines.append(number)
+    findings = []
+    for note in playlist.notes:
+        msn = None
+        head, colon, _ = note.partition(":")
+        if text is not None and colon and head.startswith("line ") and head[5:].isdigit():
+            line = int(head[5:])
+            msn = playlist.media_sequence + sum(1 for n in uri_lines if n < line)
+        key = "".join(c for c in note if not c.isdigit())  # line numbers shift as the window slides
+        findings.append(Finding("STRUCT", note, msn, key))
+    return findings
+
+
+def _check_durations(playlist: MediaPlaylist) -> list[Finding]:
+    findings = []
+    target = playlist.target_duration
+    for msn, _, segment in playlist.numbered():
+        rounded = math.floor(segment.duration + 0.5)
+        if rounded > target:
+            findings.append(
+                Finding("R4", f"EXTINF {segment.extinf} rounds to {rounded} > EXT-X-TARGETDURATION {target}", msn)
+            )
+    live = not playlist.endlist
+    if live and playlist.duration < 3 * target - 1e-9:
+        findings.append(
+            Finding(
+                "R9",
+                f"live window holds {playlist.duration:.3f} s in {len(playlist.segments)} segments,"
+                f" less than 3 × TARGETDURATION = {3 * target} s",
+                playlist.media_sequence,
+                "R9",
+            )
+        )
+    if live and playlist.playlist_type:
+        findings.append(
+            Finding("R13", f"live playlist (no EXT-X-ENDLIST) carries EXT-X-PLAYLIST-TYPE:{playlist.playlist_type}")
+        )
+    return findings
+
+
+def _check_pdt(playlist: MediaPlaylist, tolerances: Tolerances) -> list[Finding]:
+    findings = []
+    uses_pdt = any(s.program_date_time is not None for s in playlist.segments)
+    if not uses_pdt:
+        if any(t.name == "EXT-X-DATERANGE" for s in playlist.segments for t in s.tags) or any(
+            t.name == "EXT-X-DATERANGE" for t in playlist.trailing_tags
+        ):
+            findings.append(Finding("P4", "playlist has EXT-X-DATERANGE but no EXT-X-PROGRAM-DATE-TIME"))
+        return findings
+    dates = effective_pdts(playlist)
+    previous: tuple[float | None, float] = (None, 0.0)
+    for (msn, _, segment), (date, explicit) in zip(playlist.numbered(), dates):
+        if segment.discontinuity and segment.program_date_time is None:
+            findings.append(Finding("P1", "segment with EXT-X-DISCONTINUITY has no EXT-X-PROGRAM-DATE-TIME", msn))
+        before, before_duration = previous
+        if explicit and date is not None and before is not None:
+            expected = before + before_duration
+            if not segment.discontinuity and abs(date - expected) > tolerances.pdt:
+                findings.append(
+                    Finding(
+                        "P2",
+                        f"PROGRAM-DATE-TIME {_when(date)} but previous PDT {_when(before)} + EXTINF"
+                        f" {before_duration:g} = {_when(expected)} ({(date - expected) * 1000:+.0f} ms)",
+                        msn,
+                    )
+                )
+            elif segment.discontinuity and date < expected - tolerances.pdt:
+                findings.append(
+                    Finding(
+                        "P2",
+                        f"after DISCONTINUITY, PROGRAM-DATE-TIME {_when(date)} is before the end of the previous"
+                        f" segment {_when(expected)} (overlap {(expected - date) * 1000:.0f} ms:"
+                        " dates map to two segments)",
+                        msn,
+                    )
+                )
+        previous = (date, segment.duration)
+    return findings
+
+
+def _check_splices(playlist: MediaPlaylist, url: str) -> list[Finding]:
+    """R14 heuristic: consecutive segments from different directories are a splice: DISCONTINUITY needed."""
+    findings = []
+    previous_dir: str | None = None
+    for msn, _, segment in playlist.numbered():
+        directory = segment_directory(url, segment.uri)
+        if previous_dir is not None and directory != previous_dir and not segment.discontinuity:
+            findings.append(
+                Finding(
+                    "R14",
+                    f"segment {segment.uri} comes from {directory}/ but the previous one from {previous_dir}/"
+                    " and there is no EXT-X-DISCONTINUITY between them (splice without discontinuity)",
+                    msn,
+                )
+            )
+        previous_dir = directory
+    return findings
+
+
+def _check_dateranges(playlist: MediaPlaylist, tolerances: Tolerances) -> list[Finding]:
+    findings: list[Finding] = []
+    occurrences = daterange_occurrences(playlist)
+    first_msn: dict[str, int] = {}
+    seen: dict[str, dict[str, str]] = {}
+    for msn, attrs in occurrences:
+        ident = attrs.text("ID") or ""
+        findings += [Finding("D5", problem, msn) for problem in _d5(attrs, ident)]
+        if ident not in seen:
+            first_msn[ident] = msn
+            seen[ident] = {}
+            if "START-DATE" not in attrs:
+                findings.append(Finding("D2", f"first EXT-X-DATERANGE with ID={ident!r} has no START-DATE", msn))
+        known = seen[ident]
+        for name, raw in attrs.items:
+            if name in known and known[name] != raw:
+                rule = "D1" if name == "START-DATE" else "D3"
+                findings.append(
+                    Finding(rule, f"DATERANGE ID={ident!r} gives {name}={known[name]} and later {name}={raw}", msn)
+                )
+            known.setdefault(name, raw)
+    for ident, attrs in merge_dateranges(occurrences).items():
+        msn = first_msn[ident]
+        findings += [Finding("D4", m, msn) for m in _d4(ident, attrs, tolerances)]
+        findings += [Finding("D6", m, msn) for m in _d6(ident, attrs)]
+    return findings
+
+
+def _d4(ident: str, attrs: dict[str, str], tolerances: Tolerances) -> list[str]:
+    problems = []
+    start, end = _date_value(attrs.get("START-DATE")), _date_value(attrs.get("END-DATE"))
+    duration = decimal_value(attrs.get("DURATION"))
+    planned = decimal_value(attrs.get("PLANNED-DURATION"))
+    if start is not None and end is not None and end < start:
+        problems.append(f"END-DATE {attrs['END-DATE']} is before START-DATE {attrs['START-DATE']}")
+    if duration is not None and duration < 0:
+        problems.append(f"DURATION={attrs['DURATION']} is negative")
+    if planned is not None and planned < 0:
+        problems.append(f"PLANNED-DURATION={attrs['PLANNED-DURATION']} is negative")
+    if start is not None and end is not None and duration is not None:
+        span = (end - start).total_seconds()
+        if abs(span - duration) > tolerances.date:
+            problems.append(
+                f"END-DATE − START-DATE = {span:g} s but DURATION={attrs['DURATION']}"
+            )
+    return [f"DATERANGE ID={ident!r}: {p}" for p in problems]
+
+
+def _d6(ident: str, attrs: dict[str, str]) -> list[str]:
+    if attrs.get("END-ON-NEXT") != "YES":
+        return []
+    problems = []
+    if "CLASS" not in attrs:
+        problems.append("END-ON-NEXT=YES without CLASS")
+    for name in ("DURATION", "END-DATE"):
+        if name in attrs:
+            problems.append(f"END-ON-NEXT=YES with {name}={attrs[name]}")
+    return [f"DATERANGE ID={ident!r}: {p}" for p in problems]
+
+
+# --------------------------------------------------------------------------- master playlists
+
+
+def check_master_playlist(playlist: MasterPlaylist) -> list[Finding]:
+    """M1: a multivariant playlist has variants with an integer BANDWIDTH and no media-playlist tags."""
+    findings = [Finding("M1", note, None, "".join(c for c in note if not c.isdigit())) for note in playlist.notes]
+    for variant in playlist.variants:
+        raw = variant.attributes.raw("BANDWIDTH") or ""
+        if not raw.isdigit():
+            findings.append(Finding("M1", f"variant {variant.uri} has BANDWIDTH={raw}, not a decimal-integer"))
+    return findings
+
+
+def classify_parse_error(error: PlaylistError, master: bool) -> str:
+    """The rule a parse failure breaks: R4 for a missing or non-integer TARGETDURATION, M1 for a
+    master without variants or BANDWIDTH, otherwise PARSE (the parser's message says what)."""
+    text = str(error)
+    if not master and "EXT-X-TARGETDURATION" in text:
+        return "R4"
+    if master and ("BANDWIDTH" in text or "without variants" in text):
+        return "M1"
+    return "PARSE"
