@@ -1,0 +1,175 @@
+"""`rig`: the command line of ssai-rig.
+
+  rig up [--headless] [--state-dir DIR] [--config FILE]   build media, start the rig, print URLs
+  rig media build [--channel NAME ...]                     render channel media into the cache
+  rig validate URL [--seconds S] [--viewers N]             check a live stream against the HLS rules
+  rig config                                               every setting, its value and meaning
+
+Settings come from the shipped defaults, `--config FILE` (or RIG_CONFIG) and RIG_* variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from rig.errors import RigError
+from rig.settings import ChannelConfig, MediaSettings, OriginSettings, Rendition, Settings, describe, load_settings
+
+log = logging.getLogger("rig")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    env = dict(os.environ)
+    if getattr(args, "state_dir", None):
+        env["RIG_STATE_DIR"] = str(args.state_dir)
+    return load_settings(getattr(args, "config", None), env=env)
+
+
+# --------------------------------------------------------------------------- rig up
+
+
+async def _up(args: argparse.Namespace) -> None:
+    from origin_emulator.cli import build_media, progress_printer, start_origin
+    from stitcher.clock import SystemClock
+
+    settings = _settings(args)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    print(f"ssai-rig: state in {settings.state_dir}, media cache in {settings.media.cache_dir}", flush=True)
+    contents = await build_media(settings, None, progress_printer())
+    origin = settings.origin
+    runner = await start_origin(settings, SystemClock(), contents, origin.host, origin.port)
+    base = f"http://{origin.host}:{origin.port}"
+    print("\nLive origin (SCTE-35 cues in the playlists):", flush=True)
+    for channel in settings.channels:
+        print(f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, {channel.cue_command})")
+    first = settings.channels[0].name if settings.channels else "news"
+    print(f"\n  play:      vlc {base}/{first}/master.m3u8")
+    print(f"  add a cue: curl -X POST {base}/control/{first}/splice -d '{{\"duration\": 30, \"preroll\": 8}}'")
+    print(f"  validate:  rig validate {base}/{first}/master.m3u8 --seconds 60")
+    if not args.headless:
+        print("\n  (the TUI is not built yet: running headless)")
+    print("\nCtrl-C stops the rig.", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        print("\nstopping...", flush=True)
+        await runner.cleanup()
+
+
+# --------------------------------------------------------------------------- rig media
+
+
+def _media_build(args: argparse.Namespace) -> int:
+    from origin_emulator.cli import build_media, progress_printer
+
+    settings = _settings(args)
+    built = asyncio.run(build_media(settings, args.channel, progress_printer()))
+    for name, content in built.items():
+        print(f"  {name}: {content.directory}")
+    return 0
+
+
+# --------------------------------------------------------------------------- rig config
+
+
+def _config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print(f"# config file: {settings.config_file or '(shipped defaults only)'}")
+    print(f"state_dir = {settings.state_dir}    # RIG_STATE_DIR")
+    sections = (("origin", OriginSettings, settings.origin), ("media", MediaSettings, settings.media))
+    for name, cls, value in sections:
+        print(f"\n[{name}]")
+        for field, doc in zip(dataclasses.fields(cls), describe(cls)):
+            current = getattr(value, field.name)
+            if field.name == "ladder":
+                current = ", ".join(f"{r.name} {r.width}x{r.height} {r.video_kbps}k" for r in current)
+            print(f"{field.name} = {current}    # RIG_{name.upper()}_{field.name.upper()}")
+            print(f"    {doc.split(': ', 1)[1]}")
+    print("\n[[channels]] fields:")
+    for line in describe(ChannelConfig, "  "):
+        print(line)
+    print("[[media.ladder]] fields:")
+    for line in describe(Rendition, "  "):
+        print(line)
+    print("\nchannels: " + ", ".join(f"{c.name} ({c.cue_format})" for c in settings.channels))
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rig",
+        description="ssai-rig: a live-HLS ad-insertion system on one laptop.",
+        epilog="Settings: shipped defaults < --config FILE (or RIG_CONFIG) < RIG_* environment variables. See `rig config`.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=Path, help="TOML config file (default: RIG_CONFIG, else the shipped defaults)")
+        p.add_argument("--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR, ~/.local/state/ssai-rig)")
+
+    up = sub.add_parser("up", help="build media on first use, start the rig, print the URLs",
+                        description="Build any missing media (with progress), start the live origin emulator and print ready-to-paste URLs. Ctrl-C or SIGTERM stops it cleanly.")
+    up.add_argument("--headless", action="store_true", help="no TUI: print the URLs and run until stopped")
+    common(up)
+
+    media = sub.add_parser("media", help="media cache commands", description="Render and inspect the media cache.")
+    media_sub = media.add_subparsers(dest="media_command", required=True, metavar="ACTION")
+    build = media_sub.add_parser("build", help="render every channel's loop into the cache (cached renders are reused)",
+                                 description="Render each configured channel's content loop (all renditions) into the media cache.")
+    build.add_argument("--channel", action="append", help="only this channel (repeatable)")
+    common(build)
+
+    from rig import validate as validate_module
+
+    validate = sub.add_parser("validate", help="check a live HLS stream against RFC 8216 and the rig's timeline invariants",
+                              description="Poll a master playlist's variants as several viewers joining at different times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants. Prints each violation, then a JSON summary. Exit 1 on any violation, 2 if the stream cannot be read.")
+    validate_module.add_arguments(validate)
+
+    config = sub.add_parser("config", help="print every setting with its current value and meaning",
+                            description="Print the effective settings (defaults, config file and RIG_* variables applied) with their documentation.")
+    common(config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        if args.command == "up":
+            asyncio.run(_up(args))
+            return 0
+        if args.command == "media":
+            return _media_build(args)
+        if args.command == "validate":
+            from rig import validate as validate_module
+
+            return validate_module.run(args)
+        if args.command == "config":
+            return _config(args)
+    except RigError as exc:
+        print(f"rig: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Shared fixtures: a small rig configuration, its rendered media (built once, cached), live channels."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from origin_emulator.book import SpliceBook
+from origin_emulator.channel import LiveChannel
+from rig.media import ContentMedia, ContentRecipe, build_content
+from rig.settings import Settings, load_settings
+from stitcher.clock import FakeClock
+
+RESOURCES = Path(__file__).parent / "resources"
+SMALL_CONFIG = RESOURCES / "config" / "small.toml"
+
+
+@pytest.fixture(scope="session")
+def small_settings(tmp_path_factory) -> Settings:
+    """The small test rig: 8 s loop, two tiny renditions, one `news` channel (daterange cues)."""
+    return load_settings(SMALL_CONFIG, env={"RIG_STATE_DIR": str(tmp_path_factory.mktemp("state"))})
+
+
+@pytest.fixture(scope="session")
+def small_content(small_settings) -> ContentMedia:
+    """The small channel's rendered loop (rendered by real ffmpeg on first use, then cached)."""
+    recipe = ContentRecipe.for_channel(small_settings.channels[0], small_settings.media)
+    return asyncio.run(build_content(recipe, small_settings.media.cache_dir))
+
+
+@pytest.fixture
+def clock(small_settings) -> FakeClock:
+    """A fake clock one day after the configured epoch, on a segment boundary plus 0.5 s."""
+    return FakeClock(small_settings.origin.epoch + 86_400.5)
+
+
+@pytest.fixture
+def make_channel(small_settings, small_content):
+    """Build a LiveChannel over the small media with config overrides: make_channel(cue_format=...)."""
+    import dataclasses
+
+    def make(book: SpliceBook | None = None, window: int | None = None, **overrides) -> LiveChannel:
+        config = dataclasses.replace(small_settings.channels[0], **overrides)
+        config.check()
+        return LiveChannel(
+            config,
+            small_content,
+            small_settings.origin.epoch,
+            window or small_settings.origin.window_segments,
+            book or SpliceBook(None),
+        )
+
+    return make

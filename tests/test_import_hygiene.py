@@ -1,0 +1,28 @@
+"""The core packages never import the UI (textual): checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+CORE_MODULES = [
+    "stitcher.playlist",
+    "stitcher.clock",
+    "origin_emulator.app",
+    "origin_emulator.channel",
+    "origin_emulator.cli",
+    "rig.cli",
+    "rig.media",
+    "rig.validator",
+    "rig.validate",
+]
+
+
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_core_does_not_import_textual(module):
+    code = f"import json, sys, {module}; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui'))))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []
