@@ -1,0 +1,104 @@
+"""Bounded real-time end-to-end tests: the real origin process on the wall clock.
+
+- `rig validate` (a real subprocess) polls the running origin and reports zero violations.
+- ffmpeg itself, as an HLS client, reads a variant across a loop wrap with no timestamp errors.
+The small config's 8 s loop and 6-segment window guarantee a loop wrap inside every window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from rig.ffmpeg import ffmpeg_executable
+from tests.conftest import SMALL_CONFIG
+
+pytestmark = pytest.mark.realtime
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def running_origin(tmp_path_factory, small_content):
+    """`origin-emulator serve` as a real process on a free loopback port (media already cached)."""
+    port = free_port()
+    env = {**os.environ, "RIG_STATE_DIR": str(tmp_path_factory.mktemp("rt-state"))}
+    process = subprocess.Popen(
+        [str(BIN / "origin-emulator"), "serve", "--config", str(SMALL_CONFIG), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:  # bounded wait for the process to listen
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"origin did not start: {process.stdout.read()}")
+        time.sleep(0.1)
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_rig_validate_on_the_running_origin(running_origin, tmp_path):
+    report = tmp_path / "report.json"
+    result = subprocess.run(
+        [str(BIN / "rig"), "validate", f"{running_origin}/news/master.m3u8", "--seconds", "10", "--viewers", "2", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(report.read_text())
+    assert summary["ok"] is True
+    assert summary["violations"] == 0
+    assert summary["playlists_checked"] >= 20 and summary["segments_seen"] >= 10
+
+
+def test_ffmpeg_reads_across_a_loop_wrap(running_origin, tmp_path):
+    ffmpeg = ffmpeg_executable()
+    out = tmp_path / "out.ts"
+    read = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning", "-live_start_index", "0",
+         "-i", f"{running_origin}/news/hi/index.m3u8", "-t", "11", "-c", "copy", "-f", "mpegts", "-y", str(out)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr
+    assert read.stderr.strip() == "", read.stderr  # no warnings: no timestamp or continuity errors
+    listing = subprocess.run(
+        [ffmpeg, "-hide_banner", "-loglevel", "warning", "-i", str(out), "-c", "copy", "-f", "framecrc", "-"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert listing.stderr.strip() == ""
+    last: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for line in listing.stdout.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        stream, dts = (part.strip() for part in line.split(",")[:2])
+        assert int(dts) > last.get(stream, -1), f"stream {stream}: DTS {dts} after {last.get(stream)}"
+        last[stream] = int(dts)
+        counts[stream] = counts.get(stream, 0) + 1
+    assert counts["0"] >= 11 * 25 - 1  # 11 s of 25 fps video, across at least one 8 s loop wrap
+    assert counts["1"] >= 11 * 48000 / 1024 - 2
