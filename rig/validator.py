@@ -107,7 +107,7 @@ class _VariantState:
     uses_pdt: bool | None = None
     longest_window: int = 0
     newest_msn: int | None = None
-    reported: dict[int | None, set[Hashable]] = field(default_factory=dict)
+    reported: dict[int, set[Hashable]] = field(default_factory=dict)  # de-duplication keys by MSN
 
 
 @dataclass
@@ -133,7 +133,8 @@ class Checker:
     """Accumulates violations from observed playlists. Pure: no I/O, no clock; `at` is passed in.
 
     `observe_master` / `observe_media` return the violations that observation produced (and append
-    them to `violations`); `report` adds a violation found outside (HTTP, CORS, R12 by the shell).
+    them to `violations`, count them in `counts` and pass each to `on_violation`); `report` adds a
+    violation found outside (HTTP, CORS, R12 by the shell). `tolerances` holds every tolerance.
     """
 
     def __init__(self, tolerances: Tolerances = Tolerances(), on_violation: Callable[[Violation], None] | None = None):
@@ -152,7 +153,7 @@ class Checker:
         self._target_duration: tuple[int, str] | None = None  # first TD seen in any variant, and where
         self._dateranges: dict[str, dict[str, tuple[str, str]]] = {}  # ID -> attribute -> (raw, variant)
         self._rounds: dict[str | None, tuple[Hashable, dict[str, _RoundEntry]]] = {}
-        self._master_reported: set[Hashable] = set()
+        self._unnumbered: set[tuple[str, Hashable]] = set()  # de-duplication keys without an MSN
 
     # ------------------------------------------------------------------ public API
 
@@ -187,7 +188,7 @@ class Checker:
 
     def observe_master(self, url: str, text: str, at: float, viewer: str | None = None) -> list[Violation]:
         """Check a multivariant playlist fetched from `url` (M1, PARSE)."""
-        self._count(at, viewer)
+        self._count(at, viewer, media=False)
         if url not in self.masters:
             self.masters.append(url)
         try:
@@ -205,7 +206,7 @@ class Checker:
         round_id: Hashable | None = None,
     ) -> list[Violation]:
         """Check a media playlist fetched from `url` by `viewer` at `at`; `round_id`: see the module doc."""
-        self._count(at, viewer)
+        self._count(at, viewer, media=True)
         state = self._variants.setdefault(url, _VariantState())
         try:
             playlist = parse_media_playlist(text)
@@ -241,9 +242,10 @@ class Checker:
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _count(self, at: float, viewer: str | None) -> None:
+    def _count(self, at: float, viewer: str | None, media: bool) -> None:
         self.playlists_checked += 1
-        self.reloads[viewer if viewer is not None else "-"] += 1
+        if media:
+            self.reloads[viewer if viewer is not None else "-"] += 1
         self.first_at = at if self.first_at is None else min(self.first_at, at)
         self.last_at = at if self.last_at is None else max(self.last_at, at)
 
@@ -256,13 +258,13 @@ class Checker:
         return violation
 
     def _first_time(self, variant: str, msn: int | None, key: Hashable) -> bool:
-        state = self._variants.get(variant)
-        if state is None:  # a master or a URL the checker has no media state for
-            if (variant, msn, key) in self._master_reported:
+        """True the first time `key` is reported for (variant, msn); MSN-less keys are kept for the run."""
+        if msn is None:
+            if (variant, key) in self._unnumbered:
                 return False
-            self._master_reported.add((variant, msn, key))
+            self._unnumbered.add((variant, key))
             return True
-        bucket = state.reported.setdefault(msn, set())
+        bucket = self._variants.setdefault(variant, _VariantState()).reported.setdefault(msn, set())
         if key in bucket:
             return False
         bucket.add(key)
@@ -288,7 +290,7 @@ class Checker:
             for msn in [m for m in state.records if m < floor]:
                 del state.records[msn]
         if len(state.reported) > keep + self.tolerances.retention_margin:
-            for msn in [m for m in state.reported if m is not None and m < floor]:
+            for msn in [m for m in state.reported if m < floor]:
                 del state.reported[msn]
 
     # ------------------------------------------------------------------ variant-level rules

@@ -18,6 +18,7 @@ import math
 import posixpath
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 from stitcher.playlist import (
@@ -183,8 +184,9 @@ def merge_dateranges(occurrences: list[tuple[int, AttributeList]]) -> dict[str, 
     return merged
 
 
+@lru_cache(maxsize=8192)
 def segment_directory(playlist_url: str, uri: str) -> str:
-    """The parent directory of a segment: URI resolved against the playlist URL, path only."""
+    """The parent directory of a segment: URI resolved against the playlist URL, path only (cached)."""
     return posixpath.dirname(urlsplit(urljoin(playlist_url, uri)).path)
 
 

@@ -3,9 +3,9 @@
 Every component that reads or writes playlists (origin emulator, stitcher, validator, monitor)
 goes through this module; nobody edits playlist text with regular expressions.
 
-The model keeps what the timeline rules need verbatim: the raw EXTINF number, the raw
-PROGRAM-DATE-TIME text, every other tag line before a segment in its original order, and the
-raw attribute values of attribute lists (so `DURATION=30` and `DURATION=30.0` stay different).
+The model keeps what the timeline rules need verbatim: the raw EXTINF number, every other tag
+line before a segment in its original order (PROGRAM-DATE-TIME is parsed to a datetime and
+rendered at millisecond precision), and the raw attribute values of attribute lists (so `DURATION=30` and `DURATION=30.0` stay different).
 Parsing is strict about structure (a clear `PlaylistError` with the line number) and records
 legal-but-suspicious layouts as `notes` for the validator.
 
@@ -181,6 +181,8 @@ def parse_attribute_list(text: str) -> AttributeList:
         if eq < 0:
             raise PlaylistError(f"attribute without a value in {text!r}")
         name = text[i:eq].strip()
+        if "," in name:  # `FLAG,NAME=1`: FLAG has no value (names never hold commas)
+            raise PlaylistError(f"attribute without a value in {text!r}")
         if not name:
             raise PlaylistError(f"empty attribute name in {text!r}")
         i = eq + 1
