@@ -29,13 +29,22 @@ log = logging.getLogger("origin_emulator")
 
 
 def progress_printer(stream=sys.stderr):
-    """A progress callback that draws `name  [#####.....]  12.0/64 s` on one line per channel."""
+    """A progress callback: a redrawn bar on a terminal, a line per quarter elsewhere (logs, CI)."""
+    interactive = stream.isatty()
+    shown: dict[str, int] = {}
 
     def report(name: str, done: float, total: float) -> None:
-        fraction = done / total if total else 1.0
-        bar = "#" * round(fraction * 30)
-        end = "\n" if fraction >= 1 else "\r"
-        stream.write(f"  rendering {name:<10} [{bar:<30}] {done:5.1f}/{total:g} s{end}")
+        fraction = min(1.0, done / total) if total else 1.0
+        if interactive:
+            bar = "#" * round(fraction * 30)
+            end = "\n" if fraction >= 1 else "\r"
+            stream.write(f"  rendering {name:<10} [{bar:<30}] {done:5.1f}/{total:g} s{end}")
+        else:
+            quarter = int(fraction * 4)
+            if shown.get(name, -1) >= quarter:
+                return
+            shown[name] = quarter
+            stream.write(f"  rendering {name}: {fraction:4.0%} ({done:.1f}/{total:g} s of media)\n")
         stream.flush()
 
     return report

@@ -143,6 +143,8 @@ def rewrite(data: bytes, pts_offset: int, cc_start: dict[int, int]) -> bytes:
         if afc & 0x01 and pid in counters:
             out[start + 3] = (out[start + 3] & 0xF0) | counters[pid]
             counters[pid] = (counters[pid] + 1) & 0x0F
+        elif pid in counters:  # adaptation only: repeats the counter of the PID's last payload packet
+            out[start + 3] = (out[start + 3] & 0xF0) | ((counters[pid] - 1) & 0x0F)
         if out[start + 1] & 0x40 and pid not in (PAT_PID, NULL_PID):
             p = _payload_start(out, start)
             if p is None or p + 9 > start + PACKET:
@@ -240,10 +242,11 @@ def scan(data: bytes) -> TsInfo:
         afc = (data[start + 3] >> 4) & 0x03
         if afc & 0x02 and data[start + 4] > 0 and data[start + 5] & 0x10:
             info.has_pcr = True
+        if afc & 0x01:  # counts for continuity even when the adaptation field leaves no payload bytes
+            info.payload_packets[pid] = info.payload_packets.get(pid, 0) + 1
         p = _payload_start(data, start)
         if p is None:
             continue
-        info.payload_packets[pid] = info.payload_packets.get(pid, 0) + 1
         payload = data[p : start + PACKET]
         if pid == PAT_PID or pid in pmt_pids:
             if pusi:

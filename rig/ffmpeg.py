@@ -40,7 +40,7 @@ def ffmpeg_executable() -> str:
 def parse_progress(line: str) -> float | None:
     """Seconds of output written, from one line of `-progress` output (`out_time_us=...`)."""
     key, _, value = line.strip().partition("=")
-    if key not in ("out_time_us", "out_time_ms"):  # both are microseconds in ffmpeg
+    if key != "out_time_us":  # ffmpeg also prints out_time_ms (microseconds too): read one of them
         return None
     try:
         micros = int(value)

@@ -5,7 +5,8 @@ goes through this module; nobody edits playlist text with regular expressions.
 
 The model keeps what the timeline rules need verbatim: the raw EXTINF number, every other tag
 line before a segment in its original order (PROGRAM-DATE-TIME is parsed to a datetime and
-rendered at millisecond precision), and the raw attribute values of attribute lists (so `DURATION=30` and `DURATION=30.0` stay different).
+rendered at millisecond precision), and the raw attribute values of attribute lists (so
+`DURATION=30` and `DURATION=30.0` stay different).
 Parsing is strict about structure (a clear `PlaylistError` with the line number) and records
 legal-but-suspicious layouts as `notes` for the validator.
 
@@ -437,10 +438,10 @@ def _lines(text: str) -> Iterable[tuple[int, str]]:
 
 
 def _int(value: str | None, name: str, line: int) -> int:
-    try:
-        return int((value or "").strip())
-    except ValueError:
-        raise PlaylistError(f"{name} must be an integer, got {value!r}", line) from None
+    text = (value or "").strip()
+    if not text.isdigit() or not text.isascii():  # a decimal-integer: digits only (no sign, no '_')
+        raise PlaylistError(f"{name} must be an integer, got {value!r}", line)
+    return int(text)
 
 
 def _check_header(text: str) -> None:

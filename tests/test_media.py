@@ -39,7 +39,7 @@ def test_recipe_key_changes_with_the_recipe(small_settings):
 
 @pytest.mark.parametrize(
     "line, seconds",
-    [("out_time_us=1500000", 1.5), ("out_time_ms=2000000", 2.0), ("out_time_us=N/A", None), ("frame=12", None), ("out_time_us=-5", None)],
+    [("out_time_us=1500000", 1.5), ("out_time_ms=2000000", None), ("out_time_us=N/A", None), ("frame=12", None), ("out_time_us=-5", None)],
 )
 def test_parse_progress(line, seconds):
     assert parse_progress(line) == seconds
