@@ -238,3 +238,26 @@ async def test_cors_preflight(origin):
     assert response.status == 204
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},  # daterange cues, splice_insert
+        {"cue_format": "cue-out", "cue_command": "time_signal", "discontinuity_every": 9},
+    ],
+)
+async def test_validate_over_http_for_ten_minutes(aiohttp_server, make_channel, clock, overrides):
+    """`rig validate`'s poller against the real origin app: playlists, HEADed segments, CORS, R12."""
+    from rig.validate import validate
+    from tests.driving import drive
+
+    channel = make_channel(**overrides)
+    server = await aiohttp_server(create_app({"news": channel}, clock))
+    url = str(server.make_url("/news/master.m3u8"))
+    checker = await drive(clock, validate(url, seconds=600, viewers=3, clock=clock, check_segments=True), sleepers=3)
+    summary = checker.summary()
+    assert summary["violations"] == 0, [v.line() for v in checker.violations[:10]]
+    assert summary["segments_seen"] >= 2 * 300
+    assert sum(summary["reloads_per_viewer"].values()) >= 3 * 2 * 500
+    assert len(channel.splices(clock.now(), since=clock.now() - 600)) >= 10  # breaks happened meanwhile

@@ -24,6 +24,7 @@ from pytest_aiohttp import AiohttpServer
 
 from rig.validate import MasterUnavailable, add_arguments, run, validate
 from rig.validator import Checker, Violation
+from tests.driving import drive
 from stitcher.clock import FakeClock
 from stitcher.playlist import AttributeList, MasterPlaylist, MediaPlaylist, Segment, Tag, Variant, format_datetime
 
@@ -177,19 +178,6 @@ def create_app(origin: Origin) -> web.Application:
     return app
 
 
-async def drive(clock: FakeClock, coroutine: Coroutine[Any, Any, Checker], viewers: int) -> Checker:
-    """Run `coroutine` to completion, advancing the clock by STEP whenever all viewers sleep on it."""
-    task = asyncio.ensure_future(coroutine)
-    loops = 0
-    while not task.done():
-        if clock.sleepers >= viewers:
-            clock.advance(STEP)
-        await asyncio.sleep(0)
-        loops += 1
-        assert loops < 5_000_000, "the run does not finish"
-    return task.result()
-
-
 async def watch(
     aiohttp_server: AiohttpServer,
     faults: Faults,
@@ -204,7 +192,7 @@ async def watch(
     server = await aiohttp_server(create_app(Origin(clock, faults, segment_seconds)))
     url = str(server.make_url("/live/master.m3u8"))
     return await asyncio.wait_for(
-        drive(clock, validate(url, seconds=seconds, viewers=viewers, clock=clock, **options), viewers), timeout=60
+        drive(clock, validate(url, seconds=seconds, viewers=viewers, clock=clock, **options), viewers, STEP), timeout=60
     )
 
 
