@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -78,6 +79,13 @@ def at(last: int, late: float = 0.3) -> float:
 
 def rules(violations: list[Violation]) -> set[str]:
     return {v.rule for v in violations}
+
+
+def edit(playlist: MediaPlaylist, index: int, **changes: Any) -> MediaPlaylist:
+    """The playlist with segment `index` (negative: from the end) changed by `dataclasses.replace`."""
+    segments = list(playlist.segments)
+    segments[index] = replace(segments[index], **changes)
+    return replace(playlist, segments=tuple(segments))
 
 
 def live(*lines: str, target: int = 2, sequence: int = 100) -> str:
@@ -385,9 +393,8 @@ def test_r1_tag_added_before_a_kept_segment() -> None:
     stream = Stream()
     checker.observe_media(URL, stream.text(12), at(12), viewer="v")
     playlist = stream.playlist(13)
-    segments = list(playlist.segments)
-    segments[3] = replace(segments[3], tags=(Tag("EXT-X-CUE-OUT", "30.000"),))
-    found = checker.observe_media(URL, replace(playlist, segments=tuple(segments)).render(), at(13), viewer="v")
+    changed = edit(playlist, 3, tags=(Tag("EXT-X-CUE-OUT", "30.000"),))
+    found = checker.observe_media(URL, changed.render(), at(13), viewer="v")
     assert rules(found) == {"R1"} and found[0].msn == 11 and "EXT-X-CUE-OUT" in found[0].message
 
 
@@ -396,15 +403,11 @@ def test_r1_tags_may_be_removed_and_the_first_segment_may_take_over_dateranges()
     stream = Stream()
     checker.observe_media(URL, stream.text(24), at(24), viewer="v")  # DATERANGE on MSN 20, window 19..24
     playlist = stream.playlist(26)  # window 21..26: the DATERANGE moves to the new first segment
-    segments = list(playlist.segments)
-    segments[0] = replace(segments[0], tags=stream.segment(20).tags)
-    moved = replace(playlist, segments=tuple(segments))
+    moved = edit(playlist, 0, tags=stream.segment(20).tags)
     assert checker.observe_media(URL, moved.render(), at(26), viewer="v") == []
     # ... and may later be dropped, but it may not re-appear before a later segment
     assert checker.observe_media(URL, stream.text(26), at(26, 0.5), viewer="v") == []
-    segments = list(stream.playlist(27).segments)
-    segments[1] = replace(segments[1], tags=stream.segment(20).tags)
-    moved_again = replace(stream.playlist(27), segments=tuple(segments)).render()
+    moved_again = edit(stream.playlist(27), 1, tags=stream.segment(20).tags).render()
     found = checker.observe_media(URL, moved_again, at(27), viewer="v")
     assert rules(found) == {"R1"}
 
@@ -455,9 +458,7 @@ def test_t1_uri_changes_for_a_media_sequence_number() -> None:
     stream = Stream()
     checker.observe_media(URL, stream.text(12), at(12), viewer="a")
     playlist = stream.playlist(12)
-    segments = list(playlist.segments)
-    segments[-1] = replace(segments[-1], uri="seg12-b.ts")
-    found = checker.observe_media(URL, replace(playlist, segments=tuple(segments)).render(), at(12, 0.5), viewer="b")
+    found = checker.observe_media(URL, edit(playlist, -1, uri="seg12-b.ts").render(), at(12, 0.5), viewer="b")
     assert rules(found) == {"T1"} and found[0].msn == 12
     assert "seg12-b.ts" in found[0].message and "seg12.ts" in found[0].message
 
