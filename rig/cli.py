@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from rig.errors import RigError
-from rig.settings import ChannelConfig, MediaSettings, OriginSettings, Rendition, Settings, describe, load_settings
+from rig.settings import AdsSettings, ChannelConfig, MediaSettings, OriginSettings, Rendition, Settings, describe, load_settings
 
 log = logging.getLogger("rig")
 
@@ -87,7 +87,7 @@ def _config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print(f"# config file: {settings.config_file or '(shipped defaults only)'}")
     print(f"state_dir = {settings.state_dir}    # RIG_STATE_DIR")
-    sections = (("origin", OriginSettings, settings.origin), ("media", MediaSettings, settings.media))
+    sections = (("origin", OriginSettings, settings.origin), ("media", MediaSettings, settings.media), ("ads", AdsSettings, settings.ads))
     for name, cls, value in sections:
         print(f"\n[{name}]")
         for field, doc in zip(dataclasses.fields(cls), describe(cls)):

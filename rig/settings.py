@@ -98,6 +98,20 @@ class OriginSettings:
 
 
 @dataclass(frozen=True)
+class AdsSettings:
+    """The ad library and the media server that serves conditioned ads and slate (section `[ads]`)."""
+
+    host: str = _doc("Address of the media server for ad and slate segments.", default="127.0.0.1")
+    port: int = _doc("Port of the media server (`/ads/...`, `/slate/...`).", default=8082)
+    house_count: int = _doc("How many house creatives to render (10/15/20/30 s, each visibly different).", default=6)
+    slate_seconds: float = _doc("Length of the conditioned slate used to fill the rest of a break.", default=10.0)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class ChannelConfig:
     """One live channel of the origin emulator (`[[channels]]`)."""
 
@@ -138,6 +152,7 @@ class Settings:
     config_file: Path | None = _doc("The config file these settings came from, if any.", default=None)
     origin: OriginSettings = field(default_factory=OriginSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    ads: AdsSettings = field(default_factory=AdsSettings)
     channels: tuple[ChannelConfig, ...] = ()
 
     def channel(self, name: str) -> ChannelConfig:
@@ -259,7 +274,8 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
         data = _merge(data, _read_toml(Path(chosen).expanduser()))
     data.setdefault("origin", {})
     data.setdefault("media", {})
-    sections = {"origin": OriginSettings, "media": MediaSettings}
+    data.setdefault("ads", {})
+    sections = {"origin": OriginSettings, "media": MediaSettings, "ads": AdsSettings}
     for section, cls in sections.items():
         data[section] = {**data[section], **_env_overrides(section, cls, env)}
     top = {k: v for k, v in data.items() if k not in sections and k != "channels"}
@@ -267,6 +283,9 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
     settings = _build(Settings, top, "")
     origin = _build(OriginSettings, data["origin"], "origin")
     media = _build(MediaSettings, data["media"], "media")
+    ads = _build(AdsSettings, data["ads"], "ads")
+    if ads.house_count < 1 or ads.slate_seconds <= 0:
+        raise ConfigError("ads.house_count must be ≥ 1 and ads.slate_seconds > 0")
     channels = tuple(_build(ChannelConfig, c, f"channels[{i}]") for i, c in enumerate(data.get("channels", [])))
 
     state_dir = settings.state_dir if str(settings.state_dir) not in ("", ".") else Path("~/.local/state/ssai-rig").expanduser()
@@ -286,6 +305,7 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
         config_file=Path(chosen) if chosen else None,
         origin=origin,
         media=media,
+        ads=ads,
         channels=channels,
     )
 

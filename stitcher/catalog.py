@@ -1,0 +1,262 @@
+"""The channel database: channels, ads and conditioned ad renditions in one SQLite file (sqlite-utils).
+
+Tables:
+- `channels`  one row per channel the stitcher serves: the origin master URL, status, which SCTE-35
+  cue formats are accepted, the segment duration, the ladder (variants with bandwidth,
+  resolution, codecs, frame rate) and audio layout that ads are conditioned to, the default mode.
+- `ads`       the ad library: one row per creative (house or added with `rig ads add`), its
+  source, duration and status (`ready` once conditioned, `failed` with the reason).
+- `ad_renditions`  where a creative's conditioned HLS VOD playlists are, per ladder and rendition.
+
+Records are frozen dataclasses; the `Catalog` methods are synchronous (a local SQLite file, a few
+rows); async callers run them with `asyncio.to_thread`. A write is one transaction.
+
+Side effects: reads and writes the database file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlite_utils
+
+MODES = ("ssai", "sgai", "passthrough")
+STATUSES = ("active", "paused")
+
+
+class CatalogError(Exception):
+    """A catalog request that cannot be done (unknown channel, duplicate, bad value)."""
+
+
+def _now_iso() -> str:
+    return datetime.now(tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One variant of a channel's ladder, as its master playlist says (and probing measured)."""
+
+    name: str
+    bandwidth: int
+    width: int
+    height: int
+    codecs: str = "avc1.4d401f,mp4a.40.2"
+    frame_rate: float = 25.0
+    uri: str = ""  # the variant playlist URI as written in the origin master
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """What ads must match to splice into a channel: ladder, segment duration, frame rate, audio."""
+
+    ladder: tuple[Rung, ...]
+    segment_duration: float
+    frame_rate: float
+    audio_rate: int = 48000
+    audio_channels: int = 2
+
+    @property
+    def key(self) -> str:
+        """Channels with the same key share conditioned ads."""
+        body = {
+            "ladder": [(r.name, r.width, r.height, r.bandwidth) for r in self.ladder],
+            "segment": round(self.segment_duration, 6),
+            "fps": round(self.frame_rate, 3),
+            "audio": (self.audio_rate, self.audio_channels),
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Channel:
+    slug: str
+    origin_url: str
+    ladder: tuple[Rung, ...]
+    segment_duration: float
+    status: str = "active"
+    scte35_enabled: bool = True
+    cue_formats: tuple[str, ...] = ("daterange", "cue-out", "scte35", "oatcls")
+    audio_rate: int = 48000
+    audio_channels: int = 2
+    default_mode: str = "ssai"
+    created_at: str = ""
+    updated_at: str = ""
+
+    @property
+    def frame_rate(self) -> float:
+        return self.ladder[0].frame_rate if self.ladder else 25.0
+
+    @property
+    def conditioning(self) -> Conditioning:
+        return Conditioning(self.ladder, self.segment_duration, self.frame_rate, self.audio_rate, self.audio_channels)
+
+    def check(self) -> None:
+        if not self.slug or not all(c.isalnum() or c == "-" for c in self.slug) or self.slug != self.slug.lower():
+            raise CatalogError(f"channel name {self.slug!r}: use lower-case letters, digits and '-'")
+        if not self.origin_url.startswith(("http://", "https://")):
+            raise CatalogError(f"origin URL {self.origin_url!r} must be http(s)")
+        if self.default_mode not in MODES:
+            raise CatalogError(f"default mode {self.default_mode!r} is not one of {', '.join(MODES)}")
+        if self.status not in STATUSES:
+            raise CatalogError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if not self.ladder:
+            raise CatalogError(f"channel {self.slug} has no variants")
+        if not 0 < self.segment_duration <= 60:
+            raise CatalogError(f"segment duration {self.segment_duration} s is not plausible")
+
+
+@dataclass(frozen=True)
+class Ad:
+    id: str
+    title: str
+    duration: float  # of the creative itself, seconds
+    source: str  # "house" or the path of the file it was added from
+    status: str = "ready"  # ready | failed
+    error: str = ""
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class AdRendition:
+    """A conditioned HLS VOD playlist of an ad (or the slate, id "slate") for one rung of a ladder."""
+
+    ad_id: str
+    ladder_key: str
+    rendition: str
+    bandwidth: int
+    path: str  # media-server path, e.g. /ads/house-1/<ladder_key>/540p/index.m3u8
+    duration: float  # conditioned duration: whole segments, the last padded with slate
+    segments: int
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class Catalog:
+    """The channel database in `<state_dir>/channels.db` (or any path)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        self.db = sqlite_utils.Database(connection)
+        self._create()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def _create(self) -> None:
+        with self.db.conn:
+            self.db["channels"].create(
+                {
+                    "slug": str, "origin_url": str, "status": str, "scte35_enabled": int, "cue_formats": str,
+                    "segment_duration": float, "ladder": str, "audio_rate": int, "audio_channels": int,
+                    "default_mode": str, "created_at": str, "updated_at": str,
+                },
+                pk="slug",
+                if_not_exists=True,
+            )  # fmt: skip
+            self.db["ads"].create(
+                {"id": str, "title": str, "duration": float, "source": str, "status": str, "error": str, "created_at": str},
+                pk="id",
+                if_not_exists=True,
+            )
+            self.db["ad_renditions"].create(
+                {"ad_id": str, "ladder_key": str, "rendition": str, "bandwidth": int, "path": str, "duration": float, "segments": int, "extra": str},
+                pk=("ad_id", "ladder_key", "rendition"),
+                if_not_exists=True,
+            )
+
+    # ------------------------------------------------------------------ channels
+
+    @staticmethod
+    def _channel_row(channel: Channel) -> dict[str, Any]:
+        row = asdict(channel)
+        row["ladder"] = json.dumps([asdict(r) for r in channel.ladder])
+        row["cue_formats"] = json.dumps(list(channel.cue_formats))
+        row["scte35_enabled"] = int(channel.scte35_enabled)
+        return row
+
+    @staticmethod
+    def _channel(row: dict[str, Any]) -> Channel:
+        return Channel(
+            **{
+                **row,
+                "ladder": tuple(Rung(**r) for r in json.loads(row["ladder"])),
+                "cue_formats": tuple(json.loads(row["cue_formats"])),
+                "scte35_enabled": bool(row["scte35_enabled"]),
+            }
+        )
+
+    def put_channel(self, channel: Channel, replace_existing: bool = True) -> Channel:
+        """Add or update a channel; `replace_existing=False` refuses a duplicate."""
+        channel.check()
+        existing = self.find_channel(channel.slug)
+        if existing is not None and not replace_existing:
+            raise CatalogError(f"channel {channel.slug} already exists (origin {existing.origin_url})")
+        now = _now_iso()
+        stored = replace(channel, created_at=existing.created_at if existing else (channel.created_at or now), updated_at=now)
+        with self.db.conn:
+            self.db["channels"].upsert(self._channel_row(stored), pk="slug")
+        return stored
+
+    def find_channel(self, slug: str) -> Channel | None:
+        rows = list(self.db["channels"].rows_where("slug = ?", [slug]))
+        return self._channel(rows[0]) if rows else None
+
+    def channel(self, slug: str) -> Channel:
+        found = self.find_channel(slug)
+        if found is None:
+            known = ", ".join(c.slug for c in self.channels()) or "none"
+            raise CatalogError(f"no channel {slug!r} (channels: {known})")
+        return found
+
+    def channels(self) -> list[Channel]:
+        return [self._channel(row) for row in self.db["channels"].rows_where(order_by="slug")]
+
+    def remove_channel(self, slug: str) -> None:
+        self.channel(slug)
+        with self.db.conn:
+            self.db["channels"].delete(slug)
+
+    # ------------------------------------------------------------------ ads
+
+    def put_ad(self, ad: Ad, renditions: Iterable[AdRendition] = ()) -> Ad:
+        """Register an ad with its conditioned renditions, in one transaction (all or nothing)."""
+        stored = replace(ad, created_at=ad.created_at or _now_iso())
+        with self.db.conn:
+            self.db["ads"].upsert(asdict(stored), pk="id")
+            for rendition in renditions:
+                row = asdict(rendition)
+                row["extra"] = json.dumps(rendition.extra)
+                self.db["ad_renditions"].upsert(row, pk=("ad_id", "ladder_key", "rendition"))
+        return stored
+
+    def find_ad(self, ad_id: str) -> Ad | None:
+        rows = list(self.db["ads"].rows_where("id = ?", [ad_id]))
+        return Ad(**rows[0]) if rows else None
+
+    def ads(self, status: str | None = None) -> list[Ad]:
+        where, args = ("status = ?", [status]) if status else (None, [])
+        return [Ad(**row) for row in self.db["ads"].rows_where(where, args, order_by="id")]
+
+    def ad_renditions(self, ladder_key: str, ad_id: str | None = None) -> list[AdRendition]:
+        where, args = "ladder_key = ?", [ladder_key]
+        if ad_id is not None:
+            where, args = where + " and ad_id = ?", args + [ad_id]
+        return [
+            AdRendition(**{**row, "extra": json.loads(row["extra"] or "{}")})
+            for row in self.db["ad_renditions"].rows_where(where, args, order_by="ad_id, bandwidth desc")
+        ]
+
+    def remove_ad(self, ad_id: str) -> None:
+        if self.find_ad(ad_id) is None:
+            raise CatalogError(f"no ad {ad_id!r}")
+        with self.db.conn:
+            self.db["ad_renditions"].delete_where("ad_id = ?", [ad_id])
+            self.db["ads"].delete(ad_id)
