@@ -40,6 +40,7 @@ class StreamInfo:
     first_dts: int | None = None
     frames: int = 0  # video: PES packets (one picture each); audio: ADTS frames
     sample_rate: int | None = None
+    channels: int | None = None  # audio: ADTS channel_configuration (2 = stereo)
 
     @property
     def kind(self) -> str:
@@ -186,19 +187,20 @@ def _pat_pmt_pids(section: bytes) -> set[int]:
 _ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 
 
-def _count_adts(payload: bytes) -> tuple[int, int | None]:
-    """(frames, sample rate) of the ADTS frames in a PES payload."""
-    frames, rate, i = 0, None, 0
+def _count_adts(payload: bytes) -> tuple[int, int | None, int | None]:
+    """(frames, sample rate, channel configuration) of the ADTS frames in a PES payload."""
+    frames, rate, channels, i = 0, None, None, 0
     while i + 7 <= len(payload):
         if payload[i] != 0xFF or payload[i + 1] & 0xF6 != 0xF0:
             raise TsError(f"ADTS sync lost at payload byte {i}")
         rate = _ADTS_RATES[(payload[i + 2] >> 2) & 0x0F]
+        channels = ((payload[i + 2] & 0x01) << 2) | (payload[i + 3] >> 6)
         length = ((payload[i + 3] & 0x03) << 11) | (payload[i + 4] << 3) | (payload[i + 5] >> 5)
         if length < 7:
             raise TsError("ADTS frame shorter than its header")
         frames += 1 + (payload[i + 6] & 0x03)
         i += length
-    return frames, rate
+    return frames, rate, channels
 
 
 def _avc_codec(payload: bytes) -> str | None:
@@ -227,9 +229,10 @@ def scan(data: bytes) -> TsInfo:
         _, _, header_end = _pes_timestamps(bytes(buffer[:32]), 0) if len(buffer) >= 9 else (None, None, 0)
         body = bytes(buffer[header_end:])
         if stream.kind == "audio" and stream.stream_type == 0x0F:
-            frames, rate = _count_adts(body)
+            frames, rate, channels = _count_adts(body)
             stream.frames += frames
             stream.sample_rate = stream.sample_rate or rate
+            stream.channels = stream.channels or channels
         elif stream.kind == "video":
             stream.frames += 1
             if info.codec is None and stream.stream_type == 0x1B:
