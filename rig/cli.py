@@ -2,6 +2,7 @@
 
   rig up [--headless] [--state-dir DIR] [--config FILE]   build media, start the rig, print URLs
   rig media build [--channel NAME ...]                     render channel media into the cache
+  rig channels list|add|remove                             the channel database (add probes any live origin)
   rig validate URL [--seconds S] [--viewers N]             check a live stream against the HLS rules
   rig config                                               every setting, its value and meaning
 
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 from rig.errors import RigError
+from stitcher.catalog import CatalogError
 from rig.settings import AdsSettings, ChannelConfig, MediaSettings, OriginSettings, Rendition, Settings, describe, load_settings
 
 log = logging.getLogger("rig")
@@ -37,12 +39,19 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def _up(args: argparse.Namespace) -> None:
     from origin_emulator.cli import build_media, progress_printer, start_origin
+    from rig.channels import catalog_path, seed
+    from stitcher.catalog import Catalog
     from stitcher.clock import SystemClock
 
     settings = _settings(args)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     print(f"ssai-rig: state in {settings.state_dir}, media cache in {settings.media.cache_dir}", flush=True)
     contents = await build_media(settings, None, progress_printer())
+    catalog = Catalog(catalog_path(settings))
+    try:
+        seed(catalog, settings, contents)
+    finally:
+        catalog.close()
     origin = settings.origin
     runner = await start_origin(settings, SystemClock(), contents, origin.host, origin.port)
     base = f"http://{origin.host}:{origin.port}"
@@ -134,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--channel", action="append", help="only this channel (repeatable)")
     common(build)
 
+    from rig import channels as channels_module
     from rig import validate as validate_module
+
+    channels_module.add_arguments(sub, common)
 
     validate = sub.add_parser("validate", help="check a live HLS stream against RFC 8216 and the rig's timeline invariants",
                               description="Poll a master playlist's variants as several viewers joining at different times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants. Prints each violation, then a JSON summary. Exit 1 on any violation, 2 if the stream cannot be read.")
@@ -162,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
             return validate_module.run(args)
         if args.command == "config":
             return _config(args)
+        if args.command == "channels":
+            from rig import channels as channels_module
+
+            return channels_module.run(args, _settings(args))
+    except CatalogError as exc:
+        print(f"rig: {exc}", file=sys.stderr)
+        return 2
     except RigError as exc:
         print(f"rig: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,217 @@
+"""Ad decisions: which conditioned ads fill a break (the migration plan's `decision`).
+
+`choose` is the pure core: from the ads conditioned for a channel's ladder it fills a break with
+as many whole ads as fit, never repeating a creative within a pod, deterministically for a given
+break id (every replica computes the same pod) and rotating the starting creative across breaks;
+what is left is slate. `HouseDecisions` feeds it from the catalog; `FallbackDecisions` puts a
+primary decision source (e.g. a remote VAST ad server, outside the project) in front of the house
+library with a timeout, so a slow or failing ad server never costs a break.
+
+Pod JSON (the break record's `decision`): `{"podId", "items": [{"id", "kind", "duration",
+"variants": {"<bandwidth>": "<absolute playlist URL>"}}]}` — one variant per rung of the channel's
+ladder, mapped to the ad's rendition of the same name, else the nearest by bandwidth.
+
+Side effects: `HouseDecisions` reads the catalog (in a thread); `choose` and friends are pure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from stitcher.catalog import AdRendition, Catalog, Channel, Rung
+
+log = logging.getLogger(__name__)
+
+SLATE_ID = "slate"
+
+
+class DecisionError(Exception):
+    """A decision that cannot be made (no slate for the channel's ladder, impossible duration)."""
+
+
+@dataclass(frozen=True)
+class Creative:
+    """An ad as the decision sees it: its conditioned duration and renditions for one ladder."""
+
+    id: str
+    duration: float  # conditioned: whole segments
+    renditions: tuple[AdRendition, ...]
+
+
+@dataclass(frozen=True)
+class PodItem:
+    id: str
+    kind: str  # "ad" | "slate"
+    duration: float
+    variants: tuple[tuple[int, str], ...]  # (channel rung bandwidth, absolute playlist URL)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "duration": self.duration, "variants": {str(bw): url for bw, url in self.variants}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "PodItem":
+        return cls(data["id"], data.get("kind", "ad"), float(data["duration"]), tuple((int(bw), url) for bw, url in data["variants"].items()))
+
+
+@dataclass(frozen=True)
+class Pod:
+    pod_id: str
+    items: tuple[PodItem, ...]
+
+    @property
+    def duration(self) -> float:
+        return sum(item.duration for item in self.items)
+
+    def to_json(self) -> dict:
+        return {"podId": self.pod_id, "items": [item.to_json() for item in self.items]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Pod":
+        return cls(data["podId"], tuple(PodItem.from_json(item) for item in data["items"]))
+
+
+class DecisionSource(Protocol):
+    async def decide(self, channel: Channel, duration: float, break_id: str) -> Pod:
+        """The pod for break `break_id` of `duration` seconds on `channel`."""
+
+
+# --------------------------------------------------------------------------- the pure core
+
+
+def rotation(break_id: str, count: int) -> int:
+    """Where in the library a break starts: successive numeric ids rotate one by one."""
+    if count == 0:
+        return 0
+    number = int(break_id) if break_id.isascii() and break_id.isdecimal() else int(hashlib.sha256(break_id.encode()).hexdigest()[:12], 16)
+    return number % count
+
+
+def choose(creatives: Sequence[Creative], duration: float, break_id: str, unit: float = 1.0) -> list[Creative]:
+    """The ads for a break: the most whole ads that fit, then the most time filled, none twice.
+
+    Among equally good pods the one whose ads come first from the break's rotation point wins,
+    so successive breaks open with different creatives. Durations are counted in `unit`s (the
+    channel's segment duration: conditioned ads are whole segments). A small knapsack: the
+    library is tens of ads, a break at most an hour.
+    """
+    library = sorted(creatives, key=lambda c: c.id)
+    start = rotation(break_id, len(library))
+    ordered = library[start:] + library[:start]
+    capacity = math.floor(duration / unit + 1e-6)
+    weights = [math.ceil(c.duration / unit - 1e-6) for c in ordered]
+    # best[c]: (ads, units filled, picked indices) using the items after i, within capacity c
+    best: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * (capacity + 1)
+    for i in range(len(ordered) - 1, -1, -1):
+        weight, updated = weights[i], list(best)
+        for c in range(weight, capacity + 1):
+            count, filled, picked = best[c - weight]
+            candidate = (count + 1, filled + weight, (i, *picked))
+            if candidate[:2] >= updated[c][:2]:  # ties: take the item earlier in the rotation
+                updated[c] = candidate
+        best = updated
+    return [ordered[i] for i in best[capacity][2]]
+
+
+def map_variants(ladder: Sequence[Rung], renditions: Sequence[AdRendition], base_url: str) -> tuple[tuple[int, str], ...]:
+    """For each rung of the channel, the ad rendition of the same name, else the nearest by bandwidth."""
+    if not renditions:
+        raise DecisionError("an ad without renditions cannot be placed")
+    by_name = {r.rendition: r for r in renditions}
+    mapped = []
+    for rung in ladder:
+        chosen = by_name.get(rung.name) or min(renditions, key=lambda r: (abs(math.log(max(r.bandwidth, 1) / max(rung.bandwidth, 1))), -r.bandwidth))
+        mapped.append((rung.bandwidth, base_url.rstrip("/") + chosen.path))
+    return tuple(mapped)
+
+
+def build_pod(channel: Channel, duration: float, break_id: str, creatives: Sequence[Creative], slate: Sequence[AdRendition], base_url: str) -> Pod:
+    """The pod: chosen ads, then slate for whatever is left of the break."""
+    if not (duration > 0 and math.isfinite(duration)):
+        raise DecisionError(f"a break of {duration!r} seconds cannot be filled")
+    if not slate:
+        raise DecisionError(f"no conditioned slate for channel {channel.slug} (ladder {channel.conditioning.key}); run `rig ads house`")
+    chosen = choose(creatives, duration, break_id, channel.segment_duration)
+    items = [PodItem(c.id, "ad", c.duration, map_variants(channel.ladder, c.renditions, base_url)) for c in chosen]
+    left = round(duration - sum(item.duration for item in items), 6)
+    if left > 1e-6:
+        items.append(PodItem(SLATE_ID, "slate", left, map_variants(channel.ladder, slate, base_url)))
+    return Pod(f"{channel.slug}-{break_id}", tuple(items))
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def library(catalog: Catalog, channel: Channel) -> tuple[list[Creative], list[AdRendition]]:
+    """The ready ads and the slate conditioned for the channel's ladder."""
+    key = channel.conditioning.key
+    renditions = catalog.ad_renditions(key)
+    ready = {ad.id for ad in catalog.ads(status="ready")}
+    grouped: dict[str, list[AdRendition]] = {}
+    slate = []
+    for rendition in renditions:
+        if rendition.ad_id == SLATE_ID:
+            slate.append(rendition)
+        elif rendition.ad_id in ready:
+            grouped.setdefault(rendition.ad_id, []).append(rendition)
+    creatives = [Creative(ad_id, max(r.duration for r in rs), tuple(rs)) for ad_id, rs in grouped.items()]
+    return creatives, slate
+
+
+class HouseDecisions:
+    """Decisions from the house library in the catalog (the default, and every fallback's)."""
+
+    def __init__(self, catalog: Catalog, base_url: str):
+        self.catalog = catalog
+        self.base_url = base_url
+
+    async def decide(self, channel: Channel, duration: float, break_id: str) -> Pod:
+        creatives, slate = await asyncio.to_thread(library, self.catalog, channel)
+        return build_pod(channel, duration, break_id, creatives, slate, self.base_url)
+
+
+class FallbackDecisions:
+    """Ask `primary` (e.g. a remote ad server) with a timeout; on timeout or error use `fallback`."""
+
+    def __init__(self, primary: DecisionSource, fallback: DecisionSource, timeout: float = 0.5):
+        self.primary = primary
+        self.fallback = fallback
+        self.timeout = timeout
+        self.fallbacks = 0
+
+    async def decide(self, channel: Channel, duration: float, break_id: str) -> Pod:
+        try:
+            return await asyncio.wait_for(self.primary.decide(channel, duration, break_id), self.timeout)
+        except Exception as exc:  # a remote ad server may fail in any way; the break must still be filled
+            self.fallbacks += 1
+            log.warning("ad decision for %s break %s fell back to the house library: %s", channel.slug, break_id, exc.__class__.__name__ if isinstance(exc, asyncio.TimeoutError) else exc)
+            return await self.fallback.decide(channel, duration, break_id)
+
+
+class RemoteDecisions:
+    """A remote decision server that answers `POST {url}` with pod JSON (outside the project).
+
+    It speaks this project's own `/decision` protocol; a VAST client would sit behind the same
+    `decide` interface. Always wrap it in `FallbackDecisions`.
+    """
+
+    def __init__(self, url: str, session) -> None:
+        self.url = url
+        self.session = session
+
+    async def decide(self, channel: Channel, duration: float, break_id: str) -> Pod:
+        body = {"channel": channel.slug, "duration": duration, "breakId": break_id}
+        async with self.session.post(self.url, json=body) as response:
+            if response.status != 200:
+                raise DecisionError(f"ad server {self.url} answered HTTP {response.status}")
+            try:
+                pod = Pod.from_json(await response.json(content_type=None))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DecisionError(f"ad server {self.url} sent an unusable pod: {exc}") from None
+        if pod.duration > duration + 1e-6 or any(len(item.variants) != len(channel.ladder) for item in pod.items):
+            raise DecisionError(f"ad server {self.url} sent a pod that does not fit the break or the ladder")
+        return pod

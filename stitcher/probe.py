@@ -1,0 +1,146 @@
+"""Probe a live HLS origin for what ads must be conditioned to: ladder, segment duration, frame rate, audio.
+
+`probe(url)` reads the master playlist (variants: bandwidth, resolution, codecs, frame rate),
+one variant's live media playlist (segment duration, which SCTE-35 cue formats it carries) and
+its newest segment (audio sample rate and channel layout, frame rate when the master does not
+say). Works on any live HLS origin with MPEG-TS segments, not only the emulator.
+`channel_from_content` describes an emulator channel from its rendered media without a probe.
+
+Side effects: HTTP GETs (probe only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import urljoin, urlparse
+
+import aiohttp
+
+from origin_emulator.ts import TsError, scan
+from stitcher.catalog import Channel, Rung
+from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
+
+CUE_TAGS = {
+    "EXT-X-CUE-OUT": "cue-out",
+    "EXT-X-CUE-OUT-CONT": "cue-out",
+    "EXT-OATCLS-SCTE35": "oatcls",
+    "EXT-X-SCTE35": "scte35",
+    "EXT-X-SPLICEPOINT-SCTE35": "splicepoint",
+}
+
+
+class ProbeError(Exception):
+    """The origin cannot be used: unreachable, not live HLS, or missing what ads need."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    master_url: str
+    ladder: tuple[Rung, ...]
+    segment_duration: float
+    frame_rate: float
+    audio_rate: int
+    audio_channels: int
+    cue_formats_seen: tuple[str, ...]
+
+    def channel(self, slug: str, **fields) -> Channel:
+        return Channel(
+            slug=slug,
+            origin_url=self.master_url,
+            ladder=self.ladder,
+            segment_duration=self.segment_duration,
+            audio_rate=self.audio_rate,
+            audio_channels=self.audio_channels,
+            **fields,
+        )
+
+
+async def _get(session: aiohttp.ClientSession, url: str, what: str) -> bytes:
+    try:
+        async with session.get(url) as response:
+            if response.status != 200:
+                raise ProbeError(f"{what} {url} answered HTTP {response.status}")
+            return await response.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise ProbeError(f"{what} {url} cannot be fetched: {exc.__class__.__name__} {exc}".rstrip()) from None
+
+
+def _names(uris: list[str]) -> list[str]:
+    """Short unique names for variants: the folder (`540p/index.m3u8`) or the file stem."""
+    candidates = []
+    for uri in uris:
+        path = PurePosixPath(urlparse(uri).path)
+        name = path.parent.name if path.stem in ("index", "playlist", "prog_index", "chunklist") and path.parent.name else path.stem
+        candidates.append("".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-") or "v")
+    if len(set(candidates)) == len(candidates):
+        return candidates
+    return [f"v{i}" for i in range(len(uris))]
+
+
+def ladder_from_master(master: MasterPlaylist) -> tuple[Rung, ...]:
+    variants = sorted(master.variants, key=lambda v: v.bandwidth, reverse=True)
+    rungs = []
+    for name, variant in zip(_names([v.uri for v in variants]), variants):
+        if variant.resolution is None:
+            raise ProbeError(f"variant {variant.uri} has no RESOLUTION: ads cannot be conditioned to it")
+        width, height = variant.resolution
+        frame_rate = variant.attributes.number("FRAME-RATE") or 0.0
+        rungs.append(Rung(name, variant.bandwidth, width, height, variant.codecs or "", frame_rate, variant.uri))
+    return tuple(rungs)
+
+
+def cue_formats(playlist: MediaPlaylist) -> tuple[str, ...]:
+    found = set()
+    for segment in playlist.segments:
+        for tag in segment.tags:
+            if tag.name == "EXT-X-DATERANGE" and any(k.startswith("SCTE35") for k in tag.attributes().names()):
+                found.add("daterange")
+            elif tag.name in CUE_TAGS:
+                found.add(CUE_TAGS[tag.name])
+    return tuple(sorted(found))
+
+
+async def probe(url: str, session: aiohttp.ClientSession | None = None, timeout: float = 10.0) -> ProbeResult:
+    """Probe the live origin whose master playlist is at `url`. Raises ProbeError."""
+    if session is None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as own:
+            return await probe(url, own, timeout)
+    try:
+        master = parse_playlist((await _get(session, url, "master playlist")).decode("utf-8", "replace"))
+    except PlaylistError as exc:
+        raise ProbeError(f"{url} is not an HLS playlist: {exc}") from None
+    if not isinstance(master, MasterPlaylist):
+        raise ProbeError(f"{url} is a media playlist; give the master (multivariant) playlist URL")
+    ladder = ladder_from_master(master)
+    top = ladder[0]
+    media_url = urljoin(url, top.uri)
+    try:
+        media = parse_playlist((await _get(session, media_url, "media playlist")).decode("utf-8", "replace"))
+    except PlaylistError as exc:
+        raise ProbeError(f"{media_url} is not a valid media playlist: {exc}") from None
+    if not isinstance(media, MediaPlaylist) or not media.segments:
+        raise ProbeError(f"{media_url} has no segments")
+    if media.endlist or media.playlist_type:
+        raise ProbeError(f"{media_url} is not live (it has EXT-X-ENDLIST or EXT-X-PLAYLIST-TYPE)")
+    if any(t.name == "EXT-X-MAP" for s in media.segments for t in s.tags) or any(t.name == "EXT-X-MAP" for t in media.header_tags):
+        raise ProbeError(f"{media_url} uses fragmented MP4 segments; only MPEG-TS origins are supported")
+    durations = [round(s.duration, 3) for s in media.segments]
+    segment_duration = Counter(durations).most_common(1)[0][0] if len(set(durations)) < len(durations) else statistics.median(durations)
+    newest = media.segments[-1]
+    data = await _get(session, urljoin(media_url, newest.uri), "segment")
+    try:
+        info = scan(data)
+    except TsError as exc:
+        raise ProbeError(f"segment {newest.uri} is not MPEG-TS: {exc}") from None
+    video, audio = info.stream("video"), info.stream("audio")
+    if video is None:
+        raise ProbeError(f"segment {newest.uri} has no video stream")
+    if audio is None or not audio.sample_rate:
+        raise ProbeError(f"segment {newest.uri} has no AAC audio stream")
+    frame_rate = top.frame_rate or round(video.frames / newest.duration, 3)
+    ladder = tuple(r if r.frame_rate else Rung(**{**r.__dict__, "frame_rate": frame_rate}) for r in ladder)
+    return ProbeResult(url, ladder, float(segment_duration), frame_rate, audio.sample_rate, audio.channels or 2, cue_formats(media))
