@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rig.errors import RigError
 from stitcher.catalog import CatalogError
-from rig.settings import AdsSettings, ChannelConfig, MediaSettings, OriginSettings, Rendition, Settings, describe, load_settings
+from rig.settings import AdsSettings, ChannelConfig, StitcherSettings, MediaSettings, OriginSettings, Rendition, Settings, describe, load_settings
 
 log = logging.getLogger("rig")
 
@@ -96,7 +96,7 @@ def _config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print(f"# config file: {settings.config_file or '(shipped defaults only)'}")
     print(f"state_dir = {settings.state_dir}    # RIG_STATE_DIR")
-    sections = (("origin", OriginSettings, settings.origin), ("media", MediaSettings, settings.media), ("ads", AdsSettings, settings.ads))
+    sections = (("origin", OriginSettings, settings.origin), ("media", MediaSettings, settings.media), ("ads", AdsSettings, settings.ads), ("stitcher", StitcherSettings, settings.stitcher))
     for name, cls, value in sections:
         print(f"\n[{name}]")
         for field, doc in zip(dataclasses.fields(cls), describe(cls)):

@@ -98,6 +98,17 @@ class OriginSettings:
 
 
 @dataclass(frozen=True)
+class StitcherSettings:
+    """The stateless stitcher (section `[stitcher]`)."""
+
+    host: str = _doc("Address the stitcher listens on.", default="127.0.0.1")
+    port: int = _doc("Port of the stitcher.", default=8080)
+    kv_url: str = _doc("KV store URL: `sqlite:///path/kv.db` or `redis://host:port/db`; `\"\"` = sqlite under the state dir.", default="")
+    decision_url: str = _doc("A remote ad decision server (POST pod JSON); `\"\"` = house library only.", default="")
+    decision_timeout: float = _doc("Seconds to wait for the remote ad server before using the house library.", default=0.5)
+
+
+@dataclass(frozen=True)
 class AdsSettings:
     """The ad library and the media server that serves conditioned ads and slate (section `[ads]`)."""
 
@@ -153,6 +164,7 @@ class Settings:
     origin: OriginSettings = field(default_factory=OriginSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     ads: AdsSettings = field(default_factory=AdsSettings)
+    stitcher: StitcherSettings = field(default_factory=StitcherSettings)
     channels: tuple[ChannelConfig, ...] = ()
 
     def channel(self, name: str) -> ChannelConfig:
@@ -275,7 +287,8 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
     data.setdefault("origin", {})
     data.setdefault("media", {})
     data.setdefault("ads", {})
-    sections = {"origin": OriginSettings, "media": MediaSettings, "ads": AdsSettings}
+    data.setdefault("stitcher", {})
+    sections = {"origin": OriginSettings, "media": MediaSettings, "ads": AdsSettings, "stitcher": StitcherSettings}
     for section, cls in sections.items():
         data[section] = {**data[section], **_env_overrides(section, cls, env)}
     top = {k: v for k, v in data.items() if k not in sections and k != "channels"}
@@ -284,12 +297,15 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
     origin = _build(OriginSettings, data["origin"], "origin")
     media = _build(MediaSettings, data["media"], "media")
     ads = _build(AdsSettings, data["ads"], "ads")
+    stitcher = _build(StitcherSettings, data["stitcher"], "stitcher")
     if ads.house_count < 1 or ads.slate_seconds <= 0:
         raise ConfigError("ads.house_count must be ≥ 1 and ads.slate_seconds > 0")
     channels = tuple(_build(ChannelConfig, c, f"channels[{i}]") for i, c in enumerate(data.get("channels", [])))
 
     state_dir = settings.state_dir if str(settings.state_dir) not in ("", ".") else Path("~/.local/state/ssai-rig").expanduser()
     cache_dir = media.cache_dir if str(media.cache_dir) not in ("", ".") else REPO_DIR / "media" / "cache"
+    if not stitcher.kv_url:
+        stitcher = dataclasses.replace(stitcher, kv_url=f"sqlite:///{(state_dir / 'kv.db').resolve()}")
     media = dataclasses.replace(media, cache_dir=cache_dir)
     media.check()
     names = [c.name for c in channels]
@@ -306,6 +322,7 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
         origin=origin,
         media=media,
         ads=ads,
+        stitcher=stitcher,
         channels=channels,
     )
 

@@ -28,6 +28,9 @@ BIN = Path(sys.executable).parent
         ["origin-emulator", "serve", "--help"],
         ["origin-emulator", "build", "--help"],
         ["stitcher", "--help"],
+        ["stitcher", "serve", "--help"],
+        ["rig", "channels", "add", "--help"],
+        ["rig", "channels", "list", "--help"],
     ],
 )
 def test_every_command_has_help(argv):
