@@ -9,7 +9,7 @@ the epoch; splices posted by QA, cancels and early returns are stored by `Splice
 (REFERENCES.md F1-F4). Rules:
 - `daterange`: the OUT range (`SCTE35-OUT`, `PLANNED-DURATION`, future START-DATE during the
   pre-roll) appears with the first segment published after the announcement and floats to the
-  head of the window while the window still reaches into the break; the IN range (same ID,
+  head of the window while the window still reaches the break or its return; the IN range (same ID,
   `SCTE35-IN`, `DURATION`) precedes the first segment after the break. A cancelled announced
   splice adds a `<id>-cancel` range with `SCTE35-CMD` (what was published is never changed).
 - `cue-out`, `oatcls`, `scte35`: tags sit on the segments they describe (OUT on the first break
@@ -207,7 +207,7 @@ def cue_tags(splice: Splice, timeline: Timeline, window: range, now: float) -> d
     if splice.format == "daterange":
         start_date = quote(format_datetime(timeline.start(splice.start)))
         announced_at = timeline.in_production(splice.announce)
-        if announced_at <= last and first < splice.end:
+        if announced_at <= last and first <= splice.stop:  # floats while the break (or its IN range) is in the window
             tags.setdefault(max(announced_at, first), []).append(
                 _daterange(
                     ("ID", quote(splice.range_id)),
@@ -218,7 +218,7 @@ def cue_tags(splice: Splice, timeline: Timeline, window: range, now: float) -> d
             )
         if splice.cancelled is not None:
             cancelled_at = timeline.in_production(splice.cancelled)
-            if cancelled_at <= last and first < splice.end:
+            if cancelled_at <= last and first <= splice.stop:  # leaves with the OUT range it cancels
                 tags.setdefault(max(cancelled_at, first), []).append(
                     _daterange(
                         ("ID", quote(f"{splice.range_id}-cancel")),
