@@ -21,33 +21,12 @@ from origin_emulator.app import create_app
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
 from rig.errors import RigError
+from rig.progress import progress_printer
 from rig.media import ContentMedia, ContentRecipe, build_content
 from rig.settings import Settings, load_settings
 from stitcher.clock import Clock, SystemClock
 
 log = logging.getLogger("origin_emulator")
-
-
-def progress_printer(stream=sys.stderr):
-    """A progress callback: a redrawn bar on a terminal, a line per quarter elsewhere (logs, CI)."""
-    interactive = stream.isatty()
-    shown: dict[str, int] = {}
-
-    def report(name: str, done: float, total: float) -> None:
-        fraction = min(1.0, done / total) if total else 1.0
-        if interactive:
-            bar = "#" * round(fraction * 30)
-            end = "\n" if fraction >= 1 else "\r"
-            stream.write(f"  rendering {name:<10} [{bar:<30}] {done:5.1f}/{total:g} s{end}")
-        else:
-            quarter = int(fraction * 4)
-            if shown.get(name, -1) >= quarter:
-                return
-            shown[name] = quarter
-            stream.write(f"  rendering {name}: {fraction:4.0%} ({done:.1f}/{total:g} s of media)\n")
-        stream.flush()
-
-    return report
 
 
 def selected_channels(settings: Settings, names: list[str] | None):
@@ -64,7 +43,7 @@ async def build_media(settings: Settings, names: list[str] | None = None, report
     built = {}
     for channel in selected_channels(settings, names):
         recipe = ContentRecipe.for_channel(channel, settings.media)
-        callback = (lambda done, total, name=channel.name: report(name, done, total)) if report else None
+        callback = (lambda done, total, name=channel.name: report(f"rendering {name}", done, total)) if report else None
         built[channel.name] = await build_content(recipe, settings.media.cache_dir, callback)
     return built
 

@@ -1,0 +1,125 @@
+"""The media server: conditioned ads and slate from the media cache, over HTTP (aiohttp).
+
+Routes (DESIGN.md: ad segment URIs contain `/ads/`, slate ones `/slate/`):
+  GET /ads/{ad}/{version}/{rendition}/index.m3u8     an ad's HLS VOD playlist for one rung
+  GET /ads/{ad}/{version}/{rendition}/seg_NNNNN.ts   its segments
+  GET /slate/{version}/{rendition}/...               the same for the slate
+  GET /healthz
+`{version}` is `<ladder key>-<content hash>` (see `rig.conditioning`): a URL never changes
+meaning, so every file is served with `Cache-Control: public, max-age=86400`. HEAD works on
+every GET route. Only playlist and segment names are served; each path component is checked
+against a strict pattern and the resolved file must lie inside the cache (no traversal). Every
+response carries `Access-Control-Allow-Origin: *`; errors are JSON `{"error": ...}`.
+
+Side effects: reads files under the cache directory; `start_media_server` listens on a port.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from rig.errors import RigError
+
+log = logging.getLogger(__name__)
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPE = "video/mp2t"
+CACHE_CONTROL = "public, max-age=86400"
+CACHE_DIR = web.AppKey("cache_dir", Path)
+_COMPONENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
+_FILES = {re.compile(r"index\.m3u8"): PLAYLIST_TYPE, re.compile(r"seg_\d{5}\.ts"): SEGMENT_TYPE}
+
+
+class NotFound(Exception):
+    """Nothing to serve at this path."""
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def errors_and_cors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """JSON errors, CORS preflight, and `Access-Control-Allow-Origin: *` on every response, in one place."""
+    try:
+        response = _preflight() if request.method == "OPTIONS" else await handler(request)
+    except NotFound as exc:
+        response = _error(404, str(exc))
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            message = f"no such resource: {request.path}" if exc.status == 404 else exc.reason
+            response = _error(exc.status, message)
+        else:
+            exc.headers["Access-Control-Allow-Origin"] = "*"
+            raise
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def resolve(cache_dir: Path, kind: str, parts: list[str], name: str) -> tuple[Path, str]:
+    """The file for `/<kind>/<parts...>/<name>` and its content type, or NotFound (reads the file system)."""
+    content_type = next((t for pattern, t in _FILES.items() if pattern.fullmatch(name)), None)
+    if content_type is None:
+        raise NotFound(f"{name!r} is not a playlist or segment name")
+    for part in parts:
+        if not _COMPONENT.fullmatch(part):
+            raise NotFound(f"bad path component {part!r}")
+    root = (cache_dir / kind).resolve()
+    path = root.joinpath(*parts, name).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise NotFound(f"no {'/'.join([kind, *parts, name])} in the media cache")
+    return path, content_type
+
+
+def _file(request: web.Request, kind: str, parts: list[str]) -> web.FileResponse:
+    path, content_type = resolve(request.app[CACHE_DIR], kind, parts, request.match_info["file"])
+    return web.FileResponse(path, headers={"Content-Type": content_type, "Cache-Control": CACHE_CONTROL})
+
+
+async def ad_file(request: web.Request) -> web.StreamResponse:
+    info = request.match_info
+    return _file(request, "ads", [info["ad"], info["version"], info["rendition"]])
+
+
+async def slate_file(request: web.Request) -> web.StreamResponse:
+    info = request.match_info
+    return _file(request, "slate", [info["version"], info["rendition"]])
+
+
+async def healthz(request: web.Request) -> web.Response:
+    cache_dir = request.app[CACHE_DIR]
+    return web.json_response({"ok": True, "cache_dir": str(cache_dir), "ads": (cache_dir / "ads").is_dir(), "slate": (cache_dir / "slate").is_dir()})
+
+
+def _preflight() -> web.Response:
+    return web.Response(status=204, headers={"Access-Control-Allow-Methods": "GET, HEAD, OPTIONS", "Access-Control-Max-Age": "600"})
+
+
+def create_app(cache_dir: Path) -> web.Application:
+    """The media server over `cache_dir` (the rig's `media.cache_dir`)."""
+    app = web.Application(middlewares=[errors_and_cors])
+    app[CACHE_DIR] = Path(cache_dir)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ads/{ad}/{version}/{rendition}/{file}", ad_file)
+    app.router.add_get("/slate/{version}/{rendition}/{file}", slate_file)
+    return app
+
+
+async def start_media_server(cache_dir: Path, host: str, port: int) -> web.AppRunner:
+    """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
+    runner = web.AppRunner(create_app(cache_dir), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise RigError(
+            f"media server cannot listen on {host}:{port}: {exc.strerror or exc} (another rig running? set RIG_ADS_PORT)"
+        ) from None
+    log.info("media server on http://%s:%s serving %s", host, port, cache_dir)
+    return runner
