@@ -278,13 +278,8 @@ def _store(catalog: Catalog, ad: Ad, renditions: list[AdRendition], drop_other_l
     existing = catalog.find_ad(ad.id)
     if existing is not None and not ad.created_at:
         ad = replace(ad, created_at=existing.created_at)
-    stored = catalog.put_ad(ad, renditions)  # one transaction: the ad with every rendition
-    if drop_other_ladders:  # a replaced ad: renditions of ladders no channel uses now are stale
-        keep = sorted({r.ladder_key for r in renditions})
-        marks = ",".join("?" for _ in keep)
-        where = "ad_id = ?" + (f" and ladder_key not in ({marks})" if keep else "")
-        with catalog.db.conn:
-            catalog.db["ad_renditions"].delete_where(where, [ad.id, *keep])
+    # one transaction: the ad with every rendition (a replaced ad loses renditions of ladders no channel uses now)
+    stored = catalog.put_ad(ad, renditions, replace_renditions=drop_other_ladders)
     return stored
 
 

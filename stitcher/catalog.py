@@ -16,9 +16,11 @@ Side effects: reads and writes the database file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
+import threading
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -136,17 +138,30 @@ class AdRendition:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+def _locked(method):
+    """Serialise use of the one connection: async callers use the catalog from worker threads."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Catalog:
-    """The channel database in `<state_dir>/channels.db` (or any path)."""
+    """The channel database in `<state_dir>/channels.db` (or any path). Thread-safe."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
         connection = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
         self.db = sqlite_utils.Database(connection)
         self._create()
 
+    @_locked
     def close(self) -> None:
         self.db.conn.close()
 
@@ -193,6 +208,7 @@ class Catalog:
             }
         )
 
+    @_locked
     def put_channel(self, channel: Channel, replace_existing: bool = True) -> Channel:
         """Add or update a channel; `replace_existing=False` refuses a duplicate."""
         channel.check()
@@ -205,10 +221,12 @@ class Catalog:
             self.db["channels"].upsert(self._channel_row(stored), pk="slug")
         return stored
 
+    @_locked
     def find_channel(self, slug: str) -> Channel | None:
         rows = list(self.db["channels"].rows_where("slug = ?", [slug]))
         return self._channel(rows[0]) if rows else None
 
+    @_locked
     def channel(self, slug: str) -> Channel:
         found = self.find_channel(slug)
         if found is None:
@@ -216,9 +234,11 @@ class Catalog:
             raise CatalogError(f"no channel {slug!r} (channels: {known})")
         return found
 
+    @_locked
     def channels(self) -> list[Channel]:
         return [self._channel(row) for row in self.db["channels"].rows_where(order_by="slug")]
 
+    @_locked
     def remove_channel(self, slug: str) -> None:
         self.channel(slug)
         with self.db.conn:
@@ -226,10 +246,15 @@ class Catalog:
 
     # ------------------------------------------------------------------ ads
 
-    def put_ad(self, ad: Ad, renditions: Iterable[AdRendition] = ()) -> Ad:
-        """Register an ad with its conditioned renditions, in one transaction (all or nothing)."""
+    @_locked
+    def put_ad(self, ad: Ad, renditions: Iterable[AdRendition] = (), replace_renditions: bool = False) -> Ad:
+        """Register an ad with its conditioned renditions, in one transaction (all or nothing).
+
+        `replace_renditions` drops the ad's previous renditions first (a replaced creative)."""
         stored = replace(ad, created_at=ad.created_at or _now_iso())
         with self.db.conn:
+            if replace_renditions:
+                self.db["ad_renditions"].delete_where("ad_id = ?", [ad.id])
             self.db["ads"].upsert(asdict(stored), pk="id")
             for rendition in renditions:
                 row = asdict(rendition)
@@ -237,14 +262,17 @@ class Catalog:
                 self.db["ad_renditions"].upsert(row, pk=("ad_id", "ladder_key", "rendition"))
         return stored
 
+    @_locked
     def find_ad(self, ad_id: str) -> Ad | None:
         rows = list(self.db["ads"].rows_where("id = ?", [ad_id]))
         return Ad(**rows[0]) if rows else None
 
+    @_locked
     def ads(self, status: str | None = None) -> list[Ad]:
         where, args = ("status = ?", [status]) if status else (None, [])
         return [Ad(**row) for row in self.db["ads"].rows_where(where, args, order_by="id")]
 
+    @_locked
     def ad_renditions(self, ladder_key: str, ad_id: str | None = None) -> list[AdRendition]:
         where, args = "ladder_key = ?", [ladder_key]
         if ad_id is not None:
@@ -254,6 +282,7 @@ class Catalog:
             for row in self.db["ad_renditions"].rows_where(where, args, order_by="ad_id, bandwidth desc")
         ]
 
+    @_locked
     def remove_ad(self, ad_id: str) -> None:
         if self.find_ad(ad_id) is None:
             raise CatalogError(f"no ad {ad_id!r}")
