@@ -4,6 +4,7 @@
   rig media build [--channel NAME ...]                     render channel media into the cache
   rig channels list|add|remove                             the channel database (add probes any live origin)
   rig ads add FILE --id ID | list | remove ID | house      the ad library (conditioned ads, slate)
+  rig bench kv [--backend sqlite|redis|all] [--json FILE]  KV micro-benchmark (figures to a JSON file)
   rig validate URL [--seconds S] [--viewers N]             check a live stream against the HLS rules
   rig config                                               every setting, its value and meaning
 
@@ -181,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Poll a master playlist's variants as several viewers joining at different times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants. Prints each violation, then a JSON summary. Exit 1 on any violation, 2 if the stream cannot be read.")
     validate_module.add_arguments(validate)
 
+    from rig import bench as bench_module
+
+    bench = sub.add_parser("bench", help="micro-benchmarks (figures written to a JSON file)", description="Measure parts of the rig on this machine.")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="TARGET")
+    bench_kv = bench_sub.add_parser("kv", help="ops/s and latency of the KV backends (sqlite, redis)",
+                                    description="Benchmark get, put, put_if_absent and atomic on each KV backend, sequentially and concurrently; print a table and write the figures as JSON.")
+    bench_module.add_arguments(bench_kv)
+
     config = sub.add_parser("config", help="print every setting with its current value and meaning",
                             description="Print the effective settings (defaults, config file and RIG_* variables applied) with their documentation.")
     common(config)
@@ -203,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
             return validate_module.run(args)
         if args.command == "config":
             return _config(args)
+        if args.command == "bench":
+            from rig import bench as bench_module
+
+            return bench_module.run(args)
         if args.command == "ads":
             from rig import ads_cli
 

@@ -18,6 +18,18 @@ CORE_MODULES = [
     "rig.media",
     "rig.validator",
     "rig.validate",
+    "rig.bench",
+    "rig.redis_server",
+    "rig.ads",
+    "rig.media_server",
+    "stitcher.kv",
+    "stitcher.kv.sqlite",
+    "stitcher.kv.redis",
+    "stitcher.catalog",
+    "stitcher.decision",
+    "stitcher.app",
+    "stitcher.scte35",
+    "stitcher.detect",
 ]
 
 

@@ -1,0 +1,59 @@
+"""The TTL key-value store that holds break records and the discontinuity ledger.
+
+`open_kv(url, clock)` picks the backend from the URL:
+
+- `sqlite:///abs/path/kv.db` or `sqlite:relative/path.db` -> `SqliteKV` (embedded default; one file,
+  safe across processes; call `await kv.start()` or use `async with kv:` to run its expiry sweeper);
+- `redis://host:port/db` (or `rediss://`) -> `RedisKV` (shared by several machines).
+
+Both implement the `KV` protocol of `stitcher.kv.base` and behave identically (one contract suite in
+`tests/kv/`). Opening does no I/O: a store that cannot be reached fails on first use with
+`KVUnavailable`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stitcher.clock import Clock
+from stitcher.kv.base import KV, Absent, AtomicResult, Check, Delete, Equals, Incr, Op, Put
+from stitcher.kv.errors import KVError, KVUnavailable, KVValueError
+
+__all__ = [
+    "KV", "Put", "Delete", "Incr", "Op", "Absent", "Equals", "Check", "AtomicResult",
+    "KVError", "KVUnavailable", "KVValueError", "open_kv", "sqlite_path",
+]
+
+SCHEMES = "sqlite:///abs/path.db, sqlite:relative/path.db, redis://host:port/db, rediss://host:port/db"
+
+
+def sqlite_path(url: str) -> str:
+    """The file path of a `sqlite:` URL (`sqlite:///abs` -> `/abs`, `sqlite:rel` -> `rel`)."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite://"):]
+    elif url.startswith("sqlite://"):
+        raise KVValueError(f"a sqlite KV URL has no host: use sqlite:///abs/path.db or sqlite:relative/path.db, not {url!r}")
+    else:
+        path = url[len("sqlite:"):]
+    if not path or path.endswith("/"):
+        raise KVValueError(f"a sqlite KV URL needs a file path: {url!r}")
+    return path
+
+
+def open_kv(url: str, clock: Clock, **options: Any) -> KV:
+    """The KV store at `url`, using `clock` for expiry; `options` go to the backend's constructor.
+
+    No I/O happens here. Raises `KVValueError` for an unknown scheme or a malformed URL.
+    """
+    if not isinstance(url, str):
+        raise KVValueError(f"a KV URL must be a str, not {url!r}")
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme == "sqlite":
+        from stitcher.kv.sqlite import SqliteKV
+
+        return SqliteKV(sqlite_path(url), clock, **options)
+    if scheme in ("redis", "rediss"):
+        from stitcher.kv.redis import RedisKV  # imports the redis client only when used
+
+        return RedisKV(url, clock, **options)
+    raise KVValueError(f"unknown KV URL scheme in {url!r}: expected one of {SCHEMES}")
