@@ -49,6 +49,7 @@ def emulator_channel(config: ChannelConfig, content: ContentMedia, settings: Set
         cue_formats=(config.cue_format,),
         audio_rate=recipe.audio_rate,
         audio_channels=2,
+        window_seconds=settings.origin.window_segments * recipe.segment_seconds,
     )
 
 

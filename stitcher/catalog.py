@@ -87,6 +87,7 @@ class Channel:
     audio_rate: int = 48000
     audio_channels: int = 2
     default_mode: str = "ssai"
+    window_seconds: float = 3600.0  # longest playlist window the origin serves (break records must outlive it)
     created_at: str = ""
     updated_at: str = ""
 
@@ -111,6 +112,8 @@ class Channel:
             raise CatalogError(f"channel {self.slug} has no variants")
         if not 0 < self.segment_duration <= 60:
             raise CatalogError(f"segment duration {self.segment_duration} s is not plausible")
+        if not self.window_seconds >= 3 * self.segment_duration:
+            raise CatalogError(f"a window of {self.window_seconds} s is shorter than three segments")
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,7 @@ class Catalog:
                 {
                     "slug": str, "origin_url": str, "status": str, "scte35_enabled": int, "cue_formats": str,
                     "segment_duration": float, "ladder": str, "audio_rate": int, "audio_channels": int,
-                    "default_mode": str, "created_at": str, "updated_at": str,
+                    "default_mode": str, "window_seconds": float, "created_at": str, "updated_at": str,
                 },
                 pk="slug",
                 if_not_exists=True,
@@ -202,6 +205,7 @@ class Catalog:
         return Channel(
             **{
                 **row,
+                "window_seconds": row.get("window_seconds") or 3600.0,
                 "ladder": tuple(Rung(**r) for r in json.loads(row["ladder"])),
                 "cue_formats": tuple(json.loads(row["cue_formats"])),
                 "scte35_enabled": bool(row["scte35_enabled"]),
@@ -218,7 +222,7 @@ class Catalog:
         now = _now_iso()
         stored = replace(channel, created_at=existing.created_at if existing else (channel.created_at or now), updated_at=now)
         with self.db.conn:
-            self.db["channels"].upsert(self._channel_row(stored), pk="slug")
+            self.db["channels"].upsert(self._channel_row(stored), pk="slug", alter=True)
         return stored
 
     @_locked

@@ -46,6 +46,7 @@ class ProbeResult:
     audio_rate: int
     audio_channels: int
     cue_formats_seen: tuple[str, ...]
+    window_seconds: float = 3600.0
 
     def channel(self, slug: str, **fields) -> Channel:
         return Channel(
@@ -55,6 +56,7 @@ class ProbeResult:
             segment_duration=self.segment_duration,
             audio_rate=self.audio_rate,
             audio_channels=self.audio_channels,
+            window_seconds=self.window_seconds,
             **fields,
         )
 
@@ -143,4 +145,5 @@ async def probe(url: str, session: aiohttp.ClientSession | None = None, timeout:
         raise ProbeError(f"segment {newest.uri} has no AAC audio stream")
     frame_rate = top.frame_rate or round(video.frames / newest.duration, 3)
     ladder = tuple(r if r.frame_rate else Rung(**{**r.__dict__, "frame_rate": frame_rate}) for r in ladder)
-    return ProbeResult(url, ladder, float(segment_duration), frame_rate, audio.sample_rate, audio.channels or 2, cue_formats(media))
+    window = max(round(media.duration, 3), 3 * float(segment_duration))
+    return ProbeResult(url, ladder, float(segment_duration), frame_rate, audio.sample_rate, audio.channels or 2, cue_formats(media), window)

@@ -1,4 +1,10 @@
-"""Shared fixtures: a small rig configuration, its rendered media (built once, cached), live channels."""
+"""Shared fixtures: a small rig configuration, its rendered media (built once, cached), live channels,
+and a KV store of each backend (`kv`, `kv_url`: every test using them runs on SQLite and on Redis).
+
+Redis runs as one private `redis-server` per session (rig.redis_server), each test on a freshly
+flushed database. Without the binary the Redis tests are skipped with a reason - except in CI
+(`CI=true`), where they fail: CI must never silently lose a backend.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,11 @@ import pytest
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
 from rig.media import ContentMedia, ContentRecipe, build_content
+from rig.redis_server import RedisServer, running_redis
 from rig.settings import Settings, load_settings
 from stitcher.clock import FakeClock
+from stitcher.kv import KV, open_kv
+from tests.kv.support import flush, require_redis_server
 
 RESOURCES = Path(__file__).parent / "resources"
 SMALL_CONFIG = RESOURCES / "config" / "small.toml"
@@ -53,3 +62,33 @@ def make_channel(small_settings, small_content):
         )
 
     return make
+
+
+BACKENDS = ["sqlite", "redis"]
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> RedisServer:
+    """A private redis-server for the whole session (fails in CI, skips elsewhere, when missing)."""
+    require_redis_server()
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def kv_url(request, tmp_path) -> str:
+    """The URL of an empty store: a fresh SQLite file, or the flushed private Redis database 0."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/kv.db"
+    server = request.getfixturevalue("redis_server")
+    flush(server.url)
+    return server.url
+
+
+@pytest.fixture
+async def kv(kv_url, clock) -> KV:
+    """An open (started), empty store of each backend on the fake `clock`."""
+    store = open_kv(kv_url, clock)
+    await store.start()
+    yield store
+    await store.close()
