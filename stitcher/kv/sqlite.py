@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -105,7 +106,7 @@ class SqliteKV:
         if self._conn is None:
             conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
+                self._enable_wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(SCHEMA)
             except BaseException:
@@ -113,6 +114,21 @@ class SqliteKV:
                 raise
             self._conn = conn
         return self._conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL. Several processes opening a new file at once race for this switch, and SQLite
+        answers "database is locked" at once here instead of waiting: retry until the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)  # on the worker thread, never the event loop
+            pause = min(pause * 2, 0.1)
 
     def _in_worker(self, body: Callable[..., Any], args: tuple) -> Any:
         try:

@@ -154,3 +154,14 @@ async def test_sqlite_writer_killed_inside_its_transaction(tmp_path, children):
         assert await kv.list("") == {"after": 2, "committed": 1, "n": 1}
     finally:
         await kv.close()
+
+
+async def test_many_processes_open_a_new_file_at_once(tmp_path, children):
+    """Regression: switching a fresh file to WAL races between processes and must not fail any of them."""
+    url = f"sqlite://{tmp_path}/fresh.db"
+    workers = [children("write", url, f"key{i}", str(i)) for i in range(6)]
+    for worker in workers:
+        worker.expect("written")
+    async with open_kv(url, SystemClock()) as kv:
+        assert await kv.list("key") == {f"key{i}": i for i in range(6)}
+
