@@ -1,0 +1,235 @@
+"""The SCTE-35 monitor: watch every active channel's origin, turn cues into break records ahead of time.
+
+Out of the request path (the migration plan's phases 2-3): every `interval` seconds each active
+channel's origin is polled (master once, then one variant's media playlist, fresh, with a
+timeout); cues are detected in every playlist format (`stitcher.detect`); a new break gets its
+ad decision and is written to the KV through the break ledger (`stitcher.breaks`) with the same
+fresh playlist as its grid, so only slots nobody can have served change. A CUE-IN before the
+planned end or a cancel shortens the record. Channels run in separate tasks: a slow or failing
+origin never delays another channel. Several monitors may run at once (for availability): the
+ledger's compare-and-set makes them create each break once.
+
+One structured log line per break (`break created channel=... id=... latency=...`), where latency
+is the time from when the cue became visible at the origin (the end of the segment that first
+carries it, as a live origin publishes a segment when it is complete) to the record being in KV.
+
+Side effects: HTTP GETs to origins, KV writes, logging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import aiohttp
+
+from stitcher.breaks import BreakError, BreakLedger, BreakRecord, BreakTooLate, Grid, plan_break, shorten
+from stitcher.catalog import Catalog, Channel
+from stitcher.clock import Clock
+from stitcher.decision import DecisionSource
+from stitcher.detect import DetectedBreak, Detection, detect
+from stitcher.kv import KVError
+from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
+
+log = logging.getLogger("stitcher.monitor")
+
+
+class OriginUnavailable(Exception):
+    """The origin could not be read this time (timeout, HTTP error, not a playlist)."""
+
+
+@dataclass
+class ChannelState:
+    """What one channel's poller remembers between polls (a cache: losing it loses nothing)."""
+
+    media_url: str | None = None
+    seen: dict[str, float] = field(default_factory=dict)  # break id -> when the monitor first saw its cue
+    done: set[str] = field(default_factory=set)  # break ids fully handled (record written or refused)
+    polls: int = 0
+    failures: int = 0
+    last_error: str = ""
+
+
+@dataclass
+class Outcome:
+    """What one poll did (for tests, metrics and the TUI)."""
+
+    created: list[BreakRecord] = field(default_factory=list)
+    updated: list[BreakRecord] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (break id, reason)
+    latencies: list[float] = field(default_factory=list)
+    problems: tuple[str, ...] = ()
+
+
+async def fetch_text(session: aiohttp.ClientSession, url: str, timeout: float) -> str:
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+            if response.status != 200:
+                raise OriginUnavailable(f"{url} answered HTTP {response.status}")
+            return await response.text()
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise OriginUnavailable(f"{url}: {exc.__class__.__name__} {exc}".rstrip()) from None
+
+
+def visible_since(playlist: MediaPlaylist, msn: int) -> float | None:
+    """When the segment `msn` of a live playlist was published (its end), if it carries a PDT."""
+    pdt = None
+    for n, _, segment in playlist.numbered():
+        if segment.program_date_time is not None:
+            pdt = segment.program_date_time.timestamp()
+        if n == msn:
+            return None if pdt is None else pdt + segment.duration
+        if pdt is not None:
+            pdt += segment.duration
+    return None
+
+
+class Monitor:
+    def __init__(
+        self,
+        catalog: Catalog,
+        ledger: BreakLedger,
+        decisions: DecisionSource,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        interval: float = 1.0,
+        fetch_timeout: float = 2.0,
+    ):
+        self.catalog = catalog
+        self.ledger = ledger
+        self.decisions = decisions
+        self.session = session
+        self.clock = clock
+        self.interval = interval
+        self.fetch_timeout = fetch_timeout
+        self.states: dict[str, ChannelState] = {}
+
+    # ------------------------------------------------------------------ one poll
+
+    async def media_playlist(self, channel: Channel, state: ChannelState) -> MediaPlaylist:
+        if state.media_url is None:
+            text = await fetch_text(self.session, channel.origin_url, self.fetch_timeout)
+            try:
+                master = parse_playlist(text)
+            except PlaylistError as exc:
+                raise OriginUnavailable(f"{channel.origin_url}: {exc}") from None
+            if isinstance(master, MasterPlaylist):
+                lowest = min(master.variants, key=lambda v: v.bandwidth)  # one variant is enough for cues
+                state.media_url = urljoin(channel.origin_url, lowest.uri)
+            else:
+                state.media_url = channel.origin_url
+        text = await fetch_text(self.session, state.media_url, self.fetch_timeout)
+        try:
+            playlist = parse_playlist(text)
+        except PlaylistError as exc:
+            raise OriginUnavailable(f"{state.media_url}: {exc}") from None
+        if not isinstance(playlist, MediaPlaylist):
+            raise OriginUnavailable(f"{state.media_url} is not a media playlist")
+        return playlist
+
+    async def poll(self, channel: Channel) -> Outcome:
+        """Fetch the origin once and bring the KV in line with the cues it shows."""
+        state = self.states.setdefault(channel.slug, ChannelState())
+        state.polls += 1
+        playlist = await self.media_playlist(channel, state)
+        now = self.clock.now()
+        found: Detection = detect(playlist)
+        outcome = Outcome(problems=found.problems)
+        for problem in found.problems:
+            log.warning("channel=%s cue problem: %s", channel.slug, problem)
+        grid = Grid.of(playlist, channel.segment_duration)
+        first_msn = {}
+        for signal in found.signals:
+            first_msn.setdefault(signal.break_id, signal.msn)
+        for detected in found.breaks:
+            try:
+                await self._handle(channel, state, detected, playlist, grid, now, first_msn.get(detected.break_id), outcome)
+            except BreakError as exc:
+                outcome.refused.append((detected.break_id, str(exc)))
+                state.done.add(detected.break_id)
+                log.info("channel=%s break=%s not written: %s", channel.slug, detected.break_id, exc)
+        return outcome
+
+    async def _handle(self, channel: Channel, state: ChannelState, detected: DetectedBreak, playlist: MediaPlaylist,
+                      grid: Grid, now: float, msn: int | None, outcome: Outcome) -> None:
+        existing = await self.ledger.get(channel.slug, detected.break_id)
+        if existing is None:
+            if detected.break_id in state.done or detected.cancelled:
+                return  # refused before, or cancelled before we ever wrote it
+            if detected.duration is None:
+                return  # a bare CUE-OUT: wait for a duration (or the CUE-IN) to know the break
+            pod = await self.decisions.decide(channel, detected.duration, detected.break_id)
+            record = plan_break(channel.slug, detected.break_id, "scte35", detected.start, detected.duration, pod, grid, now, detected.scte35)
+            if detected.returned_early and detected.end is not None and detected.end < record.end:
+                record = shorten(record, grid, now, detected.end) if detected.end > record.ad_start else record
+            stored, created = await self.ledger.create(record, now)
+            state.done.add(detected.break_id)
+            if created:
+                since = visible_since(playlist, msn) if msn is not None else None
+                latency = (self.clock.now() - since) if since is not None else None
+                if latency is not None:
+                    outcome.latencies.append(latency)
+                outcome.created.append(stored)
+                log.info(
+                    "break created channel=%s id=%s start=%s adStart=%s end=%s items=%d discontinuities=%d latency=%s",
+                    channel.slug, stored.event_id, stored.start, stored.ad_start, stored.end, len(stored.pod.items),
+                    stored.discontinuities, f"{latency:.3f}" if latency is not None else "?",
+                )
+            return
+        if existing.cancelled:
+            return
+        target = None
+        if detected.cancelled:
+            target = grid.earliest
+        elif detected.returned_early and detected.end is not None and detected.end < existing.end - 1e-3:
+            target = detected.end
+        if target is None:
+            return
+        try:
+            changed = shorten(existing, grid, now, target)
+        except BreakError:
+            return  # it ends by then anyway
+        stored = await self.ledger.update(existing, changed, now)
+        outcome.updated.append(stored)
+        log.info("break %s channel=%s id=%s end=%s", "cancelled" if stored.cancelled else "shortened", channel.slug, stored.event_id, stored.end)
+
+    # ------------------------------------------------------------------ the loops
+
+    async def watch(self, slug: str, stop: asyncio.Event) -> None:
+        """Poll one channel every `interval` until `stop` (or the channel leaves the catalog)."""
+        state = self.states.setdefault(slug, ChannelState())
+        while not stop.is_set():
+            started = self.clock.now()
+            channel = await asyncio.to_thread(self.catalog.find_channel, slug)
+            if channel is None or channel.status != "active" or not channel.scte35_enabled:
+                return
+            try:
+                await asyncio.wait_for(self.poll(channel), timeout=self.fetch_timeout * 3)
+                state.last_error = ""
+            except (OriginUnavailable, KVError, asyncio.TimeoutError, BreakError) as exc:
+                state.failures += 1
+                state.last_error = str(exc) or exc.__class__.__name__
+                state.media_url = None if isinstance(exc, OriginUnavailable) else state.media_url
+                log.warning("channel=%s poll failed: %s", slug, state.last_error)
+            elapsed = self.clock.now() - started
+            if not await self.clock.sleep(max(0.0, self.interval - elapsed), stop):
+                return
+
+    async def run(self, stop: asyncio.Event, refresh: float = 10.0) -> None:
+        """Watch every active channel concurrently; pick up added or removed channels every `refresh` s."""
+        tasks: dict[str, asyncio.Task] = {}
+        try:
+            while not stop.is_set():
+                channels = await asyncio.to_thread(self.catalog.channels)
+                wanted = {c.slug for c in channels if c.status == "active" and c.scte35_enabled}
+                for slug in wanted:
+                    if slug not in tasks or tasks[slug].done():
+                        tasks[slug] = asyncio.create_task(self.watch(slug, stop), name=f"monitor-{slug}")
+                if not await self.clock.sleep(refresh, stop):
+                    break
+        finally:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)

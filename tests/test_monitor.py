@@ -1,0 +1,171 @@
+"""The SCTE-35 monitor end to end: real origin emulator (fake clock), real KV (SQLite and Redis).
+
+Every cue the origin emits, in every format and command, becomes exactly one correct break record
+before the first slot it replaces is published; early returns and cancels shorten it; two
+monitors racing create each break once; a hanging origin does not delay another channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from origin_emulator.app import create_app as create_origin
+from rig.channels import emulator_channel
+from rig.settings import CUE_COMMANDS, CUE_FORMATS
+from stitcher.breaks import BreakLedger, Retention
+from stitcher.catalog import Ad, AdRendition, Catalog
+from stitcher.decision import HouseDecisions
+from stitcher.kv import open_kv
+from stitcher.monitor import Monitor
+
+MEDIA = "http://127.0.0.1:8082"
+
+
+def stock(catalog: Catalog, channel) -> None:
+    """House ads and slate rows for the channel's ladder (the conditioning itself is tested in test_ads)."""
+    key = channel.conditioning.key
+    for ad_id, seconds in (("house-1", 4.0), ("house-2", 6.0), ("slate", 10.0)):
+        renditions = [AdRendition(ad_id, key, r.name, r.bandwidth, f"/ads/{ad_id}/x/{r.name}/index.m3u8", seconds, int(seconds / 2)) for r in channel.ladder]
+        catalog.put_ad(Ad(ad_id, ad_id, seconds, "house"), renditions)
+
+
+@pytest.fixture
+async def rig(aiohttp_server, make_channel, clock, kv, tmp_path, small_settings, small_content):
+    """Origin app + catalog + ledger + monitor, all on the fake clock."""
+    origin = make_channel(break_every=0)
+    server = await aiohttp_server(create_origin({"news": origin}, clock))
+    catalog = Catalog(tmp_path / "channels.db")
+    channel = dataclasses.replace(emulator_channel(small_settings.channels[0], small_content, small_settings), origin_url=str(server.make_url("/news/master.m3u8")))
+    catalog.put_channel(channel)
+    stock(catalog, channel)
+    session = aiohttp.ClientSession()
+    ledger = BreakLedger(kv, lambda slug: Retention(window=channel.window_seconds))
+    monitor = Monitor(catalog, ledger, HouseDecisions(catalog, MEDIA), session, clock)
+    yield dataclasses.make_dataclass("Rig", ["origin", "channel", "catalog", "ledger", "monitor", "server", "session"])(
+        origin, catalog.channel("news"), catalog, ledger, monitor, server, session
+    )
+    await session.close()
+    catalog.close()
+
+
+async def run_until(rig, clock, until: float, step: float = 1.0) -> list:
+    """Poll once per `step` of fake time until `until`; returns (time, outcome) of every poll."""
+    polls = []
+    while clock.now() < until:
+        clock.advance(step)
+        polls.append((clock.now(), await rig.monitor.poll(rig.channel)))
+    return polls
+
+
+@pytest.mark.parametrize("fmt, command", list(itertools.product(CUE_FORMATS, CUE_COMMANDS)))
+async def test_every_cue_becomes_one_record_before_its_first_slot(rig, clock, fmt, command):
+    tl = rig.origin.timeline
+    splice = rig.origin.post_splice(clock.now(), 12, 8, fmt, command)
+    polls = await run_until(rig, clock, tl.end(splice.end) + 10)
+    created = [(t, r) for t, o in polls for r in o.created]
+    assert len(created) == 1, created
+    when, record = created[0]
+    assert record.event_id == {"daterange": f"splice-{splice.event_id}", "scte35": f"scte35-{splice.event_id}"}.get(fmt, f"cue-{round(tl.start(splice.start) * 1000)}")
+    assert record.start == tl.start(splice.start) and record.duration == pytest.approx(12.0)
+    assert record.end == tl.start(splice.end)
+    assert record.source == "scte35"
+    assert (record.scte35 is not None) == (fmt != "cue-out")  # a bare CUE-OUT carries no SCTE-35 bytes
+    first_slot = tl.published_count(record.ad_start)  # the origin segment the first ad replaces
+    assert tl.start(first_slot) == record.ad_start
+    assert when < tl.end(first_slot)  # written before that segment was published: nobody served it yet
+    if fmt == "daterange":
+        assert record.ad_start == record.start  # announced 8 s ahead: the break starts on time
+    else:
+        assert record.ad_start - record.start <= 2 * 2.0  # cue visible only with its first segment
+    assert [r.event_id for r in await rig.ledger.records("news")] == [record.event_id]
+    ledger = await rig.ledger.ledger("news")
+    assert ledger.total == record.discontinuities
+    assert sum(len(o.latencies) for _, o in polls) == 1
+
+
+async def test_early_return_at_the_origin_shortens_the_record(rig, clock):
+    tl = rig.origin.timeline
+    splice = rig.origin.post_splice(clock.now(), 20, 8, "daterange", "splice_insert")
+    await run_until(rig, clock, tl.end(splice.start + 3))
+    returned = rig.origin.delete_splice(splice.event_id, clock.now())
+    polls = await run_until(rig, clock, tl.end(splice.end) + 6)
+    updated = [r for _, o in polls for r in o.updated]
+    assert len(updated) == 1
+    record = updated[0]
+    assert record.end >= tl.start(returned.stop) and record.end < tl.start(splice.end)
+    assert (await rig.ledger.get("news", record.event_id)) == record
+    assert (await rig.ledger.ledger("news")).total == record.discontinuities
+
+
+async def test_a_cancelled_announcement_cancels_the_record(rig, clock):
+    tl = rig.origin.timeline
+    splice = rig.origin.post_splice(clock.now(), 10, 10, "daterange", "time_signal")
+    await run_until(rig, clock, clock.now() + 3)  # announced and recorded
+    assert await rig.ledger.get("news", f"splice-{splice.event_id}") is not None
+    rig.origin.delete_splice(splice.event_id, clock.now())
+    await run_until(rig, clock, tl.end(splice.end) + 6)
+    record = await rig.ledger.get("news", f"splice-{splice.event_id}")
+    assert record.cancelled and record.points == ()
+    assert (await rig.ledger.ledger("news")).total == 0
+
+
+async def test_two_monitors_create_each_break_once(rig, clock, kv_url):
+    second_kv = open_kv(kv_url, clock)  # another client of the same store
+    try:
+        other = Monitor(rig.catalog, BreakLedger(second_kv, lambda slug: Retention(window=12)), rig.monitor.decisions, rig.session, clock)
+        tl = rig.origin.timeline
+        splices = [rig.origin.post_splice(clock.now(), 6, 8, "daterange", "splice_insert")]
+        created = []
+        for _ in range(100):
+            clock.advance(1.0)
+            if clock.now() > tl.end(splices[-1].end) + 4 and len(splices) < 4:
+                splices.append(rig.origin.post_splice(clock.now(), 6, 4, CUE_FORMATS[len(splices)], "time_signal"))
+            outcomes = await asyncio.gather(rig.monitor.poll(rig.channel), other.poll(rig.channel))
+            created += [r.event_id for o in outcomes for r in o.created]
+        assert len(created) == len(set(created)) == len(splices) == 4
+        assert len(await rig.ledger.records("news")) == 4
+    finally:
+        await second_kv.close()
+
+
+async def test_a_hanging_origin_does_not_delay_another_channel(rig, clock, aiohttp_server):
+    async def hang(request):
+        await asyncio.Event().wait()
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", hang)
+    stuck = await aiohttp_server(app)
+    rig.catalog.put_channel(dataclasses.replace(rig.channel, slug="stuck", origin_url=str(stuck.make_url("/stuck/master.m3u8"))))
+    rig.monitor.fetch_timeout = 0.2  # real seconds: aiohttp timeouts run on the wall clock
+    stop = asyncio.Event()
+    task = asyncio.create_task(rig.monitor.run(stop, refresh=3600))
+    try:
+        for _ in range(100):  # bounded: about a second of real time
+            await asyncio.sleep(0.01)
+            clock.advance(0.25)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    good, bad = rig.monitor.states["news"], rig.monitor.states["stuck"]
+    assert good.polls >= 20 and good.failures == 0
+    assert bad.failures >= 1 and "Timeout" in bad.last_error
+
+
+async def test_an_origin_down_is_reported_not_fatal(rig, clock):
+    await rig.server.close()
+    rig.monitor.fetch_timeout = 0.5
+    stop = asyncio.Event()
+    task = asyncio.create_task(rig.monitor.watch("news", stop))
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        clock.advance(1.0)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    state = rig.monitor.states["news"]
+    assert state.failures >= 2 and state.last_error
