@@ -106,6 +106,8 @@ class StitcherSettings:
     kv_url: str = _doc("KV store URL: `sqlite:///path/kv.db` or `redis://host:port/db`; `\"\"` = sqlite under the state dir.", default="")
     decision_url: str = _doc("A remote ad decision server (POST pod JSON); `\"\"` = house library only.", default="")
     decision_timeout: float = _doc("Seconds to wait for the remote ad server before using the house library.", default=0.5)
+    token: str = _doc("Bearer token the /cue write endpoints require; `\"\"` = loopback clients only.", default="")
+    monitor_interval: float = _doc("Seconds between two looks of the SCTE-35 monitor at each origin.", default=1.0)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,15 @@
 """The stitcher's HTTP app (aiohttp). Handlers parse, call the core, respond.
 
-Routes so far (DESIGN.md's contract grows with the next issues):
-  POST /decision   {"channel": "news", "duration": 30, "breakId": "42"} -> the pod JSON
-  GET  /healthz
-Errors are JSON `{"error": ...}` with the status of the `StitcherError` raised; every response
-carries `Access-Control-Allow-Origin: *`.
+Routes so far (DESIGN.md's contract; playlists come with the next issue):
+  POST   /v1/channels/{channel}/cue              {"duration": 30, "start": optional ISO-8601} -> 201 + break
+  DELETE /v1/channels/{channel}/breaks/{eventId} return to network early (or cancel) -> 200 + break
+  GET    /v1/channels/{channel}/breaks           active and upcoming breaks
+  POST   /decision   {"channel": "news", "duration": 30, "breakId": "42"} -> the pod JSON
+  GET    /healthz
+Write endpoints need `Authorization: Bearer <token>` when a token is configured
+(`stitcher.token`); without one they accept loopback clients only. Errors are JSON
+`{"error": ...}` with the status of the error raised; every response carries
+`Access-Control-Allow-Origin: *`.
 """
 
 from __future__ import annotations
@@ -15,14 +20,26 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from stitcher.catalog import Catalog, CatalogError
+import hmac
+import ipaddress
+from datetime import datetime
+
+from stitcher.breaks import BreakError, BreakLedger, Grid, plan_break, shorten
+from stitcher.catalog import Catalog, CatalogError, Channel
 from stitcher.clock import Clock
 from stitcher.decision import DecisionError, DecisionSource
 from stitcher.errors import BadRequest, NotFound, StitcherError
+from stitcher.kv import KVUnavailable
+from stitcher.monitor import OriginUnavailable, origin_playlist
 
 CATALOG = web.AppKey("catalog", Catalog)
 DECISIONS = web.AppKey("decisions", object)
 CLOCK = web.AppKey("clock", object)
+LEDGER = web.AppKey("ledger", object)
+SESSION = web.AppKey("session", object)
+TOKEN = web.AppKey("token", str)
+ORIGIN_TIMEOUT = 2.0
+MAX_CUE_SECONDS = 3600.0
 
 
 @web.middleware
@@ -33,6 +50,12 @@ async def errors_and_cors(request: web.Request, handler: Callable[[web.Request],
         response = web.json_response({"error": str(exc)}, status=exc.status)
     except DecisionError as exc:
         response = web.json_response({"error": str(exc)}, status=503)
+    except BreakError as exc:
+        response = web.json_response({"error": str(exc)}, status=exc.status)
+    except OriginUnavailable as exc:
+        response = web.json_response({"error": f"the origin cannot be read: {exc}"}, status=502)
+    except KVUnavailable as exc:
+        response = web.json_response({"error": f"the break store is unavailable: {exc}"}, status=503)
     except web.HTTPException as exc:
         if exc.status < 400:
             exc.headers["Access-Control-Allow-Origin"] = "*"
@@ -69,15 +92,127 @@ async def decision(request: web.Request) -> web.Response:
     return web.json_response(pod.to_json())
 
 
+def authorise(request: web.Request) -> None:
+    """Bearer token when one is configured; otherwise loopback clients only."""
+    token = request.app[TOKEN]
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise StitcherUnauthorised("this endpoint needs Authorization: Bearer <token>")
+        return
+    try:
+        loopback = ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise StitcherForbidden("without a configured token, only loopback clients may change breaks")
+
+
+class StitcherUnauthorised(StitcherError):
+    status = 401
+
+
+class StitcherForbidden(StitcherError):
+    status = 403
+
+
+def _channel(request: web.Request) -> Channel:
+    try:
+        return request.app[CATALOG].channel(request.match_info["channel"])
+    except CatalogError as exc:
+        raise NotFound(str(exc)) from None
+
+
+def _ledger(request: web.Request) -> BreakLedger:
+    ledger = request.app[LEDGER]
+    if ledger is None:
+        raise StitcherError("this stitcher has no break store configured")
+    return ledger
+
+
+async def _grid(request: web.Request, channel: Channel) -> Grid:
+    playlist, _ = await origin_playlist(request.app[SESSION], channel, ORIGIN_TIMEOUT)
+    return Grid.of(playlist, channel.segment_duration)
+
+
+async def post_cue(request: web.Request) -> web.Response:
+    authorise(request)
+    channel = _channel(request)
+    body = await json_object(request)
+    unknown = set(body) - {"duration", "start"}
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+    duration = body.get("duration")
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration <= 0:
+        raise BadRequest(f"duration must be a positive number of seconds, got {duration!r}")
+    if duration > MAX_CUE_SECONDS:
+        raise BadRequest(f"duration {duration} s is longer than the {MAX_CUE_SECONDS:.0f} s a break may last")
+    now = request.app[CLOCK].now()
+    start = now
+    if body.get("start") is not None:
+        try:
+            parsed = datetime.fromisoformat(str(body["start"]))
+        except ValueError:
+            raise BadRequest(f"start {body['start']!r} is not an ISO-8601 date-time") from None
+        if parsed.tzinfo is None:
+            raise BadRequest("start needs a time zone (e.g. 2026-01-01T12:00:00Z)")
+        start = parsed.timestamp()
+        if start < now - 0.5:
+            raise BadRequest(f"start {body['start']} is in the past")
+    ledger = _ledger(request)
+    grid = await _grid(request, channel)
+    number = await ledger.kv.incr(f"cue:{channel.slug}:next")
+    event_id = f"manual-{number}"
+    pod = await request.app[DECISIONS].decide(channel, float(duration), event_id)
+    record = plan_break(channel.slug, event_id, "manual", start, float(duration), pod, grid, now)
+    stored, _ = await ledger.create(record, now)
+    return web.json_response(stored.view(now), status=201)
+
+
+async def delete_break(request: web.Request) -> web.Response:
+    authorise(request)
+    channel = _channel(request)
+    ledger = _ledger(request)
+    record = await ledger.get(channel.slug, request.match_info["event"])
+    if record is None:
+        raise NotFound(f"no break {request.match_info['event']!r} on channel {channel.slug}")
+    now = request.app[CLOCK].now()
+    changed = shorten(record, await _grid(request, channel), now)
+    stored = await ledger.update(record, changed, now)
+    return web.json_response(stored.view(now))
+
+
+async def list_breaks(request: web.Request) -> web.Response:
+    channel = _channel(request)
+    now = request.app[CLOCK].now()
+    records = await _ledger(request).records(channel.slug)
+    views = [r.view(now) for r in records if r.state(now) in ("upcoming", "active")]
+    return web.json_response({"channel": channel.slug, "breaks": views})
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def create_app(catalog: Catalog, decisions: DecisionSource, clock: Clock) -> web.Application:
+def create_app(
+    catalog: Catalog,
+    decisions: DecisionSource,
+    clock: Clock,
+    ledger: BreakLedger | None = None,
+    session=None,
+    token: str = "",
+) -> web.Application:
+    """Wire the stitcher: channel catalog, decisions, clock, break ledger (KV) and an HTTP client session."""
     app = web.Application(middlewares=[errors_and_cors])
     app[CATALOG] = catalog
     app[DECISIONS] = decisions
     app[CLOCK] = clock
+    app[LEDGER] = ledger
+    app[SESSION] = session
+    app[TOKEN] = token
+    app.router.add_post("/v1/channels/{channel}/cue", post_cue)
+    app.router.add_delete("/v1/channels/{channel}/breaks/{event}", delete_break)
+    app.router.add_get("/v1/channels/{channel}/breaks", list_breaks)
     app.router.add_post("/decision", decision)
     app.router.add_get("/healthz", healthz)
     return app

@@ -73,6 +73,32 @@ async def fetch_text(session: aiohttp.ClientSession, url: str, timeout: float) -
         raise OriginUnavailable(f"{url}: {exc.__class__.__name__} {exc}".rstrip()) from None
 
 
+async def origin_playlist(
+    session: aiohttp.ClientSession, channel: Channel, timeout: float, media_url: str | None = None
+) -> tuple[MediaPlaylist, str]:
+    """A fresh look at the origin: (media playlist, its URL). The lowest variant is enough for cues and
+    timing; pass the URL back in to skip the master next time. Raises OriginUnavailable."""
+    if media_url is None:
+        text = await fetch_text(session, channel.origin_url, timeout)
+        try:
+            master = parse_playlist(text)
+        except PlaylistError as exc:
+            raise OriginUnavailable(f"{channel.origin_url}: {exc}") from None
+        if isinstance(master, MasterPlaylist):
+            lowest = min(master.variants, key=lambda v: v.bandwidth)
+            media_url = urljoin(channel.origin_url, lowest.uri)
+        else:
+            media_url = channel.origin_url
+    text = await fetch_text(session, media_url, timeout)
+    try:
+        playlist = parse_playlist(text)
+    except PlaylistError as exc:
+        raise OriginUnavailable(f"{media_url}: {exc}") from None
+    if not isinstance(playlist, MediaPlaylist):
+        raise OriginUnavailable(f"{media_url} is not a media playlist")
+    return playlist, media_url
+
+
 def visible_since(playlist: MediaPlaylist, msn: int) -> float | None:
     """When the segment `msn` of a live playlist was published (its end), if it carries a PDT."""
     pdt = None
@@ -109,24 +135,7 @@ class Monitor:
     # ------------------------------------------------------------------ one poll
 
     async def media_playlist(self, channel: Channel, state: ChannelState) -> MediaPlaylist:
-        if state.media_url is None:
-            text = await fetch_text(self.session, channel.origin_url, self.fetch_timeout)
-            try:
-                master = parse_playlist(text)
-            except PlaylistError as exc:
-                raise OriginUnavailable(f"{channel.origin_url}: {exc}") from None
-            if isinstance(master, MasterPlaylist):
-                lowest = min(master.variants, key=lambda v: v.bandwidth)  # one variant is enough for cues
-                state.media_url = urljoin(channel.origin_url, lowest.uri)
-            else:
-                state.media_url = channel.origin_url
-        text = await fetch_text(self.session, state.media_url, self.fetch_timeout)
-        try:
-            playlist = parse_playlist(text)
-        except PlaylistError as exc:
-            raise OriginUnavailable(f"{state.media_url}: {exc}") from None
-        if not isinstance(playlist, MediaPlaylist):
-            raise OriginUnavailable(f"{state.media_url} is not a media playlist")
+        playlist, state.media_url = await origin_playlist(self.session, channel, self.fetch_timeout, state.media_url)
         return playlist
 
     async def poll(self, channel: Channel) -> Outcome:

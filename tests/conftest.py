@@ -9,17 +9,26 @@ flushed database. Without the binary the Redis tests are skipped with a reason -
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+import aiohttp
+
+from origin_emulator.app import create_app as create_origin
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
+from rig.channels import emulator_channel
 from rig.media import ContentMedia, ContentRecipe, build_content
 from rig.redis_server import RedisServer, running_redis
 from rig.settings import Settings, load_settings
+from stitcher.breaks import BreakLedger, Retention
+from stitcher.catalog import Ad, AdRendition, Catalog
 from stitcher.clock import FakeClock
+from stitcher.decision import HouseDecisions
 from stitcher.kv import KV, open_kv
+from stitcher.monitor import Monitor
 from tests.kv.support import flush, require_redis_server
 
 RESOURCES = Path(__file__).parent / "resources"
@@ -92,3 +101,33 @@ async def kv(kv_url, clock) -> KV:
     await store.start()
     yield store
     await store.close()
+
+
+MEDIA = "http://127.0.0.1:8082"
+
+
+def stock(catalog: Catalog, channel) -> None:
+    """House ads and slate rows for the channel's ladder (the conditioning itself is tested in test_ads)."""
+    key = channel.conditioning.key
+    for ad_id, seconds in (("house-1", 4.0), ("house-2", 6.0), ("slate", 10.0)):
+        renditions = [AdRendition(ad_id, key, r.name, r.bandwidth, f"/ads/{ad_id}/x/{r.name}/index.m3u8", seconds, int(seconds / 2)) for r in channel.ladder]
+        catalog.put_ad(Ad(ad_id, ad_id, seconds, "house"), renditions)
+
+
+@pytest.fixture
+async def rig(aiohttp_server, make_channel, clock, kv, tmp_path, small_settings, small_content):
+    """A stack on the fake clock: origin app (news), catalog with stocked ads, KV ledger, monitor."""
+    origin = make_channel(break_every=0)
+    server = await aiohttp_server(create_origin({"news": origin}, clock))
+    catalog = Catalog(tmp_path / "channels.db")
+    channel = dataclasses.replace(emulator_channel(small_settings.channels[0], small_content, small_settings), origin_url=str(server.make_url("/news/master.m3u8")))
+    catalog.put_channel(channel)
+    stock(catalog, channel)
+    session = aiohttp.ClientSession()
+    ledger = BreakLedger(kv, lambda slug: Retention(window=channel.window_seconds))
+    monitor = Monitor(catalog, ledger, HouseDecisions(catalog, MEDIA), session, clock)
+    yield dataclasses.make_dataclass("Rig", ["origin", "channel", "catalog", "ledger", "monitor", "server", "session"])(
+        origin, catalog.channel("news"), catalog, ledger, monitor, server, session
+    )
+    await session.close()
+    catalog.close()

@@ -11,48 +11,13 @@ import asyncio
 import dataclasses
 import itertools
 
-import aiohttp
 import pytest
 from aiohttp import web
 
-from origin_emulator.app import create_app as create_origin
-from rig.channels import emulator_channel
 from rig.settings import CUE_COMMANDS, CUE_FORMATS
 from stitcher.breaks import BreakLedger, Retention
-from stitcher.catalog import Ad, AdRendition, Catalog
-from stitcher.decision import HouseDecisions
 from stitcher.kv import open_kv
 from stitcher.monitor import Monitor
-
-MEDIA = "http://127.0.0.1:8082"
-
-
-def stock(catalog: Catalog, channel) -> None:
-    """House ads and slate rows for the channel's ladder (the conditioning itself is tested in test_ads)."""
-    key = channel.conditioning.key
-    for ad_id, seconds in (("house-1", 4.0), ("house-2", 6.0), ("slate", 10.0)):
-        renditions = [AdRendition(ad_id, key, r.name, r.bandwidth, f"/ads/{ad_id}/x/{r.name}/index.m3u8", seconds, int(seconds / 2)) for r in channel.ladder]
-        catalog.put_ad(Ad(ad_id, ad_id, seconds, "house"), renditions)
-
-
-@pytest.fixture
-async def rig(aiohttp_server, make_channel, clock, kv, tmp_path, small_settings, small_content):
-    """Origin app + catalog + ledger + monitor, all on the fake clock."""
-    origin = make_channel(break_every=0)
-    server = await aiohttp_server(create_origin({"news": origin}, clock))
-    catalog = Catalog(tmp_path / "channels.db")
-    channel = dataclasses.replace(emulator_channel(small_settings.channels[0], small_content, small_settings), origin_url=str(server.make_url("/news/master.m3u8")))
-    catalog.put_channel(channel)
-    stock(catalog, channel)
-    session = aiohttp.ClientSession()
-    ledger = BreakLedger(kv, lambda slug: Retention(window=channel.window_seconds))
-    monitor = Monitor(catalog, ledger, HouseDecisions(catalog, MEDIA), session, clock)
-    yield dataclasses.make_dataclass("Rig", ["origin", "channel", "catalog", "ledger", "monitor", "server", "session"])(
-        origin, catalog.channel("news"), catalog, ledger, monitor, server, session
-    )
-    await session.close()
-    catalog.close()
-
 
 async def run_until(rig, clock, until: float, step: float = 1.0) -> list:
     """Poll once per `step` of fake time until `until`; returns (time, outcome) of every poll."""
