@@ -5,6 +5,8 @@
   rig channels list|add|remove                             the channel database (add probes any live origin)
   rig ads add FILE --id ID | list | remove ID | house      the ad library (conditioned ads, slate)
   rig bench kv [--backend sqlite|redis|all] [--json FILE]  KV micro-benchmark (figures to a JSON file)
+  rig cue CHANNEL --duration 30 | --end EVENT_ID          a manual break through the stitcher's /cue API
+  rig splice CHANNEL --duration 30 [--format cue-out]      a real SCTE-35 cue at the origin emulator
   rig validate URL [--seconds S] [--viewers N]             check a live stream against the HLS rules
   rig config                                               every setting, its value and meaning
 
@@ -40,17 +42,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _up(args: argparse.Namespace) -> None:
-    import aiohttp
     from aiohttp import web
 
     from origin_emulator.cli import build_media, start_origin
     from rig.ads import ensure_house_ads
-    from rig.channels import catalog_path, seed
+    from rig.channels import seed
     from rig.media_server import start_media_server
     from rig.progress import progress_printer
-    from stitcher.app import create_app as create_stitcher
-    from stitcher.catalog import Catalog
-    from stitcher.cli import decisions_for
+    from stitcher.cli import Services, start_site, stop_event
     from stitcher.clock import SystemClock
 
     settings = _settings(args)
@@ -58,48 +57,43 @@ async def _up(args: argparse.Namespace) -> None:
     print(f"ssai-rig: state in {settings.state_dir}, media cache in {settings.media.cache_dir}", flush=True)
     report = progress_printer()
     contents = await build_media(settings, None, report)
-    catalog = Catalog(catalog_path(settings))
+    clock = SystemClock()
     runners: list[web.AppRunner] = []
-    session = aiohttp.ClientSession()
-    try:
-        seed(catalog, settings, contents)
-        await ensure_house_ads(catalog, settings, report)
-        clock = SystemClock()
-        origin, ads, stitcher = settings.origin, settings.ads, settings.stitcher
-        runners.append(await start_origin(settings, clock, contents, origin.host, origin.port))
-        runners.append(await start_media_server(settings.media.cache_dir, ads.host, ads.port))
-        runner = web.AppRunner(create_stitcher(catalog, decisions_for(settings, catalog, session), clock), access_log=None)
-        await runner.setup()
-        runners.append(runner)
+    async with Services(settings, clock) as services:
+        monitor_task = None
         try:
-            await web.TCPSite(runner, stitcher.host, stitcher.port).start()
-        except OSError as exc:
-            raise RigError(f"stitcher cannot listen on {stitcher.host}:{stitcher.port}: {exc.strerror or exc}") from None
-        base = f"http://{origin.host}:{origin.port}"
-        print("\nLive origin (SCTE-35 cues in the playlists):", flush=True)
-        for channel in settings.channels:
-            print(f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, {channel.cue_command})")
-        first = settings.channels[0].name if settings.channels else "news"
-        print(f"\nAds and slate: {ads.base_url}/ads/... (house library: rig ads list)")
-        print(f"Stitcher:      http://{stitcher.host}:{stitcher.port}  (POST /decision; SSAI/SGAI playlists come next)")
-        print(f"\n  play:      vlc {base}/{first}/master.m3u8")
-        print(f"  add a cue: curl -X POST {base}/control/{first}/splice -d '{{\"duration\": 30, \"preroll\": 8}}'")
-        print(f"  decide:    curl -X POST http://{stitcher.host}:{stitcher.port}/decision -d '{{\"channel\": \"{first}\", \"duration\": 30, \"breakId\": \"1\"}}'")
-        print(f"  validate:  rig validate {base}/{first}/master.m3u8 --seconds 60")
-        if not args.headless:
-            print("\n  (the TUI is not built yet: running headless)")
-        print("\nCtrl-C stops the rig.", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        print("\nstopping...", flush=True)
-    finally:
-        for runner in reversed(runners):
-            await runner.cleanup()
-        await session.close()
-        catalog.close()
+            seed(services.catalog, settings, contents)
+            await ensure_house_ads(services.catalog, settings, report)
+            origin, ads, stitcher = settings.origin, settings.ads, settings.stitcher
+            runners.append(await start_origin(settings, clock, contents, origin.host, origin.port))
+            runners.append(await start_media_server(settings.media.cache_dir, ads.host, ads.port))
+            runners.append(await start_site(services.app(), stitcher.host, stitcher.port, "stitcher"))
+            stop = stop_event()
+            monitor_task = asyncio.create_task(services.monitor().run(stop), name="monitor")
+            base = f"http://{origin.host}:{origin.port}"
+            api = f"http://{stitcher.host}:{stitcher.port}"
+            print("\nLive origin (SCTE-35 cues in the playlists):", flush=True)
+            for channel in settings.channels:
+                print(f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, {channel.cue_command})")
+            first = settings.channels[0].name if settings.channels else "news"
+            print(f"\nAds and slate: {ads.base_url}/ads/... (house library: rig ads list)")
+            print(f"Stitcher:      {api}  (/cue API, decisions; the SCTE-35 monitor writes breaks to {stitcher.kv_url})")
+            print(f"\n  play:        vlc {base}/{first}/master.m3u8")
+            print(f"  origin cue:  rig splice {first} --duration 30 --format cue-out")
+            print(f"  manual cue:  rig cue {first} --duration 30")
+            print(f"  breaks:      curl {api}/v1/channels/{first}/breaks")
+            print(f"  validate:    rig validate {base}/{first}/master.m3u8 --seconds 60")
+            if not args.headless:
+                print("\n  (the TUI is not built yet: running headless)")
+            print("\nCtrl-C stops the rig.", flush=True)
+            await stop.wait()
+            print("\nstopping...", flush=True)
+        finally:
+            if monitor_task is not None:
+                monitor_task.cancel()
+                await asyncio.gather(monitor_task, return_exceptions=True)
+            for runner in reversed(runners):
+                await runner.cleanup()
 
 
 # --------------------------------------------------------------------------- rig media
@@ -174,9 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     channels_module.add_arguments(sub, common)
 
-    from rig import ads_cli
+    from rig import ads_cli, cues_cli
 
     ads_cli.add_arguments(sub, common)
+    cues_cli.add_arguments(sub, common)
 
     validate = sub.add_parser("validate", help="check a live HLS stream against RFC 8216 and the rig's timeline invariants",
                               description="Poll a master playlist's variants as several viewers joining at different times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants. Prints each violation, then a JSON summary. Exit 1 on any violation, 2 if the stream cannot be read.")
@@ -216,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
             from rig import bench as bench_module
 
             return bench_module.run(args)
+        if args.command in ("cue", "splice"):
+            from rig import cues_cli
+
+            return cues_cli.run(args, _settings(args))
         if args.command == "ads":
             from rig import ads_cli
 

@@ -1,11 +1,12 @@
 """`stitcher`: the stateless manifest stitcher's command line.
 
-  stitcher serve [--host H] [--port P] [--config FILE] [--state-dir DIR]
+  stitcher serve   [--host H] [--port P] [--config FILE] [--state-dir DIR]
+  stitcher monitor [--config FILE] [--state-dir DIR] [--interval S]
 
-Serves the stitcher app (so far: `POST /decision`, `/healthz`) over the channel database in the
-state dir, with the house ad library (and a remote ad server in front of it when
-`stitcher.decision_url` is set). Playlists, the monitor and the `/cue` API come with the next
-issues.
+`serve` runs the stitcher app (the /cue API, decisions; playlists come with the next issue) over
+the channel database and the KV store (`stitcher.kv_url`). `monitor` polls every active
+channel's origin for SCTE-35 cues and writes break records ahead of time; several monitors may
+run at once. `rig up` runs both.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from aiohttp import web
 from rig.errors import RigError
 from rig.settings import Settings, load_settings
 from stitcher.app import create_app
+from stitcher.breaks import BreakLedger, Retention
 from stitcher.catalog import Catalog
-from stitcher.clock import SystemClock
+from stitcher.clock import Clock, SystemClock
 from stitcher.decision import DecisionSource, FallbackDecisions, HouseDecisions, RemoteDecisions
+from stitcher.kv import KVError, open_kv
+from stitcher.monitor import Monitor
 
 
 def decisions_for(settings: Settings, catalog: Catalog, session: aiohttp.ClientSession | None) -> DecisionSource:
@@ -37,34 +41,94 @@ def decisions_for(settings: Settings, catalog: Catalog, session: aiohttp.ClientS
     return house
 
 
-async def serve(settings: Settings, host: str, port: int) -> None:
-    async with AsyncExitStack() as stack:
-        catalog = Catalog(settings.state_dir / "channels.db")
-        stack.callback(catalog.close)
-        session = await stack.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.stitcher.decision_timeout * 4)))
-        runner = web.AppRunner(create_app(catalog, decisions_for(settings, catalog, session), SystemClock()), access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
+def ledger_for(kv, catalog: Catalog) -> BreakLedger:
+    """The break ledger, with retention from each channel's window (records outlive every window)."""
+
+    def retention(slug: str) -> Retention:
+        channel = catalog.find_channel(slug)
+        return Retention(window=channel.window_seconds if channel else 3600.0)
+
+    return BreakLedger(kv, retention)
+
+
+class Services:
+    """What `serve`, `monitor` and `rig up` share: catalog, KV, ledger, HTTP session, decisions."""
+
+    def __init__(self, settings: Settings, clock: Clock):
+        self.settings = settings
+        self.clock = clock
+
+    async def __aenter__(self) -> "Services":
+        self.stack = AsyncExitStack()
+        self.catalog = Catalog(self.settings.state_dir / "channels.db")
+        self.stack.callback(self.catalog.close)
         try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as exc:
-            raise RigError(f"stitcher cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        print(f"stitcher on http://{host}:{port} (channels from {catalog.path})", flush=True)
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        await stop.wait()
+            self.kv = await self.stack.enter_async_context(open_kv(self.settings.stitcher.kv_url, self.clock))
+        except KVError as exc:
+            await self.stack.aclose()
+            raise RigError(f"the KV store {self.settings.stitcher.kv_url} cannot be used: {exc}") from None
+        self.session = await self.stack.enter_async_context(aiohttp.ClientSession())
+        self.ledger = ledger_for(self.kv, self.catalog)
+        self.decisions = decisions_for(self.settings, self.catalog, self.session)
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.stack.aclose()
+
+    def app(self) -> web.Application:
+        return create_app(self.catalog, self.decisions, self.clock, self.ledger, self.session, self.settings.stitcher.token)
+
+    def monitor(self) -> Monitor:
+        return Monitor(self.catalog, self.ledger, self.decisions, self.session, self.clock, self.settings.stitcher.monitor_interval)
+
+
+async def start_site(app: web.Application, host: str, port: int, what: str) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise RigError(f"{what} cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return runner
+
+
+def stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve(settings: Settings, host: str, port: int) -> None:
+    async with Services(settings, SystemClock()) as services:
+        runner = await start_site(services.app(), host, port, "stitcher")
+        print(f"stitcher on http://{host}:{port} (channels: {services.catalog.path}, KV: {settings.stitcher.kv_url})", flush=True)
+        try:
+            await stop_event().wait()
+        finally:
+            await runner.cleanup()
+
+
+async def monitor(settings: Settings) -> None:
+    async with Services(settings, SystemClock()) as services:
+        print(f"monitor: polling every {settings.stitcher.monitor_interval:g} s (KV: {settings.stitcher.kv_url})", flush=True)
+        await services.monitor().run(stop_event())
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stitcher", description="The stateless SSAI/SGAI manifest stitcher.")
+    parser = argparse.ArgumentParser(prog="stitcher", description="The stateless SSAI/SGAI manifest stitcher and its SCTE-35 monitor.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("serve", help="serve the stitcher app", description="Serve the stitcher app (decisions so far) over the channel database.")
+    run = sub.add_parser("serve", help="serve the stitcher app", description="Serve the stitcher app (the /cue API and decisions so far) over the channel database and the KV store.")
     run.add_argument("--host", help="listen address (default: stitcher.host)")
     run.add_argument("--port", type=int, help="listen port (default: stitcher.port, 8080)")
-    run.add_argument("--config", type=Path, help="TOML config file (default: RIG_CONFIG or the shipped defaults)")
-    run.add_argument("--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR)")
-    run.add_argument("-v", "--verbose", action="store_true", help="log more")
+    watch = sub.add_parser("monitor", help="watch origins for SCTE-35 cues and write breaks ahead of time",
+                           description="Poll every active channel's origin (all concurrently, each with a timeout), detect cues in every playlist format and write break records with their ad decisions to the KV store. Several monitors may run at once.")
+    watch.add_argument("--interval", type=float, help="seconds between looks at each origin (default: stitcher.monitor_interval, 1)")
+    for p in (run, watch):
+        p.add_argument("--config", type=Path, help="TOML config file (default: RIG_CONFIG or the shipped defaults)")
+        p.add_argument("--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR)")
+        p.add_argument("-v", "--verbose", action="store_true", help="log more")
     return parser
 
 
@@ -74,9 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     if args.state_dir:
         env["RIG_STATE_DIR"] = str(args.state_dir)
+    if getattr(args, "interval", None):
+        env["RIG_STITCHER_MONITOR_INTERVAL"] = str(args.interval)
     try:
         settings = load_settings(args.config, env=env)
-        asyncio.run(serve(settings, args.host or settings.stitcher.host, args.port or settings.stitcher.port))
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        if args.command == "serve":
+            asyncio.run(serve(settings, args.host or settings.stitcher.host, args.port or settings.stitcher.port))
+        else:
+            asyncio.run(monitor(settings))
     except RigError as exc:
         print(f"stitcher: {exc}", file=sys.stderr)
         return 2
