@@ -85,12 +85,13 @@ class LiveChannel:
             )
         return MasterPlaylist(tuple(variants), version=PLAYLIST_VERSION, independent_segments=True)
 
-    def splices(self, now: float, since: float | None = None) -> list[Splice]:
-        """Every splice that can show in a window at `now` (scheduled, merged with the book)."""
+    def splices(self, now: float, since: float | None = None, until: float | None = None) -> list[Splice]:
+        """Every splice that can show in a window at `now` (scheduled, merged with the book); with
+        `until`, also the scheduled ones announced up to then."""
         timeline = self.timeline
         first_time = timeline.start(timeline.window_range(now).start) if since is None else since
         changes = {s.event_id: s for s in self.book.splices(self.name)}
-        found = [changes.pop(s.event_id, s) for s in scheduled(timeline, self.config, first_time, now)]
+        found = [changes.pop(s.event_id, s) for s in scheduled(timeline, self.config, first_time, max(now, until or now))]
         found += [s for s in changes.values() if s.source == "control"]
         return sorted(found, key=lambda s: (s.start, s.event_id))
 
@@ -155,7 +156,8 @@ class LiveChannel:
             raise SpliceError(f"command {command!r} is not one of {', '.join(CUE_COMMANDS)}")
         preroll = self.config.break_preroll if preroll is None else preroll
         candidate = plan(self.timeline, now, duration, preroll, 0, fmt, command, "control")
-        clash = overlapping(candidate, self.splices(now, since=self.timeline.start(candidate.start) - 3600))
+        around = self.splices(now, since=self.timeline.start(candidate.start) - 3600, until=self.timeline.start(candidate.end))
+        clash = overlapping(candidate, around)
         if clash is not None:
             raise SpliceError(
                 f"the break would overlap splice {clash.event_id} (segments {clash.start}-{clash.stop - 1})", 409

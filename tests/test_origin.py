@@ -18,7 +18,7 @@ async def origin(aiohttp_client, make_channel, clock):
     book = SpliceBook(None)
     channels = {
         "news": make_channel(book=book),
-        "sports": make_channel(book=book, name="sports", cue_format="cue-out", cue_command="time_signal"),
+        "sports": make_channel(book=book, name="sports", cue_format="cue-out", cue_command="time_signal", break_every=0),
     }
     client = await aiohttp_client(create_app(channels, clock))
     client.channels = channels
@@ -168,6 +168,16 @@ async def test_overlapping_splice_is_refused(origin, clock):
     second = await origin.post("/control/news/splice", json={"duration": 10, "preroll": 6})
     assert second.status == 409
     assert "overlap" in (await second.json())["error"]
+
+
+async def test_a_splice_may_not_overlap_a_later_scheduled_break(origin, clock):
+    timeline = origin.channels["news"].timeline
+    upcoming = [s for s in origin.channels["news"].splices(clock.now(), until=clock.now() + 120) if s.source == "schedule"]
+    target = next(s for s in upcoming if timeline.start(s.start) - clock.now() > 20)  # beyond the 8 s announcement
+    preroll = timeline.start(target.start) - clock.now() - 2
+    response = await origin.post("/control/news/splice", json={"duration": 10, "preroll": preroll})
+    assert response.status == 409, await response.text()
+    assert f"splice {target.event_id}" in (await response.json())["error"]
 
 
 async def test_splice_lands_on_a_segment_boundary_after_the_preroll(origin, clock):

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -102,3 +103,68 @@ def test_ffmpeg_reads_across_a_loop_wrap(running_origin, tmp_path):
         counts[stream] = counts.get(stream, 0) + 1
     assert counts["0"] >= 11 * 25 - 1  # 11 s of 25 fps video, across at least one 8 s loop wrap
     assert counts["1"] >= 11 * 48000 / 1024 - 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_two_monitor_processes_create_each_break_once(running_origin, tmp_path, small_settings, small_content, backend, request):
+    """Two `stitcher monitor` processes, one KV store, a real origin: every cue becomes one break."""
+    import asyncio as aio
+    import dataclasses
+
+    from rig.channels import emulator_channel
+    from stitcher.catalog import Catalog
+    from stitcher.clock import SystemClock
+    from stitcher.kv import open_kv
+    from tests.conftest import stock
+
+    kv_url = f"sqlite://{tmp_path}/kv.db" if backend == "sqlite" else request.getfixturevalue("redis_server").url_for(3)
+    catalog = Catalog(tmp_path / "channels.db")
+    channel = dataclasses.replace(emulator_channel(small_settings.channels[0], small_content, small_settings),
+                                  origin_url=f"{running_origin}/news/master.m3u8")
+    catalog.put_channel(channel)
+    stock(catalog, catalog.channel("news"))
+    catalog.close()
+    env = {**os.environ, "RIG_STATE_DIR": str(tmp_path), "RIG_STITCHER_KV_URL": kv_url}
+    monitors = [
+        subprocess.Popen([str(BIN / "stitcher"), "monitor", "-v", "--config", str(SMALL_CONFIG), "--interval", "0.5"],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]  # fmt: skip
+    try:
+        posted, preroll = [], 4
+        for fmt in ("daterange", "scte35"):
+            while True:  # later if it would overlap a break already there (the channel's schedule, the other one)
+                request_body = json.dumps({"duration": 10, "preroll": preroll, "format": fmt}).encode()
+                try:
+                    with urllib.request.urlopen(urllib.request.Request(f"{running_origin}/control/news/splice", data=request_body, method="POST"), timeout=5) as r:
+                        posted.append(json.loads(r.read()))
+                        break
+                except urllib.error.HTTPError as exc:
+                    assert exc.code == 409 and preroll < 60
+                    preroll += 6
+            preroll += 16
+        last_start = max(p["start_msn"] for p in posted)
+        deadline = time.monotonic() + preroll + 20
+
+        async def records():
+            async with open_kv(kv_url, SystemClock()) as kv:
+                return await kv.list("adbreak:news:"), await kv.get("ledger:news")
+
+        wanted = {f"adbreak:news:splice-{posted[0]['id']}", f"adbreak:news:scte35-{posted[1]['id']}"}
+        found, ledger = {}, None
+        while time.monotonic() < deadline:  # bounded: the breaks happen within ~30 s of real time
+            found, ledger = aio.run(records())
+            if wanted <= set(found):
+                break
+            time.sleep(0.5)
+        assert wanted <= set(found)  # (a scheduled break of the channel may be there too)
+        # each break written once: the ledger counts every record's discontinuities exactly once
+        assert ledger["total"] == sum(r["discontinuities"] for r in found.values())
+        assert len(ledger["breaks"]) == len([r for r in found.values() if r["discontinuities"]])
+        assert all(m.poll() is None for m in monitors), [m.stderr.read() for m in monitors if m.poll() is not None]
+        assert last_start > 0
+    finally:
+        for m in monitors:
+            m.terminate()
+        for m in monitors:
+            m.wait(timeout=10)
