@@ -40,9 +40,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from origin_emulator.ts import AAC_SAMPLES_PER_FRAME, CLOCK, TsError, scan
+from origin_emulator.ts import AAC_SAMPLES_PER_FRAME, CLOCK
 from rig.errors import MediaError
 from rig.ffmpeg import ProgressCallback, ffmpeg_executable, run_ffmpeg
+from rig.media import scan_segment
 from stitcher.catalog import AdRendition, Conditioning, Rung
 from stitcher.playlist import MediaPlaylist, Segment, format_decimal
 
@@ -434,14 +435,7 @@ def describe_rendition(
     for index, path in enumerate(files):
         if path.name != SEGMENT_PATTERN % index:
             raise MediaError(f"{path}: unexpected segment name (expected {SEGMENT_PATTERN % index})")
-        data = path.read_bytes()
-        try:
-            info = scan(data)
-        except TsError as exc:
-            raise MediaError(f"{path}: {exc}") from None
-        video, audio = info.stream("video"), info.stream("audio")
-        if video is None or audio is None or video.first_pts is None or audio.first_pts is None:
-            raise MediaError(f"{path}: needs one video and one audio stream with timestamps")
+        data, info, video, audio = scan_segment(path)
         if video.frames != per_segment:
             raise MediaError(f"{path}: {video.frames} video frames, expected exactly {per_segment} (one closed GOP of {conditioning.segment_duration:g} s)")
         if audio.sample_rate != conditioning.audio_rate:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from origin_emulator.ts import AAC_SAMPLES_PER_FRAME, CLOCK, TsError, scan
+from origin_emulator.ts import AAC_SAMPLES_PER_FRAME, CLOCK, StreamInfo, TsError, TsInfo, scan
 from rig.errors import MediaError
 from rig.ffmpeg import ProgressCallback, ffmpeg_executable, run_ffmpeg
 from rig.settings import ChannelConfig, MediaSettings, Rendition
@@ -206,6 +206,21 @@ def content_argv(recipe: ContentRecipe, out_dir: Path, ffmpeg: str = "ffmpeg", f
 # --------------------------------------------------------------------------- build + load
 
 
+def scan_segment(path: Path) -> tuple[bytes, "TsInfo", "StreamInfo", "StreamInfo"]:
+    """Read and scan a rendered segment: (bytes, info, video, audio). MediaError unless it holds one
+    video and one audio stream with timestamps."""
+    data = path.read_bytes()
+    try:
+        info = scan(data)
+    except TsError as exc:
+        raise MediaError(f"{path}: {exc}") from None
+    video, audio = info.stream("video"), info.stream("audio")
+    if video is None or audio is None or video.first_pts is None or audio.first_pts is None:
+        raise MediaError(f"{path}: needs one video and one audio stream with timestamps")
+    return data, info, video, audio
+
+
+
 def _describe_rendition(recipe: ContentRecipe, rung: Rendition, directory: Path) -> tuple[RenditionMedia, int]:
     """Scan a rendition's segments; returns it with its total audio frames. Raises MediaError."""
     files = sorted(directory.glob("seg_*.ts"))
@@ -214,14 +229,7 @@ def _describe_rendition(recipe: ContentRecipe, rung: Rendition, directory: Path)
     segments, codecs, audio_frames = [], None, 0
     frames_per_segment = round(recipe.segment_seconds * recipe.fps)
     for index, path in enumerate(files):
-        data = path.read_bytes()
-        try:
-            info = scan(data)
-        except TsError as exc:
-            raise MediaError(f"{path}: {exc}") from None
-        video, audio = info.stream("video"), info.stream("audio")
-        if video is None or audio is None or video.first_pts is None:
-            raise MediaError(f"{path}: needs one video and one audio stream with timestamps")
+        data, info, video, audio = scan_segment(path)
         if video.frames != frames_per_segment:
             raise MediaError(f"{path}: {video.frames} video frames, expected exactly {frames_per_segment} (one closed GOP)")
         codecs = codecs or info.codec

@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Iterable
 
-from stitcher.playlist import DateRange, MediaPlaylist, PlaylistError, Tag, parse_attribute_list
+from stitcher.playlist import CUE_TAGS, DateRange, MediaPlaylist, PlaylistError, Tag, parse_attribute_list
 from stitcher.scte35 import Scte35Error, SpliceEvent, decode
 
 __all__ = [
@@ -65,17 +65,6 @@ __all__ = [
     "EARLY_TOLERANCE",
 ]
 
-CUE_TAGS = frozenset(
-    {
-        "EXT-X-DATERANGE",
-        "EXT-X-CUE-OUT",
-        "EXT-X-CUE-OUT-CONT",
-        "EXT-X-CUE-IN",
-        "EXT-OATCLS-SCTE35",
-        "EXT-X-SCTE35",
-        "EXT-X-SPLICEPOINT-SCTE35",
-    }
-)
 FORMATS = ("daterange", "cue-out", "oatcls", "scte35", "splicepoint")
 SCTE35_ATTRIBUTES = ("SCTE35-OUT", "SCTE35-IN", "SCTE35-CMD")
 EARLY_TOLERANCE = 0.5  # seconds: an in-signal this much before the planned end is an early return

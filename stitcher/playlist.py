@@ -36,10 +36,23 @@ __all__ = [
     "format_datetime",
     "format_decimal",
     "MEDIA_TAGS",
+    "CUE_TAGS",
 ]
 
+# Tags that carry ad-break cues in live playlists (REFERENCES.md F1-F5).
+CUE_TAGS = frozenset(
+    {
+        "EXT-X-DATERANGE",
+        "EXT-X-CUE-OUT",
+        "EXT-X-CUE-OUT-CONT",
+        "EXT-X-CUE-IN",
+        "EXT-OATCLS-SCTE35",
+        "EXT-X-SCTE35",
+        "EXT-X-SPLICEPOINT-SCTE35",
+    }
+)
 # Tags that belong to media playlists only (a master playlist carrying one breaks M1).
-MEDIA_TAGS = frozenset(
+MEDIA_TAGS = CUE_TAGS | frozenset(
     {
         "EXTINF",
         "EXT-X-TARGETDURATION",
@@ -47,17 +60,10 @@ MEDIA_TAGS = frozenset(
         "EXT-X-DISCONTINUITY-SEQUENCE",
         "EXT-X-DISCONTINUITY",
         "EXT-X-PROGRAM-DATE-TIME",
-        "EXT-X-DATERANGE",
         "EXT-X-ENDLIST",
         "EXT-X-PLAYLIST-TYPE",
         "EXT-X-BYTERANGE",
         "EXT-X-MAP",
-        "EXT-X-CUE-OUT",
-        "EXT-X-CUE-OUT-CONT",
-        "EXT-X-CUE-IN",
-        "EXT-OATCLS-SCTE35",
-        "EXT-X-SCTE35",
-        "EXT-X-SPLICEPOINT-SCTE35",
     }
 )
 _MASTER_TAGS = frozenset({"EXT-X-STREAM-INF", "EXT-X-I-FRAME-STREAM-INF", "EXT-X-MEDIA", "EXT-X-SESSION-DATA", "EXT-X-SESSION-KEY", "EXT-X-CONTENT-STEERING"})
