@@ -96,3 +96,31 @@ async def test_origin_down_is_a_502(api, clock):
     await api.rig.server.close()
     response = await api.post("/v1/channels/news/cue", json={"duration": 10})
     assert response.status == 502 and "origin" in (await response.json())["error"]
+
+
+@pytest.mark.parametrize(
+    "peer, token, header, allowed",
+    [
+        (("127.0.0.1", 5000), "", "", True),
+        (("::1", 5000, 0, 0), "", "", True),
+        (("192.0.2.7", 5000), "", "", False),  # not loopback, no token configured: refused
+        (("192.0.2.7", 5000), "t0k", "Bearer t0k", True),
+        (("127.0.0.1", 5000), "t0k", "", False),  # with a token, even loopback must present it
+    ],
+)
+def test_write_authorisation(peer, token, header, allowed):
+    from unittest import mock
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from stitcher.app import TOKEN, StitcherForbidden, StitcherUnauthorised, authorise
+
+    app = {TOKEN: token}
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda name, default=None: peer if name == "peername" else default
+    request = make_mocked_request("POST", "/v1/channels/news/cue", headers={"Authorization": header} if header else {}, app=app, transport=transport)
+    if allowed:
+        authorise(request)
+    else:
+        with pytest.raises((StitcherForbidden, StitcherUnauthorised)):
+            authorise(request)
