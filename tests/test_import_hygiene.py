@@ -30,6 +30,11 @@ CORE_MODULES = [
     "stitcher.app",
     "stitcher.scte35",
     "stitcher.detect",
+    "stitcher.breaks",
+    "stitcher.monitor",
+    "stitcher.ssai",
+    "stitcher.cli",
+    "rig.cues_cli",
 ]
 
 

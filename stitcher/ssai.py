@@ -1,0 +1,111 @@
+"""SSAI: the pure core that stitches ads into one variant's live media playlist.
+
+`stitch(origin, ...) -> MediaPlaylist` is a function of (origin playlist, break records, one
+ledger read, channel segment duration, variant bandwidth, resolved ad/slate playlists): no I/O,
+no clock, nothing per viewer (T5). For each origin segment, the rule every replica applies
+(`stitcher.breaks.slot_at` / `returns_at`) says whether it is a slot of a break and which pod
+item fills it:
+- a slot keeps the origin's media sequence number, EXTINF and PROGRAM-DATE-TIME (the break keeps
+  the origin's timeline, T3) and takes the URI of the matching segment of the item's conditioned
+  playlist for this variant (filler slate past the pod's end); a DISCONTINUITY marks each splice;
+- content keeps its segment (URI made absolute), and a DISCONTINUITY marks the return;
+- the origin's own tags stay where they are (their positions are the origin's, stable, R1);
+- DISCONTINUITY-SEQUENCE = the origin's + the discontinuities the stitcher added before the
+  window (`Ledger.added_before`), so every segment keeps its number across reloads (T1).
+
+Not handled yet (refused with `SsaiError` rather than rendered wrong): a splice or return that
+falls on a segment carrying an origin DISCONTINUITY — both would count, one tag would show.
+
+Side effects: none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Mapping, Sequence
+from urllib.parse import urljoin
+
+from stitcher.breaks import BreakRecord, Ledger, returns_at, slot_at
+from stitcher.playlist import MediaPlaylist, Segment
+
+
+class SsaiError(Exception):
+    """An origin playlist that cannot be stitched (no PROGRAM-DATE-TIME, a case not handled)."""
+
+
+@dataclass(frozen=True)
+class VodMedia:
+    """A conditioned ad or slate playlist for one variant, fetched by the shell (URIs absolute)."""
+
+    url: str
+    segments: tuple[Segment, ...]
+
+
+def pdts(origin: MediaPlaylist) -> list[float]:
+    """Each segment's PROGRAM-DATE-TIME (epoch s), carried forward by EXTINF where a segment has none."""
+    times: list[float] = []
+    current: float | None = None
+    for segment in origin.segments:
+        if segment.program_date_time is not None:
+            current = segment.program_date_time.timestamp()
+        if current is None:
+            raise SsaiError("the origin playlist has no PROGRAM-DATE-TIME: breaks cannot be placed")
+        times.append(current)
+        current += segment.duration
+    return times
+
+
+def variant_url(record: BreakRecord, item: int, bandwidth: int, slate_url: str) -> str:
+    items = record.pod.items
+    if item >= len(items):
+        return slate_url  # filler slate past the pod's end
+    variants = dict(items[item].variants)
+    return variants.get(bandwidth) or min(variants.items(), key=lambda kv: abs(kv[0] - bandwidth))[1]
+
+
+def stitch(
+    origin: MediaPlaylist,
+    origin_url: str,
+    records: Sequence[BreakRecord],
+    ledger: Ledger,
+    segment_duration: float,
+    bandwidth: int,
+    media: Mapping[str, VodMedia],
+    slate_url: str,
+) -> MediaPlaylist:
+    """The SSAI media playlist for one variant (see the module docstring)."""
+    if not origin.segments:
+        return origin
+    tolerance = segment_duration / 2
+    by_id = {r.event_id: r for r in records}
+    times = pdts(origin)
+    out: list[Segment] = []
+    for segment, pdt in zip(origin.segments, times):
+        stamp = segment.program_date_time or datetime.fromtimestamp(pdt, tz=timezone.utc)
+        slot = slot_at(records, pdt, tolerance)
+        if slot is not None:
+            url = variant_url(by_id[slot.event_id], slot.item, bandwidth, slate_url)
+            vod = media.get(url)
+            if vod is None or not vod.segments:
+                raise SsaiError(f"conditioned playlist {url} is not available")
+            index = round(slot.offset / segment_duration) % len(vod.segments)
+            if slot.discontinuity and segment.discontinuity:
+                raise SsaiError(f"a splice falls on an origin discontinuity at {stamp.isoformat()} (not handled yet)")
+            out.append(
+                replace(segment, uri=vod.segments[index].uri, discontinuity=slot.discontinuity or segment.discontinuity, program_date_time=stamp)
+            )
+            continue
+        back = returns_at(records, pdt, tolerance)
+        if back and segment.discontinuity:
+            raise SsaiError(f"a return falls on an origin discontinuity at {stamp.isoformat()} (not handled yet)")
+        out.append(
+            replace(
+                segment,
+                uri=urljoin(origin_url, segment.uri),
+                discontinuity=segment.discontinuity or back,
+                program_date_time=stamp if (back or segment.discontinuity or segment.program_date_time) else None,
+            )
+        )
+    added = ledger.added_before(times[0], tolerance)
+    return replace(origin, segments=tuple(out), discontinuity_sequence=origin.discontinuity_sequence + added)
