@@ -22,6 +22,7 @@ from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
 from rig.errors import RigError
 from rig.progress import progress_printer
+from rig.serving import start_site
 from rig.media import ContentMedia, ContentRecipe, build_content
 from rig.settings import Settings, load_settings
 from stitcher.clock import Clock, SystemClock
@@ -59,14 +60,7 @@ def live_channels(settings: Settings, contents: dict[str, ContentMedia]) -> dict
 async def start_origin(settings: Settings, clock: Clock, contents: dict[str, ContentMedia], host: str, port: int) -> web.AppRunner:
     """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
     app = create_app(live_channels(settings, contents), clock, settings.origin.cache_segments)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise RigError(f"origin emulator cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    return runner
+    return await start_site(app, host, port, "origin emulator", "another rig running? set RIG_ORIGIN_PORT")
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -49,7 +49,8 @@ async def _up(args: argparse.Namespace) -> None:
     from rig.channels import seed
     from rig.media_server import start_media_server
     from rig.progress import progress_printer
-    from stitcher.cli import Services, start_site, stop_event
+    from rig.serving import start_site
+    from stitcher.cli import Services, stop_event
     from stitcher.clock import SystemClock
 
     settings = _settings(args)

@@ -23,7 +23,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from rig.errors import RigError
+from rig.serving import start_site
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +112,6 @@ def create_app(cache_dir: Path) -> web.Application:
 
 async def start_media_server(cache_dir: Path, host: str, port: int) -> web.AppRunner:
     """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
-    runner = web.AppRunner(create_app(cache_dir), access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise RigError(
-            f"media server cannot listen on {host}:{port}: {exc.strerror or exc} (another rig running? set RIG_ADS_PORT)"
-        ) from None
+    runner = await start_site(create_app(cache_dir), host, port, "media server", "another rig running? set RIG_ADS_PORT")
     log.info("media server on http://%s:%s serving %s", host, port, cache_dir)
     return runner

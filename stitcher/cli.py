@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from rig.errors import RigError
+from rig.serving import start_site
 from rig.settings import Settings, load_settings
 from stitcher.app import create_app
 from stitcher.breaks import BreakLedger, Retention
@@ -82,17 +83,6 @@ class Services:
         return Monitor(self.catalog, self.ledger, self.decisions, self.session, self.clock, self.settings.stitcher.monitor_interval)
 
 
-async def start_site(app: web.Application, host: str, port: int, what: str) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise RigError(f"{what} cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    return runner
-
-
 def stop_event() -> asyncio.Event:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -102,7 +92,7 @@ def stop_event() -> asyncio.Event:
 
 async def serve(settings: Settings, host: str, port: int) -> None:
     async with Services(settings, SystemClock()) as services:
-        runner = await start_site(services.app(), host, port, "stitcher")
+        runner = await start_site(services.app(), host, port, "stitcher", "another rig running? set RIG_STITCHER_PORT")
         print(f"stitcher on http://{host}:{port} (channels: {services.catalog.path}, KV: {settings.stitcher.kv_url})", flush=True)
         try:
             await stop_event().wait()
