@@ -28,7 +28,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from rig.conditioning import SLATE_ID, Probe, condition, conditioning_argv, file_sha256, probe  # noqa: F401  (re-exported)
 from rig.errors import MediaError, RigError

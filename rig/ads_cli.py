@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
-from typing import Callable, TextIO
+from typing import Callable
 
-from rig.ads import SLATE_ID, LabelledProgress, distinct_conditionings, ensure_house_ads, register_ad
+from rig.ads import SLATE_ID, distinct_conditionings, ensure_house_ads, register_ad
 from rig.channels import catalog_path
 from rig.progress import progress_printer
 from rig.settings import Settings

@@ -20,7 +20,6 @@ import asyncio
 import dataclasses
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 

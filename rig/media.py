@@ -16,7 +16,6 @@ Side effects: runs ffmpeg, writes the cache directory.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
@@ -25,9 +24,8 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from origin_emulator.ts import AAC_SAMPLES_PER_FRAME, CLOCK, StreamInfo, TsError, TsInfo, scan
+from origin_emulator.ts import AAC_SAMPLES_PER_FRAME, StreamInfo, TsError, TsInfo, scan
 from rig.errors import MediaError
 from rig.ffmpeg import ProgressCallback, ffmpeg_executable, run_ffmpeg
 from rig.settings import ChannelConfig, MediaSettings, Rendition
@@ -348,23 +346,3 @@ async def build_content(
     if built is None:
         raise MediaError(f"{final}: build finished but the cache cannot be read back")
     return built
-
-
-def media_pts_per_loop(recipe: ContentRecipe) -> int:
-    return round(recipe.loop_seconds * CLOCK)
-
-
-ProgressPrinter = Callable[[str, float, float], None]
-
-
-async def build_all(recipes: list[ContentRecipe], cache_dir: Path, report: ProgressPrinter | None = None) -> dict[str, ContentMedia]:
-    """Build (or load) every recipe, one at a time (each ffmpeg already uses both cores)."""
-    built = {}
-    for recipe in recipes:
-        callback = (lambda done, total, name=recipe.name: report(name, done, total)) if report else None
-        built[recipe.name] = await build_content(recipe, cache_dir, callback)
-    return built
-
-
-def build_all_sync(recipes: list[ContentRecipe], cache_dir: Path, report: ProgressPrinter | None = None) -> dict[str, ContentMedia]:
-    return asyncio.run(build_all(recipes, cache_dir, report))

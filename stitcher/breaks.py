@@ -53,10 +53,6 @@ class BreakTooLate(BreakError):
     pass
 
 
-class BreakNotFound(BreakError):
-    status = 404
-
-
 def record_key(channel: str, event_id: str) -> str:
     return f"adbreak:{channel}:{event_id}"
 

@@ -25,7 +25,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from stitcher.breaks import BreakError, BreakLedger, BreakRecord, BreakTooLate, Grid, plan_break, shorten
+from stitcher.breaks import BreakError, BreakLedger, BreakRecord, Grid, plan_break, shorten
 from stitcher.catalog import Catalog, Channel
 from stitcher.clock import Clock
 from stitcher.decision import DecisionSource
