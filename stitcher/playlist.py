@@ -291,13 +291,19 @@ class Segment:
 
     `tags` holds, in order, every tag before the URI other than EXTINF, DISCONTINUITY and
     PROGRAM-DATE-TIME (DATERANGE, CUE-OUT, EXT-X-SCTE35, EXT-X-BYTERANGE, ...).
+
+    `discontinuity` is the number of EXT-X-DISCONTINUITY tags before the segment (0: none). RFC 8216
+    §6.2.2 numbers segments by counting the tags (R7), so two tags in a row advance the
+    discontinuity sequence number by two; hls.js does the same (its m3u8 parser increments `cc` per
+    tag). A stitcher splicing on an origin discontinuity writes the origin's tag and its own. A bool
+    still works (True == 1).
     """
 
     uri: str
     duration: float
     duration_text: str | None = None
     title: str = ""
-    discontinuity: bool = False
+    discontinuity: int = 0
     program_date_time: datetime | None = None
     tags: tuple[Tag, ...] = ()
 
@@ -337,11 +343,11 @@ class MediaPlaylist:
         return sum(s.duration for s in self.segments)
 
     def numbered(self) -> Iterator[tuple[int, int, Segment]]:
-        """(media sequence number, discontinuity sequence number, segment) for each segment (R7)."""
+        """(media sequence number, discontinuity sequence number, segment) for each segment (R7: the
+        DISCONTINUITY-SEQUENCE plus every EXT-X-DISCONTINUITY tag up to and including the segment's)."""
         disc = self.discontinuity_sequence
         for index, segment in enumerate(self.segments):
-            if segment.discontinuity:
-                disc += 1
+            disc += int(segment.discontinuity)
             yield self.media_sequence + index, disc, segment
 
     @property
@@ -364,8 +370,7 @@ class MediaPlaylist:
             lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
         lines.extend(t.render() for t in self.header_tags)
         for segment in self.segments:
-            if segment.discontinuity:
-                lines.append("#EXT-X-DISCONTINUITY")
+            lines.extend("#EXT-X-DISCONTINUITY" for _ in range(int(segment.discontinuity)))
             if segment.program_date_time is not None:
                 lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_datetime(segment.program_date_time)}")
             lines.extend(t.render() for t in segment.tags)
@@ -484,7 +489,7 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
     notes: list[str] = []
 
     pending_tags: list[Tag] = []
-    disc = False
+    disc = 0  # EXT-X-DISCONTINUITY tags seen since the last URI
     pdt: datetime | None = None
     extinf: tuple[float, str, str] | None = None
     extinf_line = 0
@@ -496,7 +501,7 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
                 raise PlaylistError(f"URI {line!r} without a preceding EXTINF", number)
             duration, duration_text, title = extinf
             segments.append(Segment(line, duration, duration_text, title, disc, pdt, tuple(pending_tags)))
-            pending_tags, disc, pdt, extinf = [], False, None, None
+            pending_tags, disc, pdt, extinf = [], 0, None, None
             continue
         if not line.startswith("#EXT"):
             continue  # a comment
@@ -540,7 +545,7 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
         elif name == "EXT-X-INDEPENDENT-SEGMENTS":
             independent = True
         elif name == "EXT-X-DISCONTINUITY":
-            disc = True
+            disc += 1
             seen_segment_tag = True
         elif name == "EXT-X-PROGRAM-DATE-TIME":
             try:

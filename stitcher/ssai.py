@@ -6,15 +6,24 @@ no clock, nothing per viewer (T5). For each origin segment, the rule every repli
 (`stitcher.breaks.slot_at` / `returns_at`) says whether it is a slot of a break and which pod
 item fills it:
 - a slot keeps the origin's media sequence number, EXTINF and PROGRAM-DATE-TIME (the break keeps
-  the origin's timeline, T3) and takes the URI of the matching segment of the item's conditioned
-  playlist for this variant (filler slate past the pod's end); a DISCONTINUITY marks each splice;
+  the origin's timeline, T3, also when the origin's segments are not exactly the nominal
+  duration: the half-segment tolerance of the rule absorbs the drift) and takes the URI of the
+  matching segment of the item's conditioned playlist for this variant (filler slate past the
+  pod's end); a DISCONTINUITY marks each splice;
 - content keeps its segment (URI made absolute), and a DISCONTINUITY marks the return;
 - the origin's own tags stay where they are (their positions are the origin's, stable, R1);
 - DISCONTINUITY-SEQUENCE = the origin's + the discontinuities the stitcher added before the
   window (`Ledger.added_before`), so every segment keeps its number across reloads (T1).
 
-Not handled yet (refused with `SsaiError` rather than rendered wrong): a splice or return that
-falls on a segment carrying an origin DISCONTINUITY — both would count, one tag would show.
+Origin discontinuities. `Segment.discontinuity` is a count of EXT-X-DISCONTINUITY tags, and a
+segment's discontinuity sequence number counts tags, not segments (RFC 8216 §6.2.2, R7). The
+origin's DISCONTINUITY-SEQUENCE counts the origin's tags and the ledger counts the stitcher's, so
+every segment carries the origin's tags *plus* the stitcher's: a splice or a return that falls on
+an origin discontinuity renders two tags in a row (hls.js increments its `cc` per tag, ffmpeg's
+demuxer ignores the tag), a slot that is not a splice keeps the origin's tag, and a return of one
+break that is also the first slot of the next renders both of the stitcher's. Rendering one tag
+there would make the segment numbers jump by one when the pair leaves the window (T1).
+Every segment that carries a DISCONTINUITY carries a PROGRAM-DATE-TIME (R14, P1).
 
 Side effects: none.
 """
@@ -31,7 +40,7 @@ from stitcher.playlist import MediaPlaylist, Segment
 
 
 class SsaiError(Exception):
-    """An origin playlist that cannot be stitched (no PROGRAM-DATE-TIME, a case not handled)."""
+    """An origin playlist that cannot be stitched (no PROGRAM-DATE-TIME, a conditioned playlist missing)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ def stitch(
     out: list[Segment] = []
     for segment, pdt in zip(origin.segments, times):
         stamp = segment.program_date_time or datetime.fromtimestamp(pdt, tz=timezone.utc)
+        back = int(returns_at(records, pdt, tolerance))  # content (or the next break) resumes here
         slot = slot_at(records, pdt, tolerance)
         if slot is not None:
             url = variant_url(by_id[slot.event_id], slot.item, bandwidth, slate_url)
@@ -90,21 +100,16 @@ def stitch(
             if vod is None or not vod.segments:
                 raise SsaiError(f"conditioned playlist {url} is not available")
             index = round(slot.offset / segment_duration) % len(vod.segments)
-            if slot.discontinuity and segment.discontinuity:
-                raise SsaiError(f"a splice falls on an origin discontinuity at {stamp.isoformat()} (not handled yet)")
-            out.append(
-                replace(segment, uri=vod.segments[index].uri, discontinuity=slot.discontinuity or segment.discontinuity, program_date_time=stamp)
-            )
+            tags = int(segment.discontinuity) + int(slot.discontinuity) + back  # origin's + stitcher's (R7)
+            out.append(replace(segment, uri=vod.segments[index].uri, discontinuity=tags, program_date_time=stamp))
             continue
-        back = returns_at(records, pdt, tolerance)
-        if back and segment.discontinuity:
-            raise SsaiError(f"a return falls on an origin discontinuity at {stamp.isoformat()} (not handled yet)")
+        tags = int(segment.discontinuity) + back
         out.append(
             replace(
                 segment,
                 uri=urljoin(origin_url, segment.uri),
-                discontinuity=segment.discontinuity or back,
-                program_date_time=stamp if (back or segment.discontinuity or segment.program_date_time) else None,
+                discontinuity=tags,
+                program_date_time=stamp if (tags or segment.program_date_time) else None,
             )
         )
     added = ledger.added_before(times[0], tolerance)
