@@ -21,6 +21,18 @@ or after the PDT of the origin's *segment after next* at the moment of writing, 
 origin playlist, and snapped to the origin's segment grid. Discontinuity points are explicit
 times on that grid: the first slot of each pod item that starts inside the break, and the return.
 
+The SGAI interstitial (`stitcher.sgai`) announces `[adStart, interstitialEnd)` in a DATERANGE
+whose attributes may never change once served (T4, REFERENCES D3). `plan_break` sets
+`interstitialEnd` = `endTime`; an early return (`shorten`) moves it to the new end only while the
+interstitial cannot have been seen yet — its start slot is at or after the segment after next of
+the fresh origin playlist, the same margin as every other write. Once it may have been served,
+`interstitialEnd` keeps its value: SGAI viewers play the announced ads to the end (the origin's
+timeline is unaffected), while SSAI slots return at the new `endTime`. Records written before the
+field existed have no `interstitialEnd` (None): their interstitial ends at `endTime`
+(`BreakRecord.sgai_end`). A cancelled break has no interstitial (a cancel only happens before its
+first slot is published, so it was never visible). Retention keeps a record until its interstitial
+has left every window too.
+
 Side effects: `BreakLedger` reads and writes the KV; everything above it is pure.
 """
 
@@ -123,11 +135,17 @@ class BreakRecord:
     scte35: str | None = None
     cancelled: bool = False
     ledger_after: int = 0
+    interstitial_end: float | None = None  # the end the SGAI interstitial announces (None: `end`)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def discontinuities(self) -> int:
         return len(self.points)
+
+    @property
+    def sgai_end(self) -> float:
+        """Where the SGAI interstitial ends: fixed once it may have been served (module docstring)."""
+        return self.end if self.interstitial_end is None else self.interstitial_end
 
     @property
     def entry(self) -> str:
@@ -159,6 +177,7 @@ class BreakRecord:
             "scte35Data": self.scte35,
             "cancelled": self.cancelled,
             "ledgerAfter": self.ledger_after,
+            **({"interstitialEnd": _iso(self.interstitial_end)} if self.interstitial_end is not None else {}),
             **({"extra": self.extra} if self.extra else {}),
         }
 
@@ -179,6 +198,7 @@ class BreakRecord:
             scte35=data.get("scte35Data"),
             cancelled=bool(data.get("cancelled", False)),
             ledger_after=int(data.get("ledgerAfter", 0)),
+            interstitial_end=_epoch(data["interstitialEnd"]) if data.get("interstitialEnd") else None,
             extra=data.get("extra", {}),
         )
 
@@ -236,20 +256,28 @@ def plan_break(
             f"break {event_id} ends at {_iso(end)}, before the first slot that can still change ({_iso(grid.earliest)})"
         )
     points = discontinuity_points(ad_start, end, pod, grid)
-    return BreakRecord(channel, event_id, source, snapped_start, duration, end, ad_start, pod, points, now, now, scte35)
+    return BreakRecord(channel, event_id, source, snapped_start, duration, end, ad_start, pod, points, now, now, scte35, interstitial_end=end)
 
 
 def shorten(record: BreakRecord, grid: Grid, now: float, at: float | None = None) -> BreakRecord:
     """Return to network early — at `at` (e.g. the origin's own CUE-IN) or as soon as possible, but
-    never before the first slot that can still change; a break whose slots have not begun is cancelled."""
+    never before the first slot that can still change; a break whose slots have not begun is cancelled.
+
+    The SGAI interstitial's end follows only while the interstitial cannot have been served yet
+    (its start slot is at or after the segment after next); otherwise it keeps its announced end."""
     if record.cancelled:
         raise BreakError(f"break {record.event_id} was cancelled already")
     new_end = max(round(grid.earliest, 3), grid.snap(at) if at is not None else 0.0)
     if new_end >= record.end:
         raise BreakError(f"break {record.event_id} ends at {_iso(record.end)} anyway; it can no longer be shortened")
     if new_end <= record.ad_start:
-        return replace(record, cancelled=True, points=(), end=max(record.start, min(record.end, new_end)), updated=now)
-    return replace(record, end=new_end, points=discontinuity_points(record.ad_start, new_end, record.pod, grid), updated=now)
+        end = max(record.start, min(record.end, new_end))
+        announced = None if record.interstitial_end is None else end  # never shown: nothing to keep
+        return replace(record, cancelled=True, points=(), end=end, interstitial_end=announced, updated=now)
+    unseen = record.ad_start >= grid.earliest - grid.segment / 2
+    announced = new_end if unseen else record.sgai_end
+    points = discontinuity_points(record.ad_start, new_end, record.pod, grid)
+    return replace(record, end=new_end, points=points, interstitial_end=announced, updated=now)
 
 
 # --------------------------------------------------------------------------- slots
@@ -337,7 +365,7 @@ class Retention:
     cache: float = 2.0  # longest Cache-Control max-age of a stitched playlist
 
     def ttl(self, record: BreakRecord, now: float) -> float:
-        return max(1.0, record.end - now) + self.window + self.cache + MARGIN
+        return max(1.0, max(record.end, record.sgai_end) - now) + self.window + self.cache + MARGIN
 
     def horizon(self, now: float) -> float:
         """Points before this can no longer be in any window."""

@@ -95,6 +95,46 @@ def test_shorten_and_cancel(make_channel, clock):
         shorten(record, grid_at(origin, clock.now()), clock.now())
 
 
+def test_the_interstitial_end_is_fixed_once_it_may_have_been_served(make_channel, clock):
+    """SGAI announces [adStart, interstitialEnd): an early return moves the end only while unseen."""
+    origin = make_channel(break_every=0)
+    tl = origin.timeline
+    start = tl.start(tl.in_production(clock.now()) + 4)
+    record = plan_break("news", "1", "manual", start, 30, pod(10, 10, 10), grid_at(origin, clock.now()), clock.now())
+    assert record.interstitial_end == record.end == record.sgai_end == start + 30
+    early = shorten(record, grid_at(origin, clock.now()), clock.now(), at=start + 10)  # announced, not yet published
+    assert early.end == early.interstitial_end == start + 10
+    clock.set(start - 1.5)  # the segment before the break is in production: the start slot is the segment after next
+    assert shorten(record, grid_at(origin, clock.now()), clock.now(), at=start + 10).interstitial_end == start + 10
+    clock.set(start + 0.5)  # the start slot is in production: a stitcher may serve it any moment
+    kept = shorten(record, grid_at(origin, clock.now()), clock.now(), at=start + 10)
+    assert kept.end == start + 10 and kept.interstitial_end == kept.sgai_end == start + 30
+    clock.set(start + 11.5)
+    late = shorten(record, grid_at(origin, clock.now()), clock.now())
+    assert late.end == start + 12 and late.sgai_end == start + 30
+    assert BreakRecord.from_json(late.to_json()) == late and late.to_json()["interstitialEnd"].endswith("Z")
+    assert Retention(window=12).ttl(late, clock.now()) == pytest.approx(start + 30 - clock.now() + 12 + 2 + 120)  # outlives the interstitial
+
+
+def test_records_without_an_interstitial_end_still_read_and_compare(make_channel, clock):
+    """Records written before the field existed: the interstitial ends at endTime, and the stored JSON
+    round-trips byte for byte (the ledger's compare-and-set compares it)."""
+    origin = make_channel(break_every=0)
+    tl = origin.timeline
+    start = tl.start(tl.in_production(clock.now()) + 4)
+    record = plan_break("news", "1", "manual", start, 30, pod(10, 20), grid_at(origin, clock.now()), clock.now())
+    old = {k: v for k, v in record.to_json().items() if k != "interstitialEnd"}
+    read = BreakRecord.from_json(old)
+    assert read.interstitial_end is None and read.sgai_end == read.end == start + 30
+    assert read.to_json() == old
+    cancelled = shorten(read, grid_at(origin, clock.now()), clock.now())
+    assert cancelled.cancelled and cancelled.interstitial_end is None and "interstitialEnd" not in cancelled.to_json()
+    cancelled = shorten(record, grid_at(origin, clock.now()), clock.now())
+    assert cancelled.cancelled and cancelled.interstitial_end == cancelled.end
+    clock.set(start + 11.5)
+    assert shorten(read, grid_at(origin, clock.now()), clock.now()).sgai_end == start + 30  # seen: keeps endTime's value
+
+
 def test_record_json_round_trip(make_channel, clock):
     origin = make_channel(break_every=0)
     tl = origin.timeline
@@ -211,6 +251,7 @@ def test_the_ledger_never_changes_a_published_slot(make_channel, small_settings,
             kv = open_kv(f"sqlite://{Path(folder)}/kv.db", clock)
             ledger = BreakLedger(kv, lambda channel: Retention(window=12))
             first_seen: dict[int, tuple] = {}
+            announced: dict[str, tuple] = {}
             writes = 0
             try:
                 for _ in range(1800):  # an hour in 2 s steps
@@ -239,9 +280,14 @@ def test_the_ledger_never_changes_a_published_slot(make_channel, small_settings,
                                 writes += 1
                             except BreakError:
                                 pass
-                    view = published_view(origin, await ledger.records("news"), await ledger.ledger("news"), now)
+                    records = await ledger.records("news")
+                    view = published_view(origin, records, await ledger.ledger("news"), now)
                     for n, seen in view.items():
                         assert first_seen.setdefault(n, seen) == seen, f"segment {n} changed after it was published"
+                    for record in records:  # SGAI: an interstitial whose start slot is out never changes (T4)
+                        if record.ad_start - D / 2 <= grid.anchor:
+                            shown = (record.cancelled, record.ad_start, record.sgai_end)
+                            assert announced.setdefault(record.entry, shown) == shown, f"interstitial {record.entry} changed"
             finally:
                 await kv.close()
             return writes

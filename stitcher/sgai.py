@@ -1,0 +1,239 @@
+"""SGAI: the pure core of server-guided ad insertion with HLS Interstitials (bis Appendix D).
+
+The origin's segments stay as they are; each break becomes one `EXT-X-DATERANGE`
+`CLASS="com.apple.hls.interstitial"` whose asset list the client (hls.js >= 1.6) plays over the
+break. Functions of (origin playlist, break records, channel config) only: no I/O, no clock,
+nothing per viewer in the playlist (T5); only the asset list may depend on the request.
+
+- `interleave`: the SGAI media playlist of one variant. Segments untouched but for absolute
+  URIs. A break's tag is derived only from record fields that never change once it can have been
+  served (`adStart`, `interstitialEnd`, event id, creation time: `stitcher.breaks`), rendered with
+  fixed decimals, so it is byte-identical in every variant and every reload (T2, T4, D3, D9). It
+  sits on the break's start segment while that is in the window, then on the window's first
+  segment while the window still overlaps the range (R1 lets the new first segment take over a
+  removed head's DATERANGE): hls.js drops an interstitial whose DATERANGE leaves the playlist and
+  kills its playback if it is playing (`InterstitialsSchedule.parseInterstitialDateRanges`,
+  "removed while playing" in `InterstitialsController.onScheduleUpdate`), and a break is usually
+  longer than the window. X-ASSET-LIST is relative (`breaks/{id}/assets.json?...`): hls.js
+  resolves it against the media playlist URL (`getInterstitialUrl(uri, sessionId, baseUrl)` in
+  `loader/interstitial-event.ts`, baseUrl = `details.url`), so the bytes do not depend on the Host.
+  X-RESUME-OFFSET = X-PLAYOUT-LIMIT = DURATION: the viewer rejoins live at constant latency (I4);
+  with the offset equal to the duration and X-SNAP="OUT,IN" hls.js appends the assets in place
+  (`InterstitialEvent.appendInPlace`), and the playout limit stops a cut asset at the break's end
+  (`HlsAssetPlayer.checkPlayout`).
+- `asset_list`: the `{"ASSETS": [...]}` answer; see its docstring for `_HLS_start_offset`.
+- `item_master`: a multivariant playlist per pod item, so hls.js does ABR inside an asset.
+
+Side effects: none.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import datetime
+from typing import Callable, Sequence
+from urllib.parse import quote as url_quote, urljoin
+
+from stitcher.breaks import BreakRecord
+from stitcher.catalog import Rung
+from stitcher.decision import PodItem
+from stitcher.playlist import (
+    AttributeList,
+    MasterPlaylist,
+    MediaPlaylist,
+    Tag,
+    Variant,
+    format_datetime,
+    format_decimal,
+    quote,
+)
+
+CLASS = "com.apple.hls.interstitial"
+
+
+class SgaiError(Exception):
+    """A request the SGAI core cannot answer; `status` is the HTTP status for the app."""
+
+    status = 400
+
+
+class NoInterstitial(SgaiError):
+    """The break has no interstitial (cancelled)."""
+
+    status = 404
+
+
+def interstitial_id(record: BreakRecord) -> str:
+    """The DATERANGE ID: one per break instance, never reused (an event id may come back later)."""
+    ident = f"ad-{record.event_id}-{round(record.created * 1000)}"
+    try:
+        quote(ident)
+    except ValueError:
+        raise SgaiError(f"break id {record.event_id!r} cannot be written as a DATERANGE ID") from None
+    return ident
+
+
+def interstitial_duration(record: BreakRecord, segment_duration: float) -> float:
+    """DURATION of the break's interstitial: `interstitialEnd - adStart`, in whole milliseconds.
+
+    Every record time is on the origin's grid at millisecond precision; an interstitial of less
+    than half a segment cannot come from the ledger and is refused."""
+    duration = round(record.sgai_end - record.ad_start, 3)
+    if not duration >= segment_duration / 2:
+        raise SgaiError(f"break {record.event_id}: an interstitial of {duration!r} s is impossible")
+    return duration
+
+
+def asset_list_uri(record: BreakRecord) -> str:
+    """X-ASSET-LIST, relative to the media playlist (`/sgai/{channel}/{variant}.m3u8`)."""
+    event = url_quote(record.event_id, safe="")
+    return f"breaks/{event}/assets.json?_HLS_interstitial_id={url_quote(interstitial_id(record), safe='')}"
+
+
+def daterange(record: BreakRecord, segment_duration: float) -> Tag:
+    """The interstitial's EXT-X-DATERANGE, attributes in a fixed order, numbers with fixed decimals."""
+    duration = format_decimal(interstitial_duration(record, segment_duration))
+    attributes = AttributeList.of(
+        ("ID", quote(interstitial_id(record))),
+        ("CLASS", quote(CLASS)),
+        ("START-DATE", quote(format_datetime(record.ad_start))),
+        ("DURATION", duration),
+        ("X-ASSET-LIST", quote(asset_list_uri(record))),
+        ("X-RESUME-OFFSET", duration),
+        ("X-PLAYOUT-LIMIT", duration),
+        ("X-RESTRICT", quote("SKIP,JUMP")),
+        ("X-SNAP", quote("OUT,IN")),
+    )
+    return Tag("EXT-X-DATERANGE", attributes.render())
+
+
+def _starts(origin: MediaPlaylist) -> list[float]:
+    """Each segment's PROGRAM-DATE-TIME (epoch s), carried forward by EXTINF where a segment has none."""
+    times: list[float] = []
+    current: float | None = None
+    for segment in origin.segments:
+        stamp: datetime | None = segment.program_date_time
+        if stamp is not None:
+            current = stamp.timestamp()
+        if current is None:
+            raise SgaiError("the origin playlist has no PROGRAM-DATE-TIME: interstitials cannot be placed")
+        times.append(current)
+        current += segment.duration
+    return times
+
+
+def interleave(origin: MediaPlaylist, origin_url: str, records: Sequence[BreakRecord], segment_duration: float) -> MediaPlaylist:
+    """The SGAI media playlist for one variant (see the module docstring)."""
+    segments = [replace(s, uri=urljoin(origin_url, s.uri)) for s in origin.segments]
+    if not segments:
+        return replace(origin, segments=())
+    tolerance = segment_duration / 2
+    times = _starts(origin)
+    for record in sorted(records, key=lambda r: (r.ad_start, r.created)):
+        if record.cancelled:
+            continue
+        for index, pdt in enumerate(times):
+            if record.ad_start - tolerance <= pdt < record.sgai_end - tolerance:
+                segment = segments[index]
+                segments[index] = replace(segment, tags=segment.tags + (daterange(record, segment_duration),))
+                break
+    return replace(origin, segments=tuple(segments))
+
+
+# --------------------------------------------------------------------------- asset lists
+
+
+def _pieces(total_ms: int, chunk_ms: int) -> list[int]:
+    """`total_ms` cut into pieces of at most `chunk_ms` (whole ones first)."""
+    whole, rest = divmod(total_ms, chunk_ms)
+    return [chunk_ms] * whole + ([rest] if rest else [])
+
+
+def asset_list(
+    record: BreakRecord,
+    segment_duration: float,
+    asset_uri: Callable[[int], str],
+    start_offset: float | str | None = None,
+    slate_media: float | None = None,
+) -> dict:
+    """The HLS Interstitials asset list of the break: `{"ASSETS": [{"URI", "DURATION"}, ...]}`.
+
+    The pod items in order, the last one cut so that the DURATIONs add up to the DATERANGE's
+    DURATION exactly (computed in whole milliseconds); filler slate (`asset_uri(len(items))`, as
+    `stitcher.breaks.Slot.item`) covers what the pod leaves. An ad item lasts as long as its
+    conditioned media (whole segments, `stitcher.decision`); a slate item is whatever the ads left
+    of the break, while the slate media is `slate_media` seconds long (the catalog's rendition
+    duration; None: one segment, always safe since conditioned media is whole segments), so slate
+    is repeated as several assets, each no longer than the media it points at. `asset_uri(k)` is
+    the absolute URI of pod item k's multivariant playlist (`item_master`).
+
+    `_HLS_start_offset` (a live session starting inside the interstitial, I9): the answer is the
+    full list. hls.js lays the assets out from the interstitial's start by their cumulative
+    DURATIONs (`InterstitialsController.onAssetListLoaded`: startOffset = sum of the earlier
+    DURATIONs), then itself starts the asset covering the join position at the right time
+    (`InterstitialsSchedule.findAssetIndex`, and `createAssetPlayer` sets the asset's
+    startPosition to timelinePos - asset.timelineStart). Dropping the assets before the offset
+    would shift every later asset back to the interstitial's start and shorten the sum, so hls.js
+    would play the wrong ad at the wrong time or abandon the break ("no longer within playback
+    range"); the JSON has no field to say that assets were left out. An offset at or past the end
+    leaves nothing to play: empty ASSETS, which hls.js answers by resuming the primary content
+    (I10). A non-numeric, negative or infinite offset (a number or the query's text) is an `SgaiError`.
+    """
+    if record.cancelled:
+        raise NoInterstitial(f"break {record.event_id} was cancelled: it has no interstitial")
+    total = round(interstitial_duration(record, segment_duration) * 1000)
+    if start_offset is not None:
+        try:
+            offset = float(start_offset)
+        except (TypeError, ValueError):
+            offset = math.nan
+        if not (math.isfinite(offset) and offset >= 0):
+            raise SgaiError(f"_HLS_start_offset={start_offset!r} is not a finite, non-negative number of seconds")
+        if round(offset * 1000) >= total:
+            return {"ASSETS": []}
+    slate_ms = round((slate_media if slate_media is not None else segment_duration) * 1000)
+    if slate_ms <= 0:
+        raise SgaiError(f"slate media of {slate_media!r} s cannot fill a break")
+    planned: list[tuple[int, int]] = []  # (item index, milliseconds)
+    for k, item in enumerate(record.pod.items):
+        item_ms = round(item.duration * 1000)
+        planned += [(k, ms) for ms in (_pieces(item_ms, slate_ms) if item.kind == "slate" else [item_ms])]
+    filled = sum(ms for _, ms in planned)
+    if filled < total:
+        planned += [(len(record.pod.items), ms) for ms in _pieces(total - filled, slate_ms)]
+    assets, left = [], total
+    for k, ms in planned:
+        take = min(ms, left)
+        if take <= 0:
+            break
+        assets.append({"URI": asset_uri(k), "DURATION": take / 1000})
+        left -= take
+    return {"ASSETS": assets}
+
+
+# --------------------------------------------------------------------------- item playlists
+
+
+def rendition_url(item: PodItem, bandwidth: int) -> str:
+    """The item's playlist for a rung: the same bandwidth, else the nearest."""
+    if not item.variants:
+        raise SgaiError(f"pod item {item.id} has no renditions")
+    variants = dict(item.variants)
+    return variants.get(bandwidth) or min(item.variants, key=lambda v: abs(v[0] - bandwidth))[1]
+
+
+def item_master(channel_ladder: Sequence[Rung], item: PodItem) -> MasterPlaylist:
+    """A multivariant playlist for one pod item: one EXT-X-STREAM-INF per rung of the channel."""
+    if not channel_ladder:
+        raise SgaiError("a channel without a ladder has no item playlists")
+    variants = []
+    for rung in channel_ladder:
+        attributes = AttributeList.of(
+            ("BANDWIDTH", str(int(rung.bandwidth))),
+            ("RESOLUTION", f"{rung.width}x{rung.height}"),
+            ("CODECS", quote(rung.codecs)),
+            ("FRAME-RATE", format_decimal(rung.frame_rate)),
+        )
+        variants.append(Variant(rendition_url(item, rung.bandwidth), attributes))
+    return MasterPlaylist(tuple(variants))
