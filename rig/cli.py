@@ -77,12 +77,15 @@ async def _up(args: argparse.Namespace) -> None:
                 print(f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, {channel.cue_command})")
             first = settings.channels[0].name if settings.channels else "news"
             print(f"\nAds and slate: {ads.base_url}/ads/... (house library: rig ads list)")
-            print(f"Stitcher:      {api}  (/cue API, decisions; the SCTE-35 monitor writes breaks to {stitcher.kv_url})")
-            print(f"\n  play:        vlc {base}/{first}/master.m3u8")
+            print(f"Stitcher:      {api}  (/cue API, /metrics; the SCTE-35 monitor writes breaks to {stitcher.kv_url})")
+            for channel in settings.channels:
+                for mode in ("ssai", "sgai", "passthrough"):
+                    print(f"  {channel.name:<8} {mode:<12} {api}/{mode}/{channel.name}/master.m3u8")
+            print(f"\n  play:        vlc {api}/ssai/{first}/master.m3u8")
             print(f"  origin cue:  rig splice {first} --duration 30 --format cue-out")
             print(f"  manual cue:  rig cue {first} --duration 30")
             print(f"  breaks:      curl {api}/v1/channels/{first}/breaks")
-            print(f"  validate:    rig validate {base}/{first}/master.m3u8 --seconds 60")
+            print(f"  validate:    rig validate {api}/ssai/{first}/master.m3u8 --seconds 60")
             if not args.headless:
                 print("\n  (the TUI is not built yet: running headless)")
             print("\nCtrl-C stops the rig.", flush=True)

@@ -108,6 +108,15 @@ class StitcherSettings:
     decision_timeout: float = _doc("Seconds to wait for the remote ad server before using the house library.", default=0.5)
     token: str = _doc("Bearer token the /cue write endpoints require; `\"\"` = loopback clients only.", default="")
     monitor_interval: float = _doc("Seconds between two looks of the SCTE-35 monitor at each origin.", default=1.0)
+    workers: int = _doc("Stitcher processes sharing the port (`stitcher serve --workers N`); any of them answers any request.", default=1)
+    origin_timeout: float = _doc("Seconds the stitcher waits for an origin playlist before it answers from its last good copy or 504.", default=2.0)
+    origin_cache: float = _doc("Seconds one origin playlist fetch is shared by every request for that variant.", default=0.5)
+    kv_cache: float = _doc("Seconds one read of a channel's break records and ledger is shared by every request.", default=0.5)
+    kv_grace: float = _doc(
+        "Seconds the stitcher keeps using its last read of the break store while the store is down; after"
+        " that, breaks that have not begun are passed through (breaks already served keep their slots).",
+        default=30.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -300,6 +309,13 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
     media = _build(MediaSettings, data["media"], "media")
     ads = _build(AdsSettings, data["ads"], "ads")
     stitcher = _build(StitcherSettings, data["stitcher"], "stitcher")
+    if not 1 <= stitcher.workers <= 64:
+        raise ConfigError(f"stitcher.workers={stitcher.workers} must be between 1 and 64")
+    for name in ("origin_timeout", "origin_cache", "kv_cache", "monitor_interval", "decision_timeout"):
+        if not getattr(stitcher, name) > 0:
+            raise ConfigError(f"stitcher.{name} must be a positive number of seconds")
+    if stitcher.kv_grace < 0:
+        raise ConfigError("stitcher.kv_grace must be ≥ 0 seconds")
     if ads.house_count < 1 or ads.slate_seconds <= 0:
         raise ConfigError("ads.house_count must be ≥ 1 and ads.slate_seconds > 0")
     channels = tuple(_build(ChannelConfig, c, f"channels[{i}]") for i, c in enumerate(data.get("channels", [])))

@@ -1,6 +1,8 @@
 """The stitcher's HTTP app (aiohttp). Handlers parse, call the core, respond.
 
-Routes so far (DESIGN.md's contract; playlists come with the next issue):
+Routes (DESIGN.md's contract): the playlists of every channel in every mode (`stitcher.streams`:
+`/{ssai|sgai|passthrough}/{channel}/master.m3u8`, `/{mode}/{channel}/{variant}.m3u8`, the SGAI asset
+lists), `GET /metrics` (Prometheus text), and:
   POST   /v1/channels/{channel}/cue              {"duration": 30, "start": optional ISO-8601} -> 201 + break
   DELETE /v1/channels/{channel}/breaks/{eventId} return to network early (or cancel) -> 200 + break
   GET    /v1/channels/{channel}/breaks           active and upcoming breaks
@@ -14,23 +16,31 @@ Write endpoints need `Authorization: Bearer <token>` when a token is configured
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import math
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Awaitable, Callable
 
 from aiohttp import web
-
-import hmac
-import ipaddress
-from datetime import datetime
 
 from stitcher.breaks import BreakError, BreakLedger, Grid, plan_break, shorten
 from stitcher.catalog import Catalog, CatalogError, Channel
 from stitcher.clock import Clock
 from stitcher.decision import DecisionError, DecisionSource
 from stitcher.errors import BadRequest, NotFound, StitcherError
+from stitcher.feeds import AdPlaylistUnavailable, BreakViews, OriginFeed, VodLibrary
 from stitcher.kv import KVUnavailable
-from stitcher.monitor import OriginUnavailable, origin_playlist
+from stitcher.metrics import Metrics
+from stitcher.origin import OriginTimeout, OriginUnavailable, origin_playlist
+from stitcher.service import PlaylistService
+from stitcher.sgai import SgaiError
+from stitcher.ssai import SsaiError
+from stitcher.streams import add_routes
 
 CATALOG = web.AppKey("catalog", Catalog)
 DECISIONS = web.AppKey("decisions", object)
@@ -38,12 +48,45 @@ CLOCK = web.AppKey("clock", object)
 LEDGER = web.AppKey("ledger", object)
 SESSION = web.AppKey("session", object)
 TOKEN = web.AppKey("token", str)
+METRICS = web.AppKey("metrics", Metrics)
 ORIGIN_TIMEOUT = 2.0
 MAX_CUE_SECONDS = 3600.0
 
 
+@dataclass(frozen=True)
+class StreamOptions:
+    """How the playlist routes read their inputs (from `[stitcher]` and `[ads]` settings)."""
+
+    ads_base_url: str = "http://127.0.0.1:8082"
+    origin_timeout: float = ORIGIN_TIMEOUT
+    origin_cache: float = 0.5
+    kv_cache: float = 0.5
+    kv_grace: float = 30.0
+
+
 @web.middleware
 async def errors_and_cors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """One place for errors -> JSON statuses, CORS, and the request metrics."""
+    started = time.perf_counter()
+    metrics = request.app[METRICS]
+    status = 500  # an exception that escapes (a redirect keeps its own status below)
+    try:
+        response = await _answer(request, handler)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        metrics.latency.labels(route).observe(time.perf_counter() - started)
+        metrics.requests.labels(route, str(status)).inc()
+        if status >= 500:
+            metrics.errors.labels(f"http_{status}").inc()
+
+
+async def _answer(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     try:
         response = await handler(request)
     except StitcherError as exc:
@@ -52,8 +95,16 @@ async def errors_and_cors(request: web.Request, handler: Callable[[web.Request],
         response = web.json_response({"error": str(exc)}, status=503)
     except BreakError as exc:
         response = web.json_response({"error": str(exc)}, status=exc.status)
+    except OriginTimeout as exc:
+        response = web.json_response({"error": f"the origin did not answer in time: {exc}"}, status=504)
+    except AdPlaylistUnavailable as exc:
+        response = web.json_response({"error": f"an ad playlist cannot be read: {exc}"}, status=502)
     except OriginUnavailable as exc:
         response = web.json_response({"error": f"the origin cannot be read: {exc}"}, status=502)
+    except SsaiError as exc:
+        response = web.json_response({"error": f"the origin playlist cannot be stitched: {exc}"}, status=502)
+    except SgaiError as exc:
+        response = web.json_response({"error": str(exc)}, status=exc.status)
     except KVUnavailable as exc:
         response = web.json_response({"error": f"the break store is unavailable: {exc}"}, status=503)
     except web.HTTPException as exc:
@@ -61,6 +112,8 @@ async def errors_and_cors(request: web.Request, handler: Callable[[web.Request],
             exc.headers["Access-Control-Allow-Origin"] = "*"
             raise
         response = web.json_response({"error": exc.reason}, status=exc.status)
+    if response.status >= 400:
+        response.headers["Cache-Control"] = "no-store"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -191,7 +244,12 @@ async def list_breaks(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+    return web.json_response({"ok": True, "pid": os.getpid()})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body, content_type = request.app[METRICS].exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def create_app(
@@ -201,9 +259,12 @@ def create_app(
     ledger: BreakLedger | None = None,
     session=None,
     token: str = "",
+    options: StreamOptions = StreamOptions(),
 ) -> web.Application:
-    """Wire the stitcher: channel catalog, decisions, clock, break ledger (KV) and an HTTP client session."""
+    """Wire the stitcher: channel catalog, decisions, clock, break ledger (KV) and an HTTP client session
+    (without a session there are no playlist routes: nothing to read the origin with)."""
     app = web.Application(middlewares=[errors_and_cors])
+    app[METRICS] = Metrics()
     app[CATALOG] = catalog
     app[DECISIONS] = decisions
     app[CLOCK] = clock
@@ -215,4 +276,11 @@ def create_app(
     app.router.add_get("/v1/channels/{channel}/breaks", list_breaks)
     app.router.add_post("/decision", decision)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    if session is not None:
+        m = app[METRICS]
+        feed = OriginFeed(session, clock, m, options.origin_timeout, options.origin_cache)
+        views = BreakViews(ledger, clock, m, options.kv_cache, options.kv_grace)
+        service = PlaylistService(catalog, clock, feed, views, VodLibrary(session, m, options.origin_timeout), m, options.ads_base_url)
+        add_routes(app, service)
     return app

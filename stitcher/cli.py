@@ -1,12 +1,14 @@
 """`stitcher`: the stateless manifest stitcher's command line.
 
-  stitcher serve   [--host H] [--port P] [--config FILE] [--state-dir DIR]
+  stitcher serve   [--host H] [--port P] [--workers N] [--config FILE] [--state-dir DIR]
   stitcher monitor [--config FILE] [--state-dir DIR] [--interval S]
 
-`serve` runs the stitcher app (the /cue API, decisions; playlists come with the next issue) over
-the channel database and the KV store (`stitcher.kv_url`). `monitor` polls every active
-channel's origin for SCTE-35 cues and writes break records ahead of time; several monitors may
-run at once. `rig up` runs both.
+`serve` runs the stitcher app (SSAI, SGAI and passthrough playlists, SGAI asset lists, the /cue
+API, decisions, /metrics) over the channel database and the KV store (`stitcher.kv_url`); with
+`--workers N` it starts N processes listening on the same port (SO_REUSEPORT), which share
+nothing but the KV and answer any request identically. `monitor` polls every active channel's
+origin for SCTE-35 cues and writes break records ahead of time; several monitors may run at once.
+`rig up` runs both.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
+import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -26,7 +32,7 @@ from aiohttp import web
 from rig.errors import RigError
 from rig.serving import start_site
 from rig.settings import Settings, load_settings
-from stitcher.app import create_app
+from stitcher.app import StreamOptions, create_app
 from stitcher.breaks import BreakLedger, Retention
 from stitcher.catalog import Catalog
 from stitcher.clock import Clock, SystemClock
@@ -77,7 +83,9 @@ class Services:
         await self.stack.aclose()
 
     def app(self) -> web.Application:
-        return create_app(self.catalog, self.decisions, self.clock, self.ledger, self.session, self.settings.stitcher.token)
+        s = self.settings.stitcher
+        options = StreamOptions(self.settings.ads.base_url, s.origin_timeout, s.origin_cache, s.kv_cache, s.kv_grace)
+        return create_app(self.catalog, self.decisions, self.clock, self.ledger, self.session, s.token, options)
 
     def monitor(self) -> Monitor:
         return Monitor(self.catalog, self.ledger, self.decisions, self.session, self.clock, self.settings.stitcher.monitor_interval)
@@ -90,10 +98,11 @@ def stop_event() -> asyncio.Event:
     return stop
 
 
-async def serve(settings: Settings, host: str, port: int) -> None:
+async def serve(settings: Settings, host: str, port: int, worker: bool = False) -> None:
     async with Services(settings, SystemClock()) as services:
-        runner = await start_site(services.app(), host, port, "stitcher", "another rig running? set RIG_STITCHER_PORT")
-        print(f"stitcher on http://{host}:{port} (channels: {services.catalog.path}, KV: {settings.stitcher.kv_url})", flush=True)
+        runner = await start_site(services.app(), host, port, "stitcher", "another rig running? set RIG_STITCHER_PORT", reuse_port=worker)
+        who = f"stitcher worker {os.getpid()}" if worker else "stitcher"
+        print(f"{who} on http://{host}:{port} (channels: {services.catalog.path}, KV: {settings.stitcher.kv_url})", flush=True)
         try:
             await stop_event().wait()
         finally:
@@ -106,12 +115,67 @@ async def monitor(settings: Settings) -> None:
         await services.monitor().run(stop_event())
 
 
+STARTUP = 10.0  # seconds within which a worker that exits means the fleet cannot start
+
+
+def serve_workers(args: argparse.Namespace, settings: Settings, host: str, port: int, workers: int) -> int:
+    """Run `workers` stitcher processes on one port; stop them all on SIGINT/SIGTERM or when one dies."""
+    metrics_dir = tempfile.mkdtemp(prefix="stitcher-metrics-", dir=settings.state_dir)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "RIG_STATE_DIR": str(settings.state_dir)}
+    argv = [sys.executable, "-m", "stitcher.cli", "serve", "--worker", "--host", host, "--port", str(port)]
+    if args.config:
+        argv += ["--config", str(args.config)]
+    if args.verbose:
+        argv.append("--verbose")
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    started = time.monotonic()
+    children = [subprocess.Popen(argv, env=env) for _ in range(workers)]
+    print(f"stitcher: {workers} workers on http://{host}:{port} (pids {', '.join(str(c.pid) for c in children)}; metrics summed over all)", flush=True)
+    failed = 0
+    try:
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    if time.monotonic() - started < STARTUP:
+                        print(f"stitcher: worker {child.pid} exited with {child.returncode} while starting; stopping", file=sys.stderr, flush=True)
+                        failed = 2
+                        stopping = True
+                        break
+                    print(f"stitcher: worker {child.pid} exited with {child.returncode}; starting another", file=sys.stderr, flush=True)
+                    children[children.index(child)] = subprocess.Popen(argv, env=env)
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    return failed
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stitcher", description="The stateless SSAI/SGAI manifest stitcher and its SCTE-35 monitor.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("serve", help="serve the stitcher app", description="Serve the stitcher app (the /cue API and decisions so far) over the channel database and the KV store.")
+    run = sub.add_parser(
+        "serve", help="serve the stitcher app",
+        description="Serve the stitcher (SSAI, SGAI and passthrough playlists at /{mode}/{channel}/master.m3u8, SGAI asset lists,"
+        " the /cue API, decisions, /metrics, /healthz) over the channel database and the KV store.",
+    )
     run.add_argument("--host", help="listen address (default: stitcher.host)")
     run.add_argument("--port", type=int, help="listen port (default: stitcher.port, 8080)")
+    run.add_argument("--workers", type=int, help="processes sharing the port, each answering any request (default: stitcher.workers, 1)")
+    run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     watch = sub.add_parser("monitor", help="watch origins for SCTE-35 cues and write breaks ahead of time",
                            description="Poll every active channel's origin (all concurrently, each with a timeout), detect cues in every playlist format and write break records with their ad decisions to the KV store. Several monitors may run at once.")
     watch.add_argument("--interval", type=float, help="seconds between looks at each origin (default: stitcher.monitor_interval, 1)")
@@ -130,11 +194,16 @@ def main(argv: list[str] | None = None) -> int:
         env["RIG_STATE_DIR"] = str(args.state_dir)
     if getattr(args, "interval", None):
         env["RIG_STITCHER_MONITOR_INTERVAL"] = str(args.interval)
+    if getattr(args, "workers", None) is not None:
+        env["RIG_STITCHER_WORKERS"] = str(args.workers)
     try:
         settings = load_settings(args.config, env=env)
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         if args.command == "serve":
-            asyncio.run(serve(settings, args.host or settings.stitcher.host, args.port or settings.stitcher.port))
+            host, port = args.host or settings.stitcher.host, args.port or settings.stitcher.port
+            if settings.stitcher.workers > 1 and not args.worker:
+                return serve_workers(args, settings, host, port, settings.stitcher.workers)
+            asyncio.run(serve(settings, host, port, worker=args.worker))
         else:
             asyncio.run(monitor(settings))
     except RigError as exc:

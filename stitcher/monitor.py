@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
 
 import aiohttp
 
@@ -31,13 +30,10 @@ from stitcher.clock import Clock
 from stitcher.decision import DecisionSource
 from stitcher.detect import DetectedBreak, Detection, detect
 from stitcher.kv import KVError
-from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
+from stitcher.origin import OriginUnavailable, origin_playlist
+from stitcher.playlist import MediaPlaylist
 
 log = logging.getLogger("stitcher.monitor")
-
-
-class OriginUnavailable(Exception):
-    """The origin could not be read this time (timeout, HTTP error, not a playlist)."""
 
 
 @dataclass
@@ -61,42 +57,6 @@ class Outcome:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (break id, reason)
     latencies: list[float] = field(default_factory=list)
     problems: tuple[str, ...] = ()
-
-
-async def fetch_text(session: aiohttp.ClientSession, url: str, timeout: float) -> str:
-    try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
-            if response.status != 200:
-                raise OriginUnavailable(f"{url} answered HTTP {response.status}")
-            return await response.text()
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise OriginUnavailable(f"{url}: {exc.__class__.__name__} {exc}".rstrip()) from None
-
-
-async def origin_playlist(
-    session: aiohttp.ClientSession, channel: Channel, timeout: float, media_url: str | None = None
-) -> tuple[MediaPlaylist, str]:
-    """A fresh look at the origin: (media playlist, its URL). The lowest variant is enough for cues and
-    timing; pass the URL back in to skip the master next time. Raises OriginUnavailable."""
-    if media_url is None:
-        text = await fetch_text(session, channel.origin_url, timeout)
-        try:
-            master = parse_playlist(text)
-        except PlaylistError as exc:
-            raise OriginUnavailable(f"{channel.origin_url}: {exc}") from None
-        if isinstance(master, MasterPlaylist):
-            lowest = min(master.variants, key=lambda v: v.bandwidth)
-            media_url = urljoin(channel.origin_url, lowest.uri)
-        else:
-            media_url = channel.origin_url
-    text = await fetch_text(session, media_url, timeout)
-    try:
-        playlist = parse_playlist(text)
-    except PlaylistError as exc:
-        raise OriginUnavailable(f"{media_url}: {exc}") from None
-    if not isinstance(playlist, MediaPlaylist):
-        raise OriginUnavailable(f"{media_url} is not a media playlist")
-    return playlist, media_url
 
 
 def visible_since(playlist: MediaPlaylist, msn: int) -> float | None:

@@ -32,6 +32,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
+    """Bounded wait for a started process to answer `url` with 200; fails the test with its output."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"{url} did not come up: {process.stdout.read() if process.stdout else ''}")
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def running_origin(tmp_path_factory, small_content):
     """`origin-emulator serve` as a real process on a free loopback port (media already cached)."""
@@ -45,18 +61,7 @@ def running_origin(tmp_path_factory, small_content):
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:  # bounded wait for the process to listen
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"origin did not start: {process.stdout.read()}")
-        time.sleep(0.1)
+    wait_for(f"{base}/healthz", process, 30)
     yield base
     process.terminate()
     process.wait(timeout=10)

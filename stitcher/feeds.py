@@ -1,0 +1,250 @@
+"""The stitcher's inputs, fetched once and shared: origin playlists, break views, ad playlists.
+
+A thousand viewers of a channel must cost the origin and the KV a handful of reads a second, and a
+fault upstream must never turn into a playlist that breaks the timeline. Three shared caches:
+
+- `OriginFeed`: per URL, one fetch in flight at a time (concurrent requests await the same one) and
+  the answer shared for `fresh` seconds. On a timeout, an HTTP error or garbage, the last good copy
+  is served while it is younger than `stale_limit` (1.5 target durations: within that a player sees
+  nothing wrong, RFC 8216 §6.3.4), else the error is raised (502, or 504 for a timeout). An origin
+  playlist whose MEDIA-SEQUENCE goes back from the last good one is treated as garbage for as long
+  as the last good copy may be served, so a viewer never sees the sequence go backwards (R5).
+- `BreakViews`: per channel, one read of the break records and the ledger shared for `fresh` seconds.
+  While the KV is unreachable the last view is used for `grace` seconds; after that, breaks whose
+  first slot comes later than the end of the grace period (plus one segment) are dropped from the
+  view (`stitcher.modes.degrade`): the origin passes through where they would have been, and every
+  segment already served keeps its discontinuity number. Both states are logged once and counted.
+- `VodLibrary`: conditioned ad and slate playlists by URL. Their URLs are content-addressed and never
+  change meaning, so each is fetched once (single flight) and kept (bounded LRU).
+
+Every result carries a `version` that changes exactly when its content does, so the renderer can
+cache its output per (inputs' versions).
+
+Side effects: HTTP GETs, KV reads, logging, metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Awaitable, Callable, Generic, TypeVar
+from urllib.parse import urljoin
+
+import aiohttp
+
+from stitcher.breaks import BreakLedger
+from stitcher.clock import Clock
+from stitcher.kv import KVError
+from stitcher.metrics import Metrics
+from stitcher.modes import BreakView, degrade
+from stitcher.origin import OriginTimeout, OriginUnavailable, fetch_text, parse_origin
+from stitcher.playlist import MasterPlaylist, MediaPlaylist, format_datetime
+from stitcher.ssai import VodMedia
+
+log = logging.getLogger("stitcher.feeds")
+T = TypeVar("T")
+_versions = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Versioned(Generic[T]):
+    value: T
+    version: int
+    at: float  # when it was read (clock seconds)
+
+    def renewed(self, value: T, at: float) -> "Versioned[T]":
+        """The next reading: the same version when the content did not change, else a new one."""
+        return Versioned(value, self.version if value == self.value else next(_versions), at)
+
+
+class AdPlaylistUnavailable(OriginUnavailable):
+    """A conditioned ad or slate playlist could not be read this time."""
+
+
+class OriginWentBack(OriginUnavailable):
+    """The origin answered a playlist older than one already served."""
+
+
+async def single_flight(flights: dict, key, make: Callable[[], Awaitable[T]]) -> T:
+    """Run `make()` once for every caller that asks for `key` while it is running."""
+    task = flights.get(key)
+    if task is None:
+        task = asyncio.ensure_future(make())
+        flights[key] = task
+        task.add_done_callback(lambda _: flights.pop(key, None))
+    return await asyncio.shield(task)
+
+
+# --------------------------------------------------------------------------- origin
+
+
+@dataclass
+class _OriginEntry:
+    good: Versioned | None = None
+    text: str = ""
+
+
+class OriginFeed:
+    """Shared, single-flight origin playlist fetches with a last-good fallback (module docstring)."""
+
+    def __init__(self, session: aiohttp.ClientSession, clock: Clock, metrics: Metrics, timeout: float = 2.0, fresh: float = 0.5):
+        self.session, self.clock, self.metrics = session, clock, metrics
+        self.timeout, self.fresh = timeout, fresh
+        self._entries: dict[str, _OriginEntry] = {}
+        self._flights: dict[str, asyncio.Future] = {}
+
+    async def get(self, url: str, stale_limit: float) -> Versioned:
+        """The playlist at `url` (MediaPlaylist or MasterPlaylist), at most `fresh` seconds old when the
+        origin is well; raises OriginUnavailable / OriginTimeout when it is not and no copy will do."""
+        entry = self._entries.setdefault(url, _OriginEntry())
+        if entry.good is not None and self.clock.now() - entry.good.at < self.fresh:
+            self.metrics.cache_hits.labels("origin").inc()
+            return entry.good
+        return await single_flight(self._flights, url, lambda: self._refresh(url, entry, stale_limit))
+
+    async def _refresh(self, url: str, entry: _OriginEntry, stale_limit: float) -> Versioned:
+        now = self.clock.now()
+        try:
+            text = await fetch_text(self.session, url, self.timeout)
+            playlist = parse_origin(text, url)
+            previous = entry.good.value if entry.good is not None else None
+            if isinstance(playlist, MediaPlaylist) and isinstance(previous, MediaPlaylist) and playlist.media_sequence < previous.media_sequence:
+                raise OriginWentBack(f"{url}: MEDIA-SEQUENCE went back from {previous.media_sequence} to {playlist.media_sequence}")
+        except OriginUnavailable as exc:
+            self.metrics.origin_fetches.labels("timeout" if isinstance(exc, OriginTimeout) else "error").inc()
+            if entry.good is not None and now - entry.good.at < stale_limit:
+                self.metrics.errors.labels("origin_stale_served").inc()
+                log.warning("origin %s failed (%s); serving the copy from %.1f s ago", url, exc, now - entry.good.at)
+                return entry.good
+            if isinstance(exc, OriginWentBack):
+                entry.good = None  # the origin restarted for good: start over with its new timeline
+            raise
+        self.metrics.origin_fetches.labels("ok").inc()
+        if entry.good is None:
+            entry.good = Versioned(playlist, next(_versions), now)
+        else:
+            entry.good = replace(entry.good, at=now) if text == entry.text else Versioned(playlist, next(_versions), now)
+        entry.text = text
+        return entry.good
+
+
+# --------------------------------------------------------------------------- breaks
+
+
+@dataclass
+class _ViewEntry:
+    served: Versioned | None = None  # what the last read (or the fallback) gave
+    last_good: BreakView = BreakView()  # what the KV last answered
+    failing_since: float | None = None  # when the KV stopped answering
+    degraded: bool = False  # past the grace period of this outage
+
+
+class BreakViews:
+    """Shared reads of a channel's break records + ledger, with a grace period when the KV is down."""
+
+    def __init__(self, ledger: BreakLedger | None, clock: Clock, metrics: Metrics, fresh: float = 0.5, grace: float = 30.0):
+        self.ledger, self.clock, self.metrics = ledger, clock, metrics
+        self.fresh, self.grace = fresh, grace
+        self._entries: dict[str, _ViewEntry] = {}
+        self._flights: dict[str, asyncio.Future] = {}
+
+    def degraded(self, channel: str) -> bool:
+        """Is the channel passing new breaks through because the KV has been down past the grace period?"""
+        entry = self._entries.get(channel)
+        return bool(entry and entry.degraded)
+
+    async def get(self, channel: str, segment_duration: float) -> Versioned:
+        entry = self._entries.setdefault(channel, _ViewEntry())
+        if entry.served is not None and self.clock.now() - entry.served.at < self.fresh:
+            self.metrics.cache_hits.labels("breaks").inc()
+            return entry.served
+        return await single_flight(self._flights, channel, lambda: self._refresh(channel, entry, segment_duration))
+
+    async def _refresh(self, channel: str, entry: _ViewEntry, segment_duration: float) -> Versioned:
+        now = self.clock.now()
+        try:
+            view = await self._read(channel)
+        except KVError as exc:
+            self.metrics.errors.labels("kv_unavailable").inc()
+            if entry.failing_since is None:
+                entry.failing_since = now
+                log.warning("break store unreachable for channel %s (%s): using the last view for %g s", channel, exc, self.grace)
+            view = entry.last_good
+            if now - entry.failing_since >= self.grace:
+                cutoff = entry.failing_since + self.grace + segment_duration
+                if not entry.degraded:
+                    entry.degraded = True
+                    self.metrics.kv_degraded.labels(channel).set(1)
+                    log.error("break store unreachable for channel %s for %g s: breaks starting from %s on are passed through", channel, self.grace, format_datetime(cutoff))
+                view = degrade(view, cutoff)
+        else:
+            if entry.failing_since is not None:
+                log.warning("break store reachable again for channel %s after %.1f s", channel, now - entry.failing_since)
+                entry.failing_since, entry.degraded = None, False
+                self.metrics.kv_degraded.labels(channel).set(0)
+            entry.last_good = view
+        entry.served = entry.served.renewed(view, now) if entry.served is not None else Versioned(view, next(_versions), now)
+        return entry.served
+
+    async def _read(self, channel: str) -> BreakView:
+        if self.ledger is None:
+            return BreakView()
+        records = tuple(await self.ledger.records(channel))
+        return BreakView(records, await self.ledger.ledger(channel))
+
+
+# --------------------------------------------------------------------------- ad playlists
+
+
+class VodLibrary:
+    """Conditioned ad/slate playlists by URL, fetched once each (URLs are immutable, content-addressed)."""
+
+    def __init__(self, session: aiohttp.ClientSession, metrics: Metrics, timeout: float = 2.0, size: int = 1024):
+        self.session, self.metrics, self.timeout, self.size = session, metrics, timeout, size
+        self._cache: OrderedDict[str, VodMedia | None] = OrderedDict()
+        self._flights: dict[str, asyncio.Future] = {}
+
+    async def get(self, url: str) -> VodMedia | None:
+        """The playlist at `url`, or None when the server says it does not exist (404/410). Other failures
+        raise OriginUnavailable (they may pass: retried on the next request)."""
+        if url in self._cache:
+            self._cache.move_to_end(url)
+            self.metrics.cache_hits.labels("vod").inc()
+            return self._cache[url]
+        return await single_flight(self._flights, url, lambda: self._fetch(url))
+
+    async def _fetch(self, url: str) -> VodMedia | None:
+        try:
+            text = await fetch_text(self.session, url, self.timeout)
+        except OriginUnavailable as exc:
+            if exc.status in (404, 410):
+                log.error("ad playlist %s does not exist: its slots get slate", url)
+                self.metrics.errors.labels("ad_playlist_missing").inc()
+                self._remember(url, None)
+                return None
+            self.metrics.errors.labels("ad_playlist_unavailable").inc()
+            raise AdPlaylistUnavailable(str(exc), exc.status) from None
+        try:
+            playlist = parse_origin(text, url)
+        except OriginUnavailable as exc:
+            raise AdPlaylistUnavailable(str(exc)) from None
+        if not isinstance(playlist, MediaPlaylist) or not playlist.segments:
+            raise AdPlaylistUnavailable(f"{url} is not a media playlist with segments")
+        media = VodMedia(url, tuple(replace(s, uri=urljoin(url, s.uri)) for s in playlist.segments))
+        self._remember(url, media)
+        return media
+
+    def _remember(self, url: str, media: VodMedia | None) -> None:
+        self._cache[url] = media
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+
+
+def master_of(value: Versioned) -> MasterPlaylist:
+    if not isinstance(value.value, MasterPlaylist):
+        raise OriginUnavailable("the channel's origin URL is not a multivariant playlist")
+    return value.value
+

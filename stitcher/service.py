@@ -1,0 +1,187 @@
+"""Serving playlists: the shell around the pure renderers (passthrough, SSAI, SGAI).
+
+For a request (channel, variant, mode) the service takes the shared inputs from the feeds (origin
+playlist, break view, ad playlists; `stitcher.feeds`), calls the pure renderer and keeps the
+rendered bytes per (channel, variant, mode) together with the versions of the inputs they came
+from: until the origin playlist or the break view changes, every viewer gets the cached bytes and
+their ETag, so a thousand viewers cost a handful of renders a second. Nothing here depends on who
+asks (T5): the same inputs give the same bytes on every replica.
+
+Side effects: through the feeds (HTTP, KV), catalog reads (cached a few seconds), metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Sequence
+from urllib.parse import urljoin
+
+from stitcher.breaks import BreakRecord
+from stitcher.catalog import Catalog, CatalogError, Channel, Rung
+from stitcher.clock import Clock
+from stitcher.decision import SLATE_ID, DecisionError, PodItem, library, map_variants
+from stitcher.errors import NotFound
+from stitcher.feeds import BreakViews, OriginFeed, Versioned, VodLibrary, master_of, single_flight
+from stitcher.metrics import Metrics
+from stitcher.modes import BreakView, passthrough, rewrite_master
+from stitcher.origin import OriginUnavailable
+from stitcher.playlist import MediaPlaylist
+from stitcher.sgai import interleave
+from stitcher.ssai import VodMedia, pdts, stitch
+
+CATALOG_TTL = 5.0  # seconds a channel row or its slate is reused before the catalog is read again
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered playlist: its bytes, strong ETag, and how many breaks it shows (for metrics)."""
+
+    body: bytes
+    etag: str
+    breaks: int = 0
+    target_duration: int = 2
+
+    @classmethod
+    def of(cls, text: str, breaks: int = 0, target_duration: int = 2) -> "Rendered":
+        body = text.encode()
+        return cls(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"', breaks, target_duration)
+
+
+@dataclass(frozen=True)
+class Slate:
+    urls: dict[int, str]  # rung bandwidth -> slate playlist URL
+    seconds: float | None  # length of the slate media (None: no slate conditioned)
+
+    def item(self) -> PodItem:
+        """The filler slate as a pod item (item `len(pod.items)` of a break, as `breaks.Slot` counts)."""
+        return PodItem(SLATE_ID, "slate", self.seconds or 0.0, tuple(sorted(self.urls.items())))
+
+
+class PlaylistService:
+    """Master and media playlists of every channel in every mode (see the module docstring)."""
+
+    def __init__(self, catalog: Catalog, clock: Clock, origin: OriginFeed, views: BreakViews, vods: VodLibrary, metrics: Metrics, ads_base_url: str):
+        self.catalog, self.clock, self.origin, self.views, self.vods = catalog, clock, origin, views, vods
+        self.metrics, self.ads_base_url = metrics, ads_base_url
+        self._rendered: dict[tuple[str, str, str], tuple[tuple, Rendered]] = {}
+        self._channels: dict[str, tuple[float, Channel]] = {}
+        self._slates: dict[str, tuple[float, Slate]] = {}
+        self._flights: dict[tuple[str, str, str], asyncio.Future] = {}
+
+    # ------------------------------------------------------------------ catalog (cached)
+
+    async def channel(self, slug: str) -> Channel:
+        now = self.clock.now()
+        cached = self._channels.get(slug)
+        if cached is not None and now - cached[0] < CATALOG_TTL:
+            return cached[1]
+        try:
+            channel = await asyncio.to_thread(self.catalog.channel, slug)
+        except CatalogError as exc:
+            raise NotFound(str(exc)) from None
+        self._channels[slug] = (now, channel)
+        return channel
+
+    def rung(self, channel: Channel, name: str) -> Rung:
+        for rung in channel.ladder:
+            if rung.name == name and rung.uri:
+                return rung
+        raise NotFound(f"channel {channel.slug} has no variant {name!r} (variants: {', '.join(r.name for r in channel.ladder)})")
+
+    async def slate(self, channel: Channel) -> Slate:
+        """The channel's conditioned slate: playlist URL per rung bandwidth, and its media length."""
+        now = self.clock.now()
+        cached = self._slates.get(channel.slug)
+        if cached is not None and now - cached[0] < CATALOG_TTL:
+            return cached[1]
+        _, renditions = await asyncio.to_thread(library, self.catalog, channel)
+        try:
+            slate = Slate(dict(map_variants(channel.ladder, renditions, self.ads_base_url)), min(r.duration for r in renditions))
+        except DecisionError:
+            slate = Slate({}, None)
+        self._slates[channel.slug] = (now, slate)
+        return slate
+
+    # ------------------------------------------------------------------ playlists
+
+    def stale_limit(self, channel: Channel) -> float:
+        """How long a last good origin copy may stand in: 1.5 target durations (RFC 8216 §6.3.4)."""
+        return 1.5 * max(1, math.ceil(channel.segment_duration - 1e-9))
+
+    async def master(self, slug: str, mode: str) -> Rendered:
+        channel = await self.channel(slug)
+        got = await self.origin.get(channel.origin_url, self.stale_limit(channel) * 10)
+        return self._cached((slug, "master", mode), (got.version, channel.ladder), lambda: Rendered.of(rewrite_master(master_of(got), channel.origin_url, channel.ladder).render()))
+
+    async def media(self, slug: str, variant: str, mode: str) -> Rendered:
+        """The media playlist; concurrent requests for the same one share one pass (single flight)."""
+        if (slug, variant, mode) in self._flights:
+            self.metrics.cache_hits.labels("flight").inc()
+        return await single_flight(self._flights, (slug, variant, mode), lambda: self._media(slug, variant, mode))
+
+    async def _media(self, slug: str, variant: str, mode: str) -> Rendered:
+        channel = await self.channel(slug)
+        rung = self.rung(channel, variant)
+        url = urljoin(channel.origin_url, rung.uri)
+        got = await self.origin.get(url, self.stale_limit(channel))
+        origin = got.value
+        if not isinstance(origin, MediaPlaylist):
+            raise OriginUnavailable(f"{url} is not a media playlist")
+        if mode == "passthrough":
+            return self._cached((slug, variant, mode), (got.version,), lambda: Rendered.of(passthrough(origin, url).render(), 0, origin.target_duration))
+        view = await self.views.get(slug, channel.segment_duration)
+        key = (got.version, view.version)
+        hit = self._rendered.get((slug, variant, mode))
+        if hit is not None and hit[0] == key:
+            self.metrics.cache_hits.labels("render").inc()
+            return hit[1]
+        in_window = window_records(origin, view.value, channel.segment_duration)
+        if mode == "sgai":
+            playlist = interleave(origin, url, view.value.records, channel.segment_duration)
+        else:
+            slate = (await self.slate(channel)).urls
+            media = await self.vod_media(in_window, rung.bandwidth, slate)
+            playlist = stitch(origin, url, view.value.records, view.value.ledger, channel.segment_duration, rung.bandwidth, media, slate.get(rung.bandwidth, ""))
+        return self._store((slug, variant, mode), key, Rendered.of(playlist.render(), len(in_window), origin.target_duration), mode)
+
+    async def vod_media(self, records: Sequence[BreakRecord], bandwidth: int, slate: dict[int, str]) -> dict[str, VodMedia]:
+        """The conditioned playlists the breaks in the window need for one variant; an ad playlist that
+        does not exist is replaced by the slate (every replica sees the same 404)."""
+        wanted = {url for r in records for item in r.pod.items for bw, url in item.variants if bw == bandwidth} | {slate.get(bandwidth, "")}
+        urls = sorted(wanted - {""})
+        fetched = dict(zip(urls, await asyncio.gather(*(self.vods.get(u) for u in urls))))
+        fallback = fetched.get(slate.get(bandwidth, ""))
+        media = {}
+        for url, vod in fetched.items():
+            if vod is None and fallback is None:
+                raise OriginUnavailable(f"ad playlist {url} does not exist and there is no slate to stand in")
+            media[url] = vod if vod is not None else fallback
+        return media
+
+    def _cached(self, key: tuple[str, str, str], version: tuple, render) -> Rendered:
+        hit = self._rendered.get(key)
+        if hit is not None and hit[0] == version:
+            self.metrics.cache_hits.labels("render").inc()
+            return hit[1]
+        return self._store(key, version, render(), key[2])
+
+    def _store(self, key: tuple[str, str, str], version: tuple, rendered: Rendered, mode: str) -> Rendered:
+        self.metrics.renders.labels(mode).inc()
+        self._rendered[key] = (version, rendered)
+        return rendered
+
+    async def view(self, slug: str) -> tuple[Channel, Versioned]:
+        channel = await self.channel(slug)
+        return channel, await self.views.get(slug, channel.segment_duration)
+
+
+def window_records(origin: MediaPlaylist, view: BreakView, segment_duration: float) -> list[BreakRecord]:
+    """The live breaks whose slots overlap the window of `origin`."""
+    if not origin.segments:
+        return []
+    times = pdts(origin)
+    first, last = times[0] - segment_duration / 2, times[-1] + origin.segments[-1].duration
+    return [r for r in view.records if not r.cancelled and r.points and r.ad_start < last and r.end > first]

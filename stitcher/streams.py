@@ -1,0 +1,94 @@
+"""The stitcher's playlist routes (aiohttp handlers): parse the request, ask the service, respond.
+
+  GET /{mode}/{channel}/master.m3u8                       the origin's ladder, variants in the same mode
+  GET /{mode}/{channel}/{variant}.m3u8                    the media playlist (mode: ssai, sgai, passthrough)
+  GET /sgai/{channel}/breaks/{eventId}/assets.json        HLS Interstitials asset list (honours _HLS_start_offset)
+  GET /sgai/{channel}/breaks/{eventId}/items/{k}.m3u8     the multivariant playlist of pod item k (an asset)
+
+Playlists carry `Cache-Control: public, max-age=<half the target duration, whole seconds>`, a strong
+`ETag`, and answer `304 Not Modified` to a matching `If-None-Match`; errors carry `no-store`.
+
+Side effects: through the service (HTTP, KV), metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from stitcher.errors import NotFound
+from stitcher.service import PlaylistService, Rendered
+from stitcher.sgai import asset_list, interstitial_id, item_master
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SERVICE = web.AppKey("service", PlaylistService)
+MODES_PATTERN = "{mode:ssai|sgai|passthrough}"
+ITEM_MAX_AGE = 60  # an item playlist's URL names its break instance; a minute of caching is plenty
+
+
+def max_age(target_duration: int) -> int:
+    """Whole seconds, at most half the target duration (a cached copy is never older than a reload)."""
+    return max(0, int(target_duration // 2))
+
+
+def playlist_response(request: web.Request, rendered: Rendered) -> web.Response:
+    headers = {"ETag": rendered.etag, "Cache-Control": f"public, max-age={max_age(rendered.target_duration)}"}
+    if rendered.etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=rendered.body, content_type=PLAYLIST_TYPE, headers=headers)
+
+
+async def master(request: web.Request) -> web.Response:
+    return playlist_response(request, await request.app[SERVICE].master(request.match_info["channel"], request.match_info["mode"]))
+
+
+async def media(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    mode = request.match_info["mode"]
+    rendered = await service.media(request.match_info["channel"], request.match_info["variant"], mode)
+    if rendered.breaks:
+        service.metrics.breaks_served.labels(mode).inc()
+    return playlist_response(request, rendered)
+
+
+async def _record(request: web.Request):
+    """The break named in the path (and by `_HLS_interstitial_id`, when given: event ids come back)."""
+    service = request.app[SERVICE]
+    channel, view = await service.view(request.match_info["channel"])
+    event, wanted = request.match_info["event"], request.query.get("_HLS_interstitial_id")
+    for record in view.value.records:
+        if record.event_id == event and not record.cancelled and wanted in (None, interstitial_id(record)):
+            return service, channel, record
+    raise NotFound(f"no break {event!r} on channel {channel.slug}" + (f" with interstitial {wanted}" if wanted else ""))
+
+
+async def assets(request: web.Request) -> web.Response:
+    service, channel, record = await _record(request)
+    slate = await service.slate(channel)
+    base = request.url.origin().join(request.url.with_path(f"/sgai/{channel.slug}/breaks/{record.event_id}/items/").with_query(None))
+    ident = urlencode({"_HLS_interstitial_id": interstitial_id(record)})
+    body = asset_list(record, channel.segment_duration, lambda k: f"{base}{k}.m3u8?{ident}", request.query.get("_HLS_start_offset"), slate.seconds)
+    return web.json_response(body, headers={"Cache-Control": f"public, max-age={max_age(math.ceil(channel.segment_duration))}"})
+
+
+async def item(request: web.Request) -> web.Response:
+    service, channel, record = await _record(request)
+    items = record.pod.items
+    try:
+        k = int(request.match_info["item"])
+        chosen = items[k] if k < len(items) else (await service.slate(channel)).item()
+    except (ValueError, IndexError):
+        chosen = None
+    if chosen is None or k < 0 or k > len(items) or not chosen.variants:
+        raise NotFound(f"break {record.event_id} has no item {request.match_info['item']!r}")
+    return playlist_response(request, Rendered.of(item_master(channel.ladder, chosen).render(), 0, ITEM_MAX_AGE * 2))
+
+
+def add_routes(app: web.Application, service: PlaylistService) -> None:
+    app[SERVICE] = service
+    app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/master.m3u8", master)
+    app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/{{variant}}.m3u8", media)
+    app.router.add_get("/sgai/{channel}/breaks/{event}/assets.json", assets)
+    app.router.add_get("/sgai/{channel}/breaks/{event}/items/{item}.m3u8", item)

@@ -1,0 +1,83 @@
+"""A whole stitcher stack on loopback under a fake clock, for the app tests.
+
+Real parts: the origin emulator app, the media server over a media cache holding conditioned
+playlists, the channel catalog, the KV (SQLite or Redis) with the break ledger, the SCTE-35
+monitor, and the stitcher app itself (`stitcher.app.create_app`) with its HTTP client session.
+The ad playlists are written in the layout the media server serves (2 s segments; their segment
+files are not needed by playlist tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from origin_emulator.app import create_app as create_origin
+from rig.channels import emulator_channel
+from rig.media_server import create_app as create_media
+from stitcher.app import StreamOptions, create_app
+from stitcher.breaks import BreakLedger, Retention
+from stitcher.catalog import Ad, AdRendition, Catalog, Channel
+from stitcher.decision import HouseDecisions
+from stitcher.monitor import Monitor
+
+ADS = (("house-1", 4.0), ("house-2", 6.0), ("slate", 10.0))
+
+
+def write_vod(cache: Path, ad_id: str, rung: str, seconds: float, segment: float = 2.0) -> str:
+    """A conditioned VOD playlist in the media cache; returns its media-server path."""
+    folder = cache / "ads" / ad_id / "x" / rung
+    folder.mkdir(parents=True, exist_ok=True)
+    count = int(round(seconds / segment))
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{int(segment)}", "#EXT-X-PLAYLIST-TYPE:VOD"]
+    for k in range(count):
+        lines += [f"#EXTINF:{segment:.3f},", f"seg_{k:05d}.ts"]
+    (folder / "index.m3u8").write_text("\n".join(lines + ["#EXT-X-ENDLIST", ""]))
+    return f"/ads/{ad_id}/x/{rung}/index.m3u8"
+
+
+def stock(catalog: Catalog, channel: Channel, cache: Path) -> None:
+    key = channel.conditioning.key
+    for ad_id, seconds in ADS:
+        renditions = [AdRendition(ad_id, key, r.name, r.bandwidth, write_vod(cache, ad_id, r.name, seconds), seconds, int(seconds / 2)) for r in channel.ladder]
+        catalog.put_ad(Ad(ad_id, ad_id, seconds, "house"), renditions)
+
+
+@dataclass
+class Stack:
+    origin: object  # LiveChannel
+    origin_server: object
+    channel: Channel
+    catalog: Catalog
+    ledger: BreakLedger
+    monitor: Monitor
+    client: object  # aiohttp test client of the stitcher
+    session: aiohttp.ClientSession
+    media_url: str
+    options: StreamOptions
+
+
+async def make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path: Path, settings, content, options: StreamOptions | None = None) -> Stack:
+    origin_server = await aiohttp_server(create_origin({"news": origin}, clock))
+    cache = tmp_path / "media"
+    media_server = await aiohttp_server(create_media(cache))
+    media_url = str(media_server.make_url("")).rstrip("/")
+    catalog = Catalog(tmp_path / "channels.db")
+    channel = dataclasses.replace(emulator_channel(settings.channels[0], content, settings), origin_url=str(origin_server.make_url("/news/master.m3u8")))
+    catalog.put_channel(channel)
+    stock(catalog, channel, cache)
+    session = aiohttp.ClientSession()
+    ledger = BreakLedger(kv, lambda slug: Retention(window=channel.window_seconds))
+    decisions = HouseDecisions(catalog, media_url)
+    monitor = Monitor(catalog, ledger, decisions, session, clock)
+    options = dataclasses.replace(options or StreamOptions(), ads_base_url=media_url)
+    client = await aiohttp_client(create_app(catalog, decisions, clock, ledger, session, "", options))
+    return Stack(origin, origin_server, catalog.channel("news"), catalog, ledger, monitor, client, session, media_url, options)
+
+
+async def replica(stack: Stack, aiohttp_client, clock):
+    """Another stitcher app over the same catalog and KV: a second replica, sharing nothing else."""
+    return await aiohttp_client(create_app(stack.catalog, stack.monitor.decisions, clock, stack.ledger, stack.session, "", stack.options))
