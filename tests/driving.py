@@ -1,9 +1,13 @@
-"""Driving a FakeClock through a run of concurrent tasks without real sleeping."""
+"""Driving tests through live stream: a FakeClock through concurrent tasks without real sleeping, and
+random QA cues at the origin emulator."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Coroutine, TypeVar
+import random
+from typing import Any, Coroutine, Sequence, TypeVar
+
+from rig.settings import CUE_COMMANDS, CUE_FORMATS
 
 from stitcher.clock import FakeClock
 
@@ -25,3 +29,29 @@ async def drive(clock: FakeClock, coroutine: Coroutine[Any, Any, T], sleepers: i
         loops += 1
         assert loops < 5_000_000, "the run does not finish"
     return task.result()
+
+
+def random_qa_cues(
+    rng: random.Random,
+    origin,
+    now: float,
+    posted: list[int],
+    post_rate: float = 1 / 50,
+    return_rate: float = 1 / 120,
+    durations: Sequence[float] = (8, 12, 20),
+    prerolls: Sequence[float] = (0, 4, 8, 12),
+) -> None:
+    """One step of random QA at the origin emulator: maybe a splice (any cue format and command, a
+    random duration and pre-roll; an overlap is refused by the origin and skipped), maybe an early
+    return or cancel of a splice posted before. Appends the ids of new splices to `posted`."""
+    if rng.random() < post_rate:
+        try:
+            splice = origin.post_splice(now, rng.choice(durations), rng.choice(prerolls), rng.choice(CUE_FORMATS), rng.choice(CUE_COMMANDS))
+            posted.append(splice.event_id)
+        except ValueError:
+            pass  # an overlap: refused by the origin
+    if posted and rng.random() < return_rate:
+        try:
+            origin.delete_splice(rng.choice(posted), now)
+        except (ValueError, LookupError):
+            pass  # already over

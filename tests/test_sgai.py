@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
+from tests.driving import random_qa_cues
 from rig.validator import Checker
 from rig.validator_rules import check_master_playlist, check_media_playlist
 from stitcher.breaks import BreakError, BreakRecord, Grid, shorten
@@ -256,17 +256,7 @@ async def test_interleaved_playlists_keep_the_timeline_for_every_viewer(rig, clo
     while clock.now() - start < 20 * 60:  # twenty minutes of stream
         clock.advance(0.5)
         now = clock.now()
-        if rng.random() < 1 / 50:
-            try:
-                splice = rig.origin.post_splice(now, rng.choice([8, 12, 20]), rng.choice([0, 4, 8, 12]), rng.choice(CUE_FORMATS), rng.choice(CUE_COMMANDS))
-                posted.append(splice.event_id)
-            except ValueError:
-                pass  # an overlap: refused by the origin
-        if posted and rng.random() < 1 / 100:  # the origin returns early (CUE-IN) or cancels
-            try:
-                rig.origin.delete_splice(rng.choice(posted), now)
-            except (ValueError, LookupError):
-                pass
+        random_qa_cues(rng, rig.origin, now, posted, return_rate=1 / 100)  # returns: the origin's CUE-IN or a cancel
         if rng.random() < 1 / 40:  # QA returns a break early through the ledger, at a random time or at once
             live = [r for r in await rig.ledger.records("news") if not r.cancelled and r.end > now]
             upcoming = [r for r in live if r.ad_start > now + 2 * D]  # announced by a pre-roll, not yet published
@@ -346,13 +336,12 @@ async def test_an_early_return_keeps_the_duration_once_visible(rig, clock):
 async def test_an_early_return_before_it_is_visible_shortens_the_duration(rig, clock):
     lengths = media_seconds(rig.catalog, rig.channel)
     tl = rig.origin.timeline
-    splice = rig.origin.post_splice(clock.now(), 20, 12, "daterange", "time_signal")
+    rig.origin.post_splice(clock.now(), 20, 12, "daterange", "time_signal")
 
     async def created():
         return bool(await rig.ledger.records("news"))
     await poll_until(rig, clock, created)
     (first,) = await rig.ledger.records("news")
-    event = first.event_id
     grid = Grid.of(rig.origin.media("hi", clock.now()), D)
     assert first.ad_start >= grid.earliest  # announced, not yet published
     record = await rig.ledger.update(first, shorten(first, grid, clock.now(), at=first.ad_start + 6), clock.now())

@@ -19,6 +19,7 @@ from rig.validator import Checker
 from stitcher.playlist import Segment
 from stitcher.ssai import SsaiError, VodMedia, stitch
 from tests.conftest import MEDIA
+from tests.driving import random_qa_cues
 from tests.ssai_stack import VARIANTS, ssai_stack, with_durations
 
 
@@ -54,17 +55,7 @@ async def test_stitched_playlists_keep_the_timeline_for_every_viewer(rig, clock)
     while clock.now() - start < 20 * 60:  # twenty minutes of stream
         clock.advance(0.5)
         now = clock.now()
-        if rng.random() < 1 / 50:
-            try:
-                splice = rig.origin.post_splice(now, rng.choice([8, 12, 20]), rng.choice([0, 4, 8, 12]), rng.choice(CUE_FORMATS), rng.choice(CUE_COMMANDS))
-                posted.append(splice.event_id)
-            except ValueError:
-                pass  # an overlap: refused by the origin
-        if posted and rng.random() < 1 / 120:
-            try:
-                rig.origin.delete_splice(rng.choice(posted), now)
-            except (ValueError, LookupError):
-                pass
+        random_qa_cues(rng, rig.origin, now, posted)
         if round(now * 2) % 2 == 0:
             await rig.monitor.poll(rig.channel)
         viewer = int(now * 2) % 3

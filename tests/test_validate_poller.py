@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import math
 from dataclasses import dataclass
-from typing import Any, Coroutine
+from typing import Any
 from datetime import datetime, timezone
 
 import pytest
