@@ -1,7 +1,8 @@
 """`rig`: the command line of ssai-rig.
 
-  rig up [--headless] [--state-dir DIR] [--config FILE]   build media, start the rig, print URLs
+  rig up [--headless] [--state-dir DIR] [--config FILE]   build media, start and supervise the rig, print URLs
   rig media build [--channel NAME ...]                     render channel media into the cache
+  rig media serve [--host H] [--port P]                    serve conditioned ads and slate (started by rig up)
   rig channels list|add|remove                             the channel database (add probes any live origin)
   rig ads add FILE --id ID | list | remove ID | house      the ad library (conditioned ads, slate)
   rig bench kv [--backend sqlite|redis|all] [--json FILE]  KV micro-benchmark (figures to a JSON file)
@@ -34,69 +35,80 @@ def _settings(args: argparse.Namespace) -> Settings:
     env = dict(os.environ)
     if getattr(args, "state_dir", None):
         env["RIG_STATE_DIR"] = str(args.state_dir)
+    env.update(_port_env(args))
     return load_settings(getattr(args, "config", None), env=env)
 
 
 # --------------------------------------------------------------------------- rig up
 
 
-async def _up(args: argparse.Namespace) -> None:
-    from aiohttp import web
+def _print_urls(settings: Settings) -> None:
+    origin, ads, stitcher = settings.origin, settings.ads, settings.stitcher
+    base = f"http://{origin.host}:{origin.port}"
+    api = f"http://{stitcher.host}:{stitcher.port}"
+    print("\nLive origin (SCTE-35 cues in the playlists):", flush=True)
+    for channel in settings.channels:
+        print(f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, {channel.cue_command})")
+    first = settings.channels[0].name if settings.channels else "news"
+    print(f"\nAds and slate: {ads.base_url}/ads/... (house library: rig ads list)")
+    print(f"Stitcher:      {api}  (/cue API, /metrics; the SCTE-35 monitor writes breaks to {stitcher.kv_url})")
+    for channel in settings.channels:
+        for mode in ("ssai", "sgai", "passthrough"):
+            print(f"  {channel.name:<8} {mode:<12} {api}/{mode}/{channel.name}/master.m3u8")
+    print(f"\n  play:        vlc {api}/ssai/{first}/master.m3u8")
+    print(f"  origin cue:  rig splice {first} --duration 30 --format cue-out")
+    print(f"  manual cue:  rig cue {first} --duration 30")
+    print(f"  breaks:      curl {api}/v1/channels/{first}/breaks")
+    print(f"  validate:    rig validate {api}/ssai/{first}/master.m3u8 --seconds 60")
+    print(f"  logs:        {settings.state_dir / 'logs'}/", flush=True)
 
-    from origin_emulator.cli import build_media, start_origin
+
+async def _up(args: argparse.Namespace) -> None:
+    from origin_emulator.cli import build_media
     from rig.ads import ensure_house_ads
     from rig.channels import seed
-    from rig.media_server import start_media_server
     from rig.progress import progress_printer
-    from rig.serving import start_site
-    from stitcher.cli import Services, stop_event
-    from stitcher.clock import SystemClock
+    from rig.supervisor import Supervisor, check_free, components
+    from stitcher.catalog import Catalog
+    from stitcher.cli import stop_event
 
     settings = _settings(args)
+    config = args.config or (Path(os.environ["RIG_CONFIG"]) if os.environ.get("RIG_CONFIG") else None)
+    parts = components(settings, config)
+    for part in parts:  # fail fast, before minutes of media build
+        check_free(part)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     print(f"ssai-rig: state in {settings.state_dir}, media cache in {settings.media.cache_dir}", flush=True)
     report = progress_printer()
     contents = await build_media(settings, None, report)
-    clock = SystemClock()
-    runners: list[web.AppRunner] = []
-    async with Services(settings, clock) as services:
-        monitor_task = None
-        try:
-            seed(services.catalog, settings, contents)
-            await ensure_house_ads(services.catalog, settings, report)
-            origin, ads, stitcher = settings.origin, settings.ads, settings.stitcher
-            runners.append(await start_origin(settings, clock, contents, origin.host, origin.port))
-            runners.append(await start_media_server(settings.media.cache_dir, ads.host, ads.port))
-            runners.append(await start_site(services.app(), stitcher.host, stitcher.port, "stitcher"))
-            stop = stop_event()
-            monitor_task = asyncio.create_task(services.monitor().run(stop), name="monitor")
-            base = f"http://{origin.host}:{origin.port}"
-            api = f"http://{stitcher.host}:{stitcher.port}"
-            print("\nLive origin (SCTE-35 cues in the playlists):", flush=True)
-            for channel in settings.channels:
-                print(f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, {channel.cue_command})")
-            first = settings.channels[0].name if settings.channels else "news"
-            print(f"\nAds and slate: {ads.base_url}/ads/... (house library: rig ads list)")
-            print(f"Stitcher:      {api}  (/cue API, /metrics; the SCTE-35 monitor writes breaks to {stitcher.kv_url})")
-            for channel in settings.channels:
-                for mode in ("ssai", "sgai", "passthrough"):
-                    print(f"  {channel.name:<8} {mode:<12} {api}/{mode}/{channel.name}/master.m3u8")
-            print(f"\n  play:        vlc {api}/ssai/{first}/master.m3u8")
-            print(f"  origin cue:  rig splice {first} --duration 30 --format cue-out")
-            print(f"  manual cue:  rig cue {first} --duration 30")
-            print(f"  breaks:      curl {api}/v1/channels/{first}/breaks")
-            print(f"  validate:    rig validate {api}/ssai/{first}/master.m3u8 --seconds 60")
-            if not args.headless:
-                print("\n  (the TUI is not built yet: running headless)")
-            print("\nCtrl-C stops the rig.", flush=True)
-            await stop.wait()
-            print("\nstopping...", flush=True)
-        finally:
-            if monitor_task is not None:
-                monitor_task.cancel()
-                await asyncio.gather(monitor_task, return_exceptions=True)
-            for runner in reversed(runners):
-                await runner.cleanup()
+    catalog = Catalog(settings.state_dir / "channels.db")
+    try:
+        seed(catalog, settings, contents)
+        await ensure_house_ads(catalog, settings, report)
+    finally:
+        catalog.close()
+    env = {**os.environ, "RIG_STATE_DIR": str(settings.state_dir), **_port_env(args)}
+    supervisor = Supervisor(parts, env, settings.state_dir / "logs")
+    stop = stop_event()
+    await supervisor.start()
+    watcher = asyncio.create_task(supervisor.watch(stop), name="supervisor")
+    try:
+        _print_urls(settings)
+        if not args.headless:
+            print("\n  (the TUI is not built yet: running headless)")
+        print("\nCtrl-C stops the rig.", flush=True)
+        await stop.wait()
+        print("\nstopping...", flush=True)
+    finally:
+        stop.set()
+        await watcher
+        await supervisor.stop()
+
+
+def _port_env(args: argparse.Namespace) -> dict[str, str]:
+    """`--origin-port 9081` and friends, as the RIG_* variables every component reads."""
+    names = {"origin_port": "RIG_ORIGIN_PORT", "ads_port": "RIG_ADS_PORT", "stitcher_port": "RIG_STITCHER_PORT"}
+    return {env: str(getattr(args, name)) for name, env in names.items() if getattr(args, name, None)}
 
 
 # --------------------------------------------------------------------------- rig media
@@ -109,6 +121,25 @@ def _media_build(args: argparse.Namespace) -> int:
     built = asyncio.run(build_media(settings, args.channel, progress_printer()))
     for name, content in built.items():
         print(f"  {name}: {content.directory}")
+    return 0
+
+
+def _media_serve(args: argparse.Namespace) -> int:
+    from rig.media_server import start_media_server
+    from stitcher.cli import stop_event
+
+    settings = _settings(args)
+
+    async def serve() -> None:
+        host, port = args.host or settings.ads.host, args.port or settings.ads.port
+        runner = await start_media_server(settings.media.cache_dir, host, port)
+        print(f"media server on http://{host}:{port} ({settings.media.cache_dir})", flush=True)
+        try:
+            await stop_event().wait()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(serve())
     return 0
 
 
@@ -155,8 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR, ~/.local/state/ssai-rig)")
 
     up = sub.add_parser("up", help="build media on first use, start the rig, print the URLs",
-                        description="Build any missing media (with progress), start the live origin emulator and print ready-to-paste URLs. Ctrl-C or SIGTERM stops it cleanly.")
+                        description="Build any missing media and house ads (with progress), then start and supervise the origin emulator,"
+                        " the media server, the stitcher and the SCTE-35 monitor as processes (logs in <state_dir>/logs/; a component"
+                        " that exits is restarted and reported) and print ready-to-paste URLs. Ctrl-C or SIGTERM stops everything cleanly.")
     up.add_argument("--headless", action="store_true", help="no TUI: print the URLs and run until stopped")
+    up.add_argument("--origin-port", type=int, help="origin emulator port (default: origin.port, 8081)")
+    up.add_argument("--ads-port", type=int, help="media server port for ads and slate (default: ads.port, 8082)")
+    up.add_argument("--stitcher-port", type=int, help="stitcher port (default: stitcher.port, 8080)")
     common(up)
 
     media = sub.add_parser("media", help="media cache commands", description="Render and inspect the media cache.")
@@ -165,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Render each configured channel's content loop (all renditions) into the media cache.")
     build.add_argument("--channel", action="append", help="only this channel (repeatable)")
     common(build)
+    serve = media_sub.add_parser("serve", help="serve conditioned ads and slate from the media cache (started by rig up)",
+                                 description="Serve /ads/... and /slate/... (HLS VOD playlists and segments) from the media cache over HTTP.")
+    serve.add_argument("--host", help="listen address (default: ads.host)")
+    serve.add_argument("--port", type=int, help="listen port (default: ads.port, 8082)")
+    common(serve)
 
     from rig import channels as channels_module
     from rig import validate as validate_module
@@ -203,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_up(args))
             return 0
         if args.command == "media":
-            return _media_build(args)
+            return _media_serve(args) if args.media_command == "serve" else _media_build(args)
         if args.command == "validate":
             from rig import validate as validate_module
 

@@ -51,13 +51,14 @@ def _absolute_uri_attribute(tag: Tag, origin_url: str) -> Tag:
     return Tag(tag.name, AttributeList(items).render())
 
 
-def rewrite_master(master: MasterPlaylist, origin_url: str, ladder: Sequence[Rung]) -> MasterPlaylist:
-    """Variants point at this stitcher's `{rung}.m3u8` in the same mode (see the module docstring)."""
+def rewrite_master(master: MasterPlaylist, origin_url: str, ladder: Sequence[Rung], query: str = "") -> MasterPlaylist:
+    """Variants point at this stitcher's `{rung}.m3u8` in the same mode (see the module docstring);
+    `query` (e.g. `session=abc`, already encoded) is carried on to every variant URI."""
     variants = []
     for variant in master.variants:
         rung = rung_for(variant.uri, origin_url, ladder)
         if rung is not None:
-            variants.append(variant.with_uri(f"{rung.name}.m3u8"))
+            variants.append(variant.with_uri(f"{rung.name}.m3u8" + (f"?{query}" if query else "")))
     return replace(master, variants=tuple(variants), tags=tuple(_absolute_uri_attribute(t, origin_url) for t in master.tags))
 
 

@@ -30,7 +30,7 @@ from stitcher.modes import BreakView, passthrough, rewrite_master
 from stitcher.origin import OriginUnavailable
 from stitcher.playlist import MediaPlaylist
 from stitcher.sgai import interleave
-from stitcher.ssai import VodMedia, pdts, stitch
+from stitcher.ssai import SsaiError, VodMedia, pdts, stitch
 
 CATALOG_TTL = 5.0  # seconds a channel row or its slate is reused before the catalog is read again
 
@@ -43,11 +43,39 @@ class Rendered:
     etag: str
     breaks: int = 0
     target_duration: int = 2
+    timeline: tuple[Placed, ...] = ()  # what a media playlist's segments are, for the sessions view
 
     @classmethod
-    def of(cls, text: str, breaks: int = 0, target_duration: int = 2) -> "Rendered":
+    def of(cls, text: str, breaks: int = 0, target_duration: int = 2, playlist: MediaPlaylist | None = None) -> "Rendered":
         body = text.encode()
-        return cls(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"', breaks, target_duration)
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        return cls(body, etag, breaks, target_duration, placed(playlist) if playlist is not None else ())
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One segment of a served media playlist: where it is on the clock and what it shows."""
+
+    msn: int
+    start: float  # PDT, epoch seconds
+    duration: float
+    kind: str  # content | ad | slate
+    ad: str = ""  # the ad id, for ads
+
+
+def kind_of(uri: str) -> tuple[str, str]:
+    """Content, ad (with its id) or slate, from a segment URI (DESIGN.md: `/ads/`, `/slate/`)."""
+    if "/ads/" in uri:
+        return "ad", uri.split("/ads/", 1)[1].split("/", 1)[0]
+    return ("slate", "") if "/slate/" in uri else ("content", "")
+
+
+def placed(playlist: MediaPlaylist) -> tuple[Placed, ...]:
+    try:
+        times = pdts(playlist)
+    except SsaiError:
+        return ()
+    return tuple(Placed(n, t, s.duration, *kind_of(s.uri)) for (n, _, s), t in zip(playlist.numbered(), times))
 
 
 @dataclass(frozen=True)
@@ -111,9 +139,12 @@ class PlaylistService:
         """How long a last good origin copy may stand in: 1.5 target durations (RFC 8216 §6.3.4)."""
         return 1.5 * max(1, math.ceil(channel.segment_duration - 1e-9))
 
-    async def master(self, slug: str, mode: str) -> Rendered:
+    async def master(self, slug: str, mode: str, query: str = "") -> Rendered:
+        """The channel's master in `mode`; `query` (a player's session) is carried on to the variants."""
         channel = await self.channel(slug)
         got = await self.origin.get(channel.origin_url, self.stale_limit(channel) * 10)
+        if query:  # one player's copy: not worth caching
+            return Rendered.of(rewrite_master(master_of(got), channel.origin_url, channel.ladder, query).render())
         return self._cached((slug, "master", mode), (got.version, channel.ladder), lambda: Rendered.of(rewrite_master(master_of(got), channel.origin_url, channel.ladder).render()))
 
     async def media(self, slug: str, variant: str, mode: str) -> Rendered:
@@ -131,7 +162,7 @@ class PlaylistService:
         if not isinstance(origin, MediaPlaylist):
             raise OriginUnavailable(f"{url} is not a media playlist")
         if mode == "passthrough":
-            return self._cached((slug, variant, mode), (got.version,), lambda: Rendered.of(passthrough(origin, url).render(), 0, origin.target_duration))
+            return self._cached((slug, variant, mode), (got.version,), lambda: self._rendered_media(passthrough(origin, url), 0))
         view = await self.views.get(slug, channel.segment_duration)
         key = (got.version, view.version)
         hit = self._rendered.get((slug, variant, mode))
@@ -145,7 +176,7 @@ class PlaylistService:
             slate = (await self.slate(channel)).urls
             media = await self.vod_media(in_window, rung.bandwidth, slate)
             playlist = stitch(origin, url, view.value.records, view.value.ledger, channel.segment_duration, rung.bandwidth, media, slate.get(rung.bandwidth, ""))
-        return self._store((slug, variant, mode), key, Rendered.of(playlist.render(), len(in_window), origin.target_duration), mode)
+        return self._store((slug, variant, mode), key, self._rendered_media(playlist, len(in_window)), mode)
 
     async def vod_media(self, records: Sequence[BreakRecord], bandwidth: int, slate: dict[int, str]) -> dict[str, VodMedia]:
         """The conditioned playlists the breaks in the window need for one variant; an ad playlist that
@@ -160,6 +191,10 @@ class PlaylistService:
                 raise OriginUnavailable(f"ad playlist {url} does not exist and there is no slate to stand in")
             media[url] = vod if vod is not None else fallback
         return media
+
+    @staticmethod
+    def _rendered_media(playlist: MediaPlaylist, breaks: int) -> Rendered:
+        return Rendered.of(playlist.render(), breaks, playlist.target_duration, playlist)
 
     def _cached(self, key: tuple[str, str, str], version: tuple, render) -> Rendered:
         hit = self._rendered.get(key)

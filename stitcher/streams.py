@@ -4,6 +4,11 @@
   GET /{mode}/{channel}/{variant}.m3u8                    the media playlist (mode: ssai, sgai, passthrough)
   GET /sgai/{channel}/breaks/{eventId}/assets.json        HLS Interstitials asset list (honours _HLS_start_offset)
   GET /sgai/{channel}/breaks/{eventId}/items/{k}.m3u8     the multivariant playlist of pod item k (an asset)
+  GET /v1/channels                                        the channels, their variants and mode URLs
+  GET /v1/sessions                                        the players served lately and where they are
+
+A master requested with `?session=ID` carries the session on to its variant URIs, so the sessions
+view (`stitcher.sessions`) knows the player; without one a player is its address and User-Agent.
 
 Playlists carry `Cache-Control: public, max-age=<half the target duration, whole seconds>`, a strong
 `ETag`, and answer `304 Not Modified` to a matching `If-None-Match`; errors carry `no-store`.
@@ -13,17 +18,21 @@ Side effects: through the service (HTTP, KV), metrics.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from stitcher.errors import NotFound
+from stitcher.modes import MODES
 from stitcher.service import PlaylistService, Rendered
+from stitcher.sessions import Sessions
 from stitcher.sgai import asset_list, interstitial_id, item_master
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SERVICE = web.AppKey("service", PlaylistService)
+SESSIONS = web.AppKey("sessions", Sessions)
 MODES_PATTERN = "{mode:ssai|sgai|passthrough}"
 ITEM_MAX_AGE = 60  # an item playlist's URL names its break instance; a minute of caching is plenty
 
@@ -40,17 +49,44 @@ def playlist_response(request: web.Request, rendered: Rendered) -> web.Response:
     return web.Response(body=rendered.body, content_type=PLAYLIST_TYPE, headers=headers)
 
 
+def session_query(request: web.Request) -> str:
+    session = request.query.get("session", "")
+    return urlencode({"session": session}) if session else ""
+
+
 async def master(request: web.Request) -> web.Response:
-    return playlist_response(request, await request.app[SERVICE].master(request.match_info["channel"], request.match_info["mode"]))
+    service = request.app[SERVICE]
+    return playlist_response(request, await service.master(request.match_info["channel"], request.match_info["mode"], session_query(request)))
 
 
 async def media(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    mode = request.match_info["mode"]
-    rendered = await service.media(request.match_info["channel"], request.match_info["variant"], mode)
+    mode, channel, variant = request.match_info["mode"], request.match_info["channel"], request.match_info["variant"]
+    rendered = await service.media(channel, variant, mode)
     if rendered.breaks:
         service.metrics.breaks_served.labels(mode).inc()
+    client = request.remote or "?"
+    session = request.query.get("session") or f"{client} {request.headers.get('User-Agent', '')[:60]}".strip()
+    request.app[SESSIONS].seen(session, client, channel, mode, variant, rendered, service.clock.now())
     return playlist_response(request, rendered)
+
+
+async def sessions(request: web.Request) -> web.Response:
+    """The players this stitcher served lately, with their estimated positions (`stitcher.sessions`)."""
+    return web.json_response({"sessions": request.app[SESSIONS].snapshot(request.app[SERVICE].clock.now())})
+
+
+async def channels(request: web.Request) -> web.Response:
+    """The channels this stitcher serves, with their variants and the URL of each mode."""
+    catalog = request.app[SERVICE].catalog
+    found = await asyncio.to_thread(catalog.channels)
+    return web.json_response({"channels": [
+        {"slug": c.slug, "status": c.status, "default_mode": c.default_mode, "origin_url": c.origin_url,
+         "segment_duration": c.segment_duration, "cue_formats": list(c.cue_formats),
+         "variants": [{"name": r.name, "bandwidth": r.bandwidth, "resolution": f"{r.width}x{r.height}"} for r in c.ladder],
+         "masters": {mode: f"/{mode}/{c.slug}/master.m3u8" for mode in MODES}}
+        for c in found
+    ]})
 
 
 async def _record(request: web.Request):
@@ -88,6 +124,9 @@ async def item(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, service: PlaylistService) -> None:
     app[SERVICE] = service
+    app[SESSIONS] = Sessions()
+    app.router.add_get("/v1/channels", channels)
+    app.router.add_get("/v1/sessions", sessions)
     app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/master.m3u8", master)
     app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/{{variant}}.m3u8", media)
     app.router.add_get("/sgai/{channel}/breaks/{event}/assets.json", assets)

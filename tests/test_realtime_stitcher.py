@@ -4,6 +4,7 @@
   the ad segments, and the media it read matches the wall time it took (no stall, no drift).
 - `stitcher serve --workers 2` beside it: two processes on one port, over the same KV, answer
   identically, and /metrics sums both.
+- `rig up` restarts a component that dies (the stitcher, SIGKILLed) and refuses a port in use clearly.
 The small config (tiny renditions, one 10 s house ad and the slate) keeps the set-up short.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -121,3 +124,33 @@ def test_two_workers_on_one_port_answer_identically(running_rig, tmp_path):
         process.terminate()
         process.wait(timeout=15)
     assert process.returncode == 0
+
+
+def test_a_crashed_component_is_restarted_and_reported(running_rig):
+    api, _ = running_rig
+    first = json.loads(fetch(f"{api}/healthz")[1])["pid"]
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # bounded: the supervisor restarts it after a 1 s pause
+        try:
+            second = json.loads(fetch(f"{api}/healthz")[1])["pid"]
+            if second != first:
+                break
+        except OSError:
+            pass
+        time.sleep(0.2)
+    else:
+        pytest.fail("the stitcher was not restarted")
+    assert fetch(f"{api}/ssai/news/hi.m3u8")[0] == 200
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path, small_content):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "RIG_STATE_DIR": str(tmp_path)}
+        result = subprocess.run([str(BIN / "rig"), "up", "--headless", "--config", str(SMALL_CONFIG), "--stitcher-port", str(port)],
+                                env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"stitcher cannot listen on 127.0.0.1:{port}" in result.stderr and "--stitcher-port" in result.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import random
 from urllib.parse import urljoin
 
@@ -243,3 +244,30 @@ async def test_sgai_asset_lists_and_item_playlists_over_http(stack, clock):
     assert bad.status == 400 and "_HLS_start_offset" in (await bad.json())["error"]
     gone = await stack.client.get(path.replace("_HLS_interstitial_id=", "_HLS_interstitial_id=x"))
     assert gone.status == 404
+
+
+async def test_channels_and_where_real_players_are(stack, clock):
+    _, text = await get(stack, "/v1/channels")
+    (news,) = json.loads(text)["channels"]
+    assert news["slug"] == "news" and [v["name"] for v in news["variants"]] == ["hi", "lo"]
+    assert news["masters"]["sgai"] == "/sgai/news/master.m3u8"
+    _, master = await get(stack, "/ssai/news/master.m3u8?session=p1")
+    assert [v.uri for v in parse_master_playlist(master).variants] == ["hi.m3u8?session=p1", "lo.m3u8?session=p1"]
+    _, plain = await get(stack, "/ssai/news/master.m3u8")
+    assert "session" not in plain  # the shared copy never carries anyone's session
+    response = await stack.client.post("/v1/channels/news/cue", json={"duration": 10})
+    record = await response.json()
+    ad_start = parse_datetime(record["adStart"]).timestamp()
+    while clock.now() < ad_start + 3 * 2 + 1:  # the playhead (3 targets behind live) reaches the break
+        clock.advance(0.5)
+        await get(stack, "/ssai/news/lo.m3u8?session=p1")
+        await get(stack, "/sgai/news/hi.m3u8")
+    _, text = await get(stack, "/v1/sessions")
+    sessions = {s["id"]: s for s in json.loads(text)["sessions"]}
+    p1 = sessions["p1"]
+    assert (p1["channel"], p1["mode"], p1["variant"], p1["kind"]) == ("news", "ssai", "lo", "ad") and p1["ad"].startswith("house-")
+    (other,) = [s for s in sessions.values() if s["id"] != "p1"]
+    assert other["mode"] == "sgai" and other["kind"] == "content" and other["client"] == "127.0.0.1"
+    clock.advance(61)
+    _, text = await get(stack, "/v1/sessions")
+    assert json.loads(text)["sessions"] == []  # forgotten after a minute of silence

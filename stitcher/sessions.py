@@ -1,0 +1,63 @@
+"""Where the real players are: a view of recent playlist requests, for the TUI (`GET /v1/sessions`).
+
+A player is known by the `session` query parameter it carries (the master playlist passes a
+`?session=...` on to its variant URIs) or, without one, by its client address and User-Agent. For
+each, the stitcher remembers its last media playlist request: channel, mode, variant, when, and the
+playlist it was served. Its playhead is estimated as a player would hold it: three target durations
+behind the end of that playlist (hls.js's default live sync), advancing with the clock since the
+request; the segment there says whether it watches content, an ad (which) or slate.
+
+This is observation only: nothing here changes what any player is served (T5). Sessions not seen
+for `expiry` seconds are forgotten; with several workers each knows the players it answered.
+
+Side effects: none (memory only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stitcher.service import Rendered
+
+LIVE_SYNC_TARGETS = 3  # hls.js liveSyncDurationCount
+
+
+@dataclass(frozen=True)
+class Seen:
+    id: str
+    client: str
+    channel: str
+    mode: str
+    variant: str
+    at: float
+    rendered: Rendered
+
+
+class Sessions:
+    def __init__(self, expiry: float = 60.0, limit: int = 10_000):
+        self.expiry, self.limit = expiry, limit
+        self._seen: dict[str, Seen] = {}
+
+    def seen(self, session: str, client: str, channel: str, mode: str, variant: str, rendered: Rendered, now: float) -> None:
+        self._seen.pop(session, None)
+        self._seen[session] = Seen(session, client, channel, mode, variant, now, rendered)
+        if len(self._seen) > self.limit:  # forget the least recently seen (dicts keep insertion order)
+            del self._seen[next(iter(self._seen))]
+
+    def snapshot(self, now: float) -> list[dict]:
+        for key in [k for k, s in self._seen.items() if now - s.at > self.expiry]:
+            del self._seen[key]
+        return [view(s, now) for s in self._seen.values()]
+
+
+def view(seen: Seen, now: float) -> dict:
+    timeline = seen.rendered.timeline
+    out = {"id": seen.id, "client": seen.client, "channel": seen.channel, "mode": seen.mode, "variant": seen.variant,
+           "last_seen": round(seen.at, 3), "age": round(now - seen.at, 3), "msn": None, "playhead": None, "kind": None, "ad": ""}
+    if not timeline:
+        return out
+    edge = timeline[-1].start + timeline[-1].duration
+    playhead = min(edge, edge - LIVE_SYNC_TARGETS * seen.rendered.target_duration + (now - seen.at))
+    at = next((p for p in timeline if p.start <= playhead < p.start + p.duration), timeline[-1] if playhead >= edge else timeline[0])
+    out.update(msn=at.msn, playhead=round(playhead, 3), behind_live=round(max(0.0, now - playhead), 3), kind=at.kind, ad=at.ad)
+    return out
