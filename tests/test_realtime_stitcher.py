@@ -81,7 +81,9 @@ def test_ffmpeg_plays_the_ssai_stream_across_a_whole_break(running_rig, tmp_path
     opened = re.findall(r"Opening '([^']+\.ts)' for reading", result.stderr)
     breaks = [k for k, u in enumerate(opened) if "/ads/" in u or "/slate/" in u]
     assert any("/ads/" in u for u in opened), opened
-    assert breaks and any("/news/" in u for u in opened[: breaks[0]]) and any("/news/" in u for u in opened[breaks[-1]:]), "\n".join(opened + [str(record)])  # content, the break, content
+    assert breaks and any("/news/" in u for u in opened[: breaks[0]]), opened
+    back = next((k for k in range(breaks[0], len(opened)) if "/news/" in opened[k]), None)  # the end of the first break
+    assert back is not None, "\n".join(opened + [str(record)])  # content, the break, content again (a scheduled break may follow)
     # ffmpeg's HLS demuxer tries to reuse its keep-alive connection for a segment on another host
     # (ads come from the media server, content from the origin), notes the failure and reconnects:
     # that note is verbose-level chatter, not an error of the stream.
@@ -90,6 +92,7 @@ def test_ffmpeg_plays_the_ssai_stream_across_a_whole_break(running_rig, tmp_path
         if re.search(r"\berror\b|non[- ]monoton|Invalid", line, re.I) and "keepalive request failed" not in line
     ]
     assert not errors, errors
+    print(f"ffmpeg: {len(opened)} segments opened ({sum('/ads/' in u for u in opened)} ad, {sum('/slate/' in u for u in opened)} slate), {seconds} s of media read in {wall:.1f} s wall")
     # ffmpeg starts 3 segments behind live and then reads at the pace of the live edge
     assert seconds - 8 <= wall <= seconds + 4, (wall, record)
     probe = subprocess.run([ffmpeg_executable(), "-hide_banner", "-i", str(out), "-f", "null", "-"], capture_output=True, text=True, timeout=60)
