@@ -9,6 +9,7 @@
   rig cue CHANNEL --duration 30 | --end EVENT_ID          a manual break through the stitcher's /cue API
   rig splice CHANNEL --duration 30 [--format cue-out]      a real SCTE-35 cue at the origin emulator
   rig validate URL [--seconds S] [--viewers N]             check a live stream against the HLS rules
+  rig viewers URL [-n N] [--seconds S]                     simulated players: stalls, ads seen, violations
   rig config                                               every setting, its value and meaning
 
 Settings come from the shipped defaults, `--config FILE` (or RIG_CONFIG) and RIG_* variables.
@@ -221,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Poll a master playlist's variants as several viewers joining at different times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants. Prints each violation, then a JSON summary. Exit 1 on any violation, 2 if the stream cannot be read.")
     validate_module.add_arguments(validate)
 
+    from rig import viewers_cli
+
+    viewers_cli.add_parser(sub)
+
     from rig import bench as bench_module
 
     bench = sub.add_parser("bench", help="micro-benchmarks (figures written to a JSON file)", description="Measure parts of the rig on this machine.")
@@ -251,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             return validate_module.run(args)
         if args.command == "config":
             return _config(args)
+        if args.command == "viewers":
+            from rig import viewers_cli
+
+            return viewers_cli.run(args)
         if args.command == "bench":
             from rig import bench as bench_module
 
