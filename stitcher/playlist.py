@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
+from urllib.parse import urlsplit
 
 __all__ = [
     "PlaylistError",
@@ -35,6 +36,7 @@ __all__ = [
     "parse_datetime",
     "format_datetime",
     "format_decimal",
+    "segment_kind",
     "MEDIA_TAGS",
     "CUE_TAGS",
 ]
@@ -84,6 +86,18 @@ _HEADER_TAGS = frozenset(
         "EXT-X-I-FRAMES-ONLY",
     }
 )
+
+
+def segment_kind(uri: str) -> tuple[str, str | None]:
+    """('content'|'ad'|'slate', ad id or None) of a segment URI, by DESIGN.md's contract: ad segment
+    URIs contain `/ads/<ad id>/`, slate ones `/slate/` (the slate kept among the ads, `/ads/slate/`, too)."""
+    parts = urlsplit(uri).path.split("/")[:-1]
+    if "slate" in parts:
+        return "slate", None
+    if "ads" in parts:
+        index = parts.index("ads")
+        return "ad", parts[index + 1] if index + 1 < len(parts) else None
+    return "content", None
 
 
 class PlaylistError(ValueError):

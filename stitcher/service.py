@@ -28,7 +28,7 @@ from stitcher.feeds import BreakViews, OriginFeed, Versioned, VodLibrary, master
 from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, passthrough, rewrite_master
 from stitcher.origin import OriginUnavailable
-from stitcher.playlist import MediaPlaylist
+from stitcher.playlist import MediaPlaylist, segment_kind
 from stitcher.sgai import interleave
 from stitcher.ssai import SsaiError, VodMedia, pdts, stitch
 
@@ -63,19 +63,17 @@ class Placed:
     ad: str = ""  # the ad id, for ads
 
 
-def kind_of(uri: str) -> tuple[str, str]:
-    """Content, ad (with its id) or slate, from a segment URI (DESIGN.md: `/ads/`, `/slate/`)."""
-    if "/ads/" in uri:
-        return "ad", uri.split("/ads/", 1)[1].split("/", 1)[0]
-    return ("slate", "") if "/slate/" in uri else ("content", "")
-
-
 def placed(playlist: MediaPlaylist) -> tuple[Placed, ...]:
     try:
         times = pdts(playlist)
     except SsaiError:
         return ()
-    return tuple(Placed(n, t, s.duration, *kind_of(s.uri)) for (n, _, s), t in zip(playlist.numbered(), times))
+    return tuple(Placed(n, t, s.duration, *_kind(s.uri)) for (n, _, s), t in zip(playlist.numbered(), times))
+
+
+def _kind(uri: str) -> tuple[str, str]:
+    kind, ad = segment_kind(uri)
+    return kind, ad or ""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
 import pytest
 
-from rig.viewers import Fleet, Playhead, _Piece, classify, variant_name
+from rig.playhead import Playhead, _Piece, variant_name
+from rig.viewers import Fleet
+from stitcher.playlist import segment_kind
 from rig.viewers_cli import add_arguments, add_parser, execute, run
 from stitcher.clock import FakeClock
 from tests.driving import drive
@@ -257,10 +259,10 @@ def test_playhead_stalls_when_the_buffer_runs_out_and_resumes_on_the_next_segmen
 
 
 def test_segment_kinds_and_variant_names():
-    assert classify("http://m/ads/house-1/x/hi/seg_00001.ts") == ("ad", "house-1")
-    assert classify("http://m/ads/slate/x/hi/seg_00001.ts") == ("slate", None)
-    assert classify("http://m/slate/k-1/hi/seg_00001.ts") == ("slate", None)
-    assert classify("http://o/news/hi/seg_00001.ts") == ("content", None)
+    assert segment_kind("http://m/ads/house-1/x/hi/seg_00001.ts") == ("ad", "house-1")
+    assert segment_kind("http://m/ads/slate/x/hi/seg_00001.ts") == ("slate", None)
+    assert segment_kind("http://m/slate/k-1/hi/seg_00001.ts") == ("slate", None)
+    assert segment_kind("http://o/news/hi/seg_00001.ts") == ("content", None)
     assert [variant_name(u) for u in ("hi.m3u8", "http://o/news/lo/index.m3u8", "/ssai/news/720p.m3u8")] == ["hi", "lo", "720p"]
 
 
