@@ -1,0 +1,209 @@
+"""Running the rig's components as supervised processes (what `rig up` does after the media build).
+
+Each component (origin emulator, media server, stitcher, monitor) is its own process, started
+with the same settings (config file and `RIG_*` environment), its output in
+`<state_dir>/logs/<name>.log`. `start()` waits until each answers its health URL, and fails with
+the last lines of its log when one exits while starting (a port in use, a bad config).
+`watch()` restarts a component that exits while the rig runs, with a growing pause (1 s, 2 s, 4 s,
+... up to 30 s; reset after a minute of good running), and reports every exit and restart through
+`on_event` (printed headless, shown in the TUI). `stop()` sends SIGTERM to all and kills what has
+not exited after 10 s.
+
+The commands are pure (`components(settings, ...)`), the supervisor runs them.
+
+Side effects: processes, log files, HTTP GETs to health URLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import aiohttp
+
+from rig.errors import RigError
+from rig.settings import Settings
+
+BIN = Path(sys.executable).parent
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+MAX_PAUSE = 30.0
+STEADY = 60.0  # seconds of running after which a component's restart pause starts again at 1 s
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    argv: tuple[str, ...]
+    health: str | None = None  # a URL that answers 200 once the component is ready
+    port: tuple[str, int] | None = None  # (host, port) it listens on: checked free before starting
+
+
+def components(settings: Settings, config: Path | None) -> list[Component]:
+    """The rig's processes for these settings (`config` is passed on so they read the same file)."""
+    extra = ("--config", str(config)) if config else ()
+    o, a, s = settings.origin, settings.ads, settings.stitcher
+    return [
+        Component("origin", (str(BIN / "origin-emulator"), "serve", "--host", o.host, "--port", str(o.port), *extra), f"http://{o.host}:{o.port}/healthz", (o.host, o.port)),
+        Component("media", (str(BIN / "rig"), "media", "serve", "--host", a.host, "--port", str(a.port), *extra), f"http://{a.host}:{a.port}/healthz", (a.host, a.port)),
+        Component("stitcher", (str(BIN / "stitcher"), "serve", "--host", s.host, "--port", str(s.port), *extra), f"http://{s.host}:{s.port}/healthz", (s.host, s.port)),
+        Component("monitor", (str(BIN / "stitcher"), "monitor", *extra)),
+    ]
+
+
+def check_free(component: Component) -> None:
+    """A clear error before starting anything when a component's port is taken."""
+    if component.port is None:
+        return
+    host, port = component.port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no obstacle, a listener is
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            variable = f"RIG_{'ADS' if component.name == 'media' else component.name.upper()}_PORT"
+            raise RigError(f"{component.name} cannot listen on {host}:{port}: {exc.strerror or exc} (another rig running? use --{component.name}-port or {variable})") from None
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the supervisor dies, however it dies
+    (SIGKILL included), so no component outlives `rig up`. A no-op where prctl is not available."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class Running:
+    component: Component
+    process: asyncio.subprocess.Process | None = None
+    started: float = 0.0
+    restarts: int = 0
+    pause: float = 1.0
+    state: str = "starting"  # starting | running | restarting | stopped
+    last_exit: str = ""
+    log: Path = field(default_factory=Path)
+
+
+@dataclass(frozen=True)
+class Status:
+    """One component as the TUI shows it."""
+
+    name: str
+    state: str
+    pid: int | None
+    restarts: int
+    last_exit: str
+
+
+def tail(path: Path, lines: int = 8) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class Supervisor:
+    def __init__(self, parts: list[Component], env: dict[str, str], log_dir: Path, on_event: Callable[[str], None] = print):
+        self.env, self.log_dir, self.on_event = env, log_dir, on_event
+        self.running = [Running(c, log=log_dir / f"{c.name}.log") for c in parts]
+
+    def status(self) -> list[Status]:
+        return [Status(r.component.name, r.state, r.process.pid if r.process else None, r.restarts, r.last_exit) for r in self.running]
+
+    async def _spawn(self, run: Running) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(run.log, "ab") as log:
+            log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(run.component.argv)}\n".encode())
+            log.flush()
+            run.process = await asyncio.create_subprocess_exec(
+                *run.component.argv, env=self.env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True, preexec_fn=die_with_parent,
+            )
+        run.started = time.monotonic()
+
+    async def _ready(self, run: Running, session: aiohttp.ClientSession, deadline: float) -> None:
+        while run.component.health:
+            if run.process.returncode is not None:
+                raise RigError(f"{run.component.name} exited with {run.process.returncode} while starting; its log ({run.log}) ends:\n{tail(run.log)}")
+            try:
+                async with session.get(run.component.health, timeout=aiohttp.ClientTimeout(total=1)) as response:
+                    if response.status == 200:
+                        break
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise RigError(f"{run.component.name} did not answer {run.component.health} within {START_TIMEOUT:g} s; its log ({run.log}) ends:\n{tail(run.log)}")
+            await asyncio.sleep(0.1)
+        run.state = "running"
+
+    async def start(self) -> None:
+        """Start every component and wait until each is ready; on failure stop what started and raise."""
+        for run in self.running:
+            check_free(run.component)
+        try:
+            async with aiohttp.ClientSession() as session:
+                for run in self.running:
+                    await self._spawn(run)
+                deadline = time.monotonic() + START_TIMEOUT
+                for run in self.running:
+                    await self._ready(run, session, deadline)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Restart components that exit, until `stop` is set."""
+        while not stop.is_set():
+            for run in self.running:
+                if run.process is None or run.process.returncode is None or run.state == "stopped":
+                    continue
+                code = run.process.returncode
+                if time.monotonic() - run.started > STEADY:
+                    run.pause = 1.0
+                run.last_exit = f"exit {code}" if code >= 0 else f"killed by {signal.Signals(-code).name}"
+                run.state, run.restarts = "restarting", run.restarts + 1
+                last = tail(run.log, 1)
+                self.on_event(f"{run.component.name} stopped ({run.last_exit}{': ' + last if last else ''}); restarting in {run.pause:g} s (log: {run.log})")
+                try:
+                    await asyncio.wait_for(stop.wait(), run.pause)
+                    return
+                except asyncio.TimeoutError:
+                    pass
+                run.pause = min(MAX_PAUSE, run.pause * 2)
+                await self._spawn(run)
+                run.state = "running"
+                self.on_event(f"{run.component.name} restarted (pid {run.process.pid}, restart {run.restarts})")
+            try:
+                await asyncio.wait_for(stop.wait(), 0.5)
+            except asyncio.TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        """SIGTERM every component, then SIGKILL what is still there after STOP_TIMEOUT."""
+        alive = [r for r in self.running if r.process is not None and r.process.returncode is None]
+        for run in alive:
+            run.state = "stopped"
+            try:
+                os.killpg(run.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for run in alive:
+            try:
+                await asyncio.wait_for(run.process.wait(), STOP_TIMEOUT)
+            except asyncio.TimeoutError:
+                os.killpg(run.process.pid, signal.SIGKILL)
+                await run.process.wait()
+        for run in self.running:
+            run.state = "stopped"
