@@ -89,21 +89,73 @@ async def _up(args: argparse.Namespace) -> None:
     finally:
         catalog.close()
     env = {**os.environ, "RIG_STATE_DIR": str(settings.state_dir), **_port_env(args)}
+    headless = args.headless or not (sys.stdin.isatty() and sys.stdout.isatty())
     supervisor = Supervisor(parts, env, settings.state_dir / "logs")
     stop = stop_event()
     await supervisor.start()
     watcher = asyncio.create_task(supervisor.watch(stop), name="supervisor")
     try:
         _print_urls(settings)
-        if not args.headless:
-            print("\n  (the TUI is not built yet: running headless)")
-        print("\nCtrl-C stops the rig.", flush=True)
-        await stop.wait()
+        if headless:
+            if not args.headless:
+                print("\n  (no terminal: running headless)")
+            print("\nCtrl-C stops the rig.", flush=True)
+            await stop.wait()
+        else:
+            await _tui(settings, supervisor, stop)
         print("\nstopping...", flush=True)
     finally:
         stop.set()
         await watcher
         await supervisor.stop()
+
+
+async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
+    """The Textual app over the running rig, with a fleet of simulated viewers it can start and stop.
+    Logging goes to <state_dir>/logs/rig.log while it runs (a terminal handler would garble the screen)."""
+    import aiohttp
+
+    from rig.viewers import Fleet
+    from stitcher.catalog import Catalog
+    from stitcher.clock import SystemClock
+    from tui.app import RigApp
+
+    catalog = Catalog(settings.state_dir / "channels.db")
+    try:
+        channels = {c.slug: [r.name for r in c.ladder] for c in catalog.channels() if c.status == "active"}
+    finally:
+        catalog.close()
+    origin = f"http://{settings.origin.host}:{settings.origin.port}"
+    api = f"http://{settings.stitcher.host}:{settings.stitcher.port}"
+    first = next(iter(channels), "news")
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    for handler in handlers:
+        root.removeHandler(handler)
+    to_file = logging.FileHandler(settings.state_dir / "logs" / "rig.log")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root.addHandler(to_file)
+    clock = SystemClock()
+    async with aiohttp.ClientSession() as session:
+        fleet = Fleet(session, clock, f"{api}/ssai/{first}/master.m3u8", 0)
+        app = RigApp(origin, api, list(channels), channels, session=session, clock=clock, viewers=fleet)
+        supervisor.on_event = lambda text: app.call_later(app.notify, text, title="rig", severity="warning")
+        viewers = asyncio.create_task(fleet.run(stop), name="viewers")
+        ending = asyncio.create_task(stop.wait())
+        ui = asyncio.create_task(app.run_async())
+        try:
+            done, _ = await asyncio.wait({ui, ending}, return_when=asyncio.FIRST_COMPLETED)
+            if ending in done:  # SIGTERM (or SIGINT from outside the terminal)
+                app.exit()
+            await ui
+        finally:
+            stop.set()
+            ending.cancel()
+            await asyncio.gather(viewers, return_exceptions=True)
+            supervisor.on_event = print
+            root.removeHandler(to_file)
+            for handler in handlers:
+                root.addHandler(handler)
 
 
 def _port_env(args: argparse.Namespace) -> dict[str, str]:

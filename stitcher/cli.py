@@ -31,6 +31,7 @@ from aiohttp import web
 
 from rig.errors import RigError
 from rig.serving import start_site
+from rig.supervisor import die_with_parent
 from rig.settings import Settings, load_settings
 from stitcher.app import StreamOptions, create_app
 from stitcher.breaks import BreakLedger, Retention
@@ -92,8 +93,9 @@ class Services:
 
 
 def stop_event() -> asyncio.Event:
+    """Set on SIGINT, SIGTERM or SIGHUP (the terminal went away): every long-running command stops cleanly."""
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     return stop
 
@@ -136,7 +138,7 @@ def serve_workers(args: argparse.Namespace, settings: Settings, host: str, port:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     started = time.monotonic()
-    children = [subprocess.Popen(argv, env=env) for _ in range(workers)]
+    children = [subprocess.Popen(argv, env=env, preexec_fn=die_with_parent) for _ in range(workers)]
     print(f"stitcher: {workers} workers on http://{host}:{port} (pids {', '.join(str(c.pid) for c in children)}; metrics summed over all)", flush=True)
     failed = 0
     try:
@@ -149,7 +151,7 @@ def serve_workers(args: argparse.Namespace, settings: Settings, host: str, port:
                         stopping = True
                         break
                     print(f"stitcher: worker {child.pid} exited with {child.returncode}; starting another", file=sys.stderr, flush=True)
-                    children[children.index(child)] = subprocess.Popen(argv, env=env)
+                    children[children.index(child)] = subprocess.Popen(argv, env=env, preexec_fn=die_with_parent)
             time.sleep(0.2)
     finally:
         for child in children:
