@@ -10,7 +10,8 @@ Routes (DESIGN.md):
   GET    /control/channels                       channels, variants, timeline facts
   GET    /healthz
 Every response carries `Access-Control-Allow-Origin: *`; errors are JSON `{"error": ...}`.
-Handlers parse, call `LiveChannel`, respond. Segment rewrites run in a worker thread, one per
+Handlers parse, call `LiveChannel`, respond; each channel's background work (the live encoder
+of `EncodedChannel`) runs in `cleanup_ctx`. Segment rewrites run in a worker thread, one per
 segment at a time however many viewers ask, and are kept in a bounded LRU cache.
 """
 
@@ -20,7 +21,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -36,6 +37,7 @@ SEGMENT_TYPE = "video/mp2t"
 CHANNELS = web.AppKey("channels", dict)
 CLOCK_KEY = web.AppKey("clock", object)
 SEGMENTS = web.AppKey("segments", object)
+STOP_GRACE = 8.0  # seconds background work may take to stop (an encoder finishing its files)
 
 
 class SegmentCache:
@@ -202,21 +204,7 @@ async def list_splices(request: web.Request) -> web.Response:
 
 async def list_channels(request: web.Request) -> web.Response:
     now = _now(request)
-    result = []
-    for channel in request.app[CHANNELS].values():
-        timeline = channel.timeline
-        result.append(
-            {
-                "name": channel.name,
-                "cue_format": channel.config.cue_format,
-                "variants": [r.rendition.name for r in channel.content.renditions],
-                "segment_duration": max(timeline.durations),
-                "window": timeline.window,
-                "last_published": timeline.last_published(now),
-                "master": f"/{channel.name}/master.m3u8",
-            }
-        )
-    return web.json_response({"channels": result})
+    return web.json_response({"channels": [channel.status(now) for channel in request.app[CHANNELS].values()]})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -235,9 +223,37 @@ async def preflight(request: web.Request) -> web.Response:
     )
 
 
+async def _run(name: str, job: Awaitable[None]) -> None:
+    try:
+        await job
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background work of channel %s failed", name)
+
+
+async def background(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: run each channel's background work (a live encoder) while the app serves."""
+    stop = asyncio.Event()
+    tasks = []
+    for channel in app[CHANNELS].values():
+        job = channel.background(app[CLOCK_KEY], stop)
+        if job is not None:
+            tasks.append(asyncio.create_task(_run(channel.name, job)))
+    yield
+    stop.set()
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def create_app(channels: dict[str, LiveChannel], clock: Clock, cache_segments: int = 256) -> web.Application:
-    """Wire the origin: channels (with their rendered media and splice book) and a clock."""
+    """Wire the origin: channels (with their segment source and splice book) and a clock; each
+    channel's background work (a live encoder) runs from start-up to cleanup."""
     app = web.Application(middlewares=[errors_and_cors])
+    app.cleanup_ctx.append(background)
     app[CHANNELS] = channels
     app[CLOCK_KEY] = clock
     app[SEGMENTS] = SegmentCache(cache_segments)

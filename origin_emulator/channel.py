@@ -4,13 +4,20 @@
 from the typed model) and the bytes of segment `n` (the looped segment with its clocks shifted
 to the live timeline). Playlist methods are pure given `now`; `segment` reads a file and
 rewrites it (the caller runs it off the event loop and caches the result).
+
+The segment source is the part a subclass may replace: `window_range` (which segments the
+window holds), `check_segment`/`segment` (availability and bytes) and `background` (work the
+app runs while it serves). `origin_emulator.live_source.EncodedChannel` does so for a live
+ffmpeg encoder; the master, the media playlists and the cues stay this class's.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
+from typing import Awaitable
 
 from origin_emulator.book import SpliceBook
 from origin_emulator.splices import (
@@ -27,6 +34,7 @@ from origin_emulator.timeline import Timeline
 from origin_emulator.ts import rewrite
 from rig.media import ContentMedia, RenditionMedia
 from rig.settings import CUE_COMMANDS, CUE_FORMATS, ChannelConfig
+from stitcher.clock import Clock
 from stitcher.playlist import AttributeList, MasterPlaylist, MediaPlaylist, Segment, Variant, format_decimal, quote
 
 PLAYLIST_VERSION = 3
@@ -59,6 +67,33 @@ class LiveChannel:
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def source(self) -> str:
+        """Where the segments come from: `loop` (the rendered loop) or `live` (an encoder)."""
+        return "loop"
+
+    def window_range(self, now: float) -> range:
+        """The segments of the live window at `now` (empty before the first is published)."""
+        return self.timeline.window_range(now)
+
+    def background(self, clock: Clock, stop: asyncio.Event) -> Awaitable[None] | None:
+        """Work to run while the channel is served (until `stop` is set); the loop needs none."""
+        return None
+
+    def status(self, now: float) -> dict:
+        """What `/control/channels` says about the channel."""
+        timeline = self.timeline
+        return {
+            "name": self.name,
+            "source": self.source,
+            "cue_format": self.config.cue_format,
+            "variants": [r.rendition.name for r in self.content.renditions],
+            "segment_duration": max(timeline.durations),
+            "window": timeline.window,
+            "last_published": self.window_range(now).stop - 1,
+            "master": f"/{self.name}/master.m3u8",
+        }
+
     def rendition(self, variant: str) -> RenditionMedia:
         try:
             return self.content.rendition(variant)
@@ -89,7 +124,8 @@ class LiveChannel:
         """Every splice that can show in a window at `now` (scheduled, merged with the book); with
         `until`, also the scheduled ones announced up to then."""
         timeline = self.timeline
-        first_time = timeline.start(timeline.window_range(now).start) if since is None else since
+        window = self.window_range(now) or timeline.window_range(now)
+        first_time = timeline.start(window.start) if since is None else since
         changes = {s.event_id: s for s in self.book.splices(self.name)}
         found = [changes.pop(s.event_id, s) for s in scheduled(timeline, self.config, first_time, max(now, until or now))]
         found += [s for s in changes.values() if s.source == "control"]
@@ -98,7 +134,7 @@ class LiveChannel:
     def media(self, variant: str, now: float) -> MediaPlaylist:
         self.rendition(variant)  # 404 for an unknown variant
         timeline = self.timeline
-        window = timeline.window_range(now)
+        window = self.window_range(now)
         if not window:
             raise NotFound(f"channel {self.name} has no published segment yet (its timeline starts at epoch {self.epoch})")
         tags: dict[int, list] = {}

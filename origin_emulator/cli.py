@@ -1,16 +1,19 @@
 """`origin-emulator`: run the live origin emulator on its own (also started by `rig up`).
 
-  origin-emulator serve [--host H] [--port P] [--config FILE] [--state-dir DIR] [--channel NAME ...]
+  origin-emulator serve [--host H] [--port P] [--config FILE] [--state-dir DIR] [--channel NAME ...] [--live]
   origin-emulator build [--config FILE] [--channel NAME ...]
 
 `serve` renders any missing media first (with progress), then serves live playlists computed
-from the wall clock and the configured epoch, so a restart continues the same timeline.
+from the wall clock and the configured epoch, so a restart continues the same timeline. With
+`--live` (or `origin.live = true`) ffmpeg encodes each channel in real time instead of looping
+its rendered media (which still describes the ladder in the master playlist).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -20,6 +23,7 @@ from aiohttp import web
 from origin_emulator.app import create_app
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
+from origin_emulator.live_source import EncodedChannel
 from rig.errors import RigError
 from rig.progress import progress_printer
 from rig.serving import start_site
@@ -50,11 +54,20 @@ async def build_media(settings: Settings, names: list[str] | None = None, report
 
 
 def live_channels(settings: Settings, contents: dict[str, ContentMedia]) -> dict[str, LiveChannel]:
+    """One channel per rendered content: looped, or encoded live when `settings.origin.live`."""
     book = SpliceBook(settings.state_dir / "origin" / "splices.json")
-    return {
-        name: LiveChannel(settings.channel(name), content, settings.origin.epoch, settings.origin.window_segments, book)
-        for name, content in contents.items()
-    }
+    channels: dict[str, LiveChannel] = {}
+    for name, content in contents.items():
+        config = settings.channel(name)
+        args = (config, content, settings.origin.epoch, settings.origin.window_segments, book)
+        if not settings.origin.live:
+            channels[name] = LiveChannel(*args)
+            continue
+        if config.discontinuity_every:
+            log.warning("channel %s: discontinuity_every is ignored by the live source", name)
+        directory = settings.state_dir / "origin" / "live" / name
+        channels[name] = EncodedChannel(*args, media_settings=settings.media, directory=directory)
+    return channels
 
 
 async def start_origin(settings: Settings, clock: Clock, contents: dict[str, ContentMedia], host: str, port: int) -> web.AppRunner:
@@ -65,12 +78,14 @@ async def start_origin(settings: Settings, clock: Clock, contents: dict[str, Con
 
 async def _serve(args: argparse.Namespace) -> None:
     settings = load_settings(args.config, env=_env(args))
+    if args.live:
+        settings = dataclasses.replace(settings, origin=dataclasses.replace(settings.origin, live=True))
     contents = await build_media(settings, args.channel, progress_printer())
     host = args.host or settings.origin.host
     port = args.port or settings.origin.port
     runner = await start_origin(settings, SystemClock(), contents, host, port)
     for name in contents:
-        print(f"  {name}: http://{host}:{port}/{name}/master.m3u8", flush=True)
+        print(f"  {name}: http://{host}:{port}/{name}/master.m3u8" + ("  (live encoder)" if settings.origin.live else ""), flush=True)
     try:
         await asyncio.Event().wait()
     finally:
@@ -93,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve live channels over HTTP", description="Render missing media, then serve live HLS channels with SCTE-35 cues.")
     serve.add_argument("--host", help="listen address (default: origin.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default: origin.port, 8081)")
+    serve.add_argument("--live", action="store_true",
+                       help="encode each channel in real time with ffmpeg, wall clock burned in (default: origin.live, off)")
     build = sub.add_parser("build", help="render the channels' media into the cache and exit")
     for p in (serve, build):
         p.add_argument("--config", type=Path, help="TOML config file (default: RIG_CONFIG or the shipped defaults)")

@@ -159,9 +159,12 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
 
 
 def _port_env(args: argparse.Namespace) -> dict[str, str]:
-    """`--origin-port 9081` and friends, as the RIG_* variables every component reads."""
+    """`--origin-port 9081`, `--live` and friends, as the RIG_* variables every component reads."""
     names = {"origin_port": "RIG_ORIGIN_PORT", "ads_port": "RIG_ADS_PORT", "stitcher_port": "RIG_STITCHER_PORT"}
-    return {env: str(getattr(args, name)) for name, env in names.items() if getattr(args, name, None)}
+    env = {var: str(getattr(args, name)) for name, var in names.items() if getattr(args, name, None)}
+    if getattr(args, "live", False):
+        env["RIG_ORIGIN_LIVE"] = "true"
+    return env
 
 
 # --------------------------------------------------------------------------- rig media
@@ -246,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--origin-port", type=int, help="origin emulator port (default: origin.port, 8081)")
     up.add_argument("--ads-port", type=int, help="media server port for ads and slate (default: ads.port, 8082)")
     up.add_argument("--stitcher-port", type=int, help="stitcher port (default: stitcher.port, 8080)")
+    up.add_argument("--live", action="store_true", help="encode each channel in real time with ffmpeg (wall clock burned in) instead of looping the rendered media (origin.live)")
     common(up)
 
     media = sub.add_parser("media", help="media cache commands", description="Render and inspect the media cache.")

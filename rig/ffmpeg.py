@@ -1,25 +1,40 @@
 """Running ffmpeg: find the binary, run a prepared argv, report progress, explain failures.
 
-Commands are built elsewhere by pure functions (`rig.media.content_argv`); this module only
-runs them. A failure becomes a `MediaError` carrying ffmpeg's own last lines of output.
+Commands are built elsewhere by pure functions (`rig.media.content_argv`,
+`origin_emulator.encoder.live_argv`); this module only runs them. A failure becomes a
+`MediaError` carrying ffmpeg's own last lines of output. `start_ffmpeg`, `read_lines` and
+`stop_process` are the pieces both a render (`run_ffmpeg`) and the live encoder's supervisor
+(`origin_emulator.live_source`) use; on Linux a started ffmpeg is told to die with its parent, so
+a killed rig leaves no encoder running.
 
-Side effects: starts subprocesses.
+Side effects: starts and stops subprocesses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import shlex
 import shutil
+import signal
+import sys
 from collections import deque
-from typing import Callable, Sequence
+from typing import Awaitable, Callable, Sequence
 
 from rig.errors import MediaError
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float, float], None]  # (seconds done, seconds total)
+PR_SET_PDEATHSIG = 1
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None  # resolved before any fork
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: SIGTERM it when the process that started it dies."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def ffmpeg_executable() -> str:
@@ -49,6 +64,52 @@ def parse_progress(line: str) -> float | None:
     return micros / 1_000_000 if micros >= 0 else None
 
 
+async def start_ffmpeg(argv: Sequence[str], what: str = "ffmpeg") -> asyncio.subprocess.Process:
+    """Start a prepared ffmpeg command with stdout and stderr piped (stdin closed); logs the argv.
+
+    Raises MediaError when the binary cannot be started.
+    """
+    log.info("running %s: %s", what, shlex.join(argv))
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_die_with_parent if _PRCTL is not None else None,
+        )
+    except OSError as exc:
+        raise MediaError(f"{what}: cannot start {argv[0]}: {exc}") from None
+
+
+async def read_lines(stream: asyncio.StreamReader | None, on_line: Callable[[str], None]) -> None:
+    """Pass each non-empty line of a child's output (decoded, stripped) to `on_line` until EOF."""
+    assert stream is not None
+    async for raw in stream:
+        line = raw.decode(errors="replace").rstrip()
+        if line:
+            on_line(line)
+
+
+async def stop_process(process: asyncio.subprocess.Process, grace: float = 5.0) -> None:
+    """Ask a child to stop (SIGTERM: ffmpeg finishes its files), kill it after `grace` s, reap it."""
+    if process.returncode is None:
+        try:
+            process.terminate()
+            await asyncio.wait_for(asyncio.shield(process.wait()), grace)
+        except ProcessLookupError:
+            pass
+        except TimeoutError:
+            process.kill()
+    await process.wait()
+
+
+async def watch(process: asyncio.subprocess.Process, *readers: Awaitable[None]) -> int:
+    """Wait for a child's output readers (to its EOF), then for its exit code."""
+    await asyncio.gather(*readers)
+    return await process.wait()
+
+
 async def run_ffmpeg(
     argv: Sequence[str],
     *,
@@ -62,36 +123,16 @@ async def run_ffmpeg(
     Raises MediaError with the last `tail_lines` lines ffmpeg printed when it exits non-zero.
     Cancelling the caller kills the process.
     """
-    command = [argv[0], "-progress", "pipe:1", "-nostats", *argv[1:]]
-    log.info("running %s: %s", what, shlex.join(command))
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as exc:
-        raise MediaError(f"{what}: cannot start {argv[0]}: {exc}") from None
+    process = await start_ffmpeg([argv[0], "-progress", "pipe:1", "-nostats", *argv[1:]], what)
     tail: deque[str] = deque(maxlen=tail_lines)
 
-    async def read_progress() -> None:
-        assert process.stdout is not None
-        async for raw in process.stdout:
-            done = parse_progress(raw.decode(errors="replace"))
-            if done is not None and on_progress is not None:
-                on_progress(min(done, total_seconds) if total_seconds else done, total_seconds)
-
-    async def read_errors() -> None:
-        assert process.stderr is not None
-        async for raw in process.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            if line:
-                tail.append(line)
+    def progress(line: str) -> None:
+        done = parse_progress(line)
+        if done is not None and on_progress is not None:
+            on_progress(min(done, total_seconds) if total_seconds else done, total_seconds)
 
     try:
-        await asyncio.gather(read_progress(), read_errors())
-        code = await process.wait()
+        code = await watch(process, read_lines(process.stdout, progress), read_lines(process.stderr, tail.append))
     except asyncio.CancelledError:
         if process.returncode is None:
             process.kill()

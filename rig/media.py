@@ -33,6 +33,8 @@ from rig.settings import ChannelConfig, MediaSettings, Rendition
 log = logging.getLogger(__name__)
 
 RECIPE_VERSION = 1
+LOOP_CAPTION = r"%{pts\:hms}  frame %{eif\:n\:d}"  # drawtext: the loop's own clock and frame number
+PACING_LIMIT = 86_400  # seconds a live graph may fall behind the wall clock and still catch up
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
     "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf",
@@ -148,26 +150,27 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:").replace(",", "\\,")
 
 
-def content_argv(recipe: ContentRecipe, out_dir: Path, ffmpeg: str = "ffmpeg", font: str | None = None) -> list[str]:
-    """The ffmpeg command that renders a recipe's loop into `out_dir/<rendition>/seg_NNNNN.ts`.
+def filter_graph(recipe: ContentRecipe, font: str | None, caption: str, live: bool = False) -> str:
+    """The `-filter_complex` graph: test pattern, title band, `caption` text, tone; outputs `[v<i>]`
+    and `[a<i>]` per rung. `caption` is drawtext text (expansions allowed, already escaped).
 
-    Pure: builds the argument list only. One process renders every rendition from one source.
+    Loop renders last `recipe.loop_seconds`; a `live` graph never ends and is paced to the wall clock
+    (`realtime`/`arealtime`, with a limit so large that a stalled encoder catches up instead of
+    re-basing its clock), so frames are drawn when they are due and `%{gmtime}` shows that moment.
     """
     top = recipe.ladder[0]
     seconds = f"{recipe.loop_seconds:g}"
-    gop = round(recipe.segment_seconds * recipe.fps)
-    samples = round(recipe.loop_seconds * recipe.audio_rate) - AAC_SAMPLES_PER_FRAME  # the encoder adds one priming frame
-    video = [
-        f"testsrc2=size={top.width}x{top.height}:rate={recipe.fps}:duration={seconds}",
-        f"drawbox=x=0:y=0:w=iw:h=ih/5:color={recipe.colour}@1:t=fill",
-    ]
+    video = [f"testsrc2=size={top.width}x{top.height}:rate={recipe.fps}" + ("" if live else f":duration={seconds}")]
+    if live:
+        video.append(f"realtime=limit={PACING_LIMIT}")
+    video.append(f"drawbox=x=0:y=0:w=iw:h=ih/5:color={recipe.colour}@1:t=fill")
     if font:
         fontfile = _escape(font)
         video.append(
             f"drawtext=fontfile={fontfile}:text='{_escape(recipe.title)}':fontsize=h/9:fontcolor=white:x=(w-tw)/2:y=h/40"
         )
         video.append(
-            f"drawtext=fontfile={fontfile}:text='%{{pts\\:hms}}  frame %{{eif\\:n\\:d}}':fontsize=h/16"
+            f"drawtext=fontfile={fontfile}:text='{caption}':fontsize=h/16"
             ":fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8:x=(w-tw)/2:y=h-th-h/12"
         )
     n = len(recipe.ladder)
@@ -177,26 +180,45 @@ def content_argv(recipe: ContentRecipe, out_dir: Path, ffmpeg: str = "ffmpeg", f
             graph.append(f"[s{i}]null[v{i}]")
         else:
             graph.append(f"[s{i}]scale={rung.width}:{rung.height}[v{i}]")
-    graph.append(
-        f"sine=frequency={recipe.tone_hz}:sample_rate={recipe.audio_rate}:duration={seconds},"
-        f"atrim=end_sample={samples},aformat=channel_layouts=stereo,asplit={n}" + "".join(f"[a{i}]" for i in range(n))
-    )
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-filter_complex", ";".join(graph)]
+    if live:
+        audio = f"sine=frequency={recipe.tone_hz}:sample_rate={recipe.audio_rate},arealtime=limit={PACING_LIMIT}"
+    else:
+        samples = round(recipe.loop_seconds * recipe.audio_rate) - AAC_SAMPLES_PER_FRAME  # the encoder adds one priming frame
+        audio = f"sine=frequency={recipe.tone_hz}:sample_rate={recipe.audio_rate}:duration={seconds},atrim=end_sample={samples}"
+    graph.append(audio + f",aformat=channel_layouts=stereo,asplit={n}" + "".join(f"[a{i}]" for i in range(n)))
+    return ";".join(graph)
+
+
+def encode_args(recipe: ContentRecipe, index: int, tune: str | None = None) -> list[str]:
+    """Map and encode rung `index` of the graph: H.264 in closed GOPs of exactly one segment, AAC."""
+    rung = recipe.ladder[index]
+    gop = round(recipe.segment_seconds * recipe.fps)
+    return [
+        "-map", f"[v{index}]", "-map", f"[a{index}]",
+        "-c:v", "libx264", "-preset", recipe.preset, *(["-tune", tune] if tune else []),
+        "-profile:v", "main", "-level:v", "3.1",
+        "-pix_fmt", "yuv420p", "-r", str(recipe.fps),
+        "-b:v", f"{rung.video_kbps}k", "-maxrate", f"{round(rung.video_kbps * 1.1)}k",
+        "-bufsize", f"{rung.video_kbps * 2}k",
+        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+        "-force_key_frames", f"expr:gte(t,n_forced*{recipe.segment_seconds:g})",
+        "-x264-params", "open-gop=0:scenecut=0",
+        "-c:a", "aac", "-b:a", f"{rung.audio_kbps}k", "-ar", str(recipe.audio_rate), "-ac", "2",
+    ]  # fmt: skip
+
+
+def content_argv(recipe: ContentRecipe, out_dir: Path, ffmpeg: str = "ffmpeg", font: str | None = None) -> list[str]:
+    """The ffmpeg command that renders a recipe's loop into `out_dir/<rendition>/seg_NNNNN.ts`.
+
+    Pure: builds the argument list only. One process renders every rendition from one source.
+    """
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-filter_complex", filter_graph(recipe, font, LOOP_CAPTION)]
     for i, rung in enumerate(recipe.ladder):
-        rung_dir = out_dir / rung.name
+        argv += encode_args(recipe, i)
         argv += [
-            "-map", f"[v{i}]", "-map", f"[a{i}]",
-            "-c:v", "libx264", "-preset", recipe.preset, "-profile:v", "main", "-level:v", "3.1",
-            "-pix_fmt", "yuv420p", "-r", str(recipe.fps),
-            "-b:v", f"{rung.video_kbps}k", "-maxrate", f"{round(rung.video_kbps * 1.1)}k",
-            "-bufsize", f"{rung.video_kbps * 2}k",
-            "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-            "-force_key_frames", f"expr:gte(t,n_forced*{recipe.segment_seconds:g})",
-            "-x264-params", "open-gop=0:scenecut=0",
-            "-c:a", "aac", "-b:a", f"{rung.audio_kbps}k", "-ar", str(recipe.audio_rate), "-ac", "2",
             "-f", "segment", "-segment_time", f"{recipe.segment_seconds:g}", "-segment_format", "mpegts",
             "-segment_start_number", "0",
-            str(rung_dir / "seg_%05d.ts"),
+            str(out_dir / rung.name / "seg_%05d.ts"),
         ]  # fmt: skip
     return argv
 

@@ -95,6 +95,12 @@ class OriginSettings:
     )
     window_segments: int = _doc("Segments in each live playlist (the sliding window / DVR depth).", default=6)
     cache_segments: int = _doc("How many rewritten segments the emulator keeps in memory.", default=256)
+    live: bool = _doc(
+        "Encode every channel live with ffmpeg (test pattern and tone, the wall clock burned in) instead"
+        " of looping its rendered media: same numbering, window, PDT and cues; roughly a third of a CPU"
+        " core per channel at the default ladder. `origin-emulator serve --live` (and `rig up --live`) turn it on.",
+        default=False,
+    )
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ def components(settings: Settings, config: Path | None) -> list[Component]:
     extra = ("--config", str(config)) if config else ()
     o, a, s = settings.origin, settings.ads, settings.stitcher
     return [
-        Component("origin", (str(BIN / "origin-emulator"), "serve", "--host", o.host, "--port", str(o.port), *extra), f"http://{o.host}:{o.port}/healthz", (o.host, o.port)),
+        Component("origin", (str(BIN / "origin-emulator"), "serve", "--host", o.host, "--port", str(o.port), *(("--live",) if o.live else ()), *extra),
+                  f"http://{o.host}:{o.port}/healthz", (o.host, o.port)),
         Component("media", (str(BIN / "rig"), "media", "serve", "--host", a.host, "--port", str(a.port), *extra), f"http://{a.host}:{a.port}/healthz", (a.host, a.port)),
         Component("stitcher", (str(BIN / "stitcher"), "serve", "--host", s.host, "--port", str(s.port), *extra), f"http://{s.host}:{s.port}/healthz", (s.host, s.port)),
         Component("monitor", (str(BIN / "stitcher"), "monitor", *extra)),
