@@ -131,3 +131,14 @@ async def rig(aiohttp_server, make_channel, clock, kv, tmp_path, small_settings,
     )
     await session.close()
     catalog.close()
+
+
+@pytest.fixture
+async def stack(aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content):
+    """The whole stitcher stack on loopback on the fake clock (tests/stitcher_stack.py), over `kv`."""
+    from tests.stitcher_stack import make_stack
+
+    s = await make_stack(aiohttp_server, aiohttp_client, make_channel(break_every=0), clock, kv, tmp_path, small_settings, small_content)
+    yield s
+    await s.session.close()
+    s.catalog.close()

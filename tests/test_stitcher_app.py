@@ -12,7 +12,6 @@ import json
 import random
 from urllib.parse import urljoin
 
-import pytest
 from aiohttp import web
 
 from tests.driving import random_qa_cues
@@ -22,14 +21,6 @@ from stitcher.playlist import parse_datetime, parse_master_playlist, parse_media
 from tests.stitcher_stack import make_stack, replica
 
 MODES = ("ssai", "sgai", "passthrough")
-
-
-@pytest.fixture
-async def stack(aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content):
-    s = await make_stack(aiohttp_server, aiohttp_client, make_channel(break_every=0), clock, kv, tmp_path, small_settings, small_content)
-    yield s
-    await s.session.close()
-    s.catalog.close()
 
 
 async def get(target, path: str, **headers):

@@ -17,7 +17,6 @@ from textual.widgets import Input, Select
 
 from stitcher.clock import FakeClock
 from stitcher.playlist import parse_datetime
-from tests.stitcher_stack import make_stack
 from tui.app import RigApp
 from tui.screens import CueForm, HelpScreen, SpliceForm
 from tui.widgets import BreaksTable, SplicesTable, StatusBar, ViewersTable, WindowsTable
@@ -29,14 +28,6 @@ SIZE = (140, 44)
 def kv_url(tmp_path) -> str:
     """SQLite only: these tests are about the TUI (the KV backends have their own contract suite)."""
     return f"sqlite://{tmp_path}/kv.db"
-
-
-@pytest.fixture
-async def stack(aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content):
-    s = await make_stack(aiohttp_server, aiohttp_client, make_channel(break_every=0), clock, kv, tmp_path, small_settings, small_content)
-    yield s
-    await s.session.close()
-    s.catalog.close()
 
 
 def urls(stack) -> tuple[str, str]:

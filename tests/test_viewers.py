@@ -23,7 +23,7 @@ from stitcher.playlist import segment_kind
 from rig.viewers_cli import add_arguments, add_parser, execute, run
 from stitcher.clock import FakeClock
 from tests.driving import drive
-from tests.stitcher_stack import Stack, make_stack
+from tests.stitcher_stack import Stack
 
 T = TypeVar("T")
 Script = dict[float, Callable[[], Awaitable[Any]]]
@@ -36,15 +36,13 @@ def kv_url(tmp_path) -> str:
 
 
 @pytest.fixture
-async def stack(aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content):
-    s = await make_stack(aiohttp_server, aiohttp_client, make_channel(break_every=0), clock, kv, tmp_path, small_settings, small_content)
+async def stack(stack, tmp_path):
+    """The shared stack (tests/conftest.py), with the ad segment files written."""
     for playlist in (tmp_path / "media" / "ads").rglob("index.m3u8"):  # the ad segments themselves
         for line in playlist.read_text().splitlines():
             if line.endswith(".ts"):
                 (playlist.parent / line).write_bytes(b"\x47" + bytes(187))
-    yield s
-    await s.session.close()
-    s.catalog.close()
+    return stack
 
 
 def idle(clock: FakeClock, tasks: int) -> int:
