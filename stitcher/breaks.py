@@ -22,16 +22,16 @@ origin playlist, and snapped to the origin's segment grid. Discontinuity points 
 times on that grid: the first slot of each pod item that starts inside the break, and the return.
 
 The SGAI interstitial (`stitcher.sgai`) announces `[adStart, interstitialEnd)` in a DATERANGE
-whose attributes may never change once served (T4, REFERENCES D3). `plan_break` sets
-`interstitialEnd` = `endTime`; an early return (`shorten`) moves it to the new end only while the
-interstitial cannot have been seen yet — its start slot is at or after the segment after next of
-the fresh origin playlist, the same margin as every other write. Once it may have been served,
-`interstitialEnd` keeps its value: SGAI viewers play the announced ads to the end (the origin's
-timeline is unaffected), while SSAI slots return at the new `endTime`. Records written before the
-field existed have no `interstitialEnd` (None): their interstitial ends at `endTime`
-(`BreakRecord.sgai_end`). A cancelled break has no interstitial (a cancel only happens before its
-first slot is published, so it was never visible). Retention keeps a record until its interstitial
-has left every window too.
+whose attributes may never change once served (T4, REFERENCES D3); it is announced ahead, from the
+first segment the origin publishes after the break was recorded (`createdAt`). `plan_break` sets
+`interstitialEnd` = `endTime`; an early return (`shorten`) moves it to the new end only while that
+segment is not out yet (the fresh origin playlist's newest segment ends at or before `createdAt`).
+Once the interstitial may have been served, `interstitialEnd` keeps its value: SGAI viewers play
+the announced ads to the end (the origin's timeline is unaffected), while SSAI slots return at the
+new `endTime`. Records written before the field existed have no `interstitialEnd` (None): their
+interstitial ends at `endTime` (`BreakRecord.sgai_end`). A cancelled break has no interstitial (its
+tag, if it was announced, goes before its START-DATE is reached). Retention keeps a record until
+its interstitial has left every window too.
 
 Side effects: `BreakLedger` reads and writes the KV; everything above it is pure.
 """
@@ -264,7 +264,7 @@ def shorten(record: BreakRecord, grid: Grid, now: float, at: float | None = None
     never before the first slot that can still change; a break whose slots have not begun is cancelled.
 
     The SGAI interstitial's end follows only while the interstitial cannot have been served yet
-    (its start slot is at or after the segment after next); otherwise it keeps its announced end."""
+    (the segment that first carries it is not published); otherwise it keeps its announced end."""
     if record.cancelled:
         raise BreakError(f"break {record.event_id} was cancelled already")
     new_end = max(round(grid.earliest, 3), grid.snap(at) if at is not None else 0.0)
@@ -274,7 +274,7 @@ def shorten(record: BreakRecord, grid: Grid, now: float, at: float | None = None
         end = max(record.start, min(record.end, new_end))
         announced = None if record.interstitial_end is None else end  # never shown: nothing to keep
         return replace(record, cancelled=True, points=(), end=end, interstitial_end=announced, updated=now)
-    unseen = record.ad_start >= grid.earliest - grid.segment / 2
+    unseen = grid.newest_end <= record.created  # the segment that first carries the interstitial (stitcher.sgai) is not out yet
     announced = new_end if unseen else record.sgai_end
     points = discontinuity_points(record.ad_start, new_end, record.pod, grid)
     return replace(record, end=new_end, points=points, interstitial_end=announced, updated=now)

@@ -9,9 +9,12 @@ nothing per viewer in the playlist (T5); only the asset list may depend on the r
   URIs. A break's tag is derived only from record fields that never change once it can have been
   served (`adStart`, `interstitialEnd`, event id, creation time: `stitcher.breaks`), rendered with
   fixed decimals, so it is byte-identical in every variant and every reload (T2, T4, D3, D9). It
-  sits on the break's start segment while that is in the window, then on the window's first
-  segment while the window still overlaps the range (R1 lets the new first segment take over a
-  removed head's DATERANGE): hls.js drops an interstitial whose DATERANGE leaves the playlist and
+  is announced ahead: it sits on the first segment published after the break was recorded (so a
+  player loads the asset list before it reaches the break: told only with the break's first
+  segment, hls.js has already buffered the content under the break and stalls there for seconds;
+  measured in headless Chromium, tests/test_browser.py), while that is in the window, then on the
+  window's first segment while the window still overlaps the range (R1 lets the new first segment
+  take over a removed head's DATERANGE): hls.js drops an interstitial whose DATERANGE leaves the playlist and
   kills its playback if it is playing (`InterstitialsSchedule.parseInterstitialDateRanges`,
   "removed while playing" in `InterstitialsController.onScheduleUpdate`), and a break is usually
   longer than the window. X-ASSET-LIST is relative (`breaks/{id}/assets.json?...`): hls.js
@@ -31,11 +34,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import datetime
 from typing import Callable, Sequence
 from urllib.parse import quote as url_quote, urljoin
 
 from stitcher.breaks import BreakRecord
+from stitcher.ssai import SsaiError, pdts
 from stitcher.catalog import Rung
 from stitcher.decision import PodItem
 from stitcher.playlist import (
@@ -108,36 +111,30 @@ def daterange(record: BreakRecord, segment_duration: float) -> Tag:
     return Tag("EXT-X-DATERANGE", attributes.render())
 
 
-def _starts(origin: MediaPlaylist) -> list[float]:
-    """Each segment's PROGRAM-DATE-TIME (epoch s), carried forward by EXTINF where a segment has none."""
-    times: list[float] = []
-    current: float | None = None
-    for segment in origin.segments:
-        stamp: datetime | None = segment.program_date_time
-        if stamp is not None:
-            current = stamp.timestamp()
-        if current is None:
-            raise SgaiError("the origin playlist has no PROGRAM-DATE-TIME: interstitials cannot be placed")
-        times.append(current)
-        current += segment.duration
-    return times
-
-
 def interleave(origin: MediaPlaylist, origin_url: str, records: Sequence[BreakRecord], segment_duration: float) -> MediaPlaylist:
-    """The SGAI media playlist for one variant (see the module docstring)."""
+    """The SGAI media playlist for one variant (see the module docstring).
+
+    A break's tag first appears on the first segment published after the break was recorded (the
+    segment whose end is after `created`: every replica finds the same one), ahead of its
+    START-DATE, so a player learns of the interstitial and loads its asset list before it reaches
+    the break (hls.js looks `interstitialLiveLookAhead`, 10 s, ahead; told only with the break's
+    first segment, it has already buffered the content up to the break and stalls there). The tag
+    stays on that segment while it is in the window, then on the window's first segment while the
+    window still reaches into the interstitial."""
     segments = [replace(s, uri=urljoin(origin_url, s.uri)) for s in origin.segments]
     if not segments:
         return replace(origin, segments=())
     tolerance = segment_duration / 2
-    times = _starts(origin)
+    try:
+        times = pdts(origin)
+    except SsaiError as exc:
+        raise SgaiError(str(exc).replace("breaks", "interstitials")) from None
+    ends = [t + s.duration for t, s in zip(times, segments)]
     for record in sorted(records, key=lambda r: (r.ad_start, r.created)):
-        if record.cancelled:
-            continue
-        for index, pdt in enumerate(times):
-            if record.ad_start - tolerance <= pdt < record.sgai_end - tolerance:
-                segment = segments[index]
-                segments[index] = replace(segment, tags=segment.tags + (daterange(record, segment_duration),))
-                break
+        if record.cancelled or ends[-1] <= record.created or times[0] >= record.sgai_end - tolerance:
+            continue  # not announced yet (its first segment is not published), or the window is past it
+        index = next(i for i, end in enumerate(ends) if end > record.created)
+        segments[index] = replace(segments[index], tags=segments[index].tags + (daterange(record, segment_duration),))
     return replace(origin, segments=tuple(segments))
 
 

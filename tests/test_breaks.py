@@ -96,17 +96,16 @@ def test_shorten_and_cancel(make_channel, clock):
 
 
 def test_the_interstitial_end_is_fixed_once_it_may_have_been_served(make_channel, clock):
-    """SGAI announces [adStart, interstitialEnd): an early return moves the end only while unseen."""
+    """SGAI announces [adStart, interstitialEnd) from the first segment published after the break was
+    recorded (stitcher.sgai): an early return moves the end only until that segment is out."""
     origin = make_channel(break_every=0)
     tl = origin.timeline
     start = tl.start(tl.in_production(clock.now()) + 4)
     record = plan_break("news", "1", "manual", start, 30, pod(10, 10, 10), grid_at(origin, clock.now()), clock.now())
     assert record.interstitial_end == record.end == record.sgai_end == start + 30
-    early = shorten(record, grid_at(origin, clock.now()), clock.now(), at=start + 10)  # announced, not yet published
+    early = shorten(record, grid_at(origin, clock.now()), clock.now(), at=start + 10)  # the announcing segment is still in production
     assert early.end == early.interstitial_end == start + 10
-    clock.set(start - 1.5)  # the segment before the break is in production: the start slot is the segment after next
-    assert shorten(record, grid_at(origin, clock.now()), clock.now(), at=start + 10).interstitial_end == start + 10
-    clock.set(start + 0.5)  # the start slot is in production: a stitcher may serve it any moment
+    clock.set(tl.start(tl.in_production(record.created) + 1) + 0.1)  # the segment that announces it is out: a stitcher may serve it
     kept = shorten(record, grid_at(origin, clock.now()), clock.now(), at=start + 10)
     assert kept.end == start + 10 and kept.interstitial_end == kept.sgai_end == start + 30
     clock.set(start + 11.5)
@@ -252,6 +251,7 @@ def test_the_ledger_never_changes_a_published_slot(make_channel, small_settings,
             ledger = BreakLedger(kv, lambda channel: Retention(window=12))
             first_seen: dict[int, tuple] = {}
             announced: dict[str, tuple] = {}
+            withdrawn: set[str] = set()
             writes = 0
             try:
                 for _ in range(1800):  # an hour in 2 s steps
@@ -284,9 +284,15 @@ def test_the_ledger_never_changes_a_published_slot(make_channel, small_settings,
                     view = published_view(origin, records, await ledger.ledger("news"), now)
                     for n, seen in view.items():
                         assert first_seen.setdefault(n, seen) == seen, f"segment {n} changed after it was published"
-                    for record in records:  # SGAI: an interstitial whose start slot is out never changes (T4)
-                        if record.ad_start - D / 2 <= grid.anchor:
-                            shown = (record.cancelled, record.ad_start, record.sgai_end)
+                    newest_end = Grid.of(origin.media("hi", now), D).newest_end
+                    for record in records:  # SGAI: an announced interstitial (its announcing segment is out) never changes (T4) but may be withdrawn
+                        if newest_end > record.created:
+                            if record.cancelled:  # withdrawn before any of its slots was published (hls.js drops a future one)
+                                if record.entry not in withdrawn:  # seen in the step that cancelled it
+                                    assert record.ad_start > grid.anchor, f"interstitial {record.entry} withdrawn after it began"
+                                    withdrawn.add(record.entry)
+                                continue
+                            shown = (record.ad_start, record.sgai_end)
                             assert announced.setdefault(record.entry, shown) == shown, f"interstitial {record.entry} changed"
             finally:
                 await kv.close()

@@ -81,7 +81,7 @@ URL = "http://origin.test/news/hi/index.m3u8"
 def test_the_tag_byte_by_byte():
     r = record()
     out = interleave(origin(8), URL, [r], D)
-    (tag,) = interstitials(out)[10]
+    (tag,) = interstitials(out)[8]  # announced long ago: on the window's first segment
     ident = f"ad-7-{round(r.created * 1000)}"
     assert interstitial_id(r) == ident
     assert tag.render() == (
@@ -111,14 +111,16 @@ def test_origin_segments_stay_the_origins():
 
 
 def test_presence_follows_the_window():
-    """On its start segment while that is in the window; then on the first segment while the window
-    still overlaps the break (hls.js kills an interstitial whose DATERANGE leaves the playlist)."""
-    r = record()  # adStart = segment 10, announced end = segment 25
-    assert interstitials(interleave(origin(3), URL, [r], D)) == {}  # window 3..8: not yet
-    assert list(interstitials(interleave(origin(5), URL, [r], D))) == [10]  # the start segment is the newest
-    assert list(interstitials(interleave(origin(10), URL, [r], D))) == [10]
-    tag = interstitials(interleave(origin(10), URL, [r], D))[10]
-    assert interstitials(interleave(origin(11), URL, [r], D)) == {11: tag}  # the first segment takes it over
+    """Announced ahead: from the first segment published after the break was recorded (so a player
+    loads the asset list before it reaches the break), while that is in the window; then on the
+    first segment while the window still overlaps the break (hls.js kills an interstitial whose
+    DATERANGE leaves the playlist)."""
+    r = record(created=T0 + 12.5)  # recorded while segment 6 was being produced; adStart = segment 10, end = 25
+    assert interstitials(interleave(origin(0), URL, [r], D)) == {}  # window 0..5: segment 6 is not out yet
+    assert list(interstitials(interleave(origin(1), URL, [r], D))) == [6]  # the newest segment announces it
+    tag = interstitials(interleave(origin(1), URL, [r], D))[6]
+    assert interstitials(interleave(origin(6), URL, [r], D)) == {6: tag}
+    assert interstitials(interleave(origin(7), URL, [r], D)) == {7: tag}  # the first segment takes it over
     assert interstitials(interleave(origin(24), URL, [r], D)) == {24: tag}  # the last slot of the break
     assert interstitials(interleave(origin(25), URL, [r], D)) == {}  # the window is past the break
 
@@ -138,9 +140,10 @@ def test_identical_in_every_variant_and_reload():
     r, other = record(), record(event_id="9", ad_start=T0 + 4, end=T0 + 12)
     hi = interleave(origin(5), URL, [other, r], D)
     lo = interleave(origin(5), "http://origin.test/news/lo/index.m3u8", [r, other], D)
-    assert interstitials(hi) == interstitials(lo) and len(interstitials(hi)) == 2
+    assert interstitials(hi) == interstitials(lo) and sum(map(len, interstitials(hi).values())) == 2
     reload = interleave(origin(6), URL, [r, other], D)
-    assert interstitials(reload)[10] == interstitials(hi)[10]
+    # the same tag, moved to the new first segment; the other break is behind the window now
+    assert interstitials(reload) == {6: [t for t in interstitials(hi)[5] if interstitial_id(r) in t.value]}
 
 
 def test_an_early_return_after_it_was_served_keeps_the_duration():
@@ -278,7 +281,8 @@ async def test_interleaved_playlists_keep_the_timeline_for_every_viewer(rig, clo
             for tag in (t for s in playlist.segments for t in s.tags if is_interstitial(t)):
                 ident, duration = tag.attributes().text("ID"), tag.attributes().raw("DURATION")
                 durations.setdefault(ident, duration)
-                check_assets(records[ident], lengths, now - records[ident].ad_start)
+                joined = now - records[ident].ad_start  # a player joining now starts this far into it (none before it)
+                check_assets(records[ident], lengths, joined if joined >= 0 else None)
             checker.observe_media(f"http://stitcher.test/sgai/news/{variant}.m3u8", playlist.render(), now, viewer=f"v{viewer}", round_id=round_id)
     assert checker.summary()["violations"] == 0, [v.line() for v in checker.violations[:10]]
     assert len(durations) >= 8, durations  # interstitials really happened
