@@ -8,10 +8,17 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	@# hls.js for the demo page (/demo/) and the browser tests, from the npm registry (never committed).
+	@# Optional: without npm (or if it fails) the page loads hls.js from a CDN and the browser tests skip (fail in CI).
+	if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error || echo "warning: npm ci failed: the demo page will load hls.js from the CDN"; \
+	else \
+		echo "note: npm is not installed: the demo page will load hls.js from the CDN; browser tests skip"; \
+	fi
 	touch $(STAMP)
 
 run: $(STAMP)

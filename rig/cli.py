@@ -57,6 +57,7 @@ def _print_urls(settings: Settings) -> None:
         for mode in ("ssai", "sgai", "passthrough"):
             print(f"  {channel.name:<8} {mode:<12} {api}/{mode}/{channel.name}/master.m3u8")
     print(f"\n  play:        vlc {api}/ssai/{first}/master.m3u8")
+    print(f"  demo page:   {api}/demo/   (hls.js; SSAI / SGAI switch, breaks and interstitial events)")
     print(f"  origin cue:  rig splice {first} --duration 30 --format cue-out")
     print(f"  manual cue:  rig cue {first} --duration 30")
     print(f"  breaks:      curl {api}/v1/channels/{first}/breaks")

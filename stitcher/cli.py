@@ -29,6 +29,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from rig.demo import add_demo_routes
 from rig.errors import RigError
 from rig.serving import start_site
 from rig.supervisor import die_with_parent
@@ -86,7 +87,9 @@ class Services:
     def app(self) -> web.Application:
         s = self.settings.stitcher
         options = StreamOptions(self.settings.ads.base_url, s.origin_timeout, s.origin_cache, s.kv_cache, s.kv_grace)
-        return create_app(self.catalog, self.decisions, self.clock, self.ledger, self.session, s.token, options)
+        app = create_app(self.catalog, self.decisions, self.clock, self.ledger, self.session, s.token, options)
+        add_demo_routes(app)  # GET /demo/: the hls.js demo page
+        return app
 
     def monitor(self) -> Monitor:
         return Monitor(self.catalog, self.ledger, self.decisions, self.session, self.clock, self.settings.stitcher.monitor_interval)

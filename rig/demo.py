@@ -1,0 +1,76 @@
+"""The demo page: an hls.js player of the rig's streams, served at `/demo/` (plain HTML + JS, no build step).
+
+Routes added by `add_demo_routes(app)`:
+  GET /demo            -> 302 to /demo/ (relative URLs in the page resolve under /demo/)
+  GET /demo/           the page (rig/demo/index.html)
+  GET /demo/demo.js    its script; GET /demo/demo.css its style
+  GET /demo/hls.js     the FULL hls.js build (interstitials need it, hls.js >= 1.6) from
+                       `node_modules/hls.js/dist/hls.js` when npm installed it (`make setup`),
+                       else 404 - and the page then loads the same pinned version from a CDN
+                       (jsDelivr; the URL is in demo.js, its version is package.json's pin).
+  GET /demo/hls.js.map its source map, when present (browser devtools only).
+
+The page takes `?base=URL` (the stitcher to play from; default: the page's own origin - every
+rig response carries `Access-Control-Allow-Origin: *`, so the page may be served elsewhere),
+`mode` (ssai | sgai | passthrough), `channel`, `autoplay=0` and `muted=0`. It shows the current
+break, hls.js interstitial events, errors, currentTime/latency and whether the playing segment
+is content or ad, and exposes its counters on `window.rigDemo` for browser tests.
+
+Side effects: reads files under rig/demo/ and the hls.js build; nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+STATIC = Path(__file__).parent / "demo"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HLSJS_RELATIVE = Path("node_modules") / "hls.js" / "dist" / "hls.js"
+
+_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".map": "application/json"}
+_PAGE_FILES = {"": "index.html", "index.html": "index.html", "demo.js": "demo.js", "demo.css": "demo.css"}
+
+
+def find_hlsjs(*roots: Path) -> Path | None:
+    """The full hls.js build under `node_modules` of the first root that has it (default: the repo
+    root, then the working directory), or None."""
+    for root in roots or (REPO_ROOT, Path.cwd()):
+        candidate = root / HLSJS_RELATIVE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _file(path: Path, cache: str) -> web.FileResponse:
+    return web.FileResponse(path, headers={"Content-Type": _TYPES.get(path.suffix, "application/octet-stream"), "Cache-Control": cache})
+
+
+def add_demo_routes(app: web.Application, hlsjs: Path | None = None, prefix: str = "/demo") -> None:
+    """Add the demo page's GET routes under `prefix` to `app`.
+
+    `hlsjs`: the full hls.js build to serve as `{prefix}/hls.js` (default: `find_hlsjs()`, looked up
+    per request so a later `npm ci` is picked up without a restart)."""
+
+    async def redirect(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(f"{prefix}/" + (f"?{request.query_string}" if request.query_string else ""))
+
+    async def page_file(request: web.Request) -> web.StreamResponse:
+        name = _PAGE_FILES.get(request.match_info.get("name", ""))
+        if name is None:
+            raise web.HTTPNotFound()
+        return _file(STATIC / name, "no-cache")
+
+    async def hls_file(request: web.Request) -> web.StreamResponse:
+        build = hlsjs if hlsjs is not None else find_hlsjs()
+        if build is None or not build.is_file():
+            raise web.HTTPNotFound(reason="hls.js is not installed here (run `make setup` with npm on PATH); the page uses the CDN")
+        path = build if request.match_info["ext"] == "js" else build.with_name(build.name + ".map")
+        if not path.is_file():
+            raise web.HTTPNotFound()
+        return _file(path, "public, max-age=300")
+
+    app.router.add_get(prefix, redirect)
+    app.router.add_get(prefix + "/hls.{ext:js|js\\.map}", hls_file)  # before the page's files: `hls.js` matches both
+    app.router.add_get(prefix + "/{name:(?:[a-z]+\\.(?:html|js|css))?}", page_file)
