@@ -27,8 +27,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -40,13 +38,12 @@ from aiohttp import web
 
 from rig.demo import HLSJS_RELATIVE, add_demo_routes, find_hlsjs
 from tests.conftest import SMALL_CONFIG
-from tests.test_realtime import free_port, wait_for
+from tests.test_realtime import free_port, rig_up
 from tests.test_realtime_stitcher import fetch
 
 pytestmark = [pytest.mark.realtime, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 SEGMENT = 2.0  # the small config's segment duration (one target duration)
 WINDOW = 12.0  # its window: 6 segments
 BREAK = 12  # seconds: the small rig's one 10 s house ad, then slate
@@ -150,17 +147,8 @@ def browser_rig(tmp_path_factory, small_content, chromium, hlsjs):
     assert "\nbreak_every = 60\n" in config, "the small config changed: adapt the browser tests"
     path = tmp_path_factory.mktemp("browser-config") / "small-no-scheduled-breaks.toml"
     path.write_text(config.replace("\nbreak_every = 60\n", "\nbreak_every = 0\n"))
-    ports = {name: free_port() for name in ("ORIGIN", "ADS", "STITCHER")}
-    state = tmp_path_factory.mktemp("browser-rig-state")
-    env = {**os.environ, "RIG_STATE_DIR": str(state), "RIG_ADS_HOUSE_COUNT": "1", **{f"RIG_{k}_PORT": str(v) for k, v in ports.items()}}
-    process = subprocess.Popen(
-        [str(BIN / "rig"), "up", "--headless", "--config", str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    api = f"http://127.0.0.1:{ports['STITCHER']}"
-    wait_for(f"{api}/healthz", process, 240)  # first run: conditions the house ad and slate for the small ladder
-    yield api
-    process.terminate()
-    process.wait(timeout=15)
+    with rig_up(path, tmp_path_factory.mktemp("browser-rig-state")) as (api, _):
+        yield api
 
 
 # --------------------------------------------------------------------------- one break, watched

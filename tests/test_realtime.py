@@ -7,6 +7,7 @@ The small config's 8 s loop and 6-segment window guarantee a loop wrap inside ev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -46,6 +47,24 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
             process.kill()
             pytest.fail(f"{url} did not come up: {process.stdout.read() if process.stdout else ''}")
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def rig_up(config: Path, state: Path, **env: str):
+    """`rig up --headless` as a real process on free ports (one house ad): yields (stitcher URL, its
+    environment); stopped with SIGTERM afterwards. The first run conditions the house ad and slate."""
+    ports = {name: free_port() for name in ("ORIGIN", "ADS", "STITCHER")}
+    environment = {**os.environ, "RIG_STATE_DIR": str(state), "RIG_ADS_HOUSE_COUNT": "1", **{f"RIG_{k}_PORT": str(v) for k, v in ports.items()}, **env}
+    process = subprocess.Popen(
+        [str(BIN / "rig"), "up", "--headless", "--config", str(config)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    api = f"http://127.0.0.1:{ports['STITCHER']}"
+    try:
+        wait_for(f"{api}/healthz", process, 240)
+        yield api, environment
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")

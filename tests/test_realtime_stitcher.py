@@ -28,7 +28,7 @@ import pytest
 from rig.ffmpeg import ffmpeg_executable
 from stitcher.playlist import parse_media_playlist
 from tests.conftest import SMALL_CONFIG
-from tests.test_realtime import free_port, wait_for
+from tests.test_realtime import free_port, rig_up, wait_for
 
 pytestmark = pytest.mark.realtime
 BIN = Path(sys.executable).parent
@@ -43,17 +43,8 @@ def fetch(url: str, method: str = "GET", body: dict | None = None) -> tuple[int,
 @pytest.fixture(scope="module")
 def running_rig(tmp_path_factory, small_content):
     """`rig up --headless` on free ports: origin, media server, stitcher and monitor (one house ad)."""
-    ports = {name: free_port() for name in ("ORIGIN", "ADS", "STITCHER")}
-    state = tmp_path_factory.mktemp("rig-state")
-    env = {**os.environ, "RIG_STATE_DIR": str(state), "RIG_ADS_HOUSE_COUNT": "1", **{f"RIG_{k}_PORT": str(v) for k, v in ports.items()}}
-    process = subprocess.Popen(
-        [str(BIN / "rig"), "up", "--headless", "--config", str(SMALL_CONFIG)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    api = f"http://127.0.0.1:{ports['STITCHER']}"
-    wait_for(f"{api}/healthz", process, 240)  # first run: conditions the house ad and slate for the small ladder
-    yield api, env
-    process.terminate()
-    process.wait(timeout=15)
+    with rig_up(SMALL_CONFIG, tmp_path_factory.mktemp("rig-state")) as (api, env):
+        yield api, env
 
 
 def test_ffmpeg_plays_the_ssai_stream_across_a_whole_break(running_rig, tmp_path):
