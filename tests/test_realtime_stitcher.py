@@ -78,12 +78,20 @@ def test_ffmpeg_plays_the_ssai_stream_across_a_whole_break(running_rig, tmp_path
     # ffmpeg's HLS demuxer tries to reuse its keep-alive connection for a segment on another host
     # (ads come from the media server, content from the origin), notes the failure and reconnects:
     # that note is verbose-level chatter, not an error of the stream.
+    # At a splice, the audio of the segment before it may run past its picture by part of one AAC
+    # frame (2 s is 93.75 frames at 48 kHz): ffmpeg, lining the next segment up after the last video
+    # frame, then sees the audio DTS step back by less than a frame and moves it on by one tick. More
+    # than one frame (1920 ticks of 90 kHz) would be a real timestamp error of the stream.
+    overlaps = [int(a) - int(b) for a, b in re.findall(r"Non-monotonic DTS; previous: (\d+), current: (\d+)", result.stderr)]
+    assert all(0 < step <= 1920 for step in overlaps), overlaps
     errors = [
         line for line in result.stderr.splitlines()
-        if re.search(r"\berror\b|non[- ]monoton|Invalid", line, re.I) and "keepalive request failed" not in line
+        if re.search(r"\berror\b|non[- ]monoton|Invalid", line, re.I)
+        and "keepalive request failed" not in line and "Non-monotonic DTS; previous" not in line
     ]
     assert not errors, errors
-    print(f"ffmpeg: {len(opened)} segments opened ({sum('/ads/' in u for u in opened)} ad, {sum('/slate/' in u for u in opened)} slate), {seconds} s of media read in {wall:.1f} s wall")
+    print(f"ffmpeg: {len(opened)} segments opened ({sum('/ads/' in u for u in opened)} ad, {sum('/slate/' in u for u in opened)} slate), "
+          f"{seconds} s of media read in {wall:.1f} s wall, audio DTS steps back at splices: {overlaps} (90 kHz ticks)")
     # ffmpeg starts 3 segments behind live and then reads at the pace of the live edge
     assert seconds - 8 <= wall <= seconds + 4, (wall, record)
     probe = subprocess.run([ffmpeg_executable(), "-hide_banner", "-i", str(out), "-f", "null", "-"], capture_output=True, text=True, timeout=60)
