@@ -120,6 +120,7 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
     from stitcher.catalog import Catalog
     from stitcher.clock import SystemClock
     from tui.app import RigApp
+    from tui.sources import USER_AGENT as TUI_AGENT
 
     catalog = Catalog(settings.state_dir / "channels.db")
     try:
@@ -137,8 +138,10 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
     to_file.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root.addHandler(to_file)
     clock = SystemClock()
-    async with aiohttp.ClientSession() as session:
-        fleet = Fleet(session, clock, f"{api}/ssai/{first}/master.m3u8", 0)
+    # the simulated viewers' requests carry the TUI's User-Agent, so the players panel (real players,
+    # from /v1/sessions) does not list them a second time
+    async with aiohttp.ClientSession() as session, aiohttp.ClientSession(headers={"User-Agent": f"{TUI_AGENT} (simulated viewers)"}) as viewers_session:
+        fleet = Fleet(viewers_session, clock, f"{api}/ssai/{first}/master.m3u8", 0)
         app = RigApp(origin, api, list(channels), channels, session=session, clock=clock, viewers=fleet)
         supervisor.on_event = lambda text: app.call_later(app.notify, text, title="rig", severity="warning")
         viewers = asyncio.create_task(fleet.run(stop), name="viewers")

@@ -5,6 +5,7 @@
 - `stitcher serve --workers 2` beside it: two processes on one port, over the same KV, answer
   identically, and /metrics sums both.
 - `rig up` restarts a component that dies (the stitcher, SIGKILLed) and refuses a port in use clearly.
+- `rig up` in a pseudo-terminal opens the TUI over the running rig; `q` stops everything.
 The small config (tiny renditions, one 10 s house ad and the slate) keeps the set-up short.
 """
 
@@ -156,3 +157,44 @@ def test_a_port_in_use_is_a_clear_error(tmp_path, small_content):
                                 env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert f"stitcher cannot listen on 127.0.0.1:{port}" in result.stderr and "--stitcher-port" in result.stderr
+
+
+def test_rig_up_opens_the_tui_in_a_terminal_and_q_stops_everything(tmp_path, small_content):
+    """`rig up` in a real pseudo-terminal: the TUI draws its panels over the running rig, `q` quits,
+    and no component is left running."""
+    import pty
+    import select
+
+    ports = {name: free_port() for name in ("ORIGIN", "ADS", "STITCHER")}
+    env = {**os.environ, "RIG_STATE_DIR": str(tmp_path), "RIG_ADS_HOUSE_COUNT": "1", "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "44",
+           **{f"RIG_{k}_PORT": str(v) for k, v in ports.items()}}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: rig up on the terminal
+        os.execve(str(BIN / "rig"), [str(BIN / "rig"), "up", "--config", str(SMALL_CONFIG)], env)
+    screen, deadline = b"", time.monotonic() + 120
+    try:
+        while b"Live windows" not in screen or b"stitcher ok" not in screen:
+            assert time.monotonic() < deadline, screen[-2000:].decode(errors="replace")
+            if select.select([fd], [], [], 0.5)[0]:
+                try:
+                    screen += os.read(fd, 65536)
+                except OSError:
+                    break
+        os.write(fd, b"q")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    os.read(fd, 65536)
+                except OSError:
+                    pass
+        else:
+            pytest.fail("rig up did not stop after q")
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    left = subprocess.run(["pgrep", "-f", f"--port {ports['STITCHER']}"], capture_output=True, text=True).stdout.split()
+    assert not left, left
