@@ -116,7 +116,7 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
     Logging goes to <state_dir>/logs/rig.log while it runs (a terminal handler would garble the screen)."""
     import aiohttp
 
-    from rig.viewers import Fleet
+    from rig.fleets import Fleets
     from stitcher.catalog import Catalog
     from stitcher.clock import SystemClock
     from tui.app import RigApp
@@ -129,7 +129,6 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
         catalog.close()
     origin = f"http://{settings.origin.host}:{settings.origin.port}"
     api = f"http://{settings.stitcher.host}:{settings.stitcher.port}"
-    first = next(iter(channels), "news")
     root = logging.getLogger()
     handlers = root.handlers[:]
     for handler in handlers:
@@ -141,10 +140,11 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
     # the simulated viewers' requests carry the TUI's User-Agent, so the players panel (real players,
     # from /v1/sessions) does not list them a second time
     async with aiohttp.ClientSession() as session, aiohttp.ClientSession(headers={"User-Agent": f"{TUI_AGENT} (simulated viewers)"}) as viewers_session:
-        fleet = Fleet(viewers_session, clock, f"{api}/ssai/{first}/master.m3u8", 0)
-        app = RigApp(origin, api, list(channels), channels, session=session, clock=clock, viewers=fleet)
+        shown: list[RigApp] = []  # the stream on screen when a viewer is added: the app's selection
+        fleets = Fleets(viewers_session, clock, lambda: f"{api}/{shown[0].selection.mode}/{shown[0].selection.channel}/master.m3u8", stop)
+        app = RigApp(origin, api, list(channels), channels, session=session, clock=clock, viewers=fleets)
+        shown.append(app)
         supervisor.on_event = lambda text: app.call_later(app.notify, text, title="rig", severity="warning")
-        viewers = asyncio.create_task(fleet.run(stop), name="viewers")
         ending = asyncio.create_task(stop.wait())
         ui = asyncio.create_task(app.run_async())
         try:
@@ -155,7 +155,7 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
         finally:
             stop.set()
             ending.cancel()
-            await asyncio.gather(viewers, return_exceptions=True)
+            await fleets.close()
             supervisor.on_event = print
             root.removeHandler(to_file)
             for handler in handlers:
