@@ -7,8 +7,6 @@ talks to the rig). The forms only collect values and dismiss with them (`CueForm
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -124,10 +122,27 @@ def _seconds(text: str) -> float | None:
         return None
 
 
-class CueForm(ModalScreen[float | None]):
-    """A manual break's duration (the stitcher checks it; its error words are shown if it refuses)."""
+class Form(ModalScreen):
+    """A small modal form: Enter in a field or the `ok` button submits (`_submit` dismisses with the
+    values, or shows the problem), escape or any other button cancels (dismisses with None)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def _submit(self) -> None:
+        raise NotImplementedError
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self._submit() if event.button.id == "ok" else self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CueForm(Form):
+    """A manual break's duration (the stitcher checks it; its error words are shown if it refuses)."""
 
     def __init__(self, channel: str, duration: float = 30.0):
         super().__init__()
@@ -151,20 +166,10 @@ class CueForm(ModalScreen[float | None]):
             return
         self.dismiss(duration)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self._submit() if event.button.id == "ok" else self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
-class SpliceForm(ModalScreen[dict[str, Any] | None]):
+class SpliceForm(Form):
     """An SCTE-35 cue at the origin: format, command (blank: the channel's own), duration, pre-roll."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, channel: str, duration: float = 30.0, preroll: float = 8.0):
         super().__init__()
@@ -201,11 +206,3 @@ class SpliceForm(ModalScreen[dict[str, Any] | None]):
         body = {name: (None if value is Select.NULL else value) for name, value in values.items()}
         self.dismiss({"duration": duration, "preroll": preroll, **body})
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self._submit() if event.button.id == "ok" else self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
