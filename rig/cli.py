@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from rig.errors import RigError
-from stitcher.catalog import CatalogError
+from stitcher.catalog import MODES, CatalogError
 from rig.settings import AdsSettings, ChannelConfig, StitcherSettings, MediaSettings, OriginSettings, Rendition, Settings, describe, load_settings
 
 log = logging.getLogger("rig")
@@ -54,7 +54,7 @@ def _print_urls(settings: Settings) -> None:
     print(f"\nAds and slate: {ads.base_url}/ads/... (house library: rig ads list)")
     print(f"Stitcher:      {api}  (/cue API, /metrics; the SCTE-35 monitor writes breaks to {stitcher.kv_url})")
     for channel in settings.channels:
-        for mode in ("ssai", "sgai", "passthrough"):
+        for mode in MODES:
             print(f"  {channel.name:<8} {mode:<12} {api}/{mode}/{channel.name}/master.m3u8")
     print(f"\n  play:        vlc {api}/ssai/{first}/master.m3u8")
     print(f"  demo page:   {api}/demo/   (hls.js; SSAI / SGAI switch, breaks and interstitial events)")

@@ -26,9 +26,6 @@ from stitcher.breaks import BreakRecord, Ledger
 from stitcher.catalog import Rung
 from stitcher.playlist import AttributeList, MasterPlaylist, MediaPlaylist, Tag, quote
 
-MODES = ("ssai", "sgai", "passthrough")
-
-
 def passthrough(origin: MediaPlaylist, origin_url: str) -> MediaPlaylist:
     """The origin playlist as it is, its segment URIs made absolute."""
     return replace(origin, segments=tuple(replace(s, uri=urljoin(origin_url, s.uri)) for s in origin.segments))

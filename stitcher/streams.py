@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from stitcher.errors import NotFound
-from stitcher.modes import MODES
+from stitcher.catalog import MODES
 from stitcher.service import PlaylistService, Rendered
 from stitcher.sessions import Sessions
 from stitcher.sgai import asset_list, interstitial_id, item_master
@@ -33,7 +33,7 @@ from stitcher.sgai import asset_list, interstitial_id, item_master
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SERVICE = web.AppKey("service", PlaylistService)
 SESSIONS = web.AppKey("sessions", Sessions)
-MODES_PATTERN = "{mode:ssai|sgai|passthrough}"
+MODES_PATTERN = "{mode:" + "|".join(MODES) + "}"
 ITEM_MAX_AGE = 60  # an item playlist's URL names its break instance; a minute of caching is plenty
 
 

@@ -17,10 +17,10 @@ from aiohttp import web
 from tests.driving import random_qa_cues
 from rig.validator import Checker
 from stitcher.app import StreamOptions, create_app
+from stitcher.catalog import MODES
 from stitcher.playlist import parse_datetime, parse_master_playlist, parse_media_playlist
 from tests.stitcher_stack import make_stack, replica
 
-MODES = ("ssai", "sgai", "passthrough")
 
 
 async def get(target, path: str, **headers):

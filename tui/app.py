@@ -21,7 +21,8 @@ from textual.screen import Screen
 
 from stitcher.clock import Clock, SystemClock
 from tui.messages import Polled
-from tui.models import MODES, Selection, Snapshot, clock_text, date_text, epoch
+from stitcher.catalog import MODES
+from tui.models import Selection, Snapshot, clock_text, date_text, epoch
 from tui.screens import CueForm, HelpScreen, MainScreen, SpliceForm
 from tui.sources import ApiError, Poller, RigApi, Viewers, call
 

@@ -16,7 +16,6 @@ from typing import Any, Iterable, Mapping, Sequence
 from stitcher.playlist import parse_datetime
 from tui.windows import SegmentView, WindowRow, window_rows
 
-MODES = ("ssai", "sgai", "passthrough")
 
 
 @dataclass(frozen=True)
