@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, Variant, format_datetime
+from stitcher.sessions import LIVE_SYNC_TARGETS  # hls.js liveSyncDurationCount: where a player starts
 
-LIVE_SYNC_COUNT = 3  # hls.js liveSyncDurationCount: start this many target durations behind the live edge
 EPSILON = 1e-6
 _GENERIC_NAMES = {"index", "playlist", "prog_index", "chunklist", "media", "stream"}
 
@@ -166,7 +166,7 @@ class Playhead:
 
 def live_start(playlist: MediaPlaylist) -> tuple[int, float]:
     """(segment index, seconds into it) where playback starts: 3 target durations behind the live edge."""
-    position = max(0.0, playlist.duration - LIVE_SYNC_COUNT * playlist.target_duration)
+    position = max(0.0, playlist.duration - LIVE_SYNC_TARGETS * playlist.target_duration)
     elapsed = 0.0
     for index, segment in enumerate(playlist.segments):
         if elapsed + segment.duration > position + EPSILON:
