@@ -15,7 +15,9 @@ fault upstream must never turn into a playlist that breaks the timeline. Three s
   view (`stitcher.modes.degrade`): the origin passes through where they would have been, and every
   segment already served keeps its discontinuity number. Both states are logged once and counted.
 - `VodLibrary`: conditioned ad and slate playlists by URL. Their URLs are content-addressed and never
-  change meaning, so each is fetched once (single flight) and kept (bounded LRU).
+  change meaning, so each is fetched once (single flight) and kept (bounded LRU; slate playlists are
+  pinned). `prefetch` fetches a break's playlists in the background as soon as the break is seen, so
+  they are in memory seconds before its first slot is published (docs/faults.md).
 
 Every result carries a `version` that changes exactly when its content does, so the renderer can
 cache its output per (inputs' versions).
@@ -206,6 +208,21 @@ class VodLibrary:
         self.session, self.metrics, self.timeout, self.size = session, metrics, timeout, size
         self._cache: OrderedDict[str, VodMedia | None] = OrderedDict()
         self._flights: dict[str, asyncio.Future] = {}
+        self._pinned: set[str] = set()  # never evicted (the slate: every stand-in relies on it)
+
+    def pin(self, url: str) -> None:
+        self._pinned.add(url)
+
+    def known(self, url: str) -> bool:
+        """Has `url` been read (or found missing) already?"""
+        return url in self._cache
+
+    def prefetch(self, urls: "set[str] | list[str]") -> None:
+        """Fetch every URL not yet known in the background; a failure is retried on the next call."""
+        for url in urls:
+            if url and url not in self._cache and url not in self._flights:
+                task = asyncio.ensure_future(single_flight(self._flights, url, lambda u=url: self._fetch(u)))
+                task.add_done_callback(_ignore_failure)
 
     async def get(self, url: str) -> VodMedia | None:
         """The playlist at `url`, or None when the server says it does not exist (404/410). Other failures
@@ -239,8 +256,17 @@ class VodLibrary:
 
     def _remember(self, url: str, media: VodMedia | None) -> None:
         self._cache[url] = media
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
+        for old in list(self._cache):
+            if len(self._cache) <= self.size + len(self._pinned):
+                break
+            if old not in self._pinned:
+                del self._cache[old]
+
+
+def _ignore_failure(task: asyncio.Future) -> None:
+    """A prefetch that failed: logged and counted by `_fetch`; the next render tries again."""
+    if not task.cancelled():
+        task.exception()
 
 
 def master_of(value: Versioned) -> MasterPlaylist:

@@ -7,13 +7,23 @@ from: until the origin playlist or the break view changes, every viewer gets the
 their ETag, so a thousand viewers cost a handful of renders a second. Nothing here depends on who
 asks (T5): the same inputs give the same bytes on every replica.
 
-Side effects: through the feeds (HTTP, KV), catalog reads (cached a few seconds), metrics.
+Ad media that cannot be read (T7). The tags and numbers of a window come from the break records and
+the ledger alone (`stitcher.ssai`). A break's conditioned playlists are prefetched as soon as the
+break is in the view, seconds before its first slot. If one is still not readable when a render
+needs it, the service answers the variant's last good output while it is younger than the stale
+limit (1.5 target durations), and after that fills the item's slots of that variant with the slate
+(or, with no slate in memory, the origin's segments) and keeps that stand-in until the break has
+left every window: a slot never changes its URI once served, and an ad-media outage never costs a
+viewer a failed request (docs/faults.md).
+
+Side effects: through the feeds (HTTP, KV), catalog reads (cached a few seconds), metrics, logging.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -24,7 +34,7 @@ from stitcher.catalog import Catalog, CatalogError, Channel, Rung
 from stitcher.clock import Clock
 from stitcher.decision import SLATE_ID, DecisionError, PodItem, library, map_variants
 from stitcher.errors import NotFound
-from stitcher.feeds import BreakViews, OriginFeed, Versioned, VodLibrary, master_of, single_flight
+from stitcher.feeds import AdPlaylistUnavailable, BreakViews, OriginFeed, Versioned, VodLibrary, master_of, single_flight
 from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, passthrough, rewrite_master
 from stitcher.origin import OriginUnavailable
@@ -33,6 +43,7 @@ from stitcher.sgai import interleave
 from stitcher.ssai import SsaiError, VodMedia, pdts, stitch
 
 CATALOG_TTL = 5.0  # seconds a channel row or its slate is reused before the catalog is read again
+log = logging.getLogger("stitcher.service")
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,9 @@ class PlaylistService:
         self.catalog, self.clock, self.origin, self.views, self.vods = catalog, clock, origin, views, vods
         self.metrics, self.ads_base_url = metrics, ads_base_url
         self._rendered: dict[tuple[str, str, str], tuple[tuple, Rendered]] = {}
+        self._rendered_at: dict[tuple[str, str, str], float] = {}  # when each cached media render was made
+        # (channel, break instance, conditioned playlist URL) -> the playlist standing in ("" = origin)
+        self._stand_ins: dict[tuple[str, str, str], str] = {}
         self._channels: dict[str, tuple[float, Channel]] = {}
         self._slates: dict[str, tuple[float, Slate]] = {}
         self._flights: dict[tuple[str, str, str], asyncio.Future] = {}
@@ -171,24 +185,57 @@ class PlaylistService:
         if mode == "sgai":
             playlist = interleave(origin, url, view.value.records, channel.segment_duration)
         else:
-            slate = (await self.slate(channel)).urls
-            media = await self.vod_media(in_window, rung.bandwidth, slate)
-            playlist = stitch(origin, url, view.value.records, view.value.ledger, channel.segment_duration, rung.bandwidth, media, slate.get(rung.bandwidth, ""))
+            slate = await self.slate(channel)
+            self._prefetch(slug, view.value.records, slate)
+            media, unreadable = await self.vod_media(in_window, rung.bandwidth, slate.urls)
+            fresh = [(r, u) for r, u in unreadable if (slug, r.entry, u) not in self._stand_ins]
+            if fresh:
+                made = self._rendered_at.get((slug, variant, mode))
+                if hit is not None and made is not None and self.clock.now() - made < self.stale_limit(channel):
+                    self.metrics.errors.labels("ad_playlist_last_output_served").inc()
+                    return hit[1]  # the last good output, while a player sees nothing wrong in it
+                slate_url = slate.urls.get(rung.bandwidth, "")
+                for record, ad_url in fresh:
+                    stand_in = slate_url if slate_url in media and ad_url != slate_url else ""
+                    self._stand_ins[(slug, record.entry, ad_url)] = stand_in
+                    self.metrics.errors.labels("ad_playlist_stand_in").inc()
+                    log.error("break %s on %s: %s cannot be read; its slots of this variant get %s until the break has left the window",
+                              record.event_id, slug, ad_url, "the slate" if stand_in else "the origin's segments")
+            stand_ins = {(r.event_id, u): self._stand_ins[(slug, r.entry, u)] for r in in_window for u in self._urls(r, rung.bandwidth, slate.urls) if (slug, r.entry, u) in self._stand_ins}
+            playlist = stitch(origin, url, view.value.records, view.value.ledger, channel.segment_duration, rung.bandwidth, media, slate.urls.get(rung.bandwidth, ""), stand_ins)
+        self._rendered_at[(slug, variant, mode)] = self.clock.now()
         return self._store((slug, variant, mode), key, self._rendered_media(playlist, len(in_window)), mode)
 
-    async def vod_media(self, records: Sequence[BreakRecord], bandwidth: int, slate: dict[int, str]) -> dict[str, VodMedia]:
-        """The conditioned playlists the breaks in the window need for one variant; an ad playlist that
-        does not exist is replaced by the slate (every replica sees the same 404)."""
-        wanted = {url for r in records for item in r.pod.items for bw, url in item.variants if bw == bandwidth} | {slate.get(bandwidth, "")}
-        urls = sorted(wanted - {""})
-        fetched = dict(zip(urls, await asyncio.gather(*(self.vods.get(u) for u in urls))))
-        fallback = fetched.get(slate.get(bandwidth, ""))
-        media = {}
-        for url, vod in fetched.items():
-            if vod is None and fallback is None:
-                raise OriginUnavailable(f"ad playlist {url} does not exist and there is no slate to stand in")
-            media[url] = vod if vod is not None else fallback
-        return media
+    @staticmethod
+    def _urls(record: BreakRecord, bandwidth: int, slate: dict[int, str]) -> set[str]:
+        """The conditioned playlists `record` needs for one variant (its items', and the filler slate)."""
+        return {url for item in record.pod.items for bw, url in item.variants if bw == bandwidth} | {slate.get(bandwidth, "")} - {""}
+
+    def _prefetch(self, slug: str, records: Sequence[BreakRecord], slate: Slate) -> None:
+        """Every variant's playlists of the breaks not over yet, fetched in the background; stand-ins of
+        breaks no longer in the view are forgotten."""
+        now = self.clock.now()
+        for url in slate.urls.values():
+            self.vods.pin(url)
+        live = [r for r in records if not r.cancelled and r.points and r.end > now]
+        self.vods.prefetch(sorted({u for r in live for item in r.pod.items for _, u in item.variants} | set(slate.urls.values())))
+        entries = {r.entry for r in records}
+        for key in [k for k in self._stand_ins if k[0] == slug and k[1] not in entries]:
+            del self._stand_ins[key]
+
+    async def vod_media(self, records: Sequence[BreakRecord], bandwidth: int, slate: dict[int, str]) -> tuple[dict[str, VodMedia], list[tuple[BreakRecord, str]]]:
+        """The conditioned playlists the breaks in the window need for one variant, and the (break, URL)
+        pairs whose playlist cannot be read now or does not exist (the caller gives those a stand-in)."""
+        urls = sorted(set().union(*(self._urls(r, bandwidth, slate) for r in records)) | ({slate[bandwidth]} if slate.get(bandwidth) else set()))
+        results = await asyncio.gather(*(self.vods.get(u) for u in urls), return_exceptions=True)
+        media: dict[str, VodMedia] = {}
+        for url, result in zip(urls, results):
+            if isinstance(result, BaseException) and not isinstance(result, AdPlaylistUnavailable):
+                raise result
+            if isinstance(result, VodMedia):
+                media[url] = result
+        unreadable = [(r, u) for r in records for u in sorted(self._urls(r, bandwidth, slate)) if u not in media]
+        return media, unreadable
 
     @staticmethod
     def _rendered_media(playlist: MediaPlaylist, breaks: int) -> Rendered:

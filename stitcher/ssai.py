@@ -25,6 +25,13 @@ break that is also the first slot of the next renders both of the stitcher's. Re
 there would make the segment numbers jump by one when the pair leaves the window (T1).
 Every segment that carries a DISCONTINUITY carries a PROGRAM-DATE-TIME (R14, P1).
 
+Ad media that cannot be read. The tags and the numbers depend on the break records and the ledger
+alone, never on which conditioned playlists the shell could fetch. A pod item whose playlist the
+shell does not have is given a stand-in (`stand_ins`, keyed by (event id, playlist URL)): the slate's
+playlist, or "" for the origin's own segment; either way its slots keep their tags and numbers. The
+shell keeps a stand-in for as long as the break can be in a window (docs/faults.md), so a slot never
+changes its URI once served by that replica.
+
 Side effects: none.
 """
 
@@ -82,8 +89,12 @@ def stitch(
     bandwidth: int,
     media: Mapping[str, VodMedia],
     slate_url: str,
+    stand_ins: Mapping[tuple[str, str], str] | None = None,
 ) -> MediaPlaylist:
-    """The SSAI media playlist for one variant (see the module docstring)."""
+    """The SSAI media playlist for one variant (see the module docstring). `stand_ins` maps
+    (event id, conditioned playlist URL) to the playlist that fills those slots instead ("" = the
+    origin's segment); the DISCONTINUITY tags stay where the records put them."""
+    stand_ins = stand_ins or {}
     if not origin.segments:
         return origin
     tolerance = segment_duration / 2
@@ -96,11 +107,15 @@ def stitch(
         slot = slot_at(records, pdt, tolerance)
         if slot is not None:
             url = variant_url(by_id[slot.event_id], slot.item, bandwidth, slate_url)
+            url = stand_ins.get((slot.event_id, url), url)
+            tags = int(segment.discontinuity) + int(slot.discontinuity) + back  # origin's + stitcher's (R7)
+            if not url:  # no conditioned media at all: the origin's segment, the tags unchanged
+                out.append(replace(segment, uri=urljoin(origin_url, segment.uri), discontinuity=tags, program_date_time=stamp))
+                continue
             vod = media.get(url)
             if vod is None or not vod.segments:
                 raise SsaiError(f"conditioned playlist {url} is not available")
             index = round(slot.offset / segment_duration) % len(vod.segments)
-            tags = int(segment.discontinuity) + int(slot.discontinuity) + back  # origin's + stitcher's (R7)
             out.append(replace(segment, uri=vod.segments[index].uri, discontinuity=tags, program_date_time=stamp))
             continue
         tags = int(segment.discontinuity) + back

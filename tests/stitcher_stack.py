@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 from origin_emulator.app import create_app as create_origin
 from rig.channels import emulator_channel
@@ -60,10 +61,15 @@ class Stack:
     options: StreamOptions
 
 
-async def make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path: Path, settings, content, options: StreamOptions | None = None) -> Stack:
+async def make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path: Path, settings, content, options: StreamOptions | None = None, media_faults=None) -> Stack:
+    """`media_faults(request)`: called for every media-server request; a status to answer instead,
+    "drop" to close the connection unanswered, or None to serve it (ad-media outages, tests/test_ad_media_faults.py)."""
     origin_server = await aiohttp_server(create_origin({"news": origin}, clock))
     cache = tmp_path / "media"
-    media_server = await aiohttp_server(create_media(cache))
+    media_app = create_media(cache)
+    if media_faults is not None:
+        media_app.middlewares.insert(0, _faulty(media_faults))
+    media_server = await aiohttp_server(media_app)
     media_url = str(media_server.make_url("")).rstrip("/")
     catalog = Catalog(tmp_path / "channels.db")
     channel = dataclasses.replace(emulator_channel(settings.channels[0], content, settings), origin_url=str(origin_server.make_url("/news/master.m3u8")))
@@ -76,6 +82,20 @@ async def make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path
     options = dataclasses.replace(options or StreamOptions(), ads_base_url=media_url)
     client = await aiohttp_client(create_app(catalog, decisions, clock, ledger, session, "", options))
     return Stack(origin, origin_server, catalog.channel("news"), catalog, ledger, monitor, client, session, media_url, options)
+
+
+def _faulty(decide):
+    @web.middleware
+    async def faults(request, handler):
+        verdict = decide(request)
+        if verdict == "drop":
+            request.transport.close()
+            raise ConnectionResetError("dropped by the test's fault")
+        if verdict is not None:
+            return web.json_response({"error": "injected fault"}, status=verdict)
+        return await handler(request)
+
+    return faults
 
 
 async def replica(stack: Stack, aiohttp_client, clock):
