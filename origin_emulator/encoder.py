@@ -91,7 +91,7 @@ def live_argv(
         argv += encode_args(recipe, i, tune="zerolatency")
         argv += [
             "-output_ts_offset", offset,
-            "-f", "segment", "-segment_time", seconds, "-segment_format", "mpegts",
+            "-f", "segment", "-segment_time", seconds, "-segment_time_delta", f"{0.5 / media.fps:.6f}", "-segment_format", "mpegts",
             "-segment_format_options", "mpegts_flags=+initial_discontinuity",
             "-individual_header_trailer", "0", "-reset_timestamps", "0",
             "-segment_start_number", str(start_number),

@@ -39,6 +39,9 @@ class StreamInfo:
     last_pts: int | None = None
     first_dts: int | None = None
     frames: int = 0  # video: PES packets (one picture each); audio: ADTS frames
+    min_pts: int | None = None  # earliest presentation time (90 kHz, unwrapped against first_pts)
+    end_pts: int | None = None  # when the last frame stops being presented: audio, its last ADTS frame's
+    # end; video, the latest picture's PTS plus the picture step (the smallest PTS difference)
     sample_rate: int | None = None
     channels: int | None = None  # audio: ADTS channel_configuration (2 = stereo)
 
@@ -55,6 +58,9 @@ class StreamInfo:
 class TsInfo:
     streams: dict[int, StreamInfo] = field(default_factory=dict)
     payload_packets: dict[int, int] = field(default_factory=dict)  # every PID, PSI included
+    first_cc: dict[int, int] = field(default_factory=dict)  # PID -> continuity counter of its first payload packet
+    last_cc: dict[int, int] = field(default_factory=dict)  # PID -> continuity counter of its last payload packet
+    flagged: set[int] = field(default_factory=set)  # PIDs whose first packet sets the discontinuity_indicator
     packets: int = 0
     has_pcr: bool = False
     codec: str | None = None  # e.g. avc1.4d401f from the first SPS
@@ -158,6 +164,46 @@ def rewrite(data: bytes, pts_offset: int, cc_start: dict[int, int]) -> bytes:
     return bytes(out)
 
 
+def flag_discontinuity(data: bytes) -> bytes:
+    """Set the discontinuity_indicator on each PID's first packet: what a segment that follows a
+    splice says so that a demuxer expects its continuity counters (and, on the PCR PID, its
+    clock) to jump. A packet with an adaptation field gets the flag in it; a table packet
+    without one gets a two-byte field in place of two bytes of its 0xFF stuffing. A PES packet
+    without an adaptation field cannot be flagged without moving its payload and is left as it is
+    (ffmpeg gives every stream's first packet one: the random-access flag)."""
+    _check(data)
+    out = bytearray(data)
+    seen: set[int] = set()
+    for start in range(0, len(out), PACKET):
+        pid = ((out[start + 1] & 0x1F) << 8) | out[start + 2]
+        if pid in seen or pid == NULL_PID:
+            continue
+        seen.add(pid)
+        afc = (out[start + 3] >> 4) & 0x03
+        if afc & 0x02 and out[start + 4] > 0:
+            out[start + 5] |= 0x80
+        elif afc == 0x01 and out[start + PACKET - 2 : start + PACKET] == b"\xff\xff" and out[start + 4] == 0 and out[start + 1] & 0x40:
+            payload = bytes(out[start + 4 : start + PACKET - 2])  # a table section: pointer 0, then 0xFF stuffing at the end
+            out[start + 3] = (out[start + 3] & 0xCF) | 0x30
+            out[start + 4 : start + PACKET] = b"\x01\x80" + payload
+    return bytes(out)
+
+
+def chain(segments: "list[bytes]") -> list[bytes]:
+    """The consecutive segments of one rendition made one stream: every PID's continuity counter
+    runs on from segment to segment (starting where the first segment starts it), and the first
+    segment's packets are flagged as a discontinuity (`flag_discontinuity`): it only ever plays
+    after a splice."""
+    out, counters = [], {}
+    for index, data in enumerate(segments):
+        info = scan(data)
+        start = {pid: counters.get(pid, cc) for pid, cc in info.first_cc.items()}
+        rewritten = rewrite(data, 0, start)
+        out.append(flag_discontinuity(rewritten) if index == 0 else rewritten)
+        counters.update({pid: (cc + info.payload_packets[pid]) % 16 for pid, cc in start.items()})
+    return out
+
+
 def _pmt_streams(section: bytes) -> dict[int, int]:
     """PID -> stream_type from a PMT section (starting at table_id)."""
     length = ((section[1] & 0x0F) << 8) | section[2]
@@ -220,23 +266,33 @@ def scan(data: bytes) -> TsInfo:
     info = TsInfo()
     pmt_pids: set[int] = set()
     pes: dict[int, bytearray] = {}
+    video_pts: dict[int, list[int]] = {}
 
     def finish(pid: int) -> None:
         buffer = pes.pop(pid, None)
         if buffer is None or pid not in info.streams:
             return
         stream = info.streams[pid]
-        _, _, header_end = _pes_timestamps(bytes(buffer[:32]), 0) if len(buffer) >= 9 else (None, None, 0)
+        head = bytes(buffer[:32])
+        pts_at, _, header_end = _pes_timestamps(head, 0) if len(buffer) >= 9 else (None, None, 0)
+        pts = _unwrap(_read_ts(head, pts_at), stream.first_pts) if pts_at is not None and pts_at + 5 <= len(head) else None
         body = bytes(buffer[header_end:])
         if stream.kind == "audio" and stream.stream_type == 0x0F:
             frames, rate, channels = _count_adts(body)
             stream.frames += frames
             stream.sample_rate = stream.sample_rate or rate
             stream.channels = stream.channels or channels
+            if pts is not None and rate:
+                end = pts + round(frames * AAC_SAMPLES_PER_FRAME * CLOCK / rate)
+                stream.end_pts = end if stream.end_pts is None else max(stream.end_pts, end)
         elif stream.kind == "video":
             stream.frames += 1
+            if pts is not None:
+                video_pts.setdefault(pid, []).append(pts)
             if info.codec is None and stream.stream_type == 0x1B:
                 info.codec = _avc_codec(body)
+        if pts is not None:
+            stream.min_pts = pts if stream.min_pts is None else min(stream.min_pts, pts)
 
     for start in range(0, len(data), PACKET):
         info.packets += 1
@@ -245,8 +301,12 @@ def scan(data: bytes) -> TsInfo:
         afc = (data[start + 3] >> 4) & 0x03
         if afc & 0x02 and data[start + 4] > 0 and data[start + 5] & 0x10:
             info.has_pcr = True
+        if pid not in info.first_cc and afc & 0x02 and data[start + 4] > 0 and data[start + 5] & 0x80:
+            info.flagged.add(pid)  # discontinuity_indicator on the PID's first packet
         if afc & 0x01:  # counts for continuity even when the adaptation field leaves no payload bytes
             info.payload_packets[pid] = info.payload_packets.get(pid, 0) + 1
+            info.first_cc.setdefault(pid, data[start + 3] & 0x0F)
+            info.last_cc[pid] = data[start + 3] & 0x0F
         p = _payload_start(data, start)
         if p is None:
             continue
@@ -279,4 +339,69 @@ def scan(data: bytes) -> TsInfo:
             pes[pid].extend(payload)
     for pid in list(pes):
         finish(pid)
+    for pid, times in video_pts.items():
+        ordered = sorted(times)
+        steps = [b - a for a, b in zip(ordered, ordered[1:]) if b > a]
+        info.streams[pid].end_pts = ordered[-1] + (min(steps) if steps else 0)
     return info
+
+
+def _unwrap(pts: int, reference: int | None) -> int:
+    """`pts` moved by whole 2^33 periods to lie within half a period of `reference` (a 33-bit wrap
+    inside one segment then still gives increasing times)."""
+    if reference is None:
+        return pts
+    return pts + round((reference - pts) / PTS_MODULO) * PTS_MODULO
+
+
+def signed_ticks(a: int, b: int) -> int:
+    """`a - b` in 90 kHz ticks across the 33-bit wrap: the difference of smallest magnitude."""
+    d = (a - b) % PTS_MODULO
+    return d - PTS_MODULO if d >= PTS_MODULO // 2 else d
+
+
+# --------------------------------------------------------------------------- audio against picture
+
+
+@dataclass(frozen=True)
+class AvTiming:
+    """When a segment's picture and sound start and end (90 kHz ticks, `scan`'s unwrapped PTS)."""
+
+    video_start: int
+    video_end: int
+    audio_start: int
+    audio_end: int
+    audio_rate: int
+
+    @property
+    def start_offset(self) -> int:
+        """How far the sound starts after the picture (negative: before it)."""
+        return self.audio_start - self.video_start
+
+    @property
+    def end_offset(self) -> int:
+        """How far the sound ends after the picture (negative: before it)."""
+        return self.audio_end - self.video_end
+
+    @property
+    def audio_frame(self) -> int:
+        """One AAC frame in ticks (1920 at 48 kHz)."""
+        return round(AAC_SAMPLES_PER_FRAME * CLOCK / self.audio_rate)
+
+
+def av_timing(info: TsInfo) -> AvTiming:
+    """The picture and sound span of a scanned segment; TsError without both."""
+    video, audio = info.stream("video"), info.stream("audio")
+    if video is None or audio is None or None in (video.min_pts, video.end_pts, audio.min_pts, audio.end_pts) or not audio.sample_rate:
+        raise TsError("the segment needs a video and an AAC audio stream with timestamps")
+    return AvTiming(video.min_pts, video.end_pts, _unwrap(audio.min_pts, video.min_pts), _unwrap(audio.end_pts, video.end_pts), audio.sample_rate)
+
+
+def bridge(before: AvTiming, after: AvTiming, discontinuity: bool) -> int:
+    """The sound a player must bridge where `after` follows `before` (ticks): positive is a hole,
+    negative an overlap. Across a discontinuity the two timelines are unrelated, so each side's
+    sound is measured against its own picture (a player lines the pictures up); otherwise the
+    timestamps are one timeline and the gap is read off them."""
+    if discontinuity:
+        return after.start_offset - before.end_offset
+    return signed_ticks(after.audio_start, before.audio_end)

@@ -32,7 +32,7 @@ from typing import Iterable
 
 from rig.conditioning import SLATE_ID, Probe, condition, conditioning_argv, file_sha256, probe  # noqa: F401  (re-exported)
 from rig.errors import MediaError, RigError
-from rig.ffmpeg import ProgressCallback, ffmpeg_executable, run_ffmpeg
+from rig.ffmpeg import ProgressCallback, ffmpeg_executable, frame_rate_expr, run_ffmpeg
 from rig.media import FONT_CANDIDATES, _escape, find_font
 from rig.progress import LabelledProgress
 from rig.settings import MediaSettings, Settings
@@ -71,10 +71,10 @@ class CreativeRecipe:
     caption: str = ""  # small line at the top
     width: int = 1280
     height: int = 720
-    fps: int = 25
+    fps: float = 25
     audio_rate: int = 48000
 
-    def sized(self, width: int, height: int, fps: int, audio_rate: int) -> "CreativeRecipe":
+    def sized(self, width: int, height: int, fps: float, audio_rate: int) -> "CreativeRecipe":
         return replace(self, width=width, height=height, fps=fps, audio_rate=audio_rate)
 
     def key(self, font: str | None) -> str:
@@ -129,11 +129,11 @@ def creative_argv(recipe: CreativeRecipe, out_path: Path, ffmpeg: str = "ffmpeg"
     """The ffmpeg command that renders a recipe to an H.264/AAC MP4 from lavfi sources. Pure."""
     d = f"{recipe.seconds:g}"
     w, h = recipe.width, recipe.height
-    video = [f"color=c={recipe.colour}:s={w}x{h}:r={recipe.fps}:d={d},format=yuv420p[bg]"]
+    video = [f"color=c={recipe.colour}:s={w}x{h}:r={frame_rate_expr(recipe.fps)}:d={d},format=yuv420p[bg]"]
     chain = "[bg]"
     if recipe.countdown:
         bar_h = max(2, h // 20 // 2 * 2)
-        video.append(f"color=c=white:s={w}x{bar_h}:r={recipe.fps}:d={d}[bar]")
+        video.append(f"color=c=white:s={w}x{bar_h}:r={frame_rate_expr(recipe.fps)}:d={d}[bar]")
         chain = f"[bg][bar]overlay=x='-w+w*t/{d}':y=H-h:eval=frame:shortest=1"
     filters = []
     if font:
@@ -155,7 +155,7 @@ def creative_argv(recipe: CreativeRecipe, out_path: Path, ffmpeg: str = "ffmpeg"
     return [
         ffmpeg, "-hide_banner", "-nostdin", "-y", "-filter_complex", ";".join([*video, audio]),
         "-map", "[v]", "-map", "[a]",
-        "-c:v", "libx264", "-preset", preset, "-profile:v", "main", "-pix_fmt", "yuv420p", "-g", str(recipe.fps * 2),
+        "-c:v", "libx264", "-preset", preset, "-profile:v", "main", "-pix_fmt", "yuv420p", "-g", str(round(recipe.fps * 2)),
         "-c:a", "aac", "-b:a", "128k", "-ar", str(recipe.audio_rate),
         "-t", d, "-movflags", "+faststart", "-f", "mp4", str(out_path),
     ]  # fmt: skip

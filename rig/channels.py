@@ -15,7 +15,8 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from rig.media import ContentMedia
+from rig.interleave import decode_delay, nominal_offset
+from rig.media import ContentMedia, ContentRecipe
 from rig.settings import ChannelConfig, Settings
 from stitcher.catalog import MODES, Catalog, CatalogError, Channel, Rung
 from stitcher.probe import ProbeError, probe
@@ -50,7 +51,16 @@ def emulator_channel(config: ChannelConfig, content: ContentMedia, settings: Set
         audio_rate=recipe.audio_rate,
         audio_channels=2,
         window_seconds=settings.origin.window_segments * recipe.segment_seconds,
+        audio_offset=live_audio_offset(recipe) if settings.origin.live else content.audio_offset,
     )
+
+
+def live_audio_offset(recipe: ContentRecipe) -> float:
+    """The interleave of the live encoder (`origin.live`): x264's zero-latency tuning has no
+    B-frames unless `media.b_frames` asks for them, so its sound is cut at a different point
+    than the loop's (`rig.interleave`)."""
+    delay = 0 if recipe.b_frames < 0 else decode_delay(recipe.preset, recipe.b_frames)
+    return round(nominal_offset(delay, recipe.audio_rate, recipe.frame_rate), 5)
 
 
 def seed(catalog: Catalog, settings: Settings, contents: dict[str, ContentMedia]) -> list[Channel]:
@@ -98,7 +108,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             for c in channels:
                 ladder = ", ".join(f"{r.name} {r.width}x{r.height} {r.bandwidth // 1000}k" for r in c.ladder)
                 print(f"{c.slug:<10} {c.status:<7} {c.default_mode:<11} {c.segment_duration:g}s  {c.frame_rate:g}fps  "
-                      f"{c.audio_rate}Hz/{c.audio_channels}ch  [{ladder}]  {c.origin_url}")
+                      f"{c.audio_rate}Hz/{c.audio_channels}ch  interleave {c.audio_offset * 1000:+.1f}ms  [{ladder}]  {c.origin_url}")
             return 0
         if args.channels_command == "add":
             try:
@@ -113,7 +123,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
             stored = catalog.put_channel(channel, replace_existing=args.replace)
             print(f"added {stored.slug}: {len(stored.ladder)} variants, {stored.segment_duration:g} s segments, "
-                  f"{stored.frame_rate:g} fps, {stored.audio_rate} Hz/{stored.audio_channels} ch"
+                  f"{stored.frame_rate:g} fps, {stored.audio_rate} Hz/{stored.audio_channels} ch, "
+                  f"interleave {stored.audio_offset * 1000:+.1f} ms (sound against picture at segment boundaries)"
                   + (f", cues seen: {', '.join(result.cue_formats_seen)}" if result.cue_formats_seen else ""))
             return 0
         if args.channels_command == "remove":

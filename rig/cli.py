@@ -10,6 +10,7 @@
   rig splice CHANNEL --duration 30 [--format cue-out]      a real SCTE-35 cue at the origin emulator
   rig validate URL [--seconds S] [--viewers N]             check a live stream against the HLS rules
   rig viewers URL [-n N] [--seconds S]                     simulated players: stalls, ads seen, violations
+  rig inspect splices URL [--variant V] [--all] [--json]   audio hole/overlap and continuity counters at every splice
   rig config                                               every setting, its value and meaning
 
 Settings come from the shipped defaults, `--config FILE` (or RIG_CONFIG) and RIG_* variables.
@@ -286,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     viewers_cli.add_parser(sub)
 
+    from rig import inspect as inspect_module
+
+    inspect_module.add_parser(sub)
+
     from rig import bench as bench_module
 
     bench = sub.add_parser("bench", help="micro-benchmarks (figures written to a JSON file)", description="Measure parts of the rig on this machine.")
@@ -320,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
             from rig import viewers_cli
 
             return viewers_cli.run(args)
+        if args.command == "inspect":
+            from rig import inspect as inspect_module
+
+            return inspect_module.run(args)
         if args.command == "bench":
             from rig import bench as bench_module
 

@@ -40,16 +40,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from origin_emulator.ts import AAC_SAMPLES_PER_FRAME, CLOCK
+from origin_emulator.ts import CLOCK, av_timing, bridge, chain
 from rig.errors import MediaError
-from rig.ffmpeg import ProgressCallback, ffmpeg_executable, run_ffmpeg
+from rig.ffmpeg import ProgressCallback, ffmpeg_executable, frame_rate_expr, run_ffmpeg
+from rig.interleave import AudioLayout, ad_layout, b_frames_for_offset
 from rig.media import scan_segment
 from stitcher.catalog import AdRendition, Conditioning, Rung
 from stitcher.playlist import MediaPlaylist, Segment, format_decimal
 
 log = logging.getLogger(__name__)
 
-CONDITIONING_VERSION = 1  # bump when the command changes: every ad is then conditioned again
+CONDITIONING_VERSION = 2  # bump when the command changes: every ad is then conditioned again
 SLATE_ID = "slate"
 MANIFEST = "conditioned.json"
 PLAYLIST = "index.m3u8"
@@ -201,16 +202,6 @@ async def probe(source: Path, ffmpeg: str | None = None) -> Probe:
 # --------------------------------------------------------------------------- the ffmpeg command
 
 
-def frame_rate_expr(fps: float) -> str:
-    """ffmpeg's spelling of a frame rate: `25`, `30000/1001` for the NTSC rates."""
-    if abs(fps - round(fps)) < 1e-6:
-        return str(round(fps))
-    ntsc = fps * 1.001
-    if abs(ntsc - round(ntsc)) < 1e-3:
-        return f"{round(ntsc) * 1000}/1001"
-    return str(Fraction(fps).limit_denominator(1001))
-
-
 def frames_per_segment(conditioning: Conditioning) -> int:
     """Video frames in one segment; MediaError when the segment is not a whole number of frames."""
     rate = Fraction(frame_rate_expr(conditioning.frame_rate))
@@ -283,9 +274,11 @@ def conditioning_argv(
     that leaves part of the last segment, exactly the rest comes from the slate (input 1, looped
     so any length works) and is concatenated after it inside the graph. Every branch is cut by
     its own trim (a trim after the concat could close one output while the concat still waits
-    for the other: ffmpeg then hangs). Finally the first 1024 samples are dropped: the AAC
-    encoder prepends one priming frame, so the encoded audio then starts with the video and
-    spans it to within one frame. Without audio in the creative, silence (an `anullsrc` input).
+    for the other: ffmpeg then hangs). Finally the sound is laid against the picture as the
+    channel's interleave asks (`audio_layout`): it starts `audio_offset` from the first picture
+    (silence before the creative's first sample, or its head cut) and ends about as far from the
+    last one, in whole AAC frames, the encoder's priming frame included. Without audio in the
+    creative, silence (an `anullsrc` input).
     """
     fps = frame_rate_expr(conditioning.frame_rate)
     per_segment = frames_per_segment(conditioning)
@@ -320,9 +313,11 @@ def conditioning_argv(
     else:
         video, audio = "[cv]", "[ca]"
     n = len(conditioning.ladder)
+    placement = audio_layout(conditioning, total_frames)
+    b_frames = b_frames_for(conditioning)
     graph += [
         f"{video}split={n}" + "".join(f"[s{i}]" for i in range(n)),
-        f"{audio}atrim=start_sample={AAC_SAMPLES_PER_FRAME},asplit={n}" + "".join(f"[a{i}]" for i in range(n)),
+        f"{audio}{placement.audio_filters()},asplit={n}" + "".join(f"[a{i}]" for i in range(n)),
     ]
     for i, rung in enumerate(conditioning.ladder):
         if (rung.width, rung.height) == (canvas.width, canvas.height):
@@ -339,7 +334,7 @@ def conditioning_argv(
             "-b:v", f"{plan.video_kbps}k", "-maxrate", f"{round(plan.video_kbps * 1.1)}k", "-bufsize", f"{plan.video_kbps * 2}k",
             "-g", str(per_segment), "-keyint_min", str(per_segment), "-sc_threshold", "0",
             "-force_key_frames", f"expr:eq(mod(n,{per_segment}),0)",
-            "-x264-params", "open-gop=0:scenecut=0",
+            "-x264-params", "open-gop=0:scenecut=0", "-bf", str(b_frames),
             "-c:a", "aac", "-profile:a", "aac_low", "-b:a", f"{plan.audio_kbps}k", "-ar", str(rate),
             "-ac", str(conditioning.audio_channels),
             "-f", "segment", "-segment_time", segment_seconds, "-segment_time_delta", f"{0.5 / conditioning.frame_rate:.6f}",
@@ -347,6 +342,20 @@ def conditioning_argv(
             str(out_dir / rung.name / SEGMENT_PATTERN),
         ]  # fmt: skip
     return argv
+
+
+def b_frames_for(conditioning: Conditioning) -> int:
+    """B-frames for an ad of this channel: as many as make ffmpeg's segmenter cut the ad's sound at
+    its own segment boundaries where the channel's is cut (`rig.interleave.b_frames_for_offset`),
+    which is what a player hears where a break ends inside an ad or inside the slate."""
+    return b_frames_for_offset(conditioning.audio_offset, conditioning.audio_rate, Fraction(frame_rate_expr(conditioning.frame_rate)))
+
+
+def audio_layout(conditioning: Conditioning, total_frames: int) -> AudioLayout:
+    """Where the sound of an ad of `total_frames` pictures starts and ends (`rig.interleave`)."""
+    fps = Fraction(frame_rate_expr(conditioning.frame_rate))
+    picture = Fraction(total_frames) / fps * conditioning.audio_rate
+    return ad_layout(picture, conditioning.audio_rate, conditioning.audio_offset)
 
 
 # --------------------------------------------------------------------------- layout and cache
@@ -369,6 +378,8 @@ def encode_parameters(conditioning: Conditioning, preset: str) -> dict:
         "segment": round(conditioning.segment_duration, 6),
         "fps": frame_rate_expr(conditioning.frame_rate),
         "audio": [conditioning.audio_rate, conditioning.audio_channels],
+        "audio_offset": round(conditioning.audio_offset, 4),
+        "b_frames": b_frames_for(conditioning),
     }
 
 
@@ -431,7 +442,7 @@ def describe_rendition(
         raise MediaError(f"{directory}: ffmpeg wrote {len(files)} segments, expected {expected_segments}")
     per_segment = frames_per_segment(conditioning)
     rate = Fraction(frame_rate_expr(conditioning.frame_rate))
-    segments, sizes, audio_frames, codec, first_pts, starts = [], [], 0, None, [], []
+    segments, sizes, audio_frames, codec, timings, infos = [], [], 0, None, [], []
     for index, path in enumerate(files):
         if path.name != SEGMENT_PATTERN % index:
             raise MediaError(f"{path}: unexpected segment name (expected {SEGMENT_PATTERN % index})")
@@ -443,26 +454,31 @@ def describe_rendition(
         channels = getattr(audio, "channels", None)
         if channels is not None and channels != conditioning.audio_channels:
             raise MediaError(f"{path}: {channels} audio channels, the channel needs {conditioning.audio_channels}")
-        if index == 0:
-            first_pts = [video.first_pts, audio.first_pts]
-        starts.append(video.first_pts)
+        timings.append(av_timing(info))
+        infos.append(info)
         codec = codec or info.codec
         audio_frames += audio.frames
         duration = float(video.frames / rate)
         sizes.append(len(data) * 8 / duration)
         segments.append(Segment(uri=path.name, duration=duration, duration_text=format_decimal(duration)))
     step = round(per_segment / rate * CLOCK)
-    for index, (a, b) in enumerate(zip(starts, starts[1:])):
-        if abs(b - a - step) > 1:
-            raise MediaError(f"{directory}: segment {index + 1} starts {(b - a) / CLOCK:.4f} s after segment {index}, not {step / CLOCK:g} s")
-    total = sum(s.duration for s in segments)
-    frame = AAC_SAMPLES_PER_FRAME / conditioning.audio_rate
-    audio_span = audio_frames * frame
-    if abs(audio_span - total) > frame + 1e-6:
-        raise MediaError(f"{directory}: audio spans {audio_span:.4f} s but video {total:.4f} s; they would drift after a splice")
-    lead = (first_pts[1] - first_pts[0]) / CLOCK
-    if abs(lead) > frame + 1e-3:
-        raise MediaError(f"{directory}: audio starts {lead:+.4f} s from the video; they would drift after a splice")
+    for index, (a, b) in enumerate(zip(timings, timings[1:])):
+        if abs(b.video_start - a.video_start - step) > 1:
+            raise MediaError(f"{directory}: segment {index + 1} starts {(b.video_start - a.video_start) / CLOCK:.4f} s after segment {index}, not {step / CLOCK:g} s")
+        if abs(bridge(a, b, discontinuity=False)) > 2:
+            raise MediaError(f"{directory}: the sound of segment {index + 1} does not continue segment {index}'s")
+    _check_chained(directory, infos)
+    layout = audio_layout(conditioning, expected_segments * per_segment)
+    picture = Fraction(expected_segments * per_segment) / rate * conditioning.audio_rate
+    to_ticks = CLOCK / conditioning.audio_rate
+    want = {"start": layout.first * to_ticks, "end": float(layout.end - picture) * to_ticks, "frames": layout.frames}
+    got = {"start": timings[0].start_offset, "end": timings[-1].end_offset, "frames": audio_frames}
+    if got["frames"] != want["frames"] or abs(got["start"] - want["start"]) > 2 or abs(got["end"] - want["end"]) > 2:
+        raise MediaError(
+            f"{directory}: the sound is {got['frames']} AAC frames from {got['start'] / CLOCK * 1000:+.2f} ms to "
+            f"{got['end'] / CLOCK * 1000:+.2f} ms against the picture; the channel's interleave needs {want['frames']} from "
+            f"{want['start'] / CLOCK * 1000:+.2f} to {want['end'] / CLOCK * 1000:+.2f} ms (else a splice has a hole or an overlap)"
+        )
     playlist = MediaPlaylist(
         target_duration=max(1, math.floor(max(s.duration for s in segments) + 0.5)),  # R4: EXTINF rounded ≤ it
         segments=tuple(segments),
@@ -478,8 +494,31 @@ def describe_rendition(
         "peak_bandwidth": round(max(sizes)),
         "average_bandwidth": round(sum(sizes) / len(sizes)),
         "audio_frames": audio_frames,
+        "audio_start_ms": round(got["start"] / CLOCK * 1000, 2),  # sound minus picture at the first picture
+        "audio_end_ms": round(got["end"] / CLOCK * 1000, 2),  # ... and at the end of the last one
     }
     return playlist, facts
+
+
+def _check_chained(directory: Path, infos: list) -> None:
+    """Every PID's continuity counter runs on across the segments, and the first segment flags
+    each PID's first packet as a discontinuity (it always follows a splice)."""
+    first = infos[0]
+    if first.flagged != set(first.first_cc):
+        raise MediaError(f"{directory}: the first segment does not flag PIDs {sorted(set(first.first_cc) - first.flagged)} as a discontinuity")
+    for index, (a, b) in enumerate(zip(infos, infos[1:])):
+        broken = [pid for pid in b.first_cc if pid in a.last_cc and b.first_cc[pid] != (a.last_cc[pid] + 1) % 16]
+        if broken:
+            raise MediaError(f"{directory}: continuity counters of PIDs {broken} break between segments {index} and {index + 1}")
+
+
+def chain_rendition(directory: Path) -> None:
+    """Renumber the continuity counters of a rendition's segments so each runs on from the one
+    before (ffmpeg's segmenter starts every file at 0), and flag the first segment's packets
+    as a discontinuity (`origin_emulator.ts.chain`)."""
+    files = sorted(directory.glob("seg_*.ts"))
+    for path, data in zip(files, chain([path.read_bytes() for path in files])):
+        path.write_bytes(data)
 
 
 # --------------------------------------------------------------------------- condition
@@ -560,6 +599,7 @@ async def condition(
         await run_watched(argv, total, on_progress, f"conditioning of {ad_id} ({source.name}) for ladder {conditioning.key}")
         rungs = []
         for rung in conditioning.ladder:
+            await asyncio.to_thread(chain_rendition, work / rung.name)
             playlist, facts = await asyncio.to_thread(describe_rendition, work / rung.name, rung, conditioning, segments)
             (work / rung.name / PLAYLIST).write_text(playlist.render())
             rungs.append(

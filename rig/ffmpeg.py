@@ -20,11 +20,22 @@ import shutil
 import signal
 import sys
 from collections import deque
+from fractions import Fraction
 from typing import Awaitable, Callable, Sequence
 
 from rig.errors import MediaError
 
 log = logging.getLogger(__name__)
+
+
+def frame_rate_expr(fps: float) -> str:
+    """ffmpeg's spelling of a frame rate: `25`, `30000/1001` for the NTSC rates."""
+    if abs(fps - round(fps)) < 1e-6:
+        return str(round(fps))
+    ntsc = fps * 1.001
+    if abs(ntsc - round(ntsc)) < 1e-3:
+        return f"{round(ntsc) * 1000}/1001"
+    return str(Fraction(fps).limit_denominator(1001))
 
 ProgressCallback = Callable[[float, float], None]  # (seconds done, seconds total)
 PR_SET_PDEATHSIG = 1

@@ -23,16 +23,19 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
-from origin_emulator.ts import AAC_SAMPLES_PER_FRAME, StreamInfo, TsError, TsInfo, scan
+from origin_emulator.ts import AAC_SAMPLES_PER_FRAME, CLOCK, StreamInfo, TsError, TsInfo, av_timing, scan
 from rig.errors import MediaError
-from rig.ffmpeg import ProgressCallback, ffmpeg_executable, run_ffmpeg
+from rig.ffmpeg import ProgressCallback, ffmpeg_executable, frame_rate_expr, run_ffmpeg
+from rig.interleave import AudioLayout, decode_delay, loop_layout
 from rig.settings import ChannelConfig, MediaSettings, Rendition
+from stitcher.probe import audio_offset
 
 log = logging.getLogger(__name__)
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 LOOP_CAPTION = r"%{pts\:hms}  frame %{eif\:n\:d}"  # drawtext: the loop's own clock and frame number
 PACING_LIMIT = 86_400  # seconds a live graph may fall behind the wall clock and still catch up
 FONT_CANDIDATES = (
@@ -54,10 +57,11 @@ class ContentRecipe:
     tone_hz: int
     loop_seconds: float
     segment_seconds: float
-    fps: int
+    fps: float
     audio_rate: int
     preset: str
     ladder: tuple[Rendition, ...]
+    b_frames: int = -1  # -1: the preset's own
 
     @classmethod
     def for_channel(cls, channel: ChannelConfig, media: MediaSettings) -> "ContentRecipe":
@@ -72,6 +76,7 @@ class ContentRecipe:
             audio_rate=media.audio_rate,
             preset=media.preset,
             ladder=media.ladder,
+            b_frames=media.b_frames,
         )
 
     @property
@@ -83,6 +88,16 @@ class ContentRecipe:
     def segment_count(self) -> int:
         return round(self.loop_seconds / self.segment_seconds)
 
+    @property
+    def frame_rate(self) -> Fraction:
+        """The exact frame rate (`30000/1001` for 29.97)."""
+        return Fraction(frame_rate_expr(self.fps))
+
+    def audio_layout(self) -> AudioLayout:
+        """Where the loop's sound lies against its picture (`rig.interleave.loop_layout`)."""
+        b_frames = None if self.b_frames < 0 else self.b_frames
+        return loop_layout(self.loop_seconds, self.audio_rate, self.frame_rate, decode_delay(self.preset, b_frames))
+
 
 @dataclass(frozen=True)
 class SegmentInfo:
@@ -93,6 +108,7 @@ class SegmentInfo:
     first_pts: int  # video PTS of its first frame, 90 kHz
     size: int
     payload_packets: dict[int, int]  # PID -> packets with payload (for continuity counters)
+    audio_offset: int = 0  # sound minus picture at its start, 90 kHz ticks (the interleave at this boundary)
 
 
 @dataclass(frozen=True)
@@ -128,6 +144,12 @@ class ContentMedia:
     def durations(self) -> tuple[float, ...]:
         return tuple(s.duration for s in self.renditions[0].segments)
 
+    @property
+    def audio_offset(self) -> float:
+        """The channel's interleave (seconds): the middle of where its sound switches against the
+        picture at segment boundaries, over every rung (`stitcher.probe.audio_offset`)."""
+        return audio_offset([s.audio_offset for r in self.renditions for s in r.segments])
+
     def rendition(self, name: str) -> RenditionMedia:
         for rendition in self.renditions:
             if rendition.rendition.name == name:
@@ -160,7 +182,8 @@ def filter_graph(recipe: ContentRecipe, font: str | None, caption: str, live: bo
     """
     top = recipe.ladder[0]
     seconds = f"{recipe.loop_seconds:g}"
-    video = [f"testsrc2=size={top.width}x{top.height}:rate={recipe.fps}" + ("" if live else f":duration={seconds}")]
+    video = [f"testsrc2=size={top.width}x{top.height}:rate={frame_rate_expr(recipe.fps)}" + ("" if live else f":duration={seconds}")]
+    placement = None if live else recipe.audio_layout()
     if live:
         video.append(f"realtime=limit={PACING_LIMIT}")
     video.append(f"drawbox=x=0:y=0:w=iw:h=ih/5:color={recipe.colour}@1:t=fill")
@@ -182,9 +205,8 @@ def filter_graph(recipe: ContentRecipe, font: str | None, caption: str, live: bo
             graph.append(f"[s{i}]scale={rung.width}:{rung.height}[v{i}]")
     if live:
         audio = f"sine=frequency={recipe.tone_hz}:sample_rate={recipe.audio_rate},arealtime=limit={PACING_LIMIT}"
-    else:
-        samples = round(recipe.loop_seconds * recipe.audio_rate) - AAC_SAMPLES_PER_FRAME  # the encoder adds one priming frame
-        audio = f"sine=frequency={recipe.tone_hz}:sample_rate={recipe.audio_rate}:duration={seconds},atrim=end_sample={samples}"
+    else:  # exactly the loop's span of AAC frames, placed so the wrap follows ffmpeg's cut rule (rig.interleave)
+        audio = f"sine=frequency={recipe.tone_hz}:sample_rate={recipe.audio_rate},{placement.audio_filters()}"
     graph.append(audio + f",aformat=channel_layouts=stereo,asplit={n}" + "".join(f"[a{i}]" for i in range(n)))
     return ";".join(graph)
 
@@ -192,16 +214,16 @@ def filter_graph(recipe: ContentRecipe, font: str | None, caption: str, live: bo
 def encode_args(recipe: ContentRecipe, index: int, tune: str | None = None) -> list[str]:
     """Map and encode rung `index` of the graph: H.264 in closed GOPs of exactly one segment, AAC."""
     rung = recipe.ladder[index]
-    gop = round(recipe.segment_seconds * recipe.fps)
+    gop = round(recipe.segment_seconds * recipe.frame_rate)
     return [
         "-map", f"[v{index}]", "-map", f"[a{index}]",
         "-c:v", "libx264", "-preset", recipe.preset, *(["-tune", tune] if tune else []),
         "-profile:v", "main", "-level:v", "3.1",
-        "-pix_fmt", "yuv420p", "-r", str(recipe.fps),
+        "-pix_fmt", "yuv420p", "-r", frame_rate_expr(recipe.fps), *(["-bf", str(recipe.b_frames)] if recipe.b_frames >= 0 else []),
         "-b:v", f"{rung.video_kbps}k", "-maxrate", f"{round(rung.video_kbps * 1.1)}k",
         "-bufsize", f"{rung.video_kbps * 2}k",
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-        "-force_key_frames", f"expr:gte(t,n_forced*{recipe.segment_seconds:g})",
+        "-force_key_frames", f"expr:eq(mod(n,{gop}),0)",
         "-x264-params", "open-gop=0:scenecut=0",
         "-c:a", "aac", "-b:a", f"{rung.audio_kbps}k", "-ar", str(recipe.audio_rate), "-ac", "2",
     ]  # fmt: skip
@@ -216,7 +238,8 @@ def content_argv(recipe: ContentRecipe, out_dir: Path, ffmpeg: str = "ffmpeg", f
     for i, rung in enumerate(recipe.ladder):
         argv += encode_args(recipe, i)
         argv += [
-            "-f", "segment", "-segment_time", f"{recipe.segment_seconds:g}", "-segment_format", "mpegts",
+            "-f", "segment", "-segment_time", f"{recipe.segment_seconds:g}", "-segment_time_delta", f"{0.5 / recipe.fps:.6f}",
+            "-segment_format", "mpegts",
             "-segment_start_number", "0",
             str(out_dir / rung.name / "seg_%05d.ts"),
         ]  # fmt: skip
@@ -247,19 +270,27 @@ def _describe_rendition(recipe: ContentRecipe, rung: Rendition, directory: Path)
     if len(files) != recipe.segment_count:
         raise MediaError(f"{recipe.name}/{rung.name}: ffmpeg wrote {len(files)} segments, expected {recipe.segment_count}")
     segments, codecs, audio_frames = [], None, 0
-    frames_per_segment = round(recipe.segment_seconds * recipe.fps)
+    frames_per_segment = round(recipe.segment_seconds * recipe.frame_rate)
     for index, path in enumerate(files):
         data, info, video, audio = scan_segment(path)
         if video.frames != frames_per_segment:
             raise MediaError(f"{path}: {video.frames} video frames, expected exactly {frames_per_segment} (one closed GOP)")
         codecs = codecs or info.codec
         audio_frames += audio.frames
-        segments.append(SegmentInfo(index, video.frames / recipe.fps, video.first_pts, len(data), dict(info.payload_packets)))
+        offset = av_timing(info).start_offset
+        segments.append(SegmentInfo(index, float(video.frames / recipe.frame_rate), video.first_pts, len(data), dict(info.payload_packets), offset))
     audio_span = audio_frames * AAC_SAMPLES_PER_FRAME / recipe.audio_rate
     if abs(audio_span - recipe.loop_seconds) > 1e-9:
         raise MediaError(
             f"{recipe.name}/{rung.name}: audio spans {audio_span:.6f} s ({audio_frames} AAC frames) but the loop is"
             f" {recipe.loop_seconds} s; the loop would not be seamless"
+        )
+    offsets = [s.audio_offset for s in segments]  # segment 0's is the loop wrap's
+    frame = AAC_SAMPLES_PER_FRAME * CLOCK / recipe.audio_rate
+    if max(offsets) - min(offsets) >= frame:
+        raise MediaError(
+            f"{recipe.name}/{rung.name}: the sound switches from {min(offsets) / 90:+.1f} to {max(offsets) / 90:+.1f} ms"
+            " against the picture at segment boundaries (more than one AAC frame apart): no ad can splice in at all of them"
         )
     rates = [s.size * 8 / s.duration for s in segments]
     media = RenditionMedia(
@@ -289,6 +320,7 @@ def _manifest(media: ContentMedia) -> dict:
                         "first_pts": s.first_pts,
                         "size": s.size,
                         "payload_packets": {str(pid): n for pid, n in s.payload_packets.items()},
+                        "audio_offset": s.audio_offset,
                     }
                     for s in r.segments
                 ],
@@ -312,7 +344,7 @@ def load_content(recipe: ContentRecipe, cache_dir: Path) -> ContentMedia | None:
             entry = by_name[rung.name]
             segments = tuple(
                 SegmentInfo(
-                    s["index"], s["duration"], s["first_pts"], s["size"], {int(p): n for p, n in s["payload_packets"].items()}
+                    s["index"], s["duration"], s["first_pts"], s["size"], {int(p): n for p, n in s["payload_packets"].items()}, s["audio_offset"]
                 )
                 for s in entry["segments"]
             )

@@ -16,11 +16,13 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, get_type_hints
 
 from rig.errors import ConfigError
+from rig.ffmpeg import frame_rate_expr
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -51,11 +53,17 @@ class MediaSettings:
     cache_dir: Path = _doc("Where rendered media is cached; `\"\"` means `<repo>/media/cache`.", default=Path())
     loop_seconds: float = _doc(
         "Length of each channel's rendered loop. Must be a whole number of segments and of AAC"
-        " frames (1024 samples), i.e. a multiple of 8 s at 48 kHz with 2 s segments.",
+        " frames (1024 samples), i.e. a multiple of 8 s at 48 kHz with 2 s segments (192.192 s with 6.006 s ones).",
         default=64.0,
     )
     segment_seconds: float = _doc("Segment (and GOP) duration; every segment is one closed GOP.", default=2.0)
-    fps: int = _doc("Frame rate of all video.", default=25)
+    fps: float = _doc("Frame rate of all video (29.97 and the other NTSC rates mean 30000/1001 etc.).", default=25.0)
+    b_frames: int = _doc(
+        "B-frames between reference pictures in the channels' H.264 (-1: the preset's own, none for"
+        " `ultrafast`, else 3). It sets the channel's interleave: ffmpeg's segmenter cuts the sound at"
+        " the key frame's decode time, two pictures early with B-pyramids, one with a single B-frame.",
+        default=-1,
+    )
     audio_rate: int = _doc("Audio sample rate (Hz), stereo AAC-LC.", default=48000)
     preset: str = _doc("x264 preset used for renders (speed vs. size).", default="veryfast")
     ladder: tuple[Rendition, ...] = _doc("The variants, highest first (`[[media.ladder]]`).", default=())
@@ -70,8 +78,11 @@ class MediaSettings:
                 f"media.loop_seconds={self.loop_seconds} is not a whole number of AAC frames at"
                 f" {self.audio_rate} Hz (1024 samples each); the loop would glitch at every wrap"
             )
-        if abs(self.segment_seconds * self.fps - round(self.segment_seconds * self.fps)) > 1e-9:
+        per_segment = Fraction(self.segment_seconds).limit_denominator(1_000_000) * Fraction(frame_rate_expr(self.fps))
+        if self.fps <= 0 or per_segment.denominator != 1:
             raise ConfigError(f"media.segment_seconds={self.segment_seconds} is not a whole number of frames at {self.fps} fps")
+        if not -1 <= self.b_frames <= 16:
+            raise ConfigError(f"media.b_frames={self.b_frames} must be -1 (the preset's) or 0 to 16")
         if not self.ladder:
             raise ConfigError("media.ladder is empty: define at least one [[media.ladder]] rendition")
         names = [r.name for r in self.ladder]

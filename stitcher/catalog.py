@@ -62,6 +62,7 @@ class Conditioning:
     frame_rate: float
     audio_rate: int = 48000
     audio_channels: int = 2
+    audio_offset: float = 0.0  # the channel's interleave: where its sound switches against the picture boundary (s)
 
     @property
     def key(self) -> str:
@@ -71,6 +72,7 @@ class Conditioning:
             "segment": round(self.segment_duration, 6),
             "fps": round(self.frame_rate, 3),
             "audio": (self.audio_rate, self.audio_channels),
+            "offset": round(self.audio_offset, 4),
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -88,6 +90,7 @@ class Channel:
     audio_channels: int = 2
     default_mode: str = "ssai"
     window_seconds: float = 3600.0  # longest playlist window the origin serves (break records must outlive it)
+    audio_offset: float = 0.0  # interleave: sound minus picture at the origin's segment boundaries (s, measured)
     created_at: str = ""
     updated_at: str = ""
 
@@ -97,7 +100,7 @@ class Channel:
 
     @property
     def conditioning(self) -> Conditioning:
-        return Conditioning(self.ladder, self.segment_duration, self.frame_rate, self.audio_rate, self.audio_channels)
+        return Conditioning(self.ladder, self.segment_duration, self.frame_rate, self.audio_rate, self.audio_channels, self.audio_offset)
 
     def check(self) -> None:
         if not self.slug or not all(c.isalnum() or c == "-" for c in self.slug) or self.slug != self.slug.lower():
@@ -174,7 +177,7 @@ class Catalog:
                 {
                     "slug": str, "origin_url": str, "status": str, "scte35_enabled": int, "cue_formats": str,
                     "segment_duration": float, "ladder": str, "audio_rate": int, "audio_channels": int,
-                    "default_mode": str, "window_seconds": float, "created_at": str, "updated_at": str,
+                    "default_mode": str, "window_seconds": float, "audio_offset": float, "created_at": str, "updated_at": str,
                 },
                 pk="slug",
                 if_not_exists=True,
@@ -206,6 +209,7 @@ class Catalog:
             **{
                 **row,
                 "window_seconds": row.get("window_seconds") or 3600.0,
+                "audio_offset": row.get("audio_offset") or 0.0,
                 "ladder": tuple(Rung(**r) for r in json.loads(row["ladder"])),
                 "cue_formats": tuple(json.loads(row["cue_formats"])),
                 "scte35_enabled": bool(row["scte35_enabled"]),

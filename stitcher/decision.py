@@ -130,7 +130,8 @@ def map_variants(ladder: Sequence[Rung], renditions: Sequence[AdRendition], base
 
 
 def build_pod(channel: Channel, duration: float, break_id: str, creatives: Sequence[Creative], slate: Sequence[AdRendition], base_url: str) -> Pod:
-    """The pod: chosen ads, then slate for whatever is left of the break."""
+    """The pod: chosen ads, then slate for whatever is left of the break (in as many items as the
+    slate's length needs)."""
     if not (duration > 0 and math.isfinite(duration)):
         raise DecisionError(f"a break of {duration!r} seconds cannot be filled")
     if not slate:
@@ -138,8 +139,14 @@ def build_pod(channel: Channel, duration: float, break_id: str, creatives: Seque
     chosen = choose(creatives, duration, break_id, channel.segment_duration)
     items = [PodItem(c.id, "ad", c.duration, map_variants(channel.ladder, c.renditions, base_url)) for c in chosen]
     left = round(duration - sum(item.duration for item in items), 6)
-    if left > 1e-6:
-        items.append(PodItem(SLATE_ID, "slate", left, map_variants(channel.ladder, slate, base_url)))
+    # slate for the rest, in items no longer than the slate itself: each begins with a splice, so
+    # the slate's timestamps never run back inside one timeline where it would have to repeat
+    longest = min(r.duration for r in slate)
+    slate_variants = map_variants(channel.ladder, slate, base_url)
+    while left > 1e-6:
+        part = min(left, longest)
+        items.append(PodItem(SLATE_ID, "slate", round(part, 6), slate_variants))
+        left = round(left - part, 6)
     return Pod(f"{channel.slug}-{break_id}", tuple(items))
 
 

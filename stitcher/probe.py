@@ -2,8 +2,9 @@
 
 `probe(url)` reads the master playlist (variants: bandwidth, resolution, codecs, frame rate),
 one variant's live media playlist (segment duration, which SCTE-35 cue formats it carries) and
-its newest segment (audio sample rate and channel layout, frame rate when the master does not
-say). Works on any live HLS origin with MPEG-TS segments, not only the emulator.
+its newest segments (audio sample rate and channel layout, frame rate when the master does not
+say, and the interleave: where the sound switches against the picture at segment boundaries,
+which ads are conditioned to reproduce, `audio_offset`). Works on any live HLS origin with MPEG-TS segments, not only the emulator.
 `channel_from_content` describes an emulator channel from its rendered media without a probe.
 
 Side effects: HTTP GETs (probe only).
@@ -20,7 +21,7 @@ from urllib.parse import urljoin, urlparse
 
 import aiohttp
 
-from origin_emulator.ts import TsError, scan
+from origin_emulator.ts import CLOCK, TsError, av_timing, scan
 from stitcher.catalog import Channel, Rung
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
 
@@ -47,6 +48,7 @@ class ProbeResult:
     audio_channels: int
     cue_formats_seen: tuple[str, ...]
     window_seconds: float = 3600.0
+    audio_offset: float = 0.0
 
     def channel(self, slug: str, **fields) -> Channel:
         return Channel(
@@ -57,6 +59,7 @@ class ProbeResult:
             audio_rate=self.audio_rate,
             audio_channels=self.audio_channels,
             window_seconds=self.window_seconds,
+            audio_offset=self.audio_offset,
             **fields,
         )
 
@@ -133,17 +136,50 @@ async def probe(url: str, session: aiohttp.ClientSession | None = None, timeout:
     durations = [round(s.duration, 3) for s in media.segments]
     segment_duration = Counter(durations).most_common(1)[0][0] if len(set(durations)) < len(durations) else statistics.median(durations)
     newest = media.segments[-1]
-    data = await _get(session, urljoin(media_url, newest.uri), "segment")
-    try:
-        info = scan(data)
-    except TsError as exc:
-        raise ProbeError(f"segment {newest.uri} is not MPEG-TS: {exc}") from None
+    run = _newest_run(media, PROBED_SEGMENTS)
+    infos = []
+    for segment in run:
+        data = await _get(session, urljoin(media_url, segment.uri), "segment")
+        try:
+            infos.append(scan(data))
+        except TsError as exc:
+            raise ProbeError(f"segment {segment.uri} is not MPEG-TS: {exc}") from None
+    info = infos[-1]
     video, audio = info.stream("video"), info.stream("audio")
     if video is None:
         raise ProbeError(f"segment {newest.uri} has no video stream")
     if audio is None or not audio.sample_rate:
         raise ProbeError(f"segment {newest.uri} has no AAC audio stream")
+    try:
+        offsets = [av_timing(i).start_offset for i in infos[1:]] or [av_timing(info).start_offset]
+    except TsError as exc:
+        raise ProbeError(f"segments of {media_url}: {exc}") from None
     frame_rate = top.frame_rate or round(video.frames / newest.duration, 3)
     ladder = tuple(r if r.frame_rate else Rung(**{**r.__dict__, "frame_rate": frame_rate}) for r in ladder)
     window = max(round(media.duration, 3), 3 * float(segment_duration))
-    return ProbeResult(url, ladder, float(segment_duration), frame_rate, audio.sample_rate, audio.channels or 2, cue_formats(media), window)
+    return ProbeResult(
+        url, ladder, float(segment_duration), frame_rate, audio.sample_rate, audio.channels or 2, cue_formats(media), window, audio_offset(offsets)
+    )
+
+
+PROBED_SEGMENTS = 8  # the newest segments read: their boundaries give the interleave (every phase of 2 s at 48 kHz)
+
+
+def _newest_run(media: MediaPlaylist, count: int) -> list:
+    """The newest `count` segments with no discontinuity between them (at least the newest one)."""
+    run = [media.segments[-1]]
+    for segment, after in zip(reversed(media.segments[:-1]), reversed(media.segments[1:])):
+        if len(run) == count or after.discontinuity:
+            break
+        run.insert(0, segment)
+    return run
+
+
+def audio_offset(offsets: "list[int]") -> float:
+    """A channel's interleave (seconds) from the sound-minus-picture offsets (90 kHz ticks) seen at
+    its segment boundaries: the middle of their range. The range is under one AAC frame for any
+    one encoder (it depends only on where each AAC frame falls against the boundary), so an ad
+    conditioned to the middle is within half of it of every boundary."""
+    if not offsets:
+        return 0.0
+    return round((min(offsets) + max(offsets)) / 2 / CLOCK, 5)

@@ -196,7 +196,7 @@ class PlaylistService:
                     return hit[1]  # the last good output, while a player sees nothing wrong in it
                 slate_url = slate.urls.get(rung.bandwidth, "")
                 for record, ad_url in fresh:
-                    stand_in = slate_url if slate_url in media and ad_url != slate_url else ""
+                    stand_in = slate_url if ad_url != slate_url and _slate_covers(record, ad_url, media.get(slate_url), channel.segment_duration) else ""
                     self._stand_ins[(slug, record.entry, ad_url)] = stand_in
                     self.metrics.errors.labels("ad_playlist_stand_in").inc()
                     log.error("break %s on %s: %s cannot be read; its slots of this variant get %s until the break has left the window",
@@ -265,3 +265,13 @@ def window_records(origin: MediaPlaylist, view: BreakView, segment_duration: flo
     times = pdts(origin)
     first, last = times[0] - segment_duration / 2, times[-1] + origin.segments[-1].duration
     return [r for r in view.records if not r.cancelled and r.points and r.ad_start < last and r.end > first]
+
+
+def _slate_covers(record: BreakRecord, ad_url: str, slate: VodMedia | None, segment_duration: float) -> bool:
+    """The slate can stand in for the pod item played from `ad_url`: it has as many segments as
+    the item has slots (a shorter one would have to repeat, and its timestamps would run back
+    inside one timeline; the origin's own segments stand in then)."""
+    if slate is None or not slate.segments:
+        return False
+    slots = max((math.ceil(item.duration / segment_duration - 1e-6) for item in record.pod.items if ad_url in dict(item.variants).values()), default=0)
+    return len(slate.segments) >= slots

@@ -4,11 +4,14 @@ Real parts: the origin emulator app, the media server over a media cache holding
 playlists, the channel catalog, the KV (SQLite or Redis) with the break ledger, the SCTE-35
 monitor, and the stitcher app itself (`stitcher.app.create_app`) with its HTTP client session.
 The ad playlists are written in the layout the media server serves (2 s segments; their segment
-files are not needed by playlist tests).
+files are not needed by playlist tests), unless real ones are given: `conditioned_ads` renders
+creatives and conditions them with real ffmpeg for a channel (cached in the media cache), and
+`make_stack(ads=...)` then serves those, segments and all (the splice tests judge their bytes).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +20,9 @@ import aiohttp
 from aiohttp import web
 
 from origin_emulator.app import create_app as create_origin
+from rig.ads import house_recipes, render_creative, sized_for, slate_recipe
 from rig.channels import emulator_channel
+from rig.conditioning import condition
 from rig.media_server import create_app as create_media
 from stitcher.app import StreamOptions, create_app
 from stitcher.breaks import BreakLedger, Retention
@@ -61,11 +66,32 @@ class Stack:
     options: StreamOptions
 
 
-async def make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path: Path, settings, content, options: StreamOptions | None = None, media_faults=None) -> Stack:
+def conditioned_ads(settings, content, seconds: dict[str, float], preset: str = "ultrafast") -> dict[str, list[AdRendition]]:
+    """Real conditioned ads for the emulator channel of `content`: house creatives of the given
+    lengths (ids `house-1`...) and the slate ("slate"), rendered and conditioned by ffmpeg into
+    `settings.media.cache_dir` (cached by content, so only the first run pays)."""
+    media, cache = settings.media, settings.media.cache_dir
+    conditioning = emulator_channel(settings.channels[0], content, settings).conditioning
+
+    async def build() -> dict[str, list[AdRendition]]:
+        slate = await render_creative(sized_for(media, slate_recipe(seconds["slate"])), cache, preset=preset)
+        made = {"slate": await condition(slate, "slate", conditioning, cache, slate, preset=preset)}
+        for recipe in house_recipes(len(seconds) - 1):
+            creative = await render_creative(sized_for(media, dataclasses.replace(recipe, seconds=seconds[recipe.id])), cache, preset=preset)
+            made[recipe.id] = await condition(creative, recipe.id, conditioning, cache, slate, preset=preset)
+        return made
+
+    return asyncio.run(build())
+
+
+async def make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path: Path, settings, content, options: StreamOptions | None = None,
+                     media_faults=None, ads: dict[str, list[AdRendition]] | None = None) -> Stack:
     """`media_faults(request)`: called for every media-server request; a status to answer instead,
-    "drop" to close the connection unanswered, or None to serve it (ad-media outages, tests/test_ad_media_faults.py)."""
+    "drop" to close the connection unanswered, or None to serve it (ad-media outages, tests/test_ad_media_faults.py).
+    `ads` (from `conditioned_ads`): the catalog holds these and the media server serves the media
+    cache they are in, instead of stand-in playlists."""
     origin_server = await aiohttp_server(create_origin({"news": origin}, clock))
-    cache = tmp_path / "media"
+    cache = settings.media.cache_dir if ads else tmp_path / "media"
     media_app = create_media(cache)
     if media_faults is not None:
         media_app.middlewares.insert(0, _faulty(media_faults))
@@ -74,7 +100,11 @@ async def make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path
     catalog = Catalog(tmp_path / "channels.db")
     channel = dataclasses.replace(emulator_channel(settings.channels[0], content, settings), origin_url=str(origin_server.make_url("/news/master.m3u8")))
     catalog.put_channel(channel)
-    stock(catalog, channel, cache)
+    if ads:
+        for ad_id, renditions in ads.items():
+            catalog.put_ad(Ad(ad_id, ad_id, renditions[0].extra.get("creative_duration", renditions[0].duration), "house"), renditions)
+    else:
+        stock(catalog, channel, cache)
     session = aiohttp.ClientSession()
     ledger = BreakLedger(kv, lambda slug: Retention(window=channel.window_seconds))
     decisions = HouseDecisions(catalog, media_url)

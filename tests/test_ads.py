@@ -33,6 +33,7 @@ from rig.ads import (
 )
 from rig.channels import emulator_channel
 from rig.conditioning import (
+    audio_layout,
     condition,
     conditioning_argv,
     content_digest,
@@ -182,7 +183,8 @@ def test_conditioning_argv_is_pure_and_complete(conditioning, tmp_path):
     assert "tpad=stop_mode=clone:stop=50,trim=end_frame=125," in graph
     assert "apad,atrim=end_sample=240000," in graph
     assert "trim=end_frame=25," in graph and "apad,atrim=end_sample=48000," in graph
-    assert "atrim=start_sample=1024" in graph  # the AAC encoder's priming frame takes its place
+    # the sound laid against the picture as the channel's interleave asks (rig.interleave)
+    assert f"[ja]{audio_layout(conditioning, 150).audio_filters()},asplit=2" in graph
     assert "scale=320:180:force_original_aspect_ratio=decrease,pad=320:180:(ow-iw)/2:(oh-ih)/2" in graph  # letterbox
     assert "scale=192:108:force_original_aspect_ratio=decrease" in graph
     assert "split=2" in graph and "asplit=2" in graph  # one process, every rung

@@ -59,6 +59,13 @@ def test_slate_fills_a_break_no_ad_fits():
     assert [(i.id, i.kind, i.duration) for i in pod.items] == [("slate", "slate", 8)]
 
 
+def test_slate_longer_than_the_slate_itself_comes_in_items_of_its_length():
+    # no ad in the library: 26 s of slate from a 10 s slate is three items, each starting with a
+    # splice, so the slate never repeats inside one item (its timestamps would run back)
+    pod = build_pod(CHANNEL, 26, "4", [], SLATE, BASE)
+    assert [(i.id, i.kind, i.duration) for i in pod.items] == [("slate", "slate", 10), ("slate", "slate", 10), ("slate", "slate", 6)]
+
+
 def test_deterministic_per_break_and_rotating_across_breaks():
     assert build_pod(CHANNEL, 30, "42", HOUSE, SLATE, BASE) == build_pod(CHANNEL, 30, "42", list(reversed(HOUSE)), SLATE, BASE)
     pods = [build_pod(CHANNEL, 60, str(n), HOUSE, SLATE, BASE) for n in range(6)]

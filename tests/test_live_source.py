@@ -80,7 +80,7 @@ def test_live_argv_is_pure_and_complete(small_settings, tmp_path):
     assert "realtime=limit=86400" in joined and "arealtime=limit=86400" in joined
     assert "duration=" not in joined  # never ends
     assert joined.count("-c:v libx264") == 2 and joined.count("-tune zerolatency") == 2
-    assert "-force_key_frames expr:gte(t,n_forced*2)" in joined and "-g 50 -keyint_min 50 -sc_threshold 0" in joined
+    assert "-force_key_frames expr:eq(mod(n,50),0)" in joined and "-g 50 -keyint_min 50 -sc_threshold 0" in joined
     assert joined.count("-output_ts_offset 2468000000us") == 2  # 1234 segments of 2 s: PTS follow the number
     assert joined.count("-segment_start_number 1234") == 2 and joined.count("-segment_time 2 ") == 2
     assert joined.count("-reset_timestamps 0") == 2 and joined.count("-individual_header_trailer 0") == 2

@@ -21,7 +21,7 @@ def test_content_argv_is_pure_and_complete(small_settings, tmp_path):
     assert argv[0] == "ffmpeg"
     joined = " ".join(argv)
     assert joined.count("-c:v libx264") == 2  # one encode per rendition
-    assert "-force_key_frames expr:gte(t,n_forced*2)" in joined
+    assert "-force_key_frames expr:eq(mod(n,50),0)" in joined
     assert "-g 50 -keyint_min 50 -sc_threshold 0" in joined
     assert "open-gop=0" in joined
     assert str(tmp_path / "hi" / "seg_%05d.ts") in argv and str(tmp_path / "lo" / "seg_%05d.ts") in argv
