@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import random
-import signal
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ import aiohttp
 
 from origin_emulator.ts import CLOCK, NULL_PID, PAT_PID, AvTiming, TsError, TsInfo, av_timing, bridge, scan
 from rig.playhead import choose_variant
+from rig.interrupts import run_until_interrupted
 from stitcher.clock import Clock, SystemClock
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_media_playlist, parse_playlist, segment_kind
 
@@ -481,17 +481,6 @@ async def execute(args: argparse.Namespace, clock: Clock, session: aiohttp.Clien
     return summary.exit_code
 
 
-async def _main(args: argparse.Namespace) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
-    return await execute(args, SystemClock(), stop=stop)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run `rig inspect splices` on the wall clock (Ctrl-C ends the run early and still summarises)."""
-    return asyncio.run(_main(args))
+    return run_until_interrupted(lambda stop: execute(args, SystemClock(), stop=stop))

@@ -19,7 +19,7 @@ import posixpath
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from stitcher.playlist import (
     AttributeList,
@@ -186,8 +186,14 @@ def merge_dateranges(occurrences: list[tuple[int, AttributeList]]) -> dict[str, 
 
 @lru_cache(maxsize=8192)
 def segment_directory(playlist_url: str, uri: str) -> str:
-    """The parent directory of a segment: URI resolved against the playlist URL, path only (cached)."""
-    return posixpath.dirname(urlsplit(urljoin(playlist_url, uri)).path)
+    """The parent directory of a segment: URI resolved against the playlist URL, path only. A
+    segment served as a copy of another (the stitcher's `resume.ts?src=<origin segment>`, where a
+    break returns to content) belongs to its source's directory."""
+    resolved = urljoin(playlist_url, uri)
+    source = parse_qs(urlsplit(resolved).query).get("src")
+    if source:
+        resolved = urljoin(resolved, source[0])
+    return posixpath.dirname(urlsplit(resolved).path)
 
 
 def _when(seconds: float) -> str:

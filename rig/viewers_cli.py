@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, TextIO
 import aiohttp
 
 from rig.viewers import REQUEST_TIMEOUT, Fleet, StreamUnavailable
+from rig.interrupts import run_until_interrupted
 from stitcher.clock import Clock, SystemClock
 
 __all__ = ["add_parser", "add_arguments", "run", "execute", "progress_line", "summary_lines"]
@@ -154,20 +154,9 @@ async def execute(args: argparse.Namespace, clock: Clock, session: aiohttp.Clien
     return 0 if report["ok"] else 1
 
 
-async def _main(args: argparse.Namespace) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
-    return await execute(args, SystemClock(), stop=stop)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run `rig viewers` on the wall clock (Ctrl-C ends the run early and still reports)."""
-    return asyncio.run(_main(args))
+    return run_until_interrupted(lambda stop: execute(args, SystemClock(), stop=stop))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,16 +35,21 @@ class OriginTimeout(OriginUnavailable):
     """The origin did not answer in time."""
 
 
-async def fetch_text(session: aiohttp.ClientSession, url: str, timeout: float) -> str:
+async def fetch_bytes(session: aiohttp.ClientSession, url: str, timeout: float) -> bytes:
+    """GET `url` from the origin; OriginUnavailable (with the status it answered) or OriginTimeout."""
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             if response.status != 200:
                 raise OriginUnavailable(f"{url} answered HTTP {response.status}", response.status)
-            return await response.text()
+            return await response.read()
     except asyncio.TimeoutError:
         raise OriginTimeout(f"{url} did not answer within {timeout:g} s") from None
     except aiohttp.ClientError as exc:
         raise OriginUnavailable(f"{url}: {exc.__class__.__name__} {exc}".rstrip()) from None
+
+
+async def fetch_text(session: aiohttp.ClientSession, url: str, timeout: float) -> str:
+    return (await fetch_bytes(session, url, timeout)).decode("utf-8", "replace")
 
 
 def parse_origin(text: str, url: str) -> MediaPlaylist | MasterPlaylist:

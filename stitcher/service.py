@@ -27,7 +27,7 @@ import logging
 import math
 from dataclasses import dataclass
 from typing import Sequence
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from stitcher.breaks import BreakRecord
 from stitcher.catalog import Catalog, CatalogError, Channel, Rung
@@ -37,7 +37,8 @@ from stitcher.errors import NotFound
 from stitcher.feeds import AdPlaylistUnavailable, BreakViews, OriginFeed, Versioned, VodLibrary, master_of, single_flight
 from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, passthrough, rewrite_master
-from stitcher.origin import OriginUnavailable
+from origin_emulator.ts import TsError, flag_discontinuity
+from stitcher.origin import OriginUnavailable, fetch_bytes
 from stitcher.playlist import MediaPlaylist, segment_kind
 from stitcher.sgai import interleave
 from stitcher.ssai import SsaiError, VodMedia, pdts, stitch
@@ -202,7 +203,8 @@ class PlaylistService:
                     log.error("break %s on %s: %s cannot be read; its slots of this variant get %s until the break has left the window",
                               record.event_id, slug, ad_url, "the slate" if stand_in else "the origin's segments")
             stand_ins = {(r.event_id, u): self._stand_ins[(slug, r.entry, u)] for r in in_window for u in self._urls(r, rung.bandwidth, slate.urls) if (slug, r.entry, u) in self._stand_ins}
-            playlist = stitch(origin, url, view.value.records, view.value.ledger, channel.segment_duration, rung.bandwidth, media, slate.urls.get(rung.bandwidth, ""), stand_ins)
+            playlist = stitch(origin, url, view.value.records, view.value.ledger, channel.segment_duration, rung.bandwidth, media,
+                              slate.urls.get(rung.bandwidth, ""), stand_ins, resume_url=f"{variant}/{RESUME_NAME}")
         self._rendered_at[(slug, variant, mode)] = self.clock.now()
         return self._store((slug, variant, mode), key, self._rendered_media(playlist, len(in_window)), mode)
 
@@ -275,3 +277,31 @@ def _slate_covers(record: BreakRecord, ad_url: str, slate: VodMedia | None, segm
         return False
     slots = max((math.ceil(item.duration / segment_duration - 1e-6) for item in record.pod.items if ad_url in dict(item.variants).values()), default=0)
     return len(slate.segments) >= slots
+
+
+RESUME_NAME = "resume.ts"  # `/ssai/<channel>/<variant>/resume.ts?src=<origin segment URL>`
+
+
+async def resume_segment(service: "PlaylistService", slug: str, src: str) -> bytes:
+    """The origin's segment at `src`, a return from a break, with each PID's first packet flagged
+    as a discontinuity (the ad before it ran its own counters and clock). Only segments of the
+    channel's own origin are served (NotFound otherwise); the origin's errors are raised as such,
+    bytes that are not MPEG-TS are an OriginUnavailable."""
+    channel = await service.channel(slug)
+    if _site(urljoin(channel.origin_url, src)) != _site(channel.origin_url) or src != urljoin(channel.origin_url, src):
+        raise NotFound(f"{src!r} is not a segment of channel {slug}'s origin")
+    try:
+        data = await fetch_bytes(service.origin.session, src, service.origin.timeout)
+    except OriginUnavailable as exc:
+        if exc.status == 404:
+            raise NotFound(f"segment {src} is not (or no longer) at the origin") from None
+        raise
+    try:
+        return flag_discontinuity(data)
+    except TsError as exc:
+        raise OriginUnavailable(f"segment {src} is not MPEG-TS: {exc}") from None
+
+
+def _site(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc

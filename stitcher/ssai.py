@@ -10,7 +10,9 @@ item fills it:
   duration: the half-segment tolerance of the rule absorbs the drift) and takes the URI of the
   matching segment of the item's conditioned playlist for this variant (filler slate past the
   pod's end); a DISCONTINUITY marks each splice;
-- content keeps its segment (URI made absolute), and a DISCONTINUITY marks the return;
+- content keeps its segment (URI made absolute), and a DISCONTINUITY marks the return; the
+  segment there is the stitcher's copy (`resume_url`) whose first packets carry the
+  discontinuity_indicator, since the origin's counters and clock do not run on from the ad's;
 - the origin's own tags stay where they are (their positions are the origin's, stable, R1);
 - DISCONTINUITY-SEQUENCE = the origin's + the discontinuities the stitcher added before the
   window (`Ledger.added_before`), so every segment keeps its number across reloads (T1).
@@ -40,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Mapping, Sequence
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 from stitcher.breaks import BreakRecord, Ledger, returns_at, slot_at
 from stitcher.playlist import MediaPlaylist, Segment
@@ -90,10 +92,13 @@ def stitch(
     media: Mapping[str, VodMedia],
     slate_url: str,
     stand_ins: Mapping[tuple[str, str], str] | None = None,
+    resume_url: str | None = None,
 ) -> MediaPlaylist:
     """The SSAI media playlist for one variant (see the module docstring). `stand_ins` maps
     (event id, conditioned playlist URL) to the playlist that fills those slots instead ("" = the
-    origin's segment); the DISCONTINUITY tags stay where the records put them."""
+    origin's segment); the DISCONTINUITY tags stay where the records put them. With `resume_url`,
+    the content segment a break returns to is served from `<resume_url>?src=<its URL>`: the
+    stitcher's copy of it whose first packets flag the discontinuity (`stitcher.streams.resume`)."""
     stand_ins = stand_ins or {}
     if not origin.segments:
         return origin
@@ -119,10 +124,11 @@ def stitch(
             out.append(replace(segment, uri=vod.segments[index].uri, discontinuity=tags, program_date_time=stamp))
             continue
         tags = int(segment.discontinuity) + back
+        uri = urljoin(origin_url, segment.uri)
         out.append(
             replace(
                 segment,
-                uri=urljoin(origin_url, segment.uri),
+                uri=f"{resume_url}?src={quote(uri, safe='')}" if back and resume_url else uri,
                 discontinuity=tags,
                 program_date_time=stamp if (tags or segment.program_date_time) else None,
             )

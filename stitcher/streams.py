@@ -2,6 +2,8 @@
 
   GET /{mode}/{channel}/master.m3u8                       the origin's ladder, variants in the same mode
   GET /{mode}/{channel}/{variant}.m3u8                    the media playlist (mode: ssai, sgai, passthrough)
+  GET /ssai/{channel}/{variant}/resume.ts?src=URL         the origin segment a break returns to, its first
+                                                          packets flagged as a discontinuity (immutable)
   GET /sgai/{channel}/breaks/{eventId}/assets.json        HLS Interstitials asset list (honours _HLS_start_offset)
   GET /sgai/{channel}/breaks/{eventId}/items/{k}.m3u8     the multivariant playlist of pod item k (an asset)
   GET /v1/channels                                        the channels, their variants and mode URLs
@@ -24,9 +26,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from stitcher.errors import NotFound
+from stitcher.errors import BadRequest, NotFound
 from stitcher.catalog import MODES
-from stitcher.service import PlaylistService, Rendered
+from stitcher.service import RESUME_NAME, PlaylistService, Rendered, resume_segment
 from stitcher.sessions import Sessions
 from stitcher.sgai import asset_list, interstitial_id, item_master
 
@@ -35,6 +37,7 @@ SERVICE = web.AppKey("service", PlaylistService)
 SESSIONS = web.AppKey("sessions", Sessions)
 MODES_PATTERN = "{mode:" + "|".join(MODES) + "}"
 ITEM_MAX_AGE = 60  # an item playlist's URL names its break instance; a minute of caching is plenty
+SEGMENT_MAX_AGE = 86_400  # a flagged copy of an origin segment never changes
 
 
 def max_age(target_duration: int) -> int:
@@ -122,6 +125,14 @@ async def item(request: web.Request) -> web.Response:
     return playlist_response(request, Rendered.of(item_master(channel.ladder, chosen).render(), 0, ITEM_MAX_AGE * 2))
 
 
+async def resume(request: web.Request) -> web.Response:
+    src = request.query.get("src", "")
+    if not src:
+        raise BadRequest("resume.ts needs ?src=<the URL of the origin segment>")
+    data = await resume_segment(request.app[SERVICE], request.match_info["channel"], src)
+    return web.Response(body=data, content_type="video/mp2t", headers={"Cache-Control": f"public, max-age={SEGMENT_MAX_AGE}, immutable"})
+
+
 def add_routes(app: web.Application, service: PlaylistService) -> None:
     app[SERVICE] = service
     app[SESSIONS] = Sessions()
@@ -129,5 +140,6 @@ def add_routes(app: web.Application, service: PlaylistService) -> None:
     app.router.add_get("/v1/sessions", sessions)
     app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/master.m3u8", master)
     app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/{{variant}}.m3u8", media)
+    app.router.add_get(f"/ssai/{{channel}}/{{variant}}/{RESUME_NAME}", resume)
     app.router.add_get("/sgai/{channel}/breaks/{event}/assets.json", assets)
     app.router.add_get("/sgai/{channel}/breaks/{event}/items/{item}.m3u8", item)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,16 @@ async def kv(kv_url, clock) -> KV:
 
 
 MEDIA = "http://127.0.0.1:8082"
+
+
+def require(condition: bool, missing: str, why: str = "CI must run these tests (.ci/run installs what they need)") -> None:
+    """Skip the calling test with `missing` as the reason - or fail it in CI (`CI=true`), where
+    a missing system tool must never hide a test."""
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{missing} - {why}", pytrace=False)
+    pytest.skip(missing)
 
 
 def stock(catalog: Catalog, channel) -> None:

@@ -34,6 +34,7 @@ from stitcher.decision import HouseDecisions
 from stitcher.kv import KV, open_kv
 from stitcher.monitor import Monitor
 from stitcher.playlist import MediaPlaylist, Segment
+from stitcher.service import RESUME_NAME
 from stitcher.ssai import VodMedia, stitch
 from tests.conftest import MEDIA, stock
 
@@ -45,6 +46,11 @@ VARIANTS = ("hi", "lo")
 def origin_url(variant: str) -> str:
     """The origin media playlist URL the stitcher resolves segment URIs against (fixed, for stable bytes)."""
     return f"{ORIGIN_BASE}/{CHANNEL}/{variant}/index.m3u8"
+
+
+def resume_url(variant: str) -> str:
+    """Where the service serves the content segment a break returns to (`stitcher.service.RESUME_NAME`)."""
+    return f"{variant}/{RESUME_NAME}"
 
 
 def vod_media(catalog: Catalog, channel: Channel) -> tuple[dict[str, VodMedia], dict[int, str]]:
@@ -98,7 +104,8 @@ class Stack:
 
     def stitch(self, variant: str, origin: MediaPlaylist, records: list[BreakRecord], ledger: Ledger) -> MediaPlaylist:
         bandwidth = self.bandwidth(variant)
-        return stitch(origin, origin_url(variant), records, ledger, self.channel.segment_duration, bandwidth, self.media, self.slate[bandwidth])
+        return stitch(origin, origin_url(variant), records, ledger, self.channel.segment_duration, bandwidth, self.media, self.slate[bandwidth],
+                      resume_url=resume_url(variant))
 
     async def stitched(self, variant: str) -> MediaPlaylist:
         """The SSAI playlist of `variant` now, as any stitcher replica would serve it."""

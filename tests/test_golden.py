@@ -40,7 +40,7 @@ from stitcher.breaks import BreakRecord, Ledger
 from stitcher.clock import FakeClock
 from stitcher.playlist import format_datetime, parse_media_playlist
 from stitcher.ssai import VodMedia, stitch
-from tests.ssai_stack import origin_url, ssai_stack, stand_in_segments
+from tests.ssai_stack import origin_url, resume_url, ssai_stack, stand_in_segments
 
 GOLDEN = Path(__file__).parent / "resources" / "golden"
 UPDATE = os.environ.get("GOLDEN_UPDATE", "") not in ("", "0")
@@ -55,7 +55,8 @@ def render_ssai(case: Path, meta: dict) -> str:
     records = [BreakRecord.from_json(r) for r in json.loads((case / "records.json").read_text())]
     ledger = Ledger.from_json(json.loads((case / "ledger.json").read_text()))
     media = {url: VodMedia(url, stand_in_segments(url, count, meta["segment_duration"])) for url, count in meta["vod"].items()}
-    playlist = stitch(origin, meta["origin_url"], records, ledger, meta["segment_duration"], meta["bandwidth"], media, meta["slate_url"])
+    playlist = stitch(origin, meta["origin_url"], records, ledger, meta["segment_duration"], meta["bandwidth"], media, meta["slate_url"],
+                      resume_url=meta.get("resume_url"))
     return playlist.render()
 
 
@@ -145,6 +146,7 @@ async def record_case(case: GoldenCase, settings, content, workdir: Path) -> dic
             "segment_duration": stack.channel.segment_duration,
             "bandwidth": bandwidth,
             "slate_url": stack.slate[bandwidth],
+            "resume_url": resume_url(case.variant),
             "vod": {url: len(stack.media[url].segments) for url in sorted(used)},
         }
         return {

@@ -1,7 +1,6 @@
 """Bounded real-time end-to-end tests of the stitcher: the real rig (`rig up --headless`) on the wall clock.
 
-- ffmpeg, as an HLS client, reads the SSAI stream across a whole /cue break: no errors, it opens
-  the ad segments, and the media it read matches the wall time it took (no stall, no drift).
+(ffmpeg and GStreamer reading the SSAI stream across breaks are in tests/test_players.py.)
 - `stitcher serve --workers 2` beside it: two processes on one port, over the same KV, answer
   identically, and /metrics sums both.
 - `rig up` restarts a component that dies (the stitcher, SIGKILLed) and refuses a port in use clearly.
@@ -19,14 +18,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from rig.ffmpeg import ffmpeg_executable
 from stitcher.playlist import parse_media_playlist
 from tests.conftest import SMALL_CONFIG
 from tests.test_realtime import free_port, rig_up, wait_for
@@ -46,57 +42,6 @@ def running_rig(tmp_path_factory, small_content):
     """`rig up --headless` on free ports: origin, media server, stitcher and monitor (one house ad)."""
     with rig_up(SMALL_CONFIG, tmp_path_factory.mktemp("rig-state")) as (api, env):
         yield api, env
-
-
-def test_ffmpeg_plays_the_ssai_stream_across_a_whole_break(running_rig, tmp_path):
-    api, _ = running_rig
-    record = None
-    for lead in (4, 16, 28, 40, 52):  # the small channel has a scheduled 10 s break every 60 s: avoid it
-        start = datetime.fromtimestamp(time.time() + lead, tz=timezone.utc).isoformat()
-        try:
-            record = json.loads(fetch(f"{api}/v1/channels/news/cue", "POST", {"duration": 12, "start": start})[1])
-            break
-        except urllib.error.HTTPError as exc:
-            assert exc.code == 409, exc.read()
-    assert record is not None
-    ad_start = datetime.fromisoformat(record["adStart"].replace("Z", "+00:00")).timestamp()
-    time.sleep(max(0.0, ad_start - 2 - time.time()))  # bounded (< 60 s): ffmpeg joins 6 s behind live, so it sees content first
-    out = tmp_path / "out.ts"
-    seconds = 28  # the 6 s live offset + the 12 s break (the 10 s house ad, then slate) + content on both sides
-    started = time.monotonic()
-    result = subprocess.run(
-        [ffmpeg_executable(), "-hide_banner", "-loglevel", "verbose", "-i", f"{api}/ssai/news/lo.m3u8", "-t", str(seconds), "-c", "copy", "-y", str(out)],
-        capture_output=True, text=True, timeout=90,
-    )
-    wall = time.monotonic() - started
-    assert result.returncode == 0, result.stderr[-3000:]
-    opened = re.findall(r"Opening '([^']+\.ts)' for reading", result.stderr)
-    breaks = [k for k, u in enumerate(opened) if "/ads/" in u or "/slate/" in u]
-    assert any("/ads/" in u for u in opened), opened
-    assert breaks and any("/news/" in u for u in opened[: breaks[0]]), opened
-    back = next((k for k in range(breaks[0], len(opened)) if "/news/" in opened[k]), None)  # the end of the first break
-    assert back is not None, "\n".join(opened + [str(record)])  # content, the break, content again (a scheduled break may follow)
-    # ffmpeg's HLS demuxer tries to reuse its keep-alive connection for a segment on another host
-    # (ads come from the media server, content from the origin), notes the failure and reconnects:
-    # that note is verbose-level chatter, not an error of the stream.
-    # At a splice, the audio of the segment before it may run past its picture by part of one AAC
-    # frame (2 s is 93.75 frames at 48 kHz): ffmpeg, lining the next segment up after the last video
-    # frame, then sees the audio DTS step back by less than a frame and moves it on by one tick. More
-    # than one frame (1920 ticks of 90 kHz) would be a real timestamp error of the stream.
-    overlaps = [int(a) - int(b) for a, b in re.findall(r"Non-monotonic DTS; previous: (\d+), current: (\d+)", result.stderr)]
-    assert all(0 < step <= 1920 for step in overlaps), overlaps
-    errors = [
-        line for line in result.stderr.splitlines()
-        if re.search(r"\berror\b|non[- ]monoton|Invalid", line, re.I)
-        and "keepalive request failed" not in line and "Non-monotonic DTS; previous" not in line
-    ]
-    assert not errors, errors
-    print(f"ffmpeg: {len(opened)} segments opened ({sum('/ads/' in u for u in opened)} ad, {sum('/slate/' in u for u in opened)} slate), "
-          f"{seconds} s of media read in {wall:.1f} s wall, audio DTS steps back at splices: {overlaps} (90 kHz ticks)")
-    # ffmpeg starts 3 segments behind live and then reads at the pace of the live edge
-    assert seconds - 8 <= wall <= seconds + 4, (wall, record)
-    probe = subprocess.run([ffmpeg_executable(), "-hide_banner", "-i", str(out), "-f", "null", "-"], capture_output=True, text=True, timeout=60)
-    assert probe.returncode == 0 and "error" not in probe.stderr.lower(), probe.stderr[-2000:]
 
 
 def test_two_workers_on_one_port_answer_identically(running_rig, tmp_path):

@@ -26,6 +26,7 @@ import pytest
 
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
+from origin_emulator.ts import flag_discontinuity, scan
 from rig.inspect import SpliceReport, measure
 from rig.media import ContentRecipe, build_content
 from rig.settings import CUE_COMMANDS, CUE_FORMATS, load_settings
@@ -104,11 +105,12 @@ class Seen:
             report = measure(await self._get(before), await self._get(after), d1 != d0)
             assert report.error is None, (msn, before, after, report.error)
             assert report.ok, (msn, before, after, report.to_json())
-            # continuity counters run on, or the segment after a splice flags them: every ad and
-            # slate segment does; the origin's own segment at a return cannot (its bytes are the
-            # origin's), there the EXT-X-DISCONTINUITY tag is the flag (docs/splices.md)
-            returning = report.boundary.discontinuity and kinds(before, after).endswith("content")
-            assert report.cc_ok or returning, (msn, before, after, [p.text() for p in report.cc_problems])
+            # continuity counters run on, or the segment after a splice flags them: an ad's and the
+            # slate's first segment do, and so does the stitcher's copy of the content segment a
+            # break returns to (resume.ts)
+            assert report.cc_ok, (msn, before, after, [p.text() for p in report.cc_problems])
+            if report.boundary.discontinuity and kinds(before, after).endswith("content"):
+                assert "/resume.ts?src=" in after, after
             self.reports[msn] = (before, after, report)
 
     async def _get(self, url: str) -> bytes:
@@ -261,3 +263,34 @@ async def _variant_segments(stack, uri: str, variant: str) -> list[str]:
     media_url = urljoin(uri, chosen)
     media = parse_playlist(await (await stack.session.get(media_url)).text())
     return [urljoin(media_url, s.uri) for s in media.segments]
+
+
+# --------------------------------------------------------------------------- the return segment
+
+
+async def test_the_return_segment_is_the_origins_with_its_first_packets_flagged(stack, clock):
+    origin = stack.channel.origin_url.rsplit("/", 1)[0]
+    n = stack.origin.window_range(clock.now())[-1]
+    src = f"{origin}/hi/seg_{n}.ts"
+    async with stack.session.get(src) as response:
+        original = await response.read()
+    response = await stack.client.get("/ssai/news/hi/resume.ts", params={"src": src})
+    assert response.status == 200 and response.content_type == "video/mp2t"
+    assert "immutable" in response.headers["Cache-Control"] and response.headers["Access-Control-Allow-Origin"] == "*"
+    flagged = await response.read()
+    assert flagged == flag_discontinuity(original) and scan(flagged).flagged == set(scan(original).first_cc)
+
+
+@pytest.mark.parametrize(
+    "query,status,says",
+    [
+        ({}, 400, "needs ?src="),
+        ({"src": "http://example.test/hi/seg_1.ts"}, 404, "not a segment of channel news's origin"),
+        ({"src": "hi/seg_1.ts"}, 404, "not a segment of channel news's origin"),  # only absolute URLs of the origin
+        ({"src": "{origin}/hi/seg_999999999.ts"}, 404, "not (or no longer) at the origin"),
+    ],
+)
+async def test_a_return_segment_that_is_not_the_origins_is_a_clear_error(stack, query, status, says):
+    origin = stack.channel.origin_url.rsplit("/", 1)[0]
+    response = await stack.client.get("/ssai/news/hi/resume.ts", params={k: v.format(origin=origin) for k, v in query.items()})
+    assert response.status == status and says in (await response.json())["error"]
