@@ -12,12 +12,14 @@ nothing per viewer in the playlist (T5); only the asset list may depend on the r
   is announced ahead: it sits on the first segment published after the break was recorded (so a
   player loads the asset list before it reaches the break: told only with the break's first
   segment, hls.js has already buffered the content under the break and stalls there for seconds;
-  measured in headless Chromium, tests/test_browser.py), while that is in the window, then on the
-  window's first segment while the window still overlaps the range (R1 lets the new first segment
-  take over a removed head's DATERANGE): hls.js drops an interstitial whose DATERANGE leaves the playlist and
-  kills its playback if it is playing (`InterstitialsSchedule.parseInterstitialDateRanges`,
-  "removed while playing" in `InterstitialsController.onScheduleUpdate`), and a break is usually
-  longer than the window. X-ASSET-LIST is relative (`breaks/{id}/assets.json?...`): hls.js
+  measured in headless Chromium, tests/test_browser.py) - but, after an earlier break, not before
+  the segment that starts one segment after that break's interstitial ends (`announce_from`) -
+  while that is in the window, then on the window's first segment while the window still
+  overlaps the range (R1 lets the new first segment take over a removed head's DATERANGE):
+  hls.js drops an interstitial whose DATERANGE leaves the playlist and kills its playback if it is
+  playing (`InterstitialsSchedule.parseInterstitialDateRanges` keeps only the IDs of the reloaded
+  playlist's DATERANGEs, "removed while playing" in `InterstitialsController.onScheduleUpdate`),
+  and a break is usually longer than the window. X-ASSET-LIST is relative (`breaks/{id}/assets.json?...`): hls.js
   resolves it against the media playlist URL (`getInterstitialUrl(uri, sessionId, baseUrl)` in
   `loader/interstitial-event.ts`, baseUrl = `details.url`), so the bytes do not depend on the Host.
   X-RESUME-OFFSET = X-PLAYOUT-LIMIT = DURATION: the viewer rejoins live at constant latency (I4);
@@ -118,9 +120,10 @@ def interleave(origin: MediaPlaylist, origin_url: str, records: Sequence[BreakRe
     segment whose end is after `created`: every replica finds the same one), ahead of its
     START-DATE, so a player learns of the interstitial and loads its asset list before it reaches
     the break (hls.js looks `interstitialLiveLookAhead`, 10 s, ahead; told only with the break's
-    first segment, it has already buffered the content up to the break and stalls there). The tag
-    stays on that segment while it is in the window, then on the window's first segment while the
-    window still reaches into the interstitial."""
+    first segment, it has already buffered the content up to the break and stalls there) - after
+    an earlier break, not before the segment starting one segment after its interstitial's end
+    (`announce_from`). The tag stays on that segment while it is in the window, then on the
+    window's first segment while the window still reaches into the interstitial."""
     segments = [replace(s, uri=urljoin(origin_url, s.uri)) for s in origin.segments]
     if not segments:
         return replace(origin, segments=())
@@ -131,11 +134,48 @@ def interleave(origin: MediaPlaylist, origin_url: str, records: Sequence[BreakRe
         raise SgaiError(str(exc).replace("breaks", "interstitials")) from None
     ends = [t + s.duration for t, s in zip(times, segments)]
     for record in sorted(records, key=lambda r: (r.ad_start, r.created)):
-        if record.cancelled or ends[-1] <= record.created or times[0] >= record.sgai_end - tolerance:
-            continue  # not announced yet (its first segment is not published), or the window is past it
-        index = next(i for i, end in enumerate(ends) if end > record.created)
+        if record.cancelled or times[0] >= record.sgai_end - tolerance:
+            continue  # no interstitial, or the window is past it
+        start = announce_from(record, records, segment_duration)
+        index = next((i for i, (t, end) in enumerate(zip(times, ends)) if end > record.created and (start is None or t >= start - tolerance)), None)
+        if index is None:
+            continue  # not announced yet: the segment that first carries it is not published
         segments[index] = replace(segments[index], tags=segments[index].tags + (daterange(record, segment_duration),))
     return replace(origin, segments=tuple(segments))
+
+
+def announce_from(record: BreakRecord, records: Sequence[BreakRecord], segment_duration: float) -> float | None:
+    """The earliest PDT of a segment that may carry the break's tag because of an earlier break
+    (None: no such bound, the tag goes on the first segment published after the break was recorded).
+
+    After an earlier break whose interstitial ends before this one starts, the tag waits for the
+    segment that starts one segment after that end: the playlist that first reaches past the
+    earlier interstitial's resumption (by more than half a second) must not yet hold this
+    interstitial. hls.js 1.7.4, having buffered an in-place interstitial to its end before the
+    live edge reached the resumption point, pauses primary loading ("Resume primary loading when
+    live passes ..." in `InterstitialsController.startLoadingPrimaryAt`) and restarts it in
+    `onLevelUpdated` once `bufferedPos + 0.5 < details.edge` - but only when the primary item being
+    buffered is open-ended (`bufferingItem.end === Infinity`). With the next interstitial already in
+    the playlist, that item ends at the next break, nothing loads the content after the earlier
+    break, and playback stops at the end of its asset's media until the DATERANGE leaves the window
+    (measured: the second of three /cue breaks of a single ad, tests/test_browser.py). An ad pod of
+    several assets hid this, because the asset change restarts primary loading.
+
+    Only breaks recorded before this one (`created`, strictly) and not cancelled count, so a tag
+    that has been served never moves: an earlier break's tag is always published no later than
+    this one's, after which its interstitial's end is fixed (an early return keeps it,
+    `stitcher.breaks.shorten`) and it can no longer be cancelled (a cancel happens before its
+    slots begin, while this tag still waits for the segment after its end). A cancel can let this
+    tag appear on a segment already in the window, never take it away. Back-to-back breaks (no
+    primary content between them) are not held back. When breaks are at least two segments apart
+    the tag still comes before this break's first segment; with one segment between them it comes
+    with it. A break recorded later than this one and placed before it is not considered (this
+    tag may already have been served), nor can a player that misses the one playlist in which the
+    live edge first passes the earlier resumption point be helped."""
+    tolerance = segment_duration / 2
+    ends = [r.sgai_end for r in records
+            if r is not record and not r.cancelled and r.created < record.created and r.sgai_end < record.ad_start - tolerance]
+    return round(max(ends) + segment_duration, 3) if ends else None
 
 
 # --------------------------------------------------------------------------- asset lists

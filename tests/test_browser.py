@@ -4,18 +4,25 @@ Debian's `chromium` driven by Playwright for Python through `executable_path` (P
 browser download is never used). The page is served by a small aiohttp server of the test's own
 (`rig.demo.add_demo_routes`) and plays from a real `rig up --headless` passed as `?base=`: every
 rig response carries `Access-Control-Allow-Origin: *`. The rig runs the small test config with
-its scheduled break switched off, so the only break in sight is the test's own /cue break.
+its scheduled break switched off, so the only breaks in sight are the test's own /cue breaks.
 
-- SSAI across a whole /cue break: currentTime keeps advancing (the longest time it did not
-  advance, sampled every 0.5 s, is shorter than one segment), no fatal error, no
-  levelParsingError, content, then ad (or slate) segments, then content.
-- SGAI across a whole /cue break: hls.js fires INTERSTITIAL_STARTED and INTERSTITIAL_ENDED for the
-  break's DATERANGE ID, starts at least one asset and buffers its /ads/ segments; content before
-  and after; the same playback figures as SSAI.
+The page runs hls.js with its defaults (interstitialAppendInPlace included), as any site would,
+and each test plays three breaks (12, 10 and 12 s: the house ad then slate, the ad alone, and again)
+with content between them. At every splice hls.js must notice nothing: no bufferStalledError, no
+bufferSeekOverHole, no INTERSTITIAL_ASSET_ERROR, no `waiting` of the video element once it has
+played, currentTime never standing still for a segment's time (sampled every 0.5 s), no fatal
+error, no levelParsingError. The counts of every hls.js error (by player, type and details) and of
+`waiting` are printed, fail or pass.
+
+- SSAI: one timeline; the segments whose PROGRAM-DATE-TIME lies in a break are all ad or slate
+  (and include ad segments), content plays before, between and after the breaks.
+- SGAI: hls.js fires INTERSTITIAL_STARTED and INTERSTITIAL_ENDED once for each break's DATERANGE
+  ID (announced before its start segment), starts an asset of each, buffers /ads/ segments;
+  content before the first and after each.
 - Without a local hls.js build the page loads the pinned version from the CDN (answered here by
   the test from the local build: no CDN is reachable from this machine).
 The measured figures go to a JSON file in each test's tmp dir and are printed (`pytest -s`), with
-a screenshot of the page during the break.
+a screenshot of the page during the first break.
 
 Without chromium, Playwright or the hls.js build (`npm ci`, run by `make setup`) these tests are
 skipped with the reason - except in CI (`CI=true`), where they fail: CI must not lose them.
@@ -26,10 +33,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import threading
 import time
-import urllib.error
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,7 +45,8 @@ import pytest
 from aiohttp import web
 
 from rig.demo import HLSJS_RELATIVE, add_demo_routes, find_hlsjs
-from tests.conftest import SMALL_CONFIG
+from tests.conftest import require as tests_require
+from tests.test_players import epoch, schedule_breaks, small_config_without_scheduled_breaks
 from tests.test_realtime import free_port, rig_up
 from tests.test_realtime_stitcher import fetch
 
@@ -46,11 +55,10 @@ pytestmark = [pytest.mark.realtime, pytest.mark.browser]
 REPO = Path(__file__).resolve().parent.parent
 SEGMENT = 2.0  # the small config's segment duration (one target duration)
 WINDOW = 12.0  # its window: 6 segments
-BREAK = 12  # seconds: the small rig's one 10 s house ad, then slate
-BOUND = 90  # seconds: one test, from posting the cue to the verdict
+BREAKS = [12, 10, 12]  # seconds: the small rig's one 10 s house ad, then 2 s of slate (or the ad alone)
+GAP = 6.0  # seconds of content between two breaks
+BOUND = 90  # seconds: one test, from posting the cues to the verdict
 CHROMIUM_ARGS = ["--autoplay-policy=no-user-gesture-required", "--mute-audio"]
-# hls.js's words when it gives up waiting at a boundary and jumps to the live edge
-LIVE_RESYNC = "is located too far from the end of live sliding playlist"
 
 
 # --------------------------------------------------------------------------- what the tests need
@@ -67,12 +75,7 @@ def chromium_path() -> str | None:
 
 
 def require(condition: bool, missing: str) -> None:
-    """Skip the calling test with `missing` as the reason - or fail it in CI (`CI=true`)."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(missing + " - CI must run the browser tests", pytrace=False)
-    pytest.skip(missing)
+    tests_require(condition, missing, "CI must run the browser tests")
 
 
 @pytest.fixture(scope="module")
@@ -143,39 +146,37 @@ def demo(hlsjs):
 def browser_rig(tmp_path_factory, small_content, chromium, hlsjs):
     """`rig up --headless` on free ports with the small config minus its scheduled break (one house ad).
     Requests the browser fixtures first, so a machine without them skips before starting the rig."""
-    config = SMALL_CONFIG.read_text()
-    assert "\nbreak_every = 60\n" in config, "the small config changed: adapt the browser tests"
-    path = tmp_path_factory.mktemp("browser-config") / "small-no-scheduled-breaks.toml"
-    path.write_text(config.replace("\nbreak_every = 60\n", "\nbreak_every = 0\n"))
-    with rig_up(path, tmp_path_factory.mktemp("browser-rig-state")) as (api, _):
+    config = small_config_without_scheduled_breaks(tmp_path_factory.mktemp("browser-config"))
+    with rig_up(config, tmp_path_factory.mktemp("browser-rig-state")) as (api, _):
         yield api
 
 
-# --------------------------------------------------------------------------- one break, watched
-
-
-def epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+# --------------------------------------------------------------------------- three breaks, watched
 
 
 _last_break_end = 0.0
 
 
-def post_break(api: str, duration: float) -> dict:
-    """A /cue break a few seconds ahead. A page loaded now starts ~6 s behind live, so it must not
-    find the previous test's break still in the window (hls.js would join that interstitial)."""
+# SGAI breaks start at a segment n with n % 4 == 1. hls.js 1.7.4 hands the MediaSource to an
+# interstitial appended in place only when the buffered end (where the earlier track of the last
+# content segment ends) is within 10 ms of its estimate of the interstitial's start (where the later
+# track of the segment before that ends, plus a segment), and checks that once. With 2 s segments
+# at 48 kHz (93.75 AAC frames) the content's sound ends 2.7, 8.0, 13.3 or 18.7 ms after its picture
+# in turn, so at the phases where the segment two before the break ends more than 10 ms after its
+# picture hls.js reports one bufferStalledError at the splice-in and then plays on. No layout of the
+# ad's sound changes that (the asset is not appended yet); docs/splices.md, "Known limits".
+SGAI_PHASE = (4, 1)
+
+
+def post_breaks(api: str, phase: tuple[int, int] | None = None) -> list[dict]:
+    """The test's /cue breaks (BREAKS), the first a few seconds ahead. A page loaded now starts ~6 s
+    behind live, so it must not find the previous test's breaks still in the window (hls.js would
+    join that interstitial)."""
     global _last_break_end
     time.sleep(max(0.0, _last_break_end + WINDOW + SEGMENT - time.time()))
-    for lead in (6, 8, 10, 12, 14):
-        start = datetime.fromtimestamp(time.time() + lead, tz=timezone.utc).isoformat()
-        try:
-            record = json.loads(fetch(f"{api}/v1/channels/news/cue", "POST", {"duration": duration, "start": start})[1])
-        except urllib.error.HTTPError as exc:
-            assert exc.code == 409, exc.read()
-            continue
-        _last_break_end = epoch(record["endTime"])
-        return record
-    pytest.fail("no free slot for a /cue break")
+    records = schedule_breaks(api, BREAKS, lead=6, gap=GAP, phase=phase)
+    _last_break_end = epoch(records[-1]["endTime"])
+    return records
 
 
 SAMPLE = """() => ({
@@ -196,14 +197,25 @@ def content_after(fragments: list[dict], t: float) -> list[dict]:
     return [f for f in fragments if f["t"] > t and not f["ad"] and not f["underInterstitial"]]
 
 
-def break_played(mode: str, progress: dict, ident: str | None) -> bool:
-    """Has content played for a while after the break? (the end of the watch)"""
+def fragment_time(fragment: dict) -> float | None:
+    return epoch(fragment["programDateTime"]) if fragment.get("programDateTime") else None
+
+
+def in_break(fragment: dict, records: list[dict]) -> dict | None:
+    """The break whose [adStart, endTime) holds the fragment's PROGRAM-DATE-TIME, if any."""
+    t = fragment_time(fragment)
+    return next((r for r in records if t is not None and epoch(r["adStart"]) <= t + 0.001 < epoch(r["endTime"])), None)
+
+
+def breaks_played(mode: str, progress: dict, records: list[dict], idents: dict[str, str]) -> bool:
+    """Has content played for a while after the last break? (the end of the watch)"""
     frags = progress["fragments"]
     if mode == "sgai":
+        ident = idents.get(records[-1]["eventId"])
         ended = [e["t"] for e in progress["ended"] if e["id"] == ident]
         return bool(ended) and len(content_after(frags, ended[0])) >= 2
-    ads = [f["t"] for f in frags if f["ad"]]
-    return bool(ads) and len(content_after(frags, ads[-1])) >= 3
+    end = epoch(records[-1]["endTime"])
+    return len([f for f in frags if not f["ad"] and (fragment_time(f) or 0) >= end]) >= 3
 
 
 def interstitial_tag(api: str, event: str) -> tuple[str | None, str]:
@@ -215,12 +227,12 @@ def interstitial_tag(api: str, event: str) -> tuple[str | None, str]:
     return None, body
 
 
-def watch_break(page, mode: str, record: dict, started: float, api: str, shot: Path) -> dict:
-    """Sample the page every 0.5 s until content has played after the break (bounded by BOUND).
+def watch_breaks(page, mode: str, records: list[dict], started: float, api: str, shot: Path) -> dict:
+    """Sample the page every 0.5 s until content has played after the last break (bounded by BOUND).
     The longest non-advance of currentTime counts from its first advance (after start-up)."""
     samples: list[dict] = []
     last_value, last_change, longest, longest_at = None, None, 0.0, None
-    daterange: dict = {}
+    dateranges: dict[str, dict] = {}  # eventId -> {id, firstSeen, withStartSegment}
     ad_samples = 0
     while True:
         s = page.evaluate(SAMPLE)
@@ -235,49 +247,100 @@ def watch_break(page, mode: str, record: dict, started: float, api: str, shot: P
             if last_change is not None and wall - last_change > longest:
                 longest, longest_at = wall - last_change, s["wall"]
             last_value, last_change = s["currentTime"], wall
-        if mode == "sgai" and "id" not in daterange:
-            ident, body = interstitial_tag(api, record["eventId"])
-            if ident is not None:  # when it first appeared: was the break's start segment published already?
-                daterange = {"id": ident, "firstSeen": s["wall"], "withStartSegment": f"#EXT-X-PROGRAM-DATE-TIME:{record['adStart']}" in body}
+        for record in records if mode == "sgai" else ():
+            if record["eventId"] not in dateranges:
+                ident, body = interstitial_tag(api, record["eventId"])
+                if ident is not None:  # when it first appeared: was the break's start segment published already?
+                    dateranges[record["eventId"]] = {"id": ident, "firstSeen": s["wall"], "withStartSegment": f"#EXT-X-PROGRAM-DATE-TIME:{record['adStart']}" in body}
         ad_samples += 1 if s["playingAd"] else 0
-        if ad_samples == 3:  # a second into the break (takes ~0.1 s: the sampling stays about even)
+        if ad_samples == 3:  # a second into the first break (takes ~0.1 s: the sampling stays about even)
             page.screenshot(path=str(shot))
         progress = page.evaluate(PROGRESS)
-        if break_played(mode, progress, daterange.get("id")) or wall - started > BOUND:
+        if breaks_played(mode, progress, records, {k: v["id"] for k, v in dateranges.items()}) or wall - started > BOUND:
             break
         page.wait_for_timeout(500)  # (not time.sleep: Playwright delivers page events meanwhile)
     if last_change is not None:  # a freeze still going on at the end counts too
         longest = max(longest, time.monotonic() - last_change)
     demo = page.evaluate("() => window.rigDemo")
+    config = page.evaluate("() => window.rigDemoHls ? {interstitialAppendInPlace: window.rigDemoHls.config.interstitialAppendInPlace} : null")
+    defaults = page.evaluate("() => ({interstitialAppendInPlace: window.Hls.DefaultConfig.interstitialAppendInPlace})")
     keep = (
-        "hlsVersion", "hlsSource", "longestFreeze", "stalls", "waiting", "levelParsingErrors", "fatal", "errors", "warnings", "breaksSeen",
-        "interstitialsScheduled", "assetListsLoaded", "interstitialsStarted", "assetsStarted", "assetsEnded", "assetErrors",
-        "interstitialsEnded", "primaryResumed", "latency", "fragments", "assetFragments",
+        "hlsVersion", "hlsSource", "configOverrides", "longestFreeze", "stalls", "waiting", "waitingEvents", "levelParsingErrors", "fatal",
+        "errors", "warnings", "breaksSeen", "interstitialsScheduled", "assetListsLoaded", "interstitialsStarted", "assetsStarted",
+        "assetsEnded", "assetErrors", "interstitialsEnded", "primaryResumed", "latency", "fragments", "assetFragments",
+        "primaryBuffered",
     )
     return {
         "mode": mode,
         "seconds": round(time.monotonic() - started, 1),
-        "break": {k: record.get(k) for k in ("eventId", "source", "adStart", "endTime", "duration")}
-        | {"items": [(i["id"], i["duration"]) for i in record["decision"]["items"]]},
-        "daterange": daterange or None,
+        "breaks": [{k: r.get(k) for k in ("eventId", "source", "adStart", "endTime", "duration")} | {"items": [(i["id"], i["duration"]) for i in r["decision"]["items"]]} for r in records],
+        "dateranges": dateranges,
         "advanced": last_change is not None,
         "longestNonAdvance": round(longest, 2),
         "longestNonAdvanceAt": longest_at,
+        "hlsConfig": config,
+        "hlsDefaults": defaults,
         **{k: demo[k] for k in keep},
         "samples": samples,
+    }
+
+
+def splice_in_timing(figures: dict) -> list[dict]:
+    """For each break, where the sound of the content segments just before it ends against their
+    picture (ms, + = after), as hls.js buffered them. hls.js 1.7.4 moves an in-place interstitial's
+    buffering on only when the primary's buffered end (the earlier of the two tracks) + 10 ms reaches
+    the interstitial's start, estimated at the last reload from the segment two before the break
+    (start of the last one = end of that one, the later of the two tracks; an estimate is replaced
+    only when it moves by more than 5 ms), and never looks again before playback stalls
+    (`InterstitialsController.updateBufferedPos`). `hlsjsWaits`: that check misses (approximately:
+    from the three segments before), so playback stalls at the splice for ~0.05 s or jumps a hole."""
+    by_pdt = {b["programDateTime"]: b for b in figures.get("primaryBuffered", []) if b.get("programDateTime")}
+    out = []
+    for record in figures["breaks"]:
+        start = epoch(record["adStart"])
+        ends = []
+        for k in (3, 2, 1):  # segments N-3, N-2, N-1
+            pdt = datetime.fromtimestamp(start - k * SEGMENT, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            b = by_pdt.get(pdt)
+            ends.append(None if not b or b["audioEnd"] is None or b["videoEnd"] is None else round((b["audioEnd"] - b["videoEnd"]) * 1000, 2))
+        entry = {"eventId": record["eventId"], "soundEndMinusPictureEndMs": dict(zip(("N-3", "N-2", "N-1"), ends))}
+        if None not in ends:
+            current, candidate = min(0.0, ends[0]), max(0.0, ends[1])
+            estimate = candidate if abs(candidate - current) > 5 else current
+            entry["hlsjsWaits"] = estimate > min(0.0, ends[2]) + 10
+        out.append(entry)
+    return out
+
+
+def event_counts(figures: dict) -> dict:
+    """What hls.js reported, counted: every ERROR by player, type and details (fatal marked),
+    INTERSTITIAL_ASSET_ERROR, `waiting` of the video element after the first `playing`."""
+    errors = Counter(f"{e['player']} {e['type']} {e['details']}" + (" FATAL" if e["fatal"] else "") for e in figures["errors"])
+    return {
+        "errors": dict(sorted(errors.items())),
+        "bufferStalledError": sum(1 for e in figures["errors"] if e["details"] == "bufferStalledError"),
+        "bufferSeekOverHole": sum(1 for e in figures["errors"] if e["details"] == "bufferSeekOverHole"),
+        "INTERSTITIAL_ASSET_ERROR": len(figures["assetErrors"]),
+        "waitingAfterPlaying": sum(1 for w in figures["waitingEvents"] if w["afterPlaying"]),
+        "waitingInitial": sum(1 for w in figures["waitingEvents"] if not w["afterPlaying"]),
+        "appendInPlace": [e["appendInPlace"] for e in figures["interstitialsStarted"]],
+        "warnings": dict(sorted(Counter(re.match(r"(\[[^\]]*\])?", w["message"]).group(0) or w["message"][:60] for w in figures["warnings"]).items())),
+        "longestNonAdvance": figures["longestNonAdvance"],
     }
 
 
 def report(figures: dict, tmp_path: Path) -> None:
     path = tmp_path / f"browser-{figures['mode']}.json"
     path.write_text(json.dumps(figures, indent=2))
-    brief = {k: v for k, v in figures.items() if k not in ("samples", "fragments", "assetFragments", "console")}
+    brief = {k: v for k, v in figures.items() if k not in ("samples", "fragments", "assetFragments", "console", "counts", "primaryBuffered")}
     brief["fragments"] = [
-        ("AD " if f["ad"] else "   ") + f"{f['player']:7} sn={f['sn']} cc={f['cc']} at={f['at']}{' (under interstitial)' if f['underInterstitial'] else ''} {f['url']}"
+        ("AD " if f["ad"] else "   ") + f"{f['player']:7} sn={f['sn']} cc={f['cc']} at={f['at']} pdt={f['programDateTime']}"
+        f"{' (under interstitial)' if f['underInterstitial'] else ''} {f['url']}"
         for f in figures["fragments"]
     ]
     brief["assetFragments"] = [f"sn={f['sn']} {f['url']}" for f in figures["assetFragments"]]
     print(f"\n=== browser {figures['mode']} figures ({path}) ===\n" + json.dumps(brief, indent=1))
+    print(f"=== hls.js {figures['hlsVersion']} event counts, {figures['mode']}, {len(figures['breaks'])} breaks ===\n" + json.dumps(figures["counts"], indent=1))
 
 
 def open_page(chromium, url: str, console: list[str], page_errors: list[str]):
@@ -296,9 +359,9 @@ MSE = """() => ({
 })"""
 
 
-def play_through_a_break(chromium, demo: str, api: str, tmp_path: Path, mode: str) -> dict:
-    """Post a break, open the page before it, watch it through; checks common to both modes."""
-    record = post_break(api, BREAK)
+def play_through_breaks(chromium, demo: str, api: str, tmp_path: Path, mode: str) -> dict:
+    """Post the breaks, open the page before the first, watch it through the last; checks common to both modes."""
+    records = post_breaks(api, SGAI_PHASE if mode == "sgai" else None)
     started = time.monotonic()
     console: list[str] = []
     page_errors: list[str] = []
@@ -306,58 +369,76 @@ def play_through_a_break(chromium, demo: str, api: str, tmp_path: Path, mode: st
     try:
         assert page.evaluate("() => window.rigDemo.hlsSource") == "local"
         codecs = page.evaluate(MSE)
-        assert time.time() < epoch(record["adStart"]), "the page loaded after the break began: no content before it"
-        figures = watch_break(page, mode, record, started, api, tmp_path / f"page-{mode}.png")
+        assert time.time() < epoch(records[0]["adStart"]), "the page loaded after the first break began: no content before it"
+        figures = watch_breaks(page, mode, records, started, api, tmp_path / f"page-{mode}.png")
     finally:
         page.close()
     figures |= {"chromium": chromium.version, "mse": codecs, "pageErrors": page_errors, "console": console}
+    figures["counts"] = event_counts(figures)
+    if mode == "sgai":
+        figures["spliceIn"] = splice_in_timing(figures)
     report(figures, tmp_path)
     assert all(codecs.values()), f"this Chromium cannot play H.264/AAC through MSE: {codecs}"
     assert not page_errors, page_errors
     assert figures["fatal"] is None, figures["fatal"]
-    assert figures["seconds"] < BOUND, f"the break did not play through within {BOUND} s"
+    assert figures["configOverrides"] == {} and figures["hlsConfig"] == figures["hlsDefaults"], (figures["configOverrides"], figures["hlsConfig"])
+    assert_seamless(figures)
+    assert figures["seconds"] < BOUND, f"the breaks did not play through within {BOUND} s"
     assert figures["levelParsingErrors"] == 0, [e for e in figures["errors"] if e["details"] == "levelParsingError"]
     assert figures["advanced"], "currentTime never advanced"
-    assert record["eventId"] in figures["breaksSeen"], "the page never showed the break"
+    assert all(r["eventId"] in figures["breaksSeen"] for r in records), ("the page did not show every break", figures["breaksSeen"])
     return figures
 
 
-def assert_kept_playing(figures: dict) -> None:
-    assert figures["longestNonAdvance"] < SEGMENT, (
-        f"currentTime stood still for {figures['longestNonAdvance']} s; hls.js said: {[w['message'][:300] for w in figures['warnings']]}"
-    )
+def assert_seamless(figures: dict) -> None:
+    """What a viewer would notice at a splice, with hls.js's defaults: nothing. No stall or hole
+    reported, no `waiting` once playing, no interstitial asset error, currentTime never stood still
+    for a segment's time."""
+    counts, errors = figures["counts"], figures["errors"]
+    said = [w["message"][:300] for w in figures["warnings"]]
+    assert counts["INTERSTITIAL_ASSET_ERROR"] == 0, (counts, figures["assetErrors"])
+    assert counts["bufferStalledError"] == 0 and counts["bufferSeekOverHole"] == 0, (counts, [e for e in errors if e["type"] == "mediaError"], said)
+    assert counts["waitingAfterPlaying"] == 0, (counts, figures["waitingEvents"], said)
+    assert figures["longestNonAdvance"] < SEGMENT, f"currentTime stood still for {figures['longestNonAdvance']} s; hls.js said: {said}"
 
 
 # --------------------------------------------------------------------------- the tests
 
 
-def test_ssai_plays_through_a_whole_break(chromium, demo, browser_rig, tmp_path):
-    figures = play_through_a_break(chromium, demo, browser_rig, tmp_path, "ssai")
+def test_ssai_plays_through_three_breaks_seamlessly(chromium, demo, browser_rig, tmp_path):
+    figures = play_through_breaks(chromium, demo, browser_rig, tmp_path, "ssai")
+    records = figures["breaks"]
     frags = figures["fragments"]
     assert all(f["player"] == "primary" for f in frags) and not figures["interstitialsStarted"]  # one timeline
-    ads = [k for k, f in enumerate(frags) if f["ad"]]
-    assert ads and any("/ads/" in frags[k]["url"] for k in ads), "no ad segment played"
-    assert any(not f["ad"] for f in frags[: ads[0]]), "no content before the break"
-    assert all(f["ad"] for f in frags[ads[0] : ads[-1] + 1]), "content inside the break"
-    assert len(frags) - ads[-1] - 1 >= 3, "content did not resume after the break"
-    assert_kept_playing(figures)
+    for record in records:
+        inside = [f for f in frags if in_break(f, [record])]
+        assert any("/ads/" in f["url"] for f in inside), f"no ad segment played in {record['eventId']}"
+        assert all(f["ad"] for f in inside), f"content inside {record['eventId']}: {[f['url'] for f in inside if not f['ad']]}"
+    assert all(in_break(f, records) for f in frags if f["ad"]), "an ad segment outside the breaks"
+    assert any(not f["ad"] and fragment_time(f) < epoch(records[0]["adStart"]) for f in frags), "no content before the first break"
+    for before, after in zip(records, records[1:]):
+        between = [f for f in frags if not f["ad"] and epoch(before["endTime"]) <= fragment_time(f) < epoch(after["adStart"])]
+        assert between, f"no content between {before['eventId']} and {after['eventId']}"
+    assert len([f for f in frags if not f["ad"] and fragment_time(f) >= epoch(records[-1]["endTime"])]) >= 3, "content did not resume after the last break"
 
 
-def test_sgai_plays_the_interstitial_of_a_whole_break(chromium, demo, browser_rig, tmp_path):
-    figures = play_through_a_break(chromium, demo, browser_rig, tmp_path, "sgai")
-    assert figures["daterange"], "the break's interstitial DATERANGE never appeared in the SGAI playlist"
-    ident = figures["daterange"]["id"]
-    started = [e for e in figures["interstitialsStarted"] if e["id"] == ident]
-    ended = [e for e in figures["interstitialsEnded"] if e["id"] == ident]
-    assert len(started) == 1 and len(ended) == 1, (figures["interstitialsStarted"], figures["interstitialsEnded"], ident)
-    assert any(a["id"] == ident for a in figures["assetsStarted"]), figures["assetsStarted"]
-    assert not figures["assetErrors"], figures["assetErrors"]
-    assert any("/ads/" in f["url"] for f in figures["assetFragments"]), "no ad segment of the asset was buffered"
+def test_sgai_plays_the_interstitials_of_three_breaks_seamlessly(chromium, demo, browser_rig, tmp_path):
+    figures = play_through_breaks(chromium, demo, browser_rig, tmp_path, "sgai")
     frags = figures["fragments"]
-    assert any(not f["ad"] and f["t"] < started[0]["t"] for f in frags), "no content before the interstitial"
-    assert len(content_after(frags, ended[0]["t"])) >= 2, "content did not resume after the interstitial"
-    assert not figures["daterange"]["withStartSegment"], "the interstitial must be announced before its start segment (hls.js stalls otherwise)"
-    assert_kept_playing(figures)
+    for record in figures["breaks"]:
+        daterange = figures["dateranges"].get(record["eventId"])
+        assert daterange, f"the interstitial DATERANGE of {record['eventId']} never appeared in the SGAI playlist"
+        ident = daterange["id"]
+        started = [e for e in figures["interstitialsStarted"] if e["id"] == ident]
+        ended = [e for e in figures["interstitialsEnded"] if e["id"] == ident]
+        assert len(started) == 1 and len(ended) == 1, (figures["interstitialsStarted"], figures["interstitialsEnded"], ident)
+        assert any(a["id"] == ident for a in figures["assetsStarted"]), figures["assetsStarted"]
+        assert len(content_after(frags, ended[0]["t"])) >= 2, f"content did not resume after {ident}"
+        assert not daterange["withStartSegment"], f"{ident} must be announced before its start segment (hls.js stalls otherwise)"
+    first = figures["dateranges"][figures["breaks"][0]["eventId"]]["id"]
+    started = next(e for e in figures["interstitialsStarted"] if e["id"] == first)
+    assert any(not f["ad"] and f["t"] < started["t"] for f in frags), "no content before the first interstitial"
+    assert any("/ads/" in f["url"] for f in figures["assetFragments"]), "no ad segment of an asset was buffered"
 
 
 def test_page_falls_back_to_the_cdn_build(chromium, hlsjs, tmp_path):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import shutil
@@ -47,12 +48,14 @@ from pathlib import Path
 import pytest
 
 from rig.ffmpeg import ffmpeg_executable
+from rig.settings import load_settings
 from tests.conftest import SMALL_CONFIG
 from tests.conftest import require as tests_require
 from tests.test_realtime import rig_up
 from tests.test_realtime_stitcher import fetch
 
 SEGMENT = 2.0  # the small config's segment duration
+ORIGIN_EPOCH = load_settings(SMALL_CONFIG, env={}).origin.epoch  # segment n of the small config starts at ORIGIN_EPOCH + n * SEGMENT
 GST_DRIFT = 0.5  # seconds: how far GStreamer's position may drift from the wall clock over a run
 VIDEO_FRAME = 3600  # 90 kHz ticks: one picture at 25 fps
 AAC_FRAME = 1920  # 90 kHz ticks: 1024 samples at 48 kHz
@@ -124,21 +127,30 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=timezone.utc).isoformat()
 
 
-def schedule_breaks(api: str, durations: list[float], lead: float = 6.0, gap: float = 6.0, not_before: float = 0.0) -> list[dict]:
+def schedule_breaks(api: str, durations: list[float], lead: float = 6.0, gap: float = 6.0, not_before: float = 0.0,
+                    phase: tuple[int, int] | None = None) -> list[dict]:
     """/cue breaks of `durations`, the first about `lead` s ahead (and not before `not_before`), each
-    next one `gap` s of content after the previous; the stitcher snaps them to the segment grid."""
+    next one `gap` s of content after the previous; the stitcher snaps them to the segment grid.
+    `phase` (m, r): each break starts at a segment whose number n has n % m == r."""
     records: list[dict] = []
     start = max(time.time() + lead, not_before)
+    step = SEGMENT if phase is None else phase[0] * SEGMENT
     for duration in durations:
+        if phase is not None:
+            n = math.ceil((start - ORIGIN_EPOCH) / SEGMENT)
+            start = ORIGIN_EPOCH + (n + (phase[1] - n) % phase[0]) * SEGMENT
         for attempt in range(6):
             try:
-                body = {"duration": duration, "start": iso(start + attempt * SEGMENT)}
+                body = {"duration": duration, "start": iso(start + attempt * step)}
                 records.append(json.loads(fetch(f"{api}/v1/channels/news/cue", "POST", body)[1]))
                 break
             except urllib.error.HTTPError as exc:
                 assert exc.code in (400, 409), exc.read()  # 400: too close to now; 409: overlaps
         else:
             pytest.fail(f"no free slot for a {duration} s /cue break after {iso(start)}")
+        if phase is not None:
+            n = round((epoch(records[-1]["adStart"]) - ORIGIN_EPOCH) / SEGMENT)
+            assert n % phase[0] == phase[1], (records[-1], n)
         start = epoch(records[-1]["endTime"]) + gap
     return records
 

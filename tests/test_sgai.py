@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import datetime, timezone
 from urllib.parse import urljoin
 
@@ -26,6 +27,7 @@ from stitcher.playlist import MediaPlaylist, Segment, Tag, parse_master_playlist
 from stitcher.sgai import (
     NoInterstitial,
     SgaiError,
+    announce_from,
     asset_list,
     interleave,
     interstitial_duration,
@@ -151,6 +153,52 @@ def test_an_early_return_after_it_was_served_keeps_the_duration():
     (tag,) = interstitials(interleave(origin(10), URL, [seen], D))[10]
     assert tag.attributes().raw("DURATION") == "30.000" and interstitial_duration(seen, D) == 30.0
     assert list(interstitials(interleave(origin(20), URL, [seen], D))) == [20]  # while the announced range lasts
+
+
+def test_after_an_earlier_break_the_tag_waits_for_the_segment_after_its_end():
+    """hls.js 1.7.4 restarts the primary content after an in-place interstitial it buffered ahead of
+    live only if, in the reload whose live edge first passes the resumption point (by more than
+    0.5 s), no later interstitial is scheduled yet (`InterstitialsController.onLevelUpdated`:
+    `bufferingItem.end === Infinity`). Otherwise playback stops at the end of the asset. So after
+    an earlier break a tag waits for the segment starting one segment after that break's end;
+    with breaks at least two segments apart it still comes before its break's first segment."""
+    b1 = record("1", ad_start=T0 + 20, end=T0 + 32, created=T0 + 1.25)  # segments 10-15
+    b2 = record("2", ad_start=T0 + 38, end=T0 + 48, created=T0 + 1.26)  # 19-23: three segments after b1
+    b3 = record("3", ad_start=T0 + 54, end=T0 + 66, created=T0 + 1.27)  # 27-32
+    both = [b3, b1, b2]
+
+    def where(first: int, records=both) -> dict[str, int]:
+        return {interstitial_id(r).split("-")[1]: msn for msn, tags in interstitials(interleave(origin(first), URL, records, D)).items()
+                for r in records for t in tags if interstitial_id(r) in t.value}
+
+    assert where(0) == {"1": 0}  # b2 and b3 are not announced with b1
+    assert where(11) == {"1": 11}  # segment 16 (32-34 s) is the first past b1's end: nothing after b1 yet
+    assert where(12) == {"1": 12, "2": 17}  # then segment 17 carries b2, ahead of its first segment (19)
+    assert where(17) == {"2": 17}  # b1 is behind the window; b2 stays
+    assert where(19) == {"2": 19} and where(20) == {"2": 20, "3": 25}  # segment 24 (48-50 s) first, then b3 on 25
+    for first in range(0, 30):  # every reload: a tag once served stays until the window is past its break
+        for r, ident in ((b1, "1"), (b2, "2"), (b3, "3")):
+            now, later = where(first), where(first + 1)
+            if ident in now and T0 + (first + 1) * D < r.sgai_end - D / 2:
+                assert ident in later
+    # identical in every variant (T2, D9)
+    lo = interleave(origin(20), "http://origin.test/news/lo/index.m3u8", both, D)
+    assert interstitials(lo) == interstitials(interleave(origin(20), URL, both, D))
+
+
+def test_what_holds_a_tag_back():
+    b1 = record("1", ad_start=T0 + 20, end=T0 + 32, created=T0 + 1.25)
+    abutting = record("2", ad_start=T0 + 32, end=T0 + 42, created=T0 + 1.26)  # no content between: not held back
+    assert announce_from(abutting, [b1, abutting], D) is None
+    later = record("2", ad_start=T0 + 38, end=T0 + 48, created=T0 + 1.26)
+    assert announce_from(later, [b1, later], D) == T0 + 34
+    assert announce_from(later, [replace(b1, cancelled=True), later], D) is None  # a cancelled break has no interstitial
+    assert announce_from(b1, [b1, later], D) is None  # only earlier breaks count
+    inserted = record("0", ad_start=T0 + 6, end=T0 + 12, created=T0 + 30.5)  # recorded after b1, placed before it
+    assert announce_from(b1, [inserted, b1], D) is None  # b1's tag may be out already: it never moves
+    # an early return after it was announced keeps the interstitial's end, so the next tag keeps its place
+    returned = replace(b1, end=T0 + 26, interstitial_end=T0 + 32)
+    assert announce_from(later, [returned, later], D) == T0 + 34
 
 
 def test_no_program_date_time_is_a_clear_error():

@@ -2,7 +2,7 @@
  *
  * Query parameters: base (stitcher URL, default this page's origin), mode (ssai|sgai|passthrough),
  * channel, autoplay=0, muted=0, debug=1 (hls.js debug logs to the console), hls=cdn (skip the
- * local build), config={json} (hls.js config overrides; the page sets interstitialAppendInPlace: false, see below).
+ * local build), config={json} (overrides of hls.js options; the page itself runs hls.js with its defaults).
  * Everything the page measures is on `window.rigDemo` (read by tests/test_browser.py); times `t`
  * are epoch seconds (comparable with the break records), `at` is the video's currentTime.
  * Plain ES2017, no build step. Server data is only ever written with textContent.
@@ -26,12 +26,11 @@
   var autoplay = params.get('autoplay') !== '0';
   var muted = params.get('muted') !== '0';
   var debug = params.get('debug') === '1';
-  // hls.js appends an interstitial whose start and end align with the primary "in place" (one
-  // media buffer). With our conditioned ads (audio runs up to one AAC frame past the picture) the
-  // hand-over leaves 16-27 ms holes and hls.js 1.7 stalled ~7.6 s in 1 break of 3 (headless
-  // Chromium, tests/test_browser.py); with separate asset buffers it played every break. The page
-  // defaults to that; config={"interstitialAppendInPlace":true} brings the in-place mode back.
-  var hlsConfig = { interstitialAppendInPlace: false };
+  // hls.js as any site would run it: its defaults, interstitialAppendInPlace (true) included - an
+  // interstitial whose start and end line up with the primary's segments is appended in place,
+  // into the primary's media buffers, so the splices must be seamless for it. config={json}
+  // overrides options for experiments (e.g. {"interstitialAppendInPlace":false}).
+  var hlsConfig = {};
   try { hlsConfig = Object.assign(hlsConfig, JSON.parse(params.get('config') || '{}')); } catch (err) { console.error('config= is not JSON: ' + err); }
 
   var video = document.getElementById('video');
@@ -59,9 +58,13 @@
       ready: !!previous.ready, hlsSource: previous.hlsSource || null, hlsVersion: previous.hlsVersion || null, loadedAt: now(),
       errors: [], warnings: [], levelParsingErrors: 0, fatal: null,
       stalls: 0, waiting: 0, playing: false,
+      waitingEvents: [], // every `waiting` of the video element: {t, at, afterPlaying, inInterstitial}; `waiting` counts those after the first `playing`
+      configOverrides: hlsConfig, // what config= changed of hls.js's defaults
       interstitialsScheduled: [], assetListsLoaded: [],
       interstitialsStarted: [], interstitialsEnded: [], assetsStarted: [], assetsEnded: [], assetErrors: [], primaryResumed: [],
       fragments: [], assetFragments: [], currentFragment: null, playingAd: false, inInterstitial: null,
+      // every primary segment buffered: where hls.js put its picture and its sound (media seconds), see onPrimaryBuffered
+      primaryBuffered: [],
       currentTime: 0, integratedTime: null, latency: null, playingDate: null, bufferAhead: null,
       longestFreeze: 0, frozenFor: 0, // seconds currentTime did not change (from its first advance; 4 samples a second)
       breaks: [], breaksSeen: [], breaksError: null,
@@ -131,6 +134,19 @@
     text(kind, interstitial ? 'AD (interstitial)' : ad ? (/\/slate\//.test(url) ? 'SLATE' : 'AD') : 'content');
     kind.className = ad ? 'ad' : 'content';
     if (url) text($('frag'), url);
+  }
+
+  // Where the sound of each primary segment ends against its picture matters at an in-place
+  // interstitial: hls.js 1.7.4 waits for the primary to be buffered to the interstitial's start
+  // (InterstitialsController.updateBufferedPos, 10 ms of slack) as estimated from the segment
+  // before (audio or video, whichever ends later); tests/test_browser.py reports it per break.
+  function onPrimaryBuffered(event, data) {
+    var frag = data.frag;
+    var es = frag.elementaryStreams || {};
+    push(demo.primaryBuffered, {
+      t: now(), sn: frag.sn, programDateTime: frag.programDateTime ? new Date(frag.programDateTime).toISOString() : null,
+      videoEnd: es.video ? round(es.video.endPTS, 6) : null, audioEnd: es.audio ? round(es.audio.endPTS, 6) : null,
+    });
   }
 
   function onAssetFragBuffered(player) {
@@ -250,6 +266,7 @@
     window.rigDemoHls = hls;
     hls.on(E.ERROR, onError('primary'));
     hls.on(E.FRAG_CHANGED, onFragChanged('primary'));
+    hls.on(E.FRAG_BUFFERED, onPrimaryBuffered);
     video.autoplay = autoplay;
     hls.on(E.MANIFEST_PARSED, function () {
       if (autoplay) video.play().catch(function (err) { if (err.name !== 'AbortError') logLine('errorlog', 'play(): ' + err, 'warn'); });
@@ -308,7 +325,11 @@
   }
 
   video.addEventListener('playing', function () { if (demo) demo.playing = true; });
-  video.addEventListener('waiting', function () { if (demo && demo.playing) { demo.waiting += 1; } });
+  video.addEventListener('waiting', function () {
+    if (!demo) return;
+    push(demo.waitingEvents, { t: now(), at: round(video.currentTime, 3), afterPlaying: demo.playing, inInterstitial: demo.inInterstitial });
+    if (demo.playing) demo.waiting += 1;
+  });
 
   // ---------------------------------------------------------------- the break, polled every 2 s
 
