@@ -45,7 +45,7 @@ import pytest
 from aiohttp import web
 
 from rig.demo import HLSJS_RELATIVE, add_demo_routes, find_hlsjs
-from tests.conftest import require as tests_require
+from tests.conftest import require as need_tool
 from tests.test_players import epoch, schedule_breaks, small_config_without_scheduled_breaks
 from tests.test_realtime import free_port, rig_up
 from tests.test_realtime_stitcher import fetch
@@ -75,7 +75,7 @@ def chromium_path() -> str | None:
 
 
 def require(condition: bool, missing: str) -> None:
-    tests_require(condition, missing, "CI must run the browser tests")
+    need_tool(condition, missing, "CI must run the browser tests")
 
 
 @pytest.fixture(scope="module")

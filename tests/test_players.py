@@ -50,7 +50,7 @@ import pytest
 from rig.ffmpeg import ffmpeg_executable
 from rig.settings import load_settings
 from tests.conftest import SMALL_CONFIG
-from tests.conftest import require as tests_require
+from tests.conftest import require as need_tool
 from tests.test_realtime import rig_up
 from tests.test_realtime_stitcher import fetch
 
@@ -91,7 +91,7 @@ FF_OUT_OF_ORDER = re.compile(r"DTS (\d+) < (\d+) out of order")
 
 
 def require(condition: bool, missing: str) -> None:
-    tests_require(condition, missing, "CI must run the real-player tests (.ci/run installs them)")
+    need_tool(condition, missing, "CI must run the real-player tests (.ci/run installs them)")
 
 
 def require_gstreamer() -> None:
