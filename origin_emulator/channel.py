@@ -31,7 +31,7 @@ from origin_emulator.splices import (
     visible,
 )
 from origin_emulator.timeline import Timeline
-from origin_emulator.ts import rewrite
+from stitcher.ts import rewrite
 from rig.media import ContentMedia, RenditionMedia
 from rig.settings import CUE_COMMANDS, CUE_FORMATS, ChannelConfig
 from stitcher.clock import Clock

@@ -16,7 +16,7 @@ import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
-from origin_emulator.ts import CLOCK, PTS_MODULO
+from stitcher.ts import CLOCK, PTS_MODULO
 
 DISCONTINUITY_JUMP_TICKS = 10 * CLOCK  # timestamps jump 10 s at an injected origin discontinuity
 

@@ -8,7 +8,7 @@ AAC frame — otherwise players drift after each splice (REFERENCES.md, hls.js A
 - the creative's length is rounded UP to whole segments and the rest is filled with the slate
   (picture and sound), concatenated inside one filtergraph;
 - one ffmpeg process encodes every rung (split), the segment muxer writes `seg_00000.ts`...;
-- each segment is scanned (`origin_emulator.ts.scan`) and verified; `index.m3u8` is then written
+- each segment is scanned (`stitcher.ts.scan`) and verified; `index.m3u8` is then written
   from the typed playlist model with the measured durations.
 
 Output (content-addressed, so URLs never change meaning and can be cached for a day):
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from origin_emulator.ts import CLOCK, av_timing, bridge, chain
+from stitcher.ts import CLOCK, av_timing, bridge, chain
 from rig.errors import MediaError
 from rig.ffmpeg import ProgressCallback, ffmpeg_executable, frame_rate_expr, run_ffmpeg
 from rig.interleave import AudioLayout, ad_layout, b_frames_for_offset
@@ -515,7 +515,7 @@ def _check_chained(directory: Path, infos: list) -> None:
 def chain_rendition(directory: Path) -> None:
     """Renumber the continuity counters of a rendition's segments so each runs on from the one
     before (ffmpeg's segmenter starts every file at 0), and flag the first segment's packets
-    as a discontinuity (`origin_emulator.ts.chain`)."""
+    as a discontinuity (`stitcher.ts.chain`)."""
     files = sorted(directory.glob("seg_*.ts"))
     for path, data in zip(files, chain([path.read_bytes() for path in files])):
         path.write_bytes(data)

@@ -4,7 +4,7 @@ A QA tool for what playlist checks cannot see: where the stream changes source (
 EXT-X-DISCONTINUITY before a segment: into an ad, between ads, back to content) a player lines up
 the two sides' pictures, and any sound missing (a hole) or doubled (an overlap) there is heard as a
 click or a gap. For each such boundary this module downloads both segments and measures, with
-`origin_emulator.ts` (`scan`, `av_timing`, `bridge`):
+`stitcher.ts` (`scan`, `av_timing`, `bridge`):
 
 - how far the sound ends after the picture in the segment before (`end_offset`) and starts after
   the picture in the segment after (`start_offset`), and the sound a player must bridge between
@@ -34,7 +34,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from origin_emulator.ts import CLOCK, NULL_PID, PAT_PID, AvTiming, TsError, TsInfo, av_timing, bridge, scan
+from stitcher.ts import CLOCK, NULL_PID, PAT_PID, AvTiming, TsError, TsInfo, av_timing, bridge, scan
 from rig.playhead import choose_variant
 from rig.interrupts import run_until_interrupted
 from stitcher.clock import Clock, SystemClock

@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from origin_emulator.ts import AAC_SAMPLES_PER_FRAME
+from stitcher.ts import AAC_SAMPLES_PER_FRAME
 
 
 def decode_delay(preset: str, b_frames: int | None) -> int:

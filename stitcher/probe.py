@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlparse
 
 import aiohttp
 
-from origin_emulator.ts import CLOCK, TsError, av_timing, scan
+from stitcher.ts import CLOCK, TsError, av_timing, scan
 from stitcher.catalog import Channel, Rung
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
 

@@ -37,7 +37,7 @@ from stitcher.errors import NotFound
 from stitcher.feeds import AdPlaylistUnavailable, BreakViews, OriginFeed, Versioned, VodLibrary, master_of, single_flight
 from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, passthrough, rewrite_master
-from origin_emulator.ts import TsError, flag_discontinuity
+from stitcher.ts import TsError, flag_discontinuity
 from stitcher.origin import OriginUnavailable, fetch_bytes
 from stitcher.playlist import MediaPlaylist, segment_kind
 from stitcher.sgai import interleave

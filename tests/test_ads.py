@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from origin_emulator.ts import CLOCK, scan
+from stitcher.ts import CLOCK, scan
 from rig.ads import (
     AdError,
     check_ad_id,

@@ -3,7 +3,7 @@
 The pure core on real TS bytes: content segments served by the origin emulator's channel (the
 rendered loop with its clocks and counters rewritten) and the first segments of ads conditioned by
 real ffmpeg (tests/test_ads.py's way, into the shared media cache, so later runs reuse them); broken
-cases made with `origin_emulator.ts.rewrite`. Then the polling shell on a fake clock against the
+cases made with `stitcher.ts.rewrite`. Then the polling shell on a fake clock against the
 whole stitcher stack on loopback (tests/stitcher_stack.py), the stand-in ad segments replaced by the
 conditioned ones: a /cue break, and the inspector must see the splice in, the change of ad and the
 return, each measured as `bridge` measures the same bytes. Last, the command line.
@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from origin_emulator.ts import PAT_PID, av_timing, bridge, rewrite, scan
+from stitcher.ts import PAT_PID, av_timing, bridge, rewrite, scan
 from rig.cli import build_parser
 from rig.inspect import Boundary, BoundaryTracker, continuity_problems, execute, follow, measure, table_row
 from stitcher.kv import open_kv

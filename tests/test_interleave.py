@@ -1,7 +1,7 @@
 """Where the sound lies against the picture: the layouts renders use, and the bytes they give.
 
 Pure: `rig.interleave` (loop and ad layouts, the B-frames for an interleave) and the TS surgery
-of `origin_emulator.ts` (`chain`, `flag_discontinuity`, `av_timing`, `bridge`). On real media:
+of `stitcher.ts` (`chain`, `flag_discontinuity`, `av_timing`, `bridge`). On real media:
 the small loop's sound switches at every boundary, the wrap included, within one AAC frame of
 the same point, and a conditioned ad that does not match its channel's interleave is refused.
 """
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from origin_emulator.ts import AAC_SAMPLES_PER_FRAME, CLOCK, PACKET, av_timing, bridge, chain, flag_discontinuity, scan
+from stitcher.ts import AAC_SAMPLES_PER_FRAME, CLOCK, PACKET, av_timing, bridge, chain, flag_discontinuity, scan
 from rig.channels import emulator_channel
 from rig.conditioning import describe_rendition
 from rig.errors import MediaError

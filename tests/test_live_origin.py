@@ -20,7 +20,7 @@ import pytest
 from origin_emulator.app import create_app
 from origin_emulator.cli import live_channels
 from origin_emulator.encoder import live_argv
-from origin_emulator.ts import scan
+from stitcher.ts import scan
 from rig.ffmpeg import ffmpeg_executable
 from rig.media import find_font
 from rig.validate import validate

@@ -32,7 +32,7 @@ from origin_emulator.encoder import (
 from origin_emulator.cli import build_parser
 from origin_emulator.live_source import EncodedChannel, LiveEncoding
 from origin_emulator.splices import SCHEDULE_ID_LIMIT
-from origin_emulator.ts import PTS_MODULO
+from stitcher.ts import PTS_MODULO
 from rig.settings import load_settings
 from stitcher.clock import FakeClock
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from origin_emulator.ts import scan
+from stitcher.ts import scan
 from rig.errors import MediaError
 from rig.ffmpeg import ffmpeg_executable, parse_progress, run_ffmpeg
 from rig.media import ContentRecipe, build_content, content_argv, load_content

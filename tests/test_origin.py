@@ -8,7 +8,7 @@ import pytest
 
 from origin_emulator.app import create_app
 from origin_emulator.book import SpliceBook
-from origin_emulator.ts import scan
+from stitcher.ts import scan
 from stitcher.playlist import parse_master_playlist, parse_media_playlist
 
 

@@ -26,7 +26,7 @@ import pytest
 
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
-from origin_emulator.ts import flag_discontinuity, scan
+from stitcher.ts import flag_discontinuity, scan
 from rig.inspect import SpliceReport, measure
 from rig.media import ContentRecipe, build_content
 from rig.settings import CUE_COMMANDS, CUE_FORMATS, load_settings

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from origin_emulator.timeline import DISCONTINUITY_JUMP_TICKS, Timeline
-from origin_emulator.ts import PTS_MODULO
+from stitcher.ts import PTS_MODULO
 
 EPOCH = 1_767_225_600.0
 

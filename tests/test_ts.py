@@ -1,4 +1,4 @@
-"""origin_emulator.ts: scan real ffmpeg transport streams, shift their clocks, renumber counters.
+"""stitcher.ts: scan real ffmpeg transport streams, shift their clocks, renumber counters.
 
 The streams are made once per module by ffmpeg (2 s of 25 fps H.264 + 48 kHz AAC):
 - `vbr`: the plain mux (`-preset ultrafast -g 25`), PTS only, PCR inside video packets;
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from origin_emulator.ts import TsError, rewrite, scan
+from stitcher.ts import TsError, rewrite, scan
 from rig.ffmpeg import ffmpeg_executable
 
 PACKET = 188

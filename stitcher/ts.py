@@ -1,11 +1,16 @@
-"""MPEG-TS surgery for a looped live origin: scan segments once, shift their clocks when served.
+"""MPEG-TS on the bytes: measure segments, shift their clocks, chain and flag their counters.
 
-The origin loops a finite set of rendered segments forever as one continuous stream. Serving
-loop iteration `i` of a segment means adding an offset to every PTS, DTS and PCR (33-bit
-arithmetic, so the 26.5-hour PTS wrap happens as it does in real broadcast) and renumbering the
-continuity counters so they run on without a break across loop wraps. `scan` measures what the
-build step needs (per-PID packet counts, first/last timestamps, audio frame count, the H.264
-codec string); `rewrite` is the cheap per-request transform.
+One parser for every part of the rig that reads transport streams:
+- `scan` measures a segment: streams, per-PID packet and continuity counts, first and last
+  timestamps, when each stream's presentation starts and ends, audio frames, the H.264 codec
+  string. The probe, the media build, conditioning and `rig inspect splices` use it;
+- `av_timing` / `bridge`: each side's sound against its own picture, and the hole or overlap a
+  player must bridge where one segment follows another (docs/splices.md);
+- `rewrite` shifts every PTS, DTS and PCR (33-bit arithmetic, so the 26.5-hour wrap happens as in
+  broadcast) and renumbers continuity counters: the origin emulator serves loop iteration `i` of
+  a rendered segment with it, so the loop plays as one continuous stream;
+- `chain` and `flag_discontinuity`: an ad's segments made one stream whose first packets say it
+  follows a splice; the stitcher flags the content segment a break returns to.
 
 Side effects: none. Pure functions over bytes.
 """
