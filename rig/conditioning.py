@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from stitcher.ts import CLOCK, av_timing, bridge, chain
+from stitcher.ts import CLOCK, av_timing, bridge, chain, unchained
 from rig.errors import MediaError
-from rig.ffmpeg import ProgressCallback, ffmpeg_executable, frame_rate_expr, run_ffmpeg
+from rig.ffmpeg import ProgressCallback, exact_frame_rate, ffmpeg_executable, frame_rate_expr, run_ffmpeg
 from rig.interleave import AudioLayout, ad_layout, b_frames_for_offset
 from rig.media import scan_segment
 from stitcher.catalog import AdRendition, Conditioning, Rung
@@ -204,7 +204,7 @@ async def probe(source: Path, ffmpeg: str | None = None) -> Probe:
 
 def frames_per_segment(conditioning: Conditioning) -> int:
     """Video frames in one segment; MediaError when the segment is not a whole number of frames."""
-    rate = Fraction(frame_rate_expr(conditioning.frame_rate))
+    rate = exact_frame_rate(conditioning.frame_rate)
     frames = conditioning.segment_duration * float(rate)
     if abs(frames - round(frames)) > 0.01 or round(frames) < 1:
         raise MediaError(f"segments of {conditioning.segment_duration} s are not a whole number of frames at {conditioning.frame_rate} fps")
@@ -348,12 +348,12 @@ def b_frames_for(conditioning: Conditioning) -> int:
     """B-frames for an ad of this channel: as many as make ffmpeg's segmenter cut the ad's sound at
     its own segment boundaries where the channel's is cut (`rig.interleave.b_frames_for_offset`),
     which is what a player hears where a break ends inside an ad or inside the slate."""
-    return b_frames_for_offset(conditioning.audio_offset, conditioning.audio_rate, Fraction(frame_rate_expr(conditioning.frame_rate)))
+    return b_frames_for_offset(conditioning.audio_offset, conditioning.audio_rate, exact_frame_rate(conditioning.frame_rate))
 
 
 def audio_layout(conditioning: Conditioning, total_frames: int) -> AudioLayout:
     """Where the sound of an ad of `total_frames` pictures starts and ends (`rig.interleave`)."""
-    fps = Fraction(frame_rate_expr(conditioning.frame_rate))
+    fps = exact_frame_rate(conditioning.frame_rate)
     picture = Fraction(total_frames) / fps * conditioning.audio_rate
     return ad_layout(picture, conditioning.audio_rate, conditioning.audio_offset)
 
@@ -441,7 +441,7 @@ def describe_rendition(
     if len(files) != expected_segments:
         raise MediaError(f"{directory}: ffmpeg wrote {len(files)} segments, expected {expected_segments}")
     per_segment = frames_per_segment(conditioning)
-    rate = Fraction(frame_rate_expr(conditioning.frame_rate))
+    rate = exact_frame_rate(conditioning.frame_rate)
     segments, sizes, audio_frames, codec, timings, infos = [], [], 0, None, [], []
     for index, path in enumerate(files):
         if path.name != SEGMENT_PATTERN % index:
@@ -507,7 +507,7 @@ def _check_chained(directory: Path, infos: list) -> None:
     if first.flagged != set(first.first_cc):
         raise MediaError(f"{directory}: the first segment does not flag PIDs {sorted(set(first.first_cc) - first.flagged)} as a discontinuity")
     for index, (a, b) in enumerate(zip(infos, infos[1:])):
-        broken = [pid for pid in b.first_cc if pid in a.last_cc and b.first_cc[pid] != (a.last_cc[pid] + 1) % 16]
+        broken = unchained(a, b)
         if broken:
             raise MediaError(f"{directory}: continuity counters of PIDs {broken} break between segments {index} and {index + 1}")
 

@@ -37,6 +37,11 @@ def frame_rate_expr(fps: float) -> str:
         return f"{round(ntsc) * 1000}/1001"
     return str(Fraction(fps).limit_denominator(1001))
 
+
+def exact_frame_rate(fps: float) -> Fraction:
+    """The frame rate `frame_rate_expr` spells, exactly (`30000/1001` for 29.97)."""
+    return Fraction(frame_rate_expr(fps))
+
 ProgressCallback = Callable[[float, float], None]  # (seconds done, seconds total)
 PR_SET_PDEATHSIG = 1
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None  # resolved before any fork

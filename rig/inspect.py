@@ -34,7 +34,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from stitcher.ts import CLOCK, NULL_PID, PAT_PID, AvTiming, TsError, TsInfo, av_timing, bridge, scan
+from stitcher.ts import CLOCK, NULL_PID, PAT_PID, AvTiming, TsError, TsInfo, av_timing, bridge, scan, unchained
 from rig.playhead import choose_variant
 from rig.interrupts import run_until_interrupted
 from stitcher.clock import Clock, SystemClock
@@ -138,12 +138,11 @@ def _pid_name(pid: int, info: TsInfo) -> str:
 def continuity_problems(before: TsInfo, after: TsInfo) -> tuple[CcProblem, ...]:
     """PIDs in both segments whose first counter after the boundary is neither the last one before it
     plus one (mod 16) nor flagged with the discontinuity_indicator."""
-    problems = []
-    for pid in sorted(before.last_cc.keys() & after.first_cc.keys()):
-        if pid == NULL_PID or pid in after.flagged or after.first_cc[pid] == (before.last_cc[pid] + 1) % 16:
-            continue
-        problems.append(CcProblem(pid, _pid_name(pid, after), before.last_cc[pid], after.first_cc[pid]))
-    return tuple(problems)
+    return tuple(
+        CcProblem(pid, _pid_name(pid, after), before.last_cc[pid], after.first_cc[pid])
+        for pid in unchained(before, after)
+        if pid != NULL_PID and pid not in after.flagged
+    )
 
 
 def measure_scanned(before: TsInfo, after: TsInfo, discontinuity: bool, boundary: Boundary | None = None) -> SpliceReport:

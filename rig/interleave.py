@@ -34,11 +34,11 @@ from fractions import Fraction
 from stitcher.ts import AAC_SAMPLES_PER_FRAME
 
 
-def decode_delay(preset: str, b_frames: int | None) -> int:
+def decode_delay(preset: str, b_frames: int) -> int:
     """Pictures between a key frame's decode and presentation times as x264 encodes them: none
     without B-frames (the `ultrafast` preset, or `b_frames=0`), one with a single B-frame, two with
-    B-pyramids (every other preset's default of three)."""
-    frames = (0 if preset == "ultrafast" else 3) if b_frames is None else b_frames
+    B-pyramids (every other preset's default of three). `b_frames` -1: the preset's own."""
+    frames = (0 if preset == "ultrafast" else 3) if b_frames < 0 else b_frames
     return 0 if frames == 0 else 1 if frames == 1 else 2
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from stitcher.ts import AAC_SAMPLES_PER_FRAME, CLOCK, StreamInfo, TsError, TsInfo, av_timing, scan
 from rig.errors import MediaError
-from rig.ffmpeg import ProgressCallback, ffmpeg_executable, frame_rate_expr, run_ffmpeg
+from rig.ffmpeg import ProgressCallback, exact_frame_rate, ffmpeg_executable, frame_rate_expr, run_ffmpeg
 from rig.interleave import AudioLayout, decode_delay, loop_layout
 from rig.settings import ChannelConfig, MediaSettings, Rendition
 from stitcher.probe import audio_offset
@@ -91,12 +91,11 @@ class ContentRecipe:
     @property
     def frame_rate(self) -> Fraction:
         """The exact frame rate (`30000/1001` for 29.97)."""
-        return Fraction(frame_rate_expr(self.fps))
+        return exact_frame_rate(self.fps)
 
     def audio_layout(self) -> AudioLayout:
         """Where the loop's sound lies against its picture (`rig.interleave.loop_layout`)."""
-        b_frames = None if self.b_frames < 0 else self.b_frames
-        return loop_layout(self.loop_seconds, self.audio_rate, self.frame_rate, decode_delay(self.preset, b_frames))
+        return loop_layout(self.loop_seconds, self.audio_rate, self.frame_rate, decode_delay(self.preset, self.b_frames))
 
 
 @dataclass(frozen=True)

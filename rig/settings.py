@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping, get_type_hints
 
 from rig.errors import ConfigError
-from rig.ffmpeg import frame_rate_expr
+from rig.ffmpeg import exact_frame_rate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -78,7 +78,7 @@ class MediaSettings:
                 f"media.loop_seconds={self.loop_seconds} is not a whole number of AAC frames at"
                 f" {self.audio_rate} Hz (1024 samples each); the loop would glitch at every wrap"
             )
-        per_segment = Fraction(self.segment_seconds).limit_denominator(1_000_000) * Fraction(frame_rate_expr(self.fps))
+        per_segment = Fraction(self.segment_seconds).limit_denominator(1_000_000) * exact_frame_rate(self.fps)
         if self.fps <= 0 or per_segment.denominator != 1:
             raise ConfigError(f"media.segment_seconds={self.segment_seconds} is not a whole number of frames at {self.fps} fps")
         if not -1 <= self.b_frames <= 16:

@@ -194,6 +194,12 @@ def flag_discontinuity(data: bytes) -> bytes:
     return bytes(out)
 
 
+def unchained(before: TsInfo, after: TsInfo) -> list[int]:
+    """PIDs in both segments whose first counter in `after` is not the last one in `before` plus one
+    (mod 16): where a demuxer that reads them as one stream sees a counter jump."""
+    return [pid for pid in sorted(before.last_cc.keys() & after.first_cc.keys()) if after.first_cc[pid] != (before.last_cc[pid] + 1) % 16]
+
+
 def chain(segments: "list[bytes]") -> list[bytes]:
     """The consecutive segments of one rendition made one stream: every PID's continuity counter
     runs on from segment to segment (starting where the first segment starts it), and the first

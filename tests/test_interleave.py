@@ -27,7 +27,7 @@ FRAME = AAC_SAMPLES_PER_FRAME  # samples
 
 
 def test_decode_delay_follows_x264s_b_frames():
-    assert decode_delay("ultrafast", None) == 0 and decode_delay("veryfast", None) == 2
+    assert decode_delay("ultrafast", -1) == 0 and decode_delay("veryfast", -1) == 2
     assert [decode_delay("veryfast", n) for n in (0, 1, 2, 3, 8)] == [0, 1, 2, 2, 2]
 
 
