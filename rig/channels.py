@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from rig.interleave import decode_delay, nominal_offset
 from rig.media import ContentMedia, ContentRecipe
 from rig.settings import ChannelConfig, Settings
 from stitcher.catalog import MODES, Catalog, CatalogError, Channel, Rung
-from stitcher.probe import ProbeError, probe
+from stitcher.probe import ProbeError, in_place_warning, probe
+from stitcher.ts import CLOCK
 
 
 def catalog_path(settings: Settings) -> Path:
@@ -53,6 +55,22 @@ def emulator_channel(config: ChannelConfig, content: ContentMedia, settings: Set
         window_seconds=settings.origin.window_segments * recipe.segment_seconds,
         audio_offset=live_audio_offset(recipe) if settings.origin.live else content.audio_offset,
     )
+
+
+def in_place_warnings(settings: Settings, contents: dict[str, ContentMedia]) -> list[str]:
+    """`stitcher.probe.in_place_warning` for each emulator channel, from the boundaries of its
+    rendered loop (or the live encoder's computed interleave): printed by `rig up`."""
+    said = []
+    for name, content in contents.items():
+        recipe = content.recipe
+        if settings.origin.live:
+            offsets = (live_audio_offset(recipe),)
+        else:
+            offsets = tuple(s.audio_offset / CLOCK for r in content.renditions for s in r.segments)
+        warning = in_place_warning(recipe.segment_seconds, recipe.audio_rate, offsets)
+        if warning:
+            said.append(f"{name}: {warning}")
+    return said
 
 
 def live_audio_offset(recipe: ContentRecipe) -> float:
@@ -126,6 +144,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                   f"{stored.frame_rate:g} fps, {stored.audio_rate} Hz/{stored.audio_channels} ch, "
                   f"interleave {stored.audio_offset * 1000:+.1f} ms (sound against picture at segment boundaries)"
                   + (f", cues seen: {', '.join(result.cue_formats_seen)}" if result.cue_formats_seen else ""))
+            for warning in result.warnings():
+                print(f"warning: {stored.slug}: {warning}", file=sys.stderr)
             return 0
         if args.channels_command == "remove":
             catalog.remove_channel(args.name)

@@ -69,7 +69,7 @@ def _print_urls(settings: Settings) -> None:
 async def _up(args: argparse.Namespace) -> None:
     from origin_emulator.cli import build_media
     from rig.ads import ensure_house_ads
-    from rig.channels import seed
+    from rig.channels import in_place_warnings, seed
     from rig.progress import progress_printer
     from rig.supervisor import Supervisor, check_free, components
     from stitcher.catalog import Catalog
@@ -87,6 +87,8 @@ async def _up(args: argparse.Namespace) -> None:
     catalog = Catalog(settings.state_dir / "channels.db")
     try:
         seed(catalog, settings, contents)
+        for warning in in_place_warnings(settings, contents):
+            print(f"warning: {warning}", flush=True)
         await ensure_house_ads(catalog, settings, report)
     finally:
         catalog.close()

@@ -53,10 +53,16 @@ class MediaSettings:
     cache_dir: Path = _doc("Where rendered media is cached; `\"\"` means `<repo>/media/cache`.", default=Path())
     loop_seconds: float = _doc(
         "Length of each channel's rendered loop. Must be a whole number of segments and of AAC"
-        " frames (1024 samples), i.e. a multiple of 8 s at 48 kHz with 2 s segments (192.192 s with 6.006 s ones).",
-        default=64.0,
+        " frames (1024 samples): any multiple of 1.92 s segments at 48 kHz, a multiple of 8 s with 2 s"
+        " segments, 192.192 s with 6.006 s ones.",
+        default=61.44,
     )
-    segment_seconds: float = _doc("Segment (and GOP) duration; every segment is one closed GOP.", default=2.0)
+    segment_seconds: float = _doc(
+        "Segment (and GOP) duration; every segment is one closed GOP. A duration that is whole AAC"
+        " frames as well as whole pictures (1.92 s at 25 fps and 48 kHz) cuts sound and picture at the"
+        " same point at every boundary; others make the cut move by up to one AAC frame.",
+        default=1.92,
+    )
     fps: float = _doc("Frame rate of all video (29.97 and the other NTSC rates mean 30000/1001 etc.).", default=25.0)
     b_frames: int = _doc(
         "B-frames between reference pictures in the channels' H.264 (-1: the preset's own, none for"

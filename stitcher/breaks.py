@@ -42,7 +42,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
-from stitcher.decision import Pod
+from stitcher.decision import Pod, slot_count
 from stitcher.kv import KV, Absent, Equals, Put
 from stitcher.playlist import MediaPlaylist, format_datetime, parse_datetime
 
@@ -247,9 +247,7 @@ def plan_break(
     if not pod.items:
         raise BreakError(f"break {event_id}: the decision has no items (not even slate)")
     snapped_start = grid.snap(start)
-    end = grid.snap(start + duration)
-    if end <= snapped_start:
-        end = round(snapped_start + grid.segment, 3)
+    end = round(snapped_start + slot_count(duration, grid.segment) * grid.segment, 3)
     ad_start = max(snapped_start, round(grid.earliest, 3))
     if ad_start >= end:
         raise BreakTooLate(

@@ -102,7 +102,7 @@ def choose(creatives: Sequence[Creative], duration: float, break_id: str, unit: 
     library = sorted(creatives, key=lambda c: c.id)
     start = rotation(break_id, len(library))
     ordered = library[start:] + library[:start]
-    capacity = math.floor(duration / unit + 1e-6)
+    capacity = slot_count(duration, unit)
     weights = [math.ceil(c.duration / unit - 1e-6) for c in ordered]
     # best[c]: (ads, units filled, picked indices) using the items after i, within capacity c
     best: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * (capacity + 1)
@@ -129,16 +129,26 @@ def map_variants(ladder: Sequence[Rung], renditions: Sequence[AdRendition], base
     return tuple(mapped)
 
 
+def slot_count(duration: float, segment: float) -> int:
+    """How many origin segments ("slots") a break of `duration` seconds replaces: its length to the
+    nearest segment, a tie rounding up, at least one. The origin emulator snaps its splices by the
+    same rule, and `breaks.make_break` places every break by it, so a pod chosen for the count fills
+    exactly the slots it gets: a 30 s break of 1.92 s segments is 16 slots, room for a 30 s ad
+    (conditioned to 16 segments, 30.72 s)."""
+    return max(1, math.floor(duration / segment + 0.5 + 1e-9))
+
+
 def build_pod(channel: Channel, duration: float, break_id: str, creatives: Sequence[Creative], slate: Sequence[AdRendition], base_url: str) -> Pod:
-    """The pod: chosen ads, then slate for whatever is left of the break (in as many items as the
-    slate's length needs)."""
+    """The pod for the break's slots (`slot_count`): chosen ads, then slate for whatever is left (in
+    as many items as the slate's length needs)."""
     if not (duration > 0 and math.isfinite(duration)):
         raise DecisionError(f"a break of {duration!r} seconds cannot be filled")
     if not slate:
         raise DecisionError(f"no conditioned slate for channel {channel.slug} (ladder {channel.conditioning.key}); run `rig ads house`")
-    chosen = choose(creatives, duration, break_id, channel.segment_duration)
+    unit = channel.segment_duration
+    chosen = choose(creatives, duration, break_id, unit)
     items = [PodItem(c.id, "ad", c.duration, map_variants(channel.ladder, c.renditions, base_url)) for c in chosen]
-    left = round(duration - sum(item.duration for item in items), 6)
+    left = round(slot_count(duration, unit) * unit - sum(item.duration for item in items), 6)
     # slate for the rest, in items no longer than the slate itself: each begins with a splice, so
     # the slate's timestamps never run back inside one timeline where it would have to repeat
     longest = min(r.duration for r in slate)

@@ -49,6 +49,12 @@ class ProbeResult:
     cue_formats_seen: tuple[str, ...]
     window_seconds: float = 3600.0
     audio_offset: float = 0.0
+    boundary_offsets: tuple[float, ...] = ()  # s: where the sound switches against the picture, per boundary read
+
+    def warnings(self) -> list[str]:
+        """What a viewer of this origin may notice whatever the stitcher does (printed by `rig channels add`)."""
+        note = in_place_warning(self.segment_duration, self.audio_rate, self.boundary_offsets)
+        return [note] if note else []
 
     def channel(self, slug: str, **fields) -> Channel:
         return Channel(
@@ -158,7 +164,8 @@ async def probe(url: str, session: aiohttp.ClientSession | None = None, timeout:
     ladder = tuple(r if r.frame_rate else Rung(**{**r.__dict__, "frame_rate": frame_rate}) for r in ladder)
     window = max(round(media.duration, 3), 3 * float(segment_duration))
     return ProbeResult(
-        url, ladder, float(segment_duration), frame_rate, audio.sample_rate, audio.channels or 2, cue_formats(media), window, audio_offset(offsets)
+        url, ladder, float(segment_duration), frame_rate, audio.sample_rate, audio.channels or 2, cue_formats(media), window,
+        audio_offset(offsets), tuple(round(o / CLOCK, 5) for o in offsets),
     )
 
 
@@ -183,3 +190,32 @@ def audio_offset(offsets: "list[int]") -> float:
     if not offsets:
         return 0.0
     return round((min(offsets) + max(offsets)) / 2 / CLOCK, 5)
+
+
+AAC_FRAME_SAMPLES = 1024
+HLSJS_IN_PLACE_TOLERANCE = 0.010  # s: see in_place_warning
+
+
+def whole_aac_frames(segment_duration: float, audio_rate: int) -> bool:
+    """Whether segments of `segment_duration` hold a whole number of AAC frames: then the sound is
+    cut at the same point against the picture at every boundary (1.92 s at 48 kHz; not 2 s)."""
+    frames = segment_duration * audio_rate / AAC_FRAME_SAMPLES
+    return abs(frames - round(frames)) < 1e-6
+
+
+def in_place_warning(segment_duration: float, audio_rate: int, offsets: "tuple[float, ...] | list[float]" = ()) -> str | None:
+    """The one limit of SGAI a stitcher cannot remove: hls.js 1.7.4, appending an interstitial in
+    place (its default), moves on to the ad only if the content's buffered end is within 10 ms of
+    where it expects the ad, and it expects it where the later of the two tracks ends. Where the
+    sound of the content before a break ends more than 10 ms from its picture, playback stalls once
+    at the splice-in. `offsets` (s) are the ones measured at the origin's boundaries, if any."""
+    worst = max((abs(o) for o in offsets), default=None)
+    if worst is not None and worst <= HLSJS_IN_PLACE_TOLERANCE:
+        return None
+    if worst is None and whole_aac_frames(segment_duration, audio_rate):
+        return None
+    seen = f"its sound switches up to {worst * 1000:.1f} ms from the picture at segment boundaries" if worst is not None else (
+        f"{segment_duration:g} s segments are not whole AAC frames at {audio_rate} Hz, so the sound switches up to one frame from the picture")
+    return (f"{seen}; hls.js 1.7.4 appending SGAI interstitials in place (its default) stalls once at a splice-in where"
+            f" that exceeds {HLSJS_IN_PLACE_TOLERANCE * 1000:g} ms. SSAI is not affected; segments of whole AAC frames and"
+            " pictures (1.92 s at 25 fps and 48 kHz) avoid it (docs/splices.md)")

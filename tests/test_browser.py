@@ -4,10 +4,13 @@ Debian's `chromium` driven by Playwright for Python through `executable_path` (P
 browser download is never used). The page is served by a small aiohttp server of the test's own
 (`rig.demo.add_demo_routes`) and plays from a real `rig up --headless` passed as `?base=`: every
 rig response carries `Access-Control-Allow-Origin: *`. The rig runs the small test config with
-its scheduled break switched off, so the only breaks in sight are the test's own /cue breaks.
+its scheduled break switched off, so the only breaks in sight are the test's own /cue breaks, and
+with the shipped media shape: 1.92 s segments (whole pictures and whole AAC frames), the shipped
+x264 preset and no B-frames, so every boundary cuts sound and picture at the same point, as in
+`make run` (docs/splices.md, "Segment duration").
 
 The page runs hls.js with its defaults (interstitialAppendInPlace included), as any site would,
-and each test plays three breaks (12, 10 and 12 s: the house ad then slate, the ad alone, and again)
+and each test plays three breaks (7, 6 and 7 segments: the house ad then slate, the ad alone, and again)
 with content between them. At every splice hls.js must notice nothing: no bufferStalledError, no
 bufferSeekOverHole, no INTERSTITIAL_ASSET_ERROR, no `waiting` of the video element once it has
 played, currentTime never standing still for a segment's time (sampled every 0.5 s), no fatal
@@ -45,6 +48,7 @@ import pytest
 from aiohttp import web
 
 from rig.demo import HLSJS_RELATIVE, add_demo_routes, find_hlsjs
+from rig.settings import load_settings
 from tests.conftest import require as need_tool
 from tests.test_players import epoch, schedule_breaks, small_config_without_scheduled_breaks
 from tests.test_realtime import free_port, rig_up
@@ -53,9 +57,12 @@ from tests.test_realtime_stitcher import fetch
 pytestmark = [pytest.mark.realtime, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parent.parent
-SEGMENT = 2.0  # the small config's segment duration (one target duration)
-WINDOW = 12.0  # its window: 6 segments
-BREAKS = [12, 10, 12]  # seconds: the small rig's one 10 s house ad, then 2 s of slate (or the ad alone)
+SHIPPED = load_settings(env={}).media  # the shipped media shape, which the small config is given here
+SEGMENT = SHIPPED.segment_seconds  # 1.92 s
+WINDOW = 6 * SEGMENT  # its window: 6 segments
+# seconds: the small rig's one house ad (its 10 s filled out to 6 segments) then a segment of slate,
+# the ad alone, and the ad then slate again
+BREAKS = [round(n * SEGMENT, 3) for n in (7, 6, 7)]
 GAP = 6.0  # seconds of content between two breaks
 BOUND = 90  # seconds: one test, from posting the cues to the verdict
 CHROMIUM_ARGS = ["--autoplay-policy=no-user-gesture-required", "--mute-audio"]
@@ -144,10 +151,12 @@ def demo(hlsjs):
 
 @pytest.fixture(scope="module")
 def browser_rig(tmp_path_factory, small_content, chromium, hlsjs):
-    """`rig up --headless` on free ports with the small config minus its scheduled break (one house ad).
+    """`rig up --headless` on free ports with the small config minus its scheduled break (one house ad),
+    in the shipped media shape.
     Requests the browser fixtures first, so a machine without them skips before starting the rig."""
-    config = small_config_without_scheduled_breaks(tmp_path_factory.mktemp("browser-config"))
-    with rig_up(config, tmp_path_factory.mktemp("browser-rig-state")) as (api, _):
+    config = small_config_without_scheduled_breaks(tmp_path_factory.mktemp("browser-config"), SEGMENT)
+    shape = {"RIG_MEDIA_PRESET": SHIPPED.preset, "RIG_MEDIA_B_FRAMES": str(SHIPPED.b_frames)}
+    with rig_up(config, tmp_path_factory.mktemp("browser-rig-state"), **shape) as (api, _):
         yield api
 
 
@@ -157,24 +166,13 @@ def browser_rig(tmp_path_factory, small_content, chromium, hlsjs):
 _last_break_end = 0.0
 
 
-# SGAI breaks start at a segment n with n % 4 == 1. hls.js 1.7.4 hands the MediaSource to an
-# interstitial appended in place only when the buffered end (where the earlier track of the last
-# content segment ends) is within 10 ms of its estimate of the interstitial's start (where the later
-# track of the segment before that ends, plus a segment), and checks that once. With 2 s segments
-# at 48 kHz (93.75 AAC frames) the content's sound ends 2.7, 8.0, 13.3 or 18.7 ms after its picture
-# in turn, so at the phases where the segment two before the break ends more than 10 ms after its
-# picture hls.js reports one bufferStalledError at the splice-in and then plays on. No layout of the
-# ad's sound changes that (the asset is not appended yet); docs/splices.md, "Known limits".
-SGAI_PHASE = (4, 1)
-
-
-def post_breaks(api: str, phase: tuple[int, int] | None = None) -> list[dict]:
+def post_breaks(api: str) -> list[dict]:
     """The test's /cue breaks (BREAKS), the first a few seconds ahead. A page loaded now starts ~6 s
     behind live, so it must not find the previous test's breaks still in the window (hls.js would
     join that interstitial)."""
     global _last_break_end
     time.sleep(max(0.0, _last_break_end + WINDOW + SEGMENT - time.time()))
-    records = schedule_breaks(api, BREAKS, lead=6, gap=GAP, phase=phase)
+    records = schedule_breaks(api, BREAKS, lead=6, gap=GAP, segment=SEGMENT)
     _last_break_end = epoch(records[-1]["endTime"])
     return records
 
@@ -300,7 +298,7 @@ def splice_in_timing(figures: dict) -> list[dict]:
         start = epoch(record["adStart"])
         ends = []
         for k in (3, 2, 1):  # segments N-3, N-2, N-1
-            pdt = datetime.fromtimestamp(start - k * SEGMENT, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            pdt = datetime.fromtimestamp(round(start - k * SEGMENT, 3), tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             b = by_pdt.get(pdt)
             ends.append(None if not b or b["audioEnd"] is None or b["videoEnd"] is None else round((b["audioEnd"] - b["videoEnd"]) * 1000, 2))
         entry = {"eventId": record["eventId"], "soundEndMinusPictureEndMs": dict(zip(("N-3", "N-2", "N-1"), ends))}
@@ -361,7 +359,7 @@ MSE = """() => ({
 
 def play_through_breaks(chromium, demo: str, api: str, tmp_path: Path, mode: str) -> dict:
     """Post the breaks, open the page before the first, watch it through the last; checks common to both modes."""
-    records = post_breaks(api, SGAI_PHASE if mode == "sgai" else None)
+    records = post_breaks(api)
     started = time.monotonic()
     console: list[str] = []
     page_errors: list[str] = []

@@ -90,6 +90,12 @@ async def test_probe_the_origin_emulator(aiohttp_server, make_channel, clock, sm
     assert (result.audio_rate, result.audio_channels) == (48000, 2)
     assert result.cue_formats_seen == ("cue-out",)
     assert result.channel("x").conditioning.key == seeded.conditioning.key
+    # 2 s is 93.75 AAC frames: the boundaries read show the sound switching at several points, the
+    # stored interleave is the middle of them, and hls.js's in-place limit is reported
+    assert len(set(result.boundary_offsets)) > 1
+    assert result.audio_offset == round((min(result.boundary_offsets) + max(result.boundary_offsets)) / 2, 5)
+    assert max(abs(o) for o in result.boundary_offsets) > 0.010
+    assert len(result.warnings()) == 1 and "hls.js" in result.warnings()[0]
 
 
 def serve(routes: dict[str, tuple[int, str | bytes]]) -> web.Application:

@@ -24,6 +24,7 @@ from stitcher.decision import (
     build_pod,
     choose,
     map_variants,
+    slot_count,
 )
 
 BASE = "http://127.0.0.1:8082"
@@ -52,6 +53,17 @@ def test_as_many_whole_ads_as_fit_then_slate():
     # fill 66 s, and rotation 2 (house-3 first) prefers house-5 over house-2; 4 s of slate
     pod = build_pod(CHANNEL, 70, "2", HOUSE, SLATE, BASE)
     assert [(i.id, i.duration) for i in pod.items] == [("house-3", 20), ("house-5", 16), ("house-6", 20), ("house-1", 10), ("slate", 4)]
+
+
+def test_a_break_gets_its_length_to_the_nearest_segment():
+    """One rule for the slots of a break (ties up, at least one), the origin emulator's too."""
+    assert [slot_count(d, 2.0) for d in (30, 31, 13, 12.9, 0.5, 0.01)] == [15, 16, 7, 6, 1, 1]
+    assert slot_count(30, 1.92) == 16 and slot_count(20, 1.92) == 10 and slot_count(6 * 1.92, 1.92) == 6
+    # 1.92 s segments: a 30 s break is 16 slots, room for a 30 s ad conditioned to 16 segments
+    channel = Channel("news", "http://127.0.0.1:8081/news/master.m3u8", LADDER, 1.92)
+    ad = Creative("house-4", 30.72, renditions("house-4", 30.72))
+    pod = build_pod(channel, 30, "0", [ad], SLATE, BASE)
+    assert [(i.id, i.duration) for i in pod.items] == [("house-4", 30.72)]
 
 
 def test_slate_fills_a_break_no_ad_fits():
@@ -112,8 +124,12 @@ def test_errors():
     st.text(min_size=1, max_size=12),
 )
 def test_pods_always_fill_the_break_exactly(durations, break_duration, break_id):
+    """A pod fills the slots its break gets (its length to the nearest 2 s segment), exactly."""
     library = [Creative(f"ad-{i}", d, renditions(f"ad-{i}", d)) for i, d in enumerate(durations)]
     pod = build_pod(CHANNEL, break_duration, break_id, library, SLATE, BASE)
+    slots = slot_count(break_duration, 2.0)
+    assert slots >= 1 and (abs(slots * 2.0 - break_duration) <= 1.0 + 1e-9 or slots == 1)
+    break_duration = slots * 2.0
     assert pod.duration == pytest.approx(break_duration, abs=1e-5)
     ads = [i for i in pod.items if i.kind == "ad"]
     assert len({i.id for i in ads}) == len(ads)

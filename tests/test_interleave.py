@@ -20,7 +20,8 @@ from rig.channels import emulator_channel
 from rig.conditioning import describe_rendition
 from rig.errors import MediaError
 from rig.interleave import ad_layout, b_frames_for_offset, decode_delay, loop_layout, nominal_offset
-from stitcher.probe import audio_offset
+from rig.channels import in_place_warnings
+from stitcher.probe import audio_offset, in_place_warning, whole_aac_frames
 from tests.stitcher_stack import ADS, conditioned_ads
 
 FRAME = AAC_SAMPLES_PER_FRAME  # samples
@@ -150,3 +151,23 @@ def test_chaining_renumbers_each_pid_on_from_the_segment_before(small_content):
     for a, b in zip(infos, infos[1:]):
         assert all(b.first_cc[pid] == (a.last_cc[pid] + 1) % 16 for pid in b.first_cc)
     assert [av_timing(i) for i in infos] == [av_timing(scan(d)) for d in raw]
+
+
+def test_segments_of_whole_aac_frames():
+    assert whole_aac_frames(1.92, 48000) and whole_aac_frames(3.84, 48000) and whole_aac_frames(0.64, 48000)
+    assert not whole_aac_frames(2.0, 48000) and not whole_aac_frames(6.006, 48000) and not whole_aac_frames(1.92, 44100)
+
+
+def test_the_hlsjs_in_place_warning():
+    """Said where hls.js 1.7.4 in place would stall at some splice-in; measured offsets decide when known."""
+    assert in_place_warning(1.92, 48000) is None  # the sound switches at one point: the shipped shape
+    assert "2 s segments are not whole AAC frames at 48000 Hz" in in_place_warning(2.0, 48000)
+    assert in_place_warning(2.0, 48000, (0.0027, 0.008, -0.0099)) is None  # measured, all within 10 ms
+    said = in_place_warning(6.006, 48000, (0.0027, 0.008, 0.0133, 0.0187))
+    assert "up to 18.7 ms" in said and "SSAI is not affected" in said
+
+
+def test_rig_up_warns_of_an_emulator_channel_hlsjs_would_stall_on(small_settings, small_content):
+    """The small config's 2 s segments switch their sound up to 18.7 ms after the picture: said."""
+    said = in_place_warnings(small_settings, {"news": small_content})
+    assert len(said) == 1 and said[0].startswith("news: its sound switches up to 18.7 ms")

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import re
 import shutil
@@ -48,14 +47,12 @@ from pathlib import Path
 import pytest
 
 from rig.ffmpeg import ffmpeg_executable
-from rig.settings import load_settings
 from tests.conftest import SMALL_CONFIG
 from tests.conftest import require as need_tool
 from tests.test_realtime import rig_up
 from tests.test_realtime_stitcher import fetch
 
 SEGMENT = 2.0  # the small config's segment duration
-ORIGIN_EPOCH = load_settings(SMALL_CONFIG, env={}).origin.epoch  # segment n of the small config starts at ORIGIN_EPOCH + n * SEGMENT
 GST_DRIFT = 0.5  # seconds: how far GStreamer's position may drift from the wall clock over a run
 VIDEO_FRAME = 3600  # 90 kHz ticks: one picture at 25 fps
 AAC_FRAME = 1920  # 90 kHz ticks: 1024 samples at 48 kHz
@@ -102,12 +99,17 @@ def require_gstreamer() -> None:
         require(found, f"the GStreamer element {element} is missing (apt-get install {package}): GStreamer tests not run")
 
 
-def small_config_without_scheduled_breaks(folder: Path) -> Path:
-    """The small test config with its scheduled break switched off: the only breaks are the test's own."""
+def small_config_without_scheduled_breaks(folder: Path, segment_seconds: float | None = None) -> Path:
+    """The small test config with its scheduled break switched off: the only breaks are the test's own.
+    With `segment_seconds`, its 4-segment loop is cut into segments of that duration instead of 2 s."""
     config = SMALL_CONFIG.read_text()
-    assert "\nbreak_every = 60\n" in config, "the small config changed: adapt the real-player tests"
+    media = "\nloop_seconds = 8\nsegment_seconds = 2\n"
+    assert "\nbreak_every = 60\n" in config and media in config, "the small config changed: adapt the real-player tests"
+    config = config.replace("\nbreak_every = 60\n", "\nbreak_every = 0\n")
+    if segment_seconds is not None:
+        config = config.replace(media, f"\nloop_seconds = {round(4 * segment_seconds, 6)}\nsegment_seconds = {segment_seconds}\n")
     path = folder / "small-no-scheduled-breaks.toml"
-    path.write_text(config.replace("\nbreak_every = 60\n", "\nbreak_every = 0\n"))
+    path.write_text(config)
     return path
 
 
@@ -128,29 +130,22 @@ def iso(t: float) -> str:
 
 
 def schedule_breaks(api: str, durations: list[float], lead: float = 6.0, gap: float = 6.0, not_before: float = 0.0,
-                    phase: tuple[int, int] | None = None) -> list[dict]:
+                    segment: float = SEGMENT) -> list[dict]:
     """/cue breaks of `durations`, the first about `lead` s ahead (and not before `not_before`), each
-    next one `gap` s of content after the previous; the stitcher snaps them to the segment grid.
-    `phase` (m, r): each break starts at a segment whose number n has n % m == r."""
+    next one `gap` s of content after the previous; the stitcher snaps them to the segment grid
+    (`segment` s), so a refused start is retried a segment later."""
     records: list[dict] = []
     start = max(time.time() + lead, not_before)
-    step = SEGMENT if phase is None else phase[0] * SEGMENT
     for duration in durations:
-        if phase is not None:
-            n = math.ceil((start - ORIGIN_EPOCH) / SEGMENT)
-            start = ORIGIN_EPOCH + (n + (phase[1] - n) % phase[0]) * SEGMENT
         for attempt in range(6):
             try:
-                body = {"duration": duration, "start": iso(start + attempt * step)}
+                body = {"duration": duration, "start": iso(start + attempt * segment)}
                 records.append(json.loads(fetch(f"{api}/v1/channels/news/cue", "POST", body)[1]))
                 break
             except urllib.error.HTTPError as exc:
                 assert exc.code in (400, 409), exc.read()  # 400: too close to now; 409: overlaps
         else:
             pytest.fail(f"no free slot for a {duration} s /cue break after {iso(start)}")
-        if phase is not None:
-            n = round((epoch(records[-1]["adStart"]) - ORIGIN_EPOCH) / SEGMENT)
-            assert n % phase[0] == phase[1], (records[-1], n)
         start = epoch(records[-1]["endTime"]) + gap
     return records
 

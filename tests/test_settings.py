@@ -17,16 +17,18 @@ def test_shipped_defaults_define_two_channels_with_different_cue_formats():
     assert [r.name for r in settings.media.ladder] == ["540p", "360p", "234p"]
     assert settings.origin.port == 8081 and settings.origin.window_segments == 6
     assert settings.origin.epoch == 1_767_225_600.0
+    # whole pictures and whole AAC frames, no B-frames: the sound switches with the picture (docs/splices.md)
+    assert (settings.media.segment_seconds, settings.media.loop_seconds, settings.media.b_frames) == (1.92, 61.44, 0)
     assert settings.state_dir == Path("~/.local/state/ssai-rig").expanduser()
 
 
 def test_environment_overrides(tmp_path):
-    env = {"RIG_STATE_DIR": str(tmp_path), "RIG_ORIGIN_PORT": "9999", "RIG_ORIGIN_EPOCH": "2026-06-01T00:00:00Z", "RIG_MEDIA_FPS": "30"}
+    env = {"RIG_STATE_DIR": str(tmp_path), "RIG_ORIGIN_PORT": "9999", "RIG_ORIGIN_EPOCH": "2026-06-01T00:00:00Z", "RIG_MEDIA_FPS": "50"}
     settings = load_settings(env=env)
     assert settings.state_dir == tmp_path
     assert settings.origin.port == 9999
     assert settings.origin.epoch == 1_780_272_000.0
-    assert settings.media.fps == 30
+    assert settings.media.fps == 50
 
 
 def test_config_file_replaces_lists_and_merges_tables(tmp_path):
@@ -45,8 +47,8 @@ def test_config_file_replaces_lists_and_merges_tables(tmp_path):
         ("[origin]\nport = 'x'\n", "origin.port"),
         ("[origin]\nbogus = 1\n", "unknown setting"),
         ("[origin]\nwindow_segments = 2\n", "at least 3"),
-        ("[media]\nloop_seconds = 10\n", "AAC frames"),
-        ("[media]\nloop_seconds = 7\n", "whole number of 2"),
+        ("[media]\nsegment_seconds = 2\nloop_seconds = 10\n", "AAC frames"),
+        ("[media]\nloop_seconds = 7\n", "whole number of 1.92 s segments"),
         ("[[channels]]\nname = 'News'\n", "lower-case"),
         ("[[channels]]\nname = 'a'\ncue_format = 'xml'\n", "cue_format"),
         ("[[channels]]\nname = 'a'\nbreak_every = 30\nbreak_duration = 30\n", "overlap"),
