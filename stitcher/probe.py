@@ -207,8 +207,8 @@ def in_place_warning(segment_duration: float, audio_rate: int, offsets: "tuple[f
     """The one limit of SGAI a stitcher cannot remove: hls.js 1.7.4, appending an interstitial in
     place (its default), moves on to the ad only if the content's buffered end is within 10 ms of
     where it expects the ad, and it expects it where the later of the two tracks ends. Where the
-    sound of the content before a break ends more than 10 ms from its picture, playback stalls once
-    at the splice-in. `offsets` (s) are the ones measured at the origin's boundaries, if any."""
+    sound of the content before a break ends more than 10 ms from its picture, playback stalls at
+    the splice-in (once; with B-frames' 77 ms, asset errors and holes too). `offsets` (s) are the ones measured at the origin's boundaries, if any."""
     worst = max((abs(o) for o in offsets), default=None)
     if worst is not None and worst <= HLSJS_IN_PLACE_TOLERANCE:
         return None
@@ -216,6 +216,6 @@ def in_place_warning(segment_duration: float, audio_rate: int, offsets: "tuple[f
         return None
     seen = f"its sound switches up to {worst * 1000:.1f} ms from the picture at segment boundaries" if worst is not None else (
         f"{segment_duration:g} s segments are not whole AAC frames at {audio_rate} Hz, so the sound switches up to one frame from the picture")
-    return (f"{seen}; hls.js 1.7.4 appending SGAI interstitials in place (its default) stalls once at a splice-in where"
+    return (f"{seen}; hls.js 1.7.4 appending SGAI interstitials in place (its default) stalls at a splice-in where"
             f" that exceeds {HLSJS_IN_PLACE_TOLERANCE * 1000:g} ms. SSAI is not affected; segments of whole AAC frames and"
-            " pictures (1.92 s at 25 fps and 48 kHz) avoid it (docs/splices.md)")
+            " pictures (1.92 s at 25 fps and 48 kHz), encoded without B-frames, avoid it (docs/splices.md)")
