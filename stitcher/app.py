@@ -201,7 +201,7 @@ async def post_cue(request: web.Request) -> web.Response:
     if duration > MAX_CUE_SECONDS:
         raise BadRequest(f"duration {duration} s is longer than the {MAX_CUE_SECONDS:.0f} s a break may last")
     now = request.app[CLOCK].now()
-    start = None
+    start = now
     if body.get("start") is not None:
         try:
             parsed = datetime.fromisoformat(str(body["start"]))
@@ -214,14 +214,9 @@ async def post_cue(request: web.Request) -> web.Response:
             raise BadRequest(f"start {body['start']} is in the past")
     ledger = _ledger(request)
     grid = await _grid(request, channel)
-    if start is None:  # as soon as possible: the first slot no viewer can have seen, for the whole duration
-        start = grid.earliest
     number = await ledger.kv.incr(f"cue:{channel.slug}:next")
     event_id = f"manual-{number}"
-    # a start before that slot keeps its end; the slots before it stay content, so the pod is chosen
-    # for the slots the break still gets
-    lost = max(0.0, round(grid.earliest, 3) - grid.snap(start))
-    pod = await request.app[DECISIONS].decide(channel, max(float(duration) - lost, grid.segment), event_id)
+    pod = await request.app[DECISIONS].decide(channel, float(duration), event_id)
     record = plan_break(channel.slug, event_id, "manual", start, float(duration), pod, grid, now)
     stored, _ = await ledger.create(record, now)
     return web.json_response(stored.view(now), status=201)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stitcher.app import create_app
-from stitcher.playlist import format_datetime, parse_datetime
+from stitcher.playlist import format_datetime
 
 
 @pytest.fixture
@@ -25,8 +25,6 @@ async def test_post_cue_writes_one_break_that_starts_at_the_first_free_slot(api,
     assert body["adStart"] == format_datetime(tl.start(newest + 2))  # the segment after next
     assert body["discontinuities"] == len(body["discontinuityTimes"]) >= 2
     assert sum(item["duration"] for item in body["decision"]["items"]) == pytest.approx(10)
-    # the whole duration from that slot on: 10 s is 5 slots of the small config's 2 s
-    assert body["startTime"] == body["adStart"] and body["endTime"] == format_datetime(tl.start(newest + 2 + 5))
     listed = await (await api.get("/v1/channels/news/breaks")).json()
     assert [b["eventId"] for b in listed["breaks"]] == ["manual-1"]
     assert response.headers["Access-Control-Allow-Origin"] == "*"
@@ -37,18 +35,6 @@ async def test_a_cue_with_a_future_start(api, clock):
     start = tl.start(tl.in_production(clock.now()) + 10)
     body = await (await api.post("/v1/channels/news/cue", json={"duration": 6, "start": format_datetime(start)})).json()
     assert body["startTime"] == body["adStart"] == format_datetime(start)
-
-
-async def test_a_cue_that_starts_now_keeps_its_end_and_fills_what_is_left(api, clock):
-    """A start before the first free slot: the slots before it stay content, and the pod is chosen
-    for the slots the break still gets (no ad is cut at the break's end)."""
-    tl = api.rig.origin.timeline
-    newest = tl.last_published(clock.now())
-    body = await (await api.post("/v1/channels/news/cue", json={"duration": 12, "start": format_datetime(clock.now())})).json()
-    assert body["adStart"] == format_datetime(tl.start(newest + 2))
-    slots = (parse_datetime(body["endTime"]) - parse_datetime(body["adStart"])).total_seconds()
-    assert 0 < slots < 12
-    assert sum(item["duration"] for item in body["decision"]["items"]) == pytest.approx(slots)
 
 
 async def test_return_to_network_early_and_cancel(api, clock):
