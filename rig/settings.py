@@ -23,6 +23,7 @@ from typing import Any, Mapping, get_type_hints
 
 from rig.errors import ConfigError
 from rig.ffmpeg import exact_frame_rate
+from stitcher.ts import whole_aac_frames
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -76,10 +77,9 @@ class MediaSettings:
 
     def check(self) -> None:
         segs = self.loop_seconds / self.segment_seconds
-        frames = self.loop_seconds * self.audio_rate / 1024
         if abs(segs - round(segs)) > 1e-9 or round(segs) < 1:
             raise ConfigError(f"media.loop_seconds={self.loop_seconds} is not a whole number of {self.segment_seconds} s segments")
-        if abs(frames - round(frames)) > 1e-9:
+        if not whole_aac_frames(self.loop_seconds, self.audio_rate):
             raise ConfigError(
                 f"media.loop_seconds={self.loop_seconds} is not a whole number of AAC frames at"
                 f" {self.audio_rate} Hz (1024 samples each); the loop would glitch at every wrap"

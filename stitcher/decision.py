@@ -132,7 +132,7 @@ def map_variants(ladder: Sequence[Rung], renditions: Sequence[AdRendition], base
 def slot_count(duration: float, segment: float) -> int:
     """How many origin segments ("slots") a break of `duration` seconds replaces: its length to the
     nearest segment, a tie rounding up, at least one. The origin emulator snaps its splices by the
-    same rule, and `breaks.make_break` places every break by it, so a pod chosen for the count fills
+    same rule, and `breaks.plan_break` places every break by it, so a pod chosen for the count fills
     exactly the slots it gets: a 30 s break of 1.92 s segments is 16 slots, room for a 30 s ad
     (conditioned to 16 segments, 30.72 s)."""
     return max(1, math.floor(duration / segment + 0.5 + 1e-9))

@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlparse
 
 import aiohttp
 
-from stitcher.ts import CLOCK, TsError, av_timing, scan
+from stitcher.ts import CLOCK, TsError, av_timing, scan, whole_aac_frames
 from stitcher.catalog import Channel, Rung
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
 
@@ -192,15 +192,7 @@ def audio_offset(offsets: "list[int]") -> float:
     return round((min(offsets) + max(offsets)) / 2 / CLOCK, 5)
 
 
-AAC_FRAME_SAMPLES = 1024
 HLSJS_IN_PLACE_TOLERANCE = 0.010  # s: see in_place_warning
-
-
-def whole_aac_frames(segment_duration: float, audio_rate: int) -> bool:
-    """Whether segments of `segment_duration` hold a whole number of AAC frames: then the sound is
-    cut at the same point against the picture at every boundary (1.92 s at 48 kHz; not 2 s)."""
-    frames = segment_duration * audio_rate / AAC_FRAME_SAMPLES
-    return abs(frames - round(frames)) < 1e-6
 
 
 def in_place_warning(segment_duration: float, audio_rate: int, offsets: "tuple[float, ...] | list[float]" = ()) -> str | None:
@@ -208,7 +200,9 @@ def in_place_warning(segment_duration: float, audio_rate: int, offsets: "tuple[f
     place (its default), moves on to the ad only if the content's buffered end is within 10 ms of
     where it expects the ad, and it expects it where the later of the two tracks ends. Where the
     sound of the content before a break ends more than 10 ms from its picture, playback stalls at
-    the splice-in (once; with B-frames' 77 ms, asset errors and holes too). `offsets` (s) are the ones measured at the origin's boundaries, if any."""
+    the splice-in (once; with B-frames' 77 ms, asset errors and holes too). `offsets` (s) are the
+    ones measured at the origin's boundaries, if any; without them, segments that are not whole AAC
+    frames are warned of (their cut moves by up to a frame)."""
     worst = max((abs(o) for o in offsets), default=None)
     if worst is not None and worst <= HLSJS_IN_PLACE_TOLERANCE:
         return None

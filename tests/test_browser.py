@@ -7,7 +7,7 @@ rig response carries `Access-Control-Allow-Origin: *`. The rig runs the small te
 its scheduled break switched off, so the only breaks in sight are the test's own /cue breaks, and
 with the shipped media shape: 1.92 s segments (whole pictures and whole AAC frames), the shipped
 x264 preset and no B-frames, so every boundary cuts sound and picture at the same point, as in
-`make run` (docs/splices.md, "Segment duration").
+`make run` (docs/splices.md, "Segment duration and B-frames").
 
 The page runs hls.js with its defaults (interstitialAppendInPlace included), as any site would,
 and each test plays three breaks (7, 6 and 7 segments: the house ad then slate, the ad alone, and again)

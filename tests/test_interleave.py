@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stitcher.ts import AAC_SAMPLES_PER_FRAME, CLOCK, PACKET, av_timing, bridge, chain, flag_discontinuity, scan
+from stitcher.ts import AAC_SAMPLES_PER_FRAME, CLOCK, PACKET, av_timing, bridge, chain, flag_discontinuity, scan, whole_aac_frames
 from rig.channels import emulator_channel
 from rig.conditioning import describe_rendition
 from rig.errors import MediaError
 from rig.interleave import ad_layout, b_frames_for_offset, decode_delay, loop_layout, nominal_offset
 from rig.channels import in_place_warnings
-from stitcher.probe import audio_offset, in_place_warning, whole_aac_frames
+from stitcher.probe import audio_offset, in_place_warning
 from tests.stitcher_stack import ADS, conditioned_ads
 
 FRAME = AAC_SAMPLES_PER_FRAME  # samples
