@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from typing import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -81,7 +81,9 @@ def _error(status: int, message: str) -> web.Response:
 
 
 @web.middleware
-async def errors_and_cors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+async def errors_and_cors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """Map the origin's errors to JSON statuses, in one place; add CORS to every response."""
     try:
         response = await handler(request)
@@ -105,7 +107,9 @@ def _channel(request: web.Request) -> LiveChannel:
     name = request.match_info["channel"]
     channel = request.app[CHANNELS].get(name)
     if channel is None:
-        raise NotFound(f"no channel {name!r} (channels: {', '.join(sorted(request.app[CHANNELS]))})")
+        raise NotFound(
+            f"no channel {name!r} (channels: {', '.join(sorted(request.app[CHANNELS]))})"
+        )
     return channel
 
 
@@ -139,7 +143,9 @@ async def segment(request: web.Request) -> web.Response:
     except ValueError:
         raise NotFound(f"bad segment name seg_{request.match_info['n']}.ts") from None
     channel.check_segment(variant, n, _now(request))
-    data = await request.app[SEGMENTS].get((channel.name, variant, n), lambda: channel.segment(variant, n))
+    data = await request.app[SEGMENTS].get(
+        (channel.name, variant, n), lambda: channel.segment(variant, n)
+    )
     return web.Response(
         body=data,
         content_type=SEGMENT_TYPE,
@@ -176,8 +182,18 @@ async def post_splice(request: web.Request) -> web.Response:
     if duration is None:
         raise SpliceError("duration (seconds) is required")
     now = _now(request)
-    splice = channel.post_splice(now, duration, _number(body, "preroll", None), body.get("format"), body.get("command"))
-    log.info("splice %s on %s: segments %s-%s, %s/%s", splice.event_id, channel.name, splice.start, splice.end - 1, splice.format, splice.command)
+    splice = channel.post_splice(
+        now, duration, _number(body, "preroll", None), body.get("format"), body.get("command")
+    )
+    log.info(
+        "splice %s on %s: segments %s-%s, %s/%s",
+        splice.event_id,
+        channel.name,
+        splice.start,
+        splice.end - 1,
+        splice.format,
+        splice.command,
+    )
     return web.json_response(splice.to_json(channel.timeline, now), status=201)
 
 
@@ -189,7 +205,12 @@ async def delete_splice(request: web.Request) -> web.Response:
         raise NotFound(f"bad splice id {request.match_info['id']!r}") from None
     now = _now(request)
     splice = channel.delete_splice(event_id, now)
-    log.info("splice %s on %s: %s", event_id, channel.name, "cancelled" if splice.cancelled else f"returns at {splice.stop}")
+    log.info(
+        "splice %s on %s: %s",
+        event_id,
+        channel.name,
+        "cancelled" if splice.cancelled else f"returns at {splice.stop}",
+    )
     return web.json_response(splice.to_json(channel.timeline, now))
 
 
@@ -198,18 +219,30 @@ async def list_splices(request: web.Request) -> web.Response:
     now = _now(request)
     timeline = channel.timeline
     upcoming = [s for s in channel.splices(now) if timeline.start(s.start) - now < 3600]
-    upcoming += [s for s in channel.splices(now, since=now) if s not in upcoming]  # the next scheduled one
-    return web.json_response({"channel": channel.name, "splices": [s.to_json(timeline, now) for s in upcoming]})
+    upcoming += [
+        s for s in channel.splices(now, since=now) if s not in upcoming
+    ]  # the next scheduled one
+    return web.json_response(
+        {"channel": channel.name, "splices": [s.to_json(timeline, now) for s in upcoming]}
+    )
 
 
 async def list_channels(request: web.Request) -> web.Response:
     now = _now(request)
-    return web.json_response({"channels": [channel.status(now) for channel in request.app[CHANNELS].values()]})
+    return web.json_response(
+        {"channels": [channel.status(now) for channel in request.app[CHANNELS].values()]}
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
     cache = request.app[SEGMENTS]
-    return web.json_response({"ok": True, "channels": sorted(request.app[CHANNELS]), "segment_cache": {"hits": cache.hits, "misses": cache.misses}})
+    return web.json_response(
+        {
+            "ok": True,
+            "channels": sorted(request.app[CHANNELS]),
+            "segment_cache": {"hits": cache.hits, "misses": cache.misses},
+        }
+    )
 
 
 async def preflight(request: web.Request) -> web.Response:
@@ -249,7 +282,9 @@ async def background(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def create_app(channels: dict[str, LiveChannel], clock: Clock, cache_segments: int = 256) -> web.Application:
+def create_app(
+    channels: dict[str, LiveChannel], clock: Clock, cache_segments: int = 256
+) -> web.Application:
     """Wire the origin: channels (with their segment source and splice book) and a clock; each
     channel's background work (a live encoder) runs from start-up to cleanup."""
     app = web.Application(middlewares=[errors_and_cors])

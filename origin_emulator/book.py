@@ -34,10 +34,17 @@ class SpliceBook:
             data = json.loads(path.read_text())
             for channel, entry in data.get("channels", {}).items():
                 self._next_id[channel] = int(entry.get("next_id", SCHEDULE_ID_LIMIT))
-                self._splices[channel] = {int(s["event_id"]): Splice(**s) for s in entry.get("splices", [])}
+                self._splices[channel] = {
+                    int(s["event_id"]): Splice(**s) for s in entry.get("splices", [])
+                }
         except (OSError, ValueError, TypeError, KeyError) as exc:
             broken = path.with_suffix(".broken")
-            log.error("splice book %s is unreadable (%s); moved aside to %s, starting empty", path, exc, broken)
+            log.error(
+                "splice book %s is unreadable (%s); moved aside to %s, starting empty",
+                path,
+                exc,
+                broken,
+            )
             os.replace(path, broken)
             self._splices, self._next_id = {}, {}
 
@@ -66,7 +73,9 @@ class SpliceBook:
 
     def allocate_id(self, channel: str) -> int:
         event_id = self._next_id.get(channel, SCHEDULE_ID_LIMIT)
-        self._next_id[channel] = SCHEDULE_ID_LIMIT + ((event_id + 1 - SCHEDULE_ID_LIMIT) % SCHEDULE_ID_LIMIT)
+        self._next_id[channel] = SCHEDULE_ID_LIMIT + (
+            (event_id + 1 - SCHEDULE_ID_LIMIT) % SCHEDULE_ID_LIMIT
+        )
         return event_id
 
     def put(self, channel: str, splice: Splice) -> None:
@@ -77,7 +86,7 @@ class SpliceBook:
         if self._splices.get(channel, {}).pop(event_id, None) is not None:
             self._save()
 
-    def prune(self, channel: str, keep: "callable") -> None:
+    def prune(self, channel: str, keep: callable) -> None:
         """Forget splices for which `keep(splice)` is false (they can no longer appear anywhere)."""
         entries = self._splices.get(channel, {})
         stale = [event_id for event_id, splice in entries.items() if not keep(splice)]

@@ -14,10 +14,10 @@ ffmpeg encoder; the master, the media playlists and the cues stay this class's.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
-from typing import Awaitable
 
 from origin_emulator.book import SpliceBook
 from origin_emulator.splices import (
@@ -31,11 +31,19 @@ from origin_emulator.splices import (
     visible,
 )
 from origin_emulator.timeline import Timeline
-from stitcher.ts import rewrite
 from rig.media import ContentMedia, RenditionMedia
 from rig.settings import CUE_COMMANDS, CUE_FORMATS, ChannelConfig
 from stitcher.clock import Clock
-from stitcher.playlist import AttributeList, MasterPlaylist, MediaPlaylist, Segment, Variant, format_decimal, quote
+from stitcher.playlist import (
+    AttributeList,
+    MasterPlaylist,
+    MediaPlaylist,
+    Segment,
+    Variant,
+    format_decimal,
+    quote,
+)
+from stitcher.ts import rewrite
 
 PLAYLIST_VERSION = 3
 
@@ -120,14 +128,19 @@ class LiveChannel:
             )
         return MasterPlaylist(tuple(variants), version=PLAYLIST_VERSION, independent_segments=True)
 
-    def splices(self, now: float, since: float | None = None, until: float | None = None) -> list[Splice]:
+    def splices(
+        self, now: float, since: float | None = None, until: float | None = None
+    ) -> list[Splice]:
         """Every splice that can show in a window at `now` (scheduled, merged with the book); with
         `until`, also the scheduled ones announced up to then."""
         timeline = self.timeline
         window = self.window_range(now) or timeline.window_range(now)
         first_time = timeline.start(window.start) if since is None else since
         changes = {s.event_id: s for s in self.book.splices(self.name)}
-        found = [changes.pop(s.event_id, s) for s in scheduled(timeline, self.config, first_time, max(now, until or now))]
+        found = [
+            changes.pop(s.event_id, s)
+            for s in scheduled(timeline, self.config, first_time, max(now, until or now))
+        ]
         found += [s for s in changes.values() if s.source == "control"]
         return sorted(found, key=lambda s: (s.start, s.event_id))
 
@@ -136,7 +149,9 @@ class LiveChannel:
         timeline = self.timeline
         window = self.window_range(now)
         if not window:
-            raise NotFound(f"channel {self.name} has no published segment yet (its timeline starts at epoch {self.epoch})")
+            raise NotFound(
+                f"channel {self.name} has no published segment yet (its timeline starts at epoch {self.epoch})"
+            )
         tags: dict[int, list] = {}
         for splice in self.splices(now):
             for n, extra in cue_tags(splice, timeline, window, now).items():
@@ -147,7 +162,7 @@ class LiveChannel:
                 duration=timeline.duration(n),
                 duration_text=format_decimal(timeline.duration(n)),
                 discontinuity=timeline.discontinuity(n),
-                program_date_time=datetime.fromtimestamp(timeline.start(n), tz=timezone.utc),
+                program_date_time=datetime.fromtimestamp(timeline.start(n), tz=UTC),
                 tags=tuple(tags.get(n, ())),
             )
             for n in window
@@ -183,7 +198,14 @@ class LiveChannel:
 
     # ------------------------------------------------------------------ QA splices
 
-    def post_splice(self, now: float, duration: float, preroll: float | None, fmt: str | None, command: str | None) -> Splice:
+    def post_splice(
+        self,
+        now: float,
+        duration: float,
+        preroll: float | None,
+        fmt: str | None,
+        command: str | None,
+    ) -> Splice:
         fmt = fmt or self.config.cue_format
         command = command or self.config.cue_command
         if fmt not in CUE_FORMATS:
@@ -192,11 +214,16 @@ class LiveChannel:
             raise SpliceError(f"command {command!r} is not one of {', '.join(CUE_COMMANDS)}")
         preroll = self.config.break_preroll if preroll is None else preroll
         candidate = plan(self.timeline, now, duration, preroll, 0, fmt, command, "control")
-        around = self.splices(now, since=self.timeline.start(candidate.start) - 3600, until=self.timeline.start(candidate.end))
+        around = self.splices(
+            now,
+            since=self.timeline.start(candidate.start) - 3600,
+            until=self.timeline.start(candidate.end),
+        )
         clash = overlapping(candidate, around)
         if clash is not None:
             raise SpliceError(
-                f"the break would overlap splice {clash.event_id} (segments {clash.start}-{clash.stop - 1})", 409
+                f"the break would overlap splice {clash.event_id} (segments {clash.start}-{clash.stop - 1})",
+                409,
             )
         splice = Splice(**{**candidate.__dict__, "event_id": self.book.allocate_id(self.name)})
         self.book.put(self.name, splice)
@@ -215,7 +242,11 @@ class LiveChannel:
     def delete_splice(self, event_id: int, now: float) -> Splice:
         """Return to network early (active splice) or cancel (pending splice)."""
         changed = end_early(self.find(event_id, now), self.timeline, now)
-        if changed.source == "control" and changed.cancelled is not None and not visible(changed, self.timeline, now):
+        if (
+            changed.source == "control"
+            and changed.cancelled is not None
+            and not visible(changed, self.timeline, now)
+        ):
             self.book.remove(self.name, event_id)  # nothing was published: forget it entirely
         else:
             self.book.put(self.name, changed)  # published, or scheduled (must stay off)

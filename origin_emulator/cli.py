@@ -25,9 +25,9 @@ from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
 from origin_emulator.live_source import EncodedChannel
 from rig.errors import RigError
+from rig.media import ContentMedia, ContentRecipe, build_content
 from rig.progress import progress_printer
 from rig.serving import start_site
-from rig.media import ContentMedia, ContentRecipe, build_content
 from rig.settings import Settings, load_settings
 from stitcher.clock import Clock, SystemClock
 
@@ -44,11 +44,17 @@ def selected_channels(settings: Settings, names: list[str] | None):
     return [known[n] for n in names]
 
 
-async def build_media(settings: Settings, names: list[str] | None = None, report=None) -> dict[str, ContentMedia]:
+async def build_media(
+    settings: Settings, names: list[str] | None = None, report=None
+) -> dict[str, ContentMedia]:
     built = {}
     for channel in selected_channels(settings, names):
         recipe = ContentRecipe.for_channel(channel, settings.media)
-        callback = (lambda done, total, name=channel.name: report(f"rendering {name}", done, total)) if report else None
+        callback = (
+            (lambda done, total, name=channel.name: report(f"rendering {name}", done, total))
+            if report
+            else None
+        )
         built[channel.name] = await build_content(recipe, settings.media.cache_dir, callback)
     return built
 
@@ -70,22 +76,32 @@ def live_channels(settings: Settings, contents: dict[str, ContentMedia]) -> dict
     return channels
 
 
-async def start_origin(settings: Settings, clock: Clock, contents: dict[str, ContentMedia], host: str, port: int) -> web.AppRunner:
+async def start_origin(
+    settings: Settings, clock: Clock, contents: dict[str, ContentMedia], host: str, port: int
+) -> web.AppRunner:
     """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
     app = create_app(live_channels(settings, contents), clock, settings.origin.cache_segments)
-    return await start_site(app, host, port, "origin emulator", "another rig running? set RIG_ORIGIN_PORT")
+    return await start_site(
+        app, host, port, "origin emulator", "another rig running? set RIG_ORIGIN_PORT"
+    )
 
 
 async def _serve(args: argparse.Namespace) -> None:
     settings = load_settings(args.config, env=_env(args))
     if args.live:
-        settings = dataclasses.replace(settings, origin=dataclasses.replace(settings.origin, live=True))
+        settings = dataclasses.replace(
+            settings, origin=dataclasses.replace(settings.origin, live=True)
+        )
     contents = await build_media(settings, args.channel, progress_printer())
     host = args.host or settings.origin.host
     port = args.port or settings.origin.port
     runner = await start_origin(settings, SystemClock(), contents, host, port)
     for name in contents:
-        print(f"  {name}: http://{host}:{port}/{name}/master.m3u8" + ("  (live encoder)" if settings.origin.live else ""), flush=True)
+        print(
+            f"  {name}: http://{host}:{port}/{name}/master.m3u8"
+            + ("  (live encoder)" if settings.origin.live else ""),
+            flush=True,
+        )
     try:
         await asyncio.Event().wait()
     finally:
@@ -102,18 +118,34 @@ def _env(args: argparse.Namespace):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="origin-emulator", description=__doc__.split("\n\n")[0].strip("`"),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="origin-emulator",
+        description=__doc__.split("\n\n")[0].strip("`"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve live channels over HTTP", description="Render missing media, then serve live HLS channels with SCTE-35 cues.")
+    serve = sub.add_parser(
+        "serve",
+        help="serve live channels over HTTP",
+        description="Render missing media, then serve live HLS channels with SCTE-35 cues.",
+    )
     serve.add_argument("--host", help="listen address (default: origin.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default: origin.port, 8081)")
-    serve.add_argument("--live", action="store_true",
-                       help="encode each channel in real time with ffmpeg, wall clock burned in (default: origin.live, off)")
+    serve.add_argument(
+        "--live",
+        action="store_true",
+        help="encode each channel in real time with ffmpeg, wall clock burned in (default: origin.live, off)",
+    )
     build = sub.add_parser("build", help="render the channels' media into the cache and exit")
     for p in (serve, build):
-        p.add_argument("--config", type=Path, help="TOML config file (default: RIG_CONFIG or the shipped defaults)")
-        p.add_argument("--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR)")
+        p.add_argument(
+            "--config",
+            type=Path,
+            help="TOML config file (default: RIG_CONFIG or the shipped defaults)",
+        )
+        p.add_argument(
+            "--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR)"
+        )
         p.add_argument("--channel", action="append", help="only this channel (repeatable)")
         p.add_argument("-v", "--verbose", action="store_true", help="log more")
     return parser
@@ -121,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     try:
         if args.command == "serve":
             asyncio.run(_serve(args))

@@ -27,9 +27,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from origin_emulator.timeline import Timeline
 from rig.media import ContentRecipe, encode_args, filter_graph
@@ -43,7 +43,9 @@ RUN_NAME = re.compile(r"run-(\d+)")
 
 def live_timeline(epoch: float, segment_seconds: float, window: int) -> Timeline:
     """The live source's timeline: segment n starts at epoch + n × segment; n's first PTS as ffmpeg writes it."""
-    return Timeline(epoch=epoch, durations=(segment_seconds,), first_pts=(LIVE_FIRST_PTS,), window=window)
+    return Timeline(
+        epoch=epoch, durations=(segment_seconds,), first_pts=(LIVE_FIRST_PTS,), window=window
+    )
 
 
 # --------------------------------------------------------------------------- the command
@@ -80,13 +82,24 @@ def live_argv(
     as a discontinuity.
     """
     if start_number < 1:
-        raise ValueError("a live run starts at segment 1 or later (segment 0's audio priming would shift its timestamps)")
+        raise ValueError(
+            "a live run starts at segment 1 or later (segment 0's audio priming would shift its timestamps)"
+        )
     recipe = ContentRecipe.for_channel(channel, media)
     seconds = f"{media.segment_seconds:g}"
     offset = f"{round(start_number * media.segment_seconds * 1_000_000)}us"
     directory = run_directory(out_dir, start_number)
     graph = filter_graph(recipe, font, live_caption(media.segment_seconds, start_number), live=True)
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "warning", "-filter_complex", graph]
+    argv = [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-loglevel",
+        "warning",
+        "-filter_complex",
+        graph,
+    ]
     for i, rung in enumerate(recipe.ladder):
         argv += encode_args(recipe, i, tune="zerolatency")
         argv += [
@@ -154,7 +167,9 @@ def complete(listed: Mapping[str, Iterable[int]], rungs: Sequence[str]) -> set[i
 # --------------------------------------------------------------------------- publishing
 
 
-def live_window(timeline: Timeline, encoded: Sequence[int], now: float, minimum: int = MIN_SEGMENTS) -> range:
+def live_window(
+    timeline: Timeline, encoded: Sequence[int], now: float, minimum: int = MIN_SEGMENTS
+) -> range:
     """The live window at `now` from the complete segments `encoded` (ascending); empty when none.
 
     Only segments the clock has finished count. The newest unbroken run holding at least
@@ -173,14 +188,24 @@ def live_window(timeline: Timeline, encoded: Sequence[int], now: float, minimum:
         if last is not None and last - first + 1 >= need:
             break
         last = first = n
-    if last is None or last - first + 1 < need or now - timeline.end(last) > timeline.window_seconds:
+    if (
+        last is None
+        or last - first + 1 < need
+        or now - timeline.end(last) > timeline.window_seconds
+    ):
         return range(0)
     return range(max(first, last - timeline.window + 1), last + 1)
 
 
 def expired(timeline: Timeline, n: int, now: float, margin: float) -> bool:
     """Segment n may be deleted: it is past its R12 availability (`Timeline.available`) by `margin` s."""
-    return now > timeline.end(n + timeline.window) + timeline.duration(n) + timeline.window_seconds + margin
+    return (
+        now
+        > timeline.end(n + timeline.window)
+        + timeline.duration(n)
+        + timeline.window_seconds
+        + margin
+    )
 
 
 def encoder_lag(timeline: Timeline, run_start: int, newest: int | None, now: float) -> float:

@@ -25,10 +25,10 @@ import bisect
 import logging
 import shutil
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Awaitable
 
 from origin_emulator.channel import LiveChannel, NotFound
 from origin_emulator.encoder import (
@@ -65,7 +65,9 @@ class _Run:
     directory: Path
     finished: bool
     offsets: dict[str, int] = field(default_factory=dict)  # rung -> bytes of its list already read
-    listed: dict[str, set[int]] = field(default_factory=dict)  # rung -> accepted segment numbers (not expired)
+    listed: dict[str, set[int]] = field(
+        default_factory=dict
+    )  # rung -> accepted segment numbers (not expired)
     exhausted: bool = False  # finished and read to the end
 
 
@@ -147,11 +149,15 @@ class LiveEncoding:
             listed, _ = parse_segment_list(whole.decode(errors="replace"))
             run.offsets[rung] = offset + len(whole)
             numbers = run.listed.setdefault(rung, set())
-            numbers.update(n for n in (accept(s, segment_seconds, self.fps) for s in listed) if n is not None)
+            numbers.update(
+                n for n in (accept(s, segment_seconds, self.fps) for s in listed) if n is not None
+            )
         run.exhausted = run.finished  # a finished run's lists never change again
         for n in complete(run.listed, self.rungs) - self.segments.keys():
             # ffmpeg lists a segment just before it closes the file; it opens the next one after
-            if run.finished or all((run.directory / rung / f"seg_{n + 1}.ts").exists() for rung in self.rungs):
+            if run.finished or all(
+                (run.directory / rung / f"seg_{n + 1}.ts").exists() for rung in self.rungs
+            ):
                 self.segments[n] = run.directory
                 bisect.insort(self.numbers, n)
 
@@ -165,7 +171,9 @@ class EncodedChannel(LiveChannel):
     ffmpeg: str | None = None  # the binary (default: `rig.ffmpeg.ffmpeg_executable()`)
     restarts: int = field(default=0, init=False)
     last_exit: str = field(default="", init=False)
-    stderr: deque = field(default_factory=lambda: deque(maxlen=20), init=False, repr=False)  # the run's last lines
+    stderr: deque = field(
+        default_factory=lambda: deque(maxlen=20), init=False, repr=False
+    )  # the run's last lines
 
     @cached_property
     def timeline(self) -> Timeline:
@@ -223,7 +231,9 @@ class EncodedChannel(LiveChannel):
         ffmpeg = self.ffmpeg or ffmpeg_executable()
         font = find_font()
         if font is None:
-            log.warning("%s: no TrueType font found; the live picture has no burned-in clock", self.name)
+            log.warning(
+                "%s: no TrueType font found; the live picture has no burned-in clock", self.name
+            )
         pause = 1.0
         while not stop.is_set():
             start = max(1, timeline.first_at_or_after(clock.now() + LAUNCH_LEAD))
@@ -232,7 +242,9 @@ class EncodedChannel(LiveChannel):
             began = clock.now()
             try:
                 self.encoding.begin(start)
-                argv = live_argv(self.config, self.media_settings, self.directory, start, ffmpeg, font)
+                argv = live_argv(
+                    self.config, self.media_settings, self.directory, start, ffmpeg, font
+                )
                 self.last_exit = await self._run(argv, start, clock, stop)
             except (MediaError, OSError) as exc:  # cannot start the binary, or write its directory
                 self.last_exit = str(exc)
@@ -242,8 +254,13 @@ class EncodedChannel(LiveChannel):
                 return
             self.restarts += 1
             pause = 1.0 if clock.now() - began > STEADY else min(MAX_PAUSE, pause * 2)
-            log.warning("%s: live encoder %s; restarting in %.0f s%s", self.name, self.last_exit, pause,
-                        "".join(f"\n    {line}" for line in self.stderr))
+            log.warning(
+                "%s: live encoder %s; restarting in %.0f s%s",
+                self.name,
+                self.last_exit,
+                pause,
+                "".join(f"\n    {line}" for line in self.stderr),
+            )
             if not await clock.sleep(pause, stop):
                 return
 
@@ -256,7 +273,9 @@ class EncodedChannel(LiveChannel):
             self.stderr.append(line)
             log.info("%s ffmpeg: %s", self.name, line)
 
-        readers = asyncio.gather(read_lines(process.stdout, lambda line: None), read_lines(process.stderr, warn))
+        readers = asyncio.gather(
+            read_lines(process.stdout, lambda line: None), read_lines(process.stderr, warn)
+        )
         try:
             while process.returncode is None:
                 lag = encoder_lag(self.timeline, start, self.encoding.newest(start), clock.now())

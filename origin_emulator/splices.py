@@ -25,8 +25,8 @@ Side effects: none.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable
 
 from origin_emulator.cues import CueSpec, encode, to_base64, to_hex
 from origin_emulator.timeline import Timeline
@@ -109,19 +109,38 @@ def check_request(duration: float, preroll: float) -> None:
     if not (isinstance(duration, (int, float)) and math.isfinite(duration)) or duration <= 0:
         raise SpliceError(f"duration must be a positive number of seconds, got {duration!r}")
     if duration > MAX_DURATION:
-        raise SpliceError(f"duration {duration} s is longer than the {MAX_DURATION:.0f} s an origin break may last")
-    if not (isinstance(preroll, (int, float)) and math.isfinite(preroll)) or preroll < 0 or preroll > MAX_PREROLL:
-        raise SpliceError(f"preroll must be between 0 and {MAX_PREROLL:.0f} seconds, got {preroll!r}")
+        raise SpliceError(
+            f"duration {duration} s is longer than the {MAX_DURATION:.0f} s an origin break may last"
+        )
+    if (
+        not (isinstance(preroll, (int, float)) and math.isfinite(preroll))
+        or preroll < 0
+        or preroll > MAX_PREROLL
+    ):
+        raise SpliceError(
+            f"preroll must be between 0 and {MAX_PREROLL:.0f} seconds, got {preroll!r}"
+        )
 
 
-def plan(timeline: Timeline, now: float, duration: float, preroll: float, event_id: int, fmt: str, command: str, source: str) -> Splice:
+def plan(
+    timeline: Timeline,
+    now: float,
+    duration: float,
+    preroll: float,
+    event_id: int,
+    fmt: str,
+    command: str,
+    source: str,
+) -> Splice:
     """A splice at the first segment boundary at least `preroll` seconds after `now`."""
     check_request(duration, preroll)
     start = max(timeline.first_at_or_after(now + preroll), timeline.in_production(now) + 1)
     return Splice(event_id, start, timeline.snap_end(start, duration), now, fmt, command, source)
 
 
-def scheduled(timeline: Timeline, channel: ChannelConfig, first_time: float, last_time: float) -> list[Splice]:
+def scheduled(
+    timeline: Timeline, channel: ChannelConfig, first_time: float, last_time: float
+) -> list[Splice]:
     """The channel's scheduled splices whose break or pre-roll touches [first_time, last_time]."""
     if not channel.break_every:
         return []
@@ -178,7 +197,15 @@ def visible(splice: Splice, timeline: Timeline, now: float) -> bool:
 
 
 def out_cue(splice: Splice, timeline: Timeline) -> bytes:
-    return encode(CueSpec(splice.command, "out", splice.event_id, timeline.pts(splice.start), splice.planned_seconds(timeline)))
+    return encode(
+        CueSpec(
+            splice.command,
+            "out",
+            splice.event_id,
+            timeline.pts(splice.start),
+            splice.planned_seconds(timeline),
+        )
+    )
 
 
 def in_cue(splice: Splice, timeline: Timeline) -> bytes:
@@ -207,7 +234,9 @@ def cue_tags(splice: Splice, timeline: Timeline, window: range, now: float) -> d
     if splice.format == "daterange":
         start_date = quote(format_datetime(timeline.start(splice.start)))
         announced_at = timeline.in_production(splice.announce)
-        if announced_at <= last and first <= splice.stop:  # floats while the break (or its IN range) is in the window
+        if (
+            announced_at <= last and first <= splice.stop
+        ):  # floats while the break (or its IN range) is in the window
             tags.setdefault(max(announced_at, first), []).append(
                 _daterange(
                     ("ID", quote(splice.range_id)),
@@ -218,7 +247,9 @@ def cue_tags(splice: Splice, timeline: Timeline, window: range, now: float) -> d
             )
         if splice.cancelled is not None:
             cancelled_at = timeline.in_production(splice.cancelled)
-            if cancelled_at <= last and first <= splice.stop:  # leaves with the OUT range it cancels
+            if (
+                cancelled_at <= last and first <= splice.stop
+            ):  # leaves with the OUT range it cancels
                 tags.setdefault(max(cancelled_at, first), []).append(
                     _daterange(
                         ("ID", quote(f"{splice.range_id}-cancel")),
@@ -250,7 +281,12 @@ def cue_tags(splice: Splice, timeline: Timeline, window: range, now: float) -> d
                 tags[n] = [Tag("EXT-X-CUE-IN")]
         elif n == splice.start:
             if splice.format == "scte35":
-                tags[n] = [Tag("EXT-X-SCTE35", f'CUE="{out_b64}",DURATION={planned},CUE-OUT=YES,ID="{splice.event_id}"')]
+                tags[n] = [
+                    Tag(
+                        "EXT-X-SCTE35",
+                        f'CUE="{out_b64}",DURATION={planned},CUE-OUT=YES,ID="{splice.event_id}"',
+                    )
+                ]
             elif splice.format == "oatcls":
                 tags[n] = [
                     Tag("EXT-OATCLS-SCTE35", out_b64),
@@ -261,9 +297,19 @@ def cue_tags(splice: Splice, timeline: Timeline, window: range, now: float) -> d
                 tags[n] = [Tag("EXT-X-CUE-OUT", planned)]
         else:
             if splice.format == "scte35":
-                tags[n] = [Tag("EXT-X-SCTE35", f'CUE="{out_b64}",DURATION={planned},ELAPSED={elapsed},CUE-OUT=CONT,ID="{splice.event_id}"')]
+                tags[n] = [
+                    Tag(
+                        "EXT-X-SCTE35",
+                        f'CUE="{out_b64}",DURATION={planned},ELAPSED={elapsed},CUE-OUT=CONT,ID="{splice.event_id}"',
+                    )
+                ]
             elif splice.format == "oatcls":
                 tags[n] = [Tag("EXT-X-CUE-OUT-CONT", f"{elapsed}/{planned}")]
             else:
-                tags[n] = [Tag("EXT-X-CUE-OUT-CONT", f"ElapsedTime={elapsed},Duration={planned},SCTE35={out_b64}")]
+                tags[n] = [
+                    Tag(
+                        "EXT-X-CUE-OUT-CONT",
+                        f"ElapsedTime={elapsed},Duration={planned},SCTE35={out_b64}",
+                    )
+                ]
     return tags

@@ -72,7 +72,9 @@ class Timeline:
         if elapsed < 0:
             return 0
         loop, rest = divmod(elapsed, self.loop_seconds)
-        local = bisect.bisect_right(self._starts, rest + 1e-9) - 1  # segments fully done in this loop
+        local = (
+            bisect.bisect_right(self._starts, rest + 1e-9) - 1
+        )  # segments fully done in this loop
         return int(loop) * self.per_loop + local
 
     def last_published(self, now: float) -> int:
@@ -114,7 +116,9 @@ class Timeline:
 
     def pts_offset(self, n: int) -> int:
         """Ticks added to the rendered segment's timestamps when serving segment n."""
-        return (n // self.per_loop) * self.loop_ticks + self.discontinuity_number(n) * DISCONTINUITY_JUMP_TICKS
+        return (n // self.per_loop) * self.loop_ticks + self.discontinuity_number(
+            n
+        ) * DISCONTINUITY_JUMP_TICKS
 
     def pts(self, n: int) -> int:
         """PTS (90 kHz, 33-bit) of segment n's first video frame: where a splice at n happens."""

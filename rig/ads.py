@@ -26,9 +26,9 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
 
 from rig.conditioning import SLATE_ID, Probe, condition, conditioning_argv, file_sha256, probe  # noqa: F401  (re-exported)
 from rig.errors import MediaError, RigError
@@ -42,11 +42,19 @@ log = logging.getLogger(__name__)
 
 CREATIVE_VERSION = 1
 HOUSE_DURATIONS = (10.0, 15.0, 20.0, 30.0)
-HOUSE_COLOURS = ("0xc0392b", "0x1e8449", "0x2471a3", "0xd68910", "0x7d3c98", "0x117a65", "0xa04000", "0x922b5e")
+HOUSE_COLOURS = (
+    "0xc0392b",
+    "0x1e8449",
+    "0x2471a3",
+    "0xd68910",
+    "0x7d3c98",
+    "0x117a65",
+    "0xa04000",
+    "0x922b5e",
+)
 SLATE_COLOUR = "0x14181f"
 SLATE_TITLE = "We’ll be right back"  # a typographic apostrophe: no quoting trouble in filtergraphs
 AD_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-
 
 
 class AdError(RigError, CatalogError):
@@ -74,11 +82,13 @@ class CreativeRecipe:
     fps: float = 25
     audio_rate: int = 48000
 
-    def sized(self, width: int, height: int, fps: float, audio_rate: int) -> "CreativeRecipe":
+    def sized(self, width: int, height: int, fps: float, audio_rate: int) -> CreativeRecipe:
         return replace(self, width=width, height=height, fps=fps, audio_rate=audio_rate)
 
     def key(self, font: str | None) -> str:
-        body = json.dumps({"v": CREATIVE_VERSION, "font": font, **dataclasses.asdict(self)}, sort_keys=True)
+        body = json.dumps(
+            {"v": CREATIVE_VERSION, "font": font, **dataclasses.asdict(self)}, sort_keys=True
+        )
         return f"{self.id}-{hashlib.sha256(body.encode()).hexdigest()[:12]}"
 
 
@@ -95,7 +105,9 @@ def house_tone(n: int) -> int:
     return round(392 * 2 ** (((n - 1) % 8) * 3 / 12)) + 7 * ((n - 1) // 8)
 
 
-def house_recipes(count: int, width: int = 1280, height: int = 720, fps: int = 25, audio_rate: int = 48000) -> list[CreativeRecipe]:
+def house_recipes(
+    count: int, width: int = 1280, height: int = 720, fps: int = 25, audio_rate: int = 48000
+) -> list[CreativeRecipe]:
     """The house creatives `house-1` ... `house-<count>`: 10/15/20/30 s in turn, each visibly different."""
     recipes = []
     for n in range(1, count + 1):
@@ -117,7 +129,13 @@ def house_recipes(count: int, width: int = 1280, height: int = 720, fps: int = 2
     return recipes
 
 
-def slate_recipe(seconds: float = 10.0, width: int = 1280, height: int = 720, fps: int = 25, audio_rate: int = 48000) -> CreativeRecipe:
+def slate_recipe(
+    seconds: float = 10.0,
+    width: int = 1280,
+    height: int = 720,
+    fps: int = 25,
+    audio_rate: int = 48000,
+) -> CreativeRecipe:
     """The slate that fills what ads leave of a break: dark, a message, a quiet steady hum."""
     return CreativeRecipe(
         id=SLATE_ID, title=SLATE_TITLE, colour=SLATE_COLOUR, tone_hz=220, seconds=seconds, volume=0.05,
@@ -125,11 +143,19 @@ def slate_recipe(seconds: float = 10.0, width: int = 1280, height: int = 720, fp
     )  # fmt: skip
 
 
-def creative_argv(recipe: CreativeRecipe, out_path: Path, ffmpeg: str = "ffmpeg", font: str | None = None, preset: str = "veryfast") -> list[str]:
+def creative_argv(
+    recipe: CreativeRecipe,
+    out_path: Path,
+    ffmpeg: str = "ffmpeg",
+    font: str | None = None,
+    preset: str = "veryfast",
+) -> list[str]:
     """The ffmpeg command that renders a recipe to an H.264/AAC MP4 from lavfi sources. Pure."""
     d = f"{recipe.seconds:g}"
     w, h = recipe.width, recipe.height
-    video = [f"color=c={recipe.colour}:s={w}x{h}:r={frame_rate_expr(recipe.fps)}:d={d},format=yuv420p[bg]"]
+    video = [
+        f"color=c={recipe.colour}:s={w}x{h}:r={frame_rate_expr(recipe.fps)}:d={d},format=yuv420p[bg]"
+    ]
     chain = "[bg]"
     if recipe.countdown:
         bar_h = max(2, h // 20 // 2 * 2)
@@ -139,12 +165,20 @@ def creative_argv(recipe: CreativeRecipe, out_path: Path, ffmpeg: str = "ffmpeg"
     if font:
         fontfile = _escape(font)
         if recipe.countdown:
-            filters.append(f"drawtext=fontfile={fontfile}:text='{_escape(recipe.title)}':fontsize=h/4:fontcolor=white:x=(w-tw)/2:y=(h-th)/2-h/10")
-            filters.append(f"drawtext=fontfile={fontfile}:text='%{{eif\\:ceil({d}-t)\\:d}}':fontsize=h/8:fontcolor=white:x=(w-tw)/2:y=h*0.62")
+            filters.append(
+                f"drawtext=fontfile={fontfile}:text='{_escape(recipe.title)}':fontsize=h/4:fontcolor=white:x=(w-tw)/2:y=(h-th)/2-h/10"
+            )
+            filters.append(
+                f"drawtext=fontfile={fontfile}:text='%{{eif\\:ceil({d}-t)\\:d}}':fontsize=h/8:fontcolor=white:x=(w-tw)/2:y=h*0.62"
+            )
         else:
-            filters.append(f"drawtext=fontfile={fontfile}:text='{_escape(recipe.title)}':fontsize=h/10:fontcolor=white@0.9:x=(w-tw)/2:y=(h-th)/2")
+            filters.append(
+                f"drawtext=fontfile={fontfile}:text='{_escape(recipe.title)}':fontsize=h/10:fontcolor=white@0.9:x=(w-tw)/2:y=(h-th)/2"
+            )
         if recipe.caption:
-            filters.append(f"drawtext=fontfile={fontfile}:text='{_escape(recipe.caption)}':fontsize=h/22:fontcolor=white@0.8:x=(w-tw)/2:y=h/14")
+            filters.append(
+                f"drawtext=fontfile={fontfile}:text='{_escape(recipe.caption)}':fontsize=h/22:fontcolor=white@0.8:x=(w-tw)/2:y=h/14"
+            )
     if chain == "[bg]":
         filters = filters or ["null"]
         video.append(chain + ",".join(filters) + "[v]")
@@ -175,12 +209,20 @@ async def render_creative(
     if final.is_file():
         return final
     if font is None:
-        log.warning("no TrueType font found (looked for %s); creatives will have no text", ", ".join(FONT_CANDIDATES))
+        log.warning(
+            "no TrueType font found (looked for %s); creatives will have no text",
+            ", ".join(FONT_CANDIDATES),
+        )
     final.parent.mkdir(parents=True, exist_ok=True)
     work = final.with_name(f".{final.stem}.building-{os.getpid()}.mp4")
     try:
         argv = creative_argv(recipe, work, ffmpeg or ffmpeg_executable(), font, preset)
-        await run_ffmpeg(argv, total_seconds=recipe.seconds, on_progress=on_progress, what=f"render of creative {recipe.id}")
+        await run_ffmpeg(
+            argv,
+            total_seconds=recipe.seconds,
+            on_progress=on_progress,
+            what=f"render of creative {recipe.id}",
+        )
         os.replace(work, final)
     except BaseException:
         work.unlink(missing_ok=True)
@@ -201,7 +243,9 @@ def check_ad_id(ad_id: str) -> None:
     if ad_id == SLATE_ID:
         raise AdError("the id 'slate' is reserved for the slate (`rig ads house` makes it)")
     if not AD_ID.fullmatch(ad_id or ""):
-        raise AdError(f"ad id {ad_id!r}: use 1-64 lower-case letters, digits and '-' (starting with a letter or digit)")
+        raise AdError(
+            f"ad id {ad_id!r}: use 1-64 lower-case letters, digits and '-' (starting with a letter or digit)"
+        )
 
 
 def distinct_conditionings(channels: Iterable[Channel]) -> list[Conditioning]:
@@ -219,7 +263,13 @@ def conditioning_for_media(media: MediaSettings, bandwidth_factor: float = 1.15)
     (and so their own ladder key).
     """
     ladder = tuple(
-        Rung(r.name, round((r.video_kbps + r.audio_kbps) * 1000 * bandwidth_factor), r.width, r.height, frame_rate=float(media.fps))
+        Rung(
+            r.name,
+            round((r.video_kbps + r.audio_kbps) * 1000 * bandwidth_factor),
+            r.width,
+            r.height,
+            frame_rate=float(media.fps),
+        )
         for r in media.ladder
     )
     return Conditioning(ladder, media.segment_seconds, float(media.fps), media.audio_rate, 2)
@@ -233,7 +283,12 @@ def _labelled(on_progress: LabelledProgress | None, label: str) -> ProgressCallb
 
 async def _slate_file(settings: Settings, on_progress: LabelledProgress | None) -> Path:
     recipe = sized_for(settings.media, slate_recipe(settings.ads.slate_seconds))
-    return await render_creative(recipe, settings.media.cache_dir, preset=settings.media.preset, on_progress=_labelled(on_progress, "slate (render)"))
+    return await render_creative(
+        recipe,
+        settings.media.cache_dir,
+        preset=settings.media.preset,
+        on_progress=_labelled(on_progress, "slate (render)"),
+    )
 
 
 async def _condition_all(
@@ -252,7 +307,10 @@ async def _condition_all(
     for conditioning in conditionings:
         twin = next((made for other, made in done if interchangeable(other, conditioning)), None)
         if twin is not None:  # the same ladder measured a hair differently: share the copy
-            made = [replace(r, ladder_key=conditioning.key, bandwidth=rung.bandwidth) for r, rung in zip(twin, conditioning.ladder)]
+            made = [
+                replace(r, ladder_key=conditioning.key, bandwidth=rung.bandwidth)
+                for r, rung in zip(twin, conditioning.ladder)
+            ]
         else:
             made = await condition(
                 source, ad_id, conditioning, settings.media.cache_dir, slate,
@@ -267,11 +325,21 @@ async def _condition_all(
 def interchangeable(a: Conditioning, b: Conditioning, tolerance: float = 0.1) -> bool:
     """Two ladders one conditioned copy serves: same rungs (names, sizes), timing and audio, and
     bandwidths within `tolerance` of each other (they are measured peaks, never exactly equal)."""
-    if (a.segment_duration, a.frame_rate, a.audio_rate, a.audio_channels) != (b.segment_duration, b.frame_rate, b.audio_rate, b.audio_channels):
+    if (a.segment_duration, a.frame_rate, a.audio_rate, a.audio_channels) != (
+        b.segment_duration,
+        b.frame_rate,
+        b.audio_rate,
+        b.audio_channels,
+    ):
         return False
-    if [(r.name, r.width, r.height) for r in a.ladder] != [(r.name, r.width, r.height) for r in b.ladder]:
+    if [(r.name, r.width, r.height) for r in a.ladder] != [
+        (r.name, r.width, r.height) for r in b.ladder
+    ]:
         return False
-    return all(abs(x.bandwidth - y.bandwidth) <= tolerance * max(x.bandwidth, y.bandwidth) for x, y in zip(a.ladder, b.ladder))
+    return all(
+        abs(x.bandwidth - y.bandwidth) <= tolerance * max(x.bandwidth, y.bandwidth)
+        for x, y in zip(a.ladder, b.ladder)
+    )
 
 
 def _store(catalog: Catalog, ad: Ad, renditions: list[AdRendition], drop_other_ladders: bool) -> Ad:
@@ -304,40 +372,79 @@ async def register_ad(
         raise AdError(f"{path}: no such file")
     existing = await asyncio.to_thread(catalog.find_ad, ad_id)
     if existing is not None and not replace:
-        raise AdError(f"ad id {ad_id!r} is taken ({existing.title!r} from {existing.source}); use --replace or another id")
+        raise AdError(
+            f"ad id {ad_id!r} is taken ({existing.title!r} from {existing.source}); use --replace or another id"
+        )
     info = await probe(path)
     conditionings = distinct_conditionings(await asyncio.to_thread(catalog.channels))
     if not conditionings:
-        log.warning("no channels in the catalog: %s is registered but conditioned for no ladder yet", ad_id)
+        log.warning(
+            "no channels in the catalog: %s is registered but conditioned for no ladder yet", ad_id
+        )
     slate = await _slate_file(settings, on_progress)
-    renditions = await _condition_all(path, ad_id, conditionings, settings, slate, on_progress, info)
-    ad = Ad(id=ad_id, title=title or ad_id, duration=round(info.duration, 6), source=str(path), status="ready")
+    renditions = await _condition_all(
+        path, ad_id, conditionings, settings, slate, on_progress, info
+    )
+    ad = Ad(
+        id=ad_id,
+        title=title or ad_id,
+        duration=round(info.duration, 6),
+        source=str(path),
+        status="ready",
+    )
     return await asyncio.to_thread(_store, catalog, ad, renditions, replace)
 
 
-async def ensure_house_ads(catalog: Catalog, settings: Settings, on_progress: LabelledProgress | None = None) -> list[Ad]:
+async def ensure_house_ads(
+    catalog: Catalog, settings: Settings, on_progress: LabelledProgress | None = None
+) -> list[Ad]:
     """Render and condition the slate and the house creatives for every ladder; register them.
 
     Returns the house ads, then the slate. Cheap when everything is cached (no ffmpeg runs).
     """
     conditionings = distinct_conditionings(await asyncio.to_thread(catalog.channels))
     if not conditionings:
-        log.warning("no channels in the catalog: house ads are rendered but conditioned for no ladder yet")
+        log.warning(
+            "no channels in the catalog: house ads are rendered but conditioned for no ladder yet"
+        )
     slate = await _slate_file(settings, on_progress)
-    slate_renditions = await _condition_all(slate, SLATE_ID, conditionings, settings, slate, on_progress)
-    slate_ad = Ad(id=SLATE_ID, title=SLATE_TITLE, duration=settings.ads.slate_seconds, source="house", status="ready")
+    slate_renditions = await _condition_all(
+        slate, SLATE_ID, conditionings, settings, slate, on_progress
+    )
+    slate_ad = Ad(
+        id=SLATE_ID,
+        title=SLATE_TITLE,
+        duration=settings.ads.slate_seconds,
+        source="house",
+        status="ready",
+    )
     registered = []
     for recipe in house_recipes(settings.ads.house_count):
         recipe = sized_for(settings.media, recipe)
-        path = await render_creative(recipe, settings.media.cache_dir, preset=settings.media.preset, on_progress=_labelled(on_progress, f"{recipe.id} (render)"))
-        renditions = await _condition_all(path, recipe.id, conditionings, settings, slate, on_progress)
-        ad = Ad(id=recipe.id, title=f"House ad {recipe.id.removeprefix('house-')} ({recipe.seconds:g} s)", duration=recipe.seconds, source="house", status="ready")
+        path = await render_creative(
+            recipe,
+            settings.media.cache_dir,
+            preset=settings.media.preset,
+            on_progress=_labelled(on_progress, f"{recipe.id} (render)"),
+        )
+        renditions = await _condition_all(
+            path, recipe.id, conditionings, settings, slate, on_progress
+        )
+        ad = Ad(
+            id=recipe.id,
+            title=f"House ad {recipe.id.removeprefix('house-')} ({recipe.seconds:g} s)",
+            duration=recipe.seconds,
+            source="house",
+            status="ready",
+        )
         registered.append(await asyncio.to_thread(_store, catalog, ad, renditions, False))
     registered.append(await asyncio.to_thread(_store, catalog, slate_ad, slate_renditions, False))
     return registered
 
 
-async def condition_library(catalog: Catalog, settings: Settings, on_progress: LabelledProgress | None = None) -> list[str]:
+async def condition_library(
+    catalog: Catalog, settings: Settings, on_progress: LabelledProgress | None = None
+) -> list[str]:
     """Condition every registered ad for the catalog's ladders it lacks; the ids that changed.
 
     House ads and the slate are re-made by `ensure_house_ads`; ads added from files are
@@ -348,7 +455,9 @@ async def condition_library(catalog: Catalog, settings: Settings, on_progress: L
     slate, house_done = None, False
     wanted = []
     for ad in await asyncio.to_thread(catalog.ads):
-        have = [(c, await asyncio.to_thread(catalog.ad_renditions, c.key, ad.id)) for c in conditionings]
+        have = [
+            (c, await asyncio.to_thread(catalog.ad_renditions, c.key, ad.id)) for c in conditionings
+        ]
         missing = [c for c, made in have if not made]
         if missing:
             wanted.append((ad, missing, [(c, made) for c, made in have if made]))
@@ -357,23 +466,43 @@ async def condition_library(catalog: Catalog, settings: Settings, on_progress: L
             if not house_done:
                 await ensure_house_ads(catalog, settings, on_progress)
                 house_done = True
-            now_made = [await asyncio.to_thread(catalog.ad_renditions, c.key, ad.id) for c in missing]
+            now_made = [
+                await asyncio.to_thread(catalog.ad_renditions, c.key, ad.id) for c in missing
+            ]
             if all(now_made):
                 changed.append(ad.id)
             else:
-                log.warning("house ad %s is no longer made (ads.house_count); `rig ads remove %s`", ad.id, ad.id)
+                log.warning(
+                    "house ad %s is no longer made (ads.house_count); `rig ads remove %s`",
+                    ad.id,
+                    ad.id,
+                )
             continue
         source = Path(ad.source)
         if not source.is_file():
-            log.warning("ad %s: its source %s is gone; it cannot be conditioned for ladders %s", ad.id, source, [c.key for c in missing])
+            log.warning(
+                "ad %s: its source %s is gone; it cannot be conditioned for ladders %s",
+                ad.id,
+                source,
+                [c.key for c in missing],
+            )
             continue
         registered = {r.extra.get("source_sha256") for _, made in known for r in made} - {None}
         if registered and registered != {await asyncio.to_thread(file_sha256, source)}:
-            log.warning("ad %s: %s changed since it was added; re-add it with `rig ads add --replace`", ad.id, source)
+            log.warning(
+                "ad %s: %s changed since it was added; re-add it with `rig ads add --replace`",
+                ad.id,
+                source,
+            )
             continue
         slate = slate or await _slate_file(settings, on_progress)
-        known = [(c, sorted(made, key=lambda r: [rung.name for rung in c.ladder].index(r.rendition))) for c, made in known]
-        renditions = await _condition_all(source, ad.id, missing, settings, slate, on_progress, known=known)
+        known = [
+            (c, sorted(made, key=lambda r: [rung.name for rung in c.ladder].index(r.rendition)))
+            for c, made in known
+        ]
+        renditions = await _condition_all(
+            source, ad.id, missing, settings, slate, on_progress, known=known
+        )
         await asyncio.to_thread(_store, catalog, ad, renditions, False)
         changed.append(ad.id)
     return changed

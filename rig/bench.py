@@ -25,8 +25,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from rig.errors import RigError
 from stitcher.clock import SystemClock
@@ -40,24 +41,61 @@ PREFILL = 1000  # keys read by the get benchmark
 TTL = 600.0
 
 RECORD = {  # a break record of realistic size
-    "channelId": "news", "eventId": 0, "source": "scte35", "startTime": "2026-01-01T00:00:00Z",
-    "adStart": "2026-01-01T00:00:12Z", "duration": 30.0, "endTime": "2026-01-01T00:00:42Z",
-    "createdAt": "2026-01-01T00:00:00Z", "discontinuities": 2, "scte35Data": "/DAlAAAAAAAAAP/wFAUAAAABf+/+AAAAAH4AKTLgAAEAAAAAAAA=",
-    "decision": {"podId": "pod-1", "items": [
-        {"id": f"ad-{n}", "duration": 15.0,
-         "variants": {str(bw): f"http://127.0.0.1:8080/ads/ad-{n}/{bw}/index.m3u8" for bw in (800_000, 2_000_000, 4_500_000)}}
-        for n in range(2)]},
+    "channelId": "news",
+    "eventId": 0,
+    "source": "scte35",
+    "startTime": "2026-01-01T00:00:00Z",
+    "adStart": "2026-01-01T00:00:12Z",
+    "duration": 30.0,
+    "endTime": "2026-01-01T00:00:42Z",
+    "createdAt": "2026-01-01T00:00:00Z",
+    "discontinuities": 2,
+    "scte35Data": "/DAlAAAAAAAAAP/wFAUAAAABf+/+AAAAAH4AKTLgAAEAAAAAAAA=",
+    "decision": {
+        "podId": "pod-1",
+        "items": [
+            {
+                "id": f"ad-{n}",
+                "duration": 15.0,
+                "variants": {
+                    str(bw): f"http://127.0.0.1:8080/ads/ad-{n}/{bw}/index.m3u8"
+                    for bw in (800_000, 2_000_000, 4_500_000)
+                },
+            }
+            for n in range(2)
+        ],
+    },
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `rig bench kv`."""
-    parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="all", help="which backend(s) (default: all)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per measurement (default: 3)")
-    parser.add_argument("--concurrency", type=int, default=16, help="coroutines of the concurrent runs (default: 16)")
-    parser.add_argument("--json", metavar="FILE", default="bench-kv.json", help="write the figures here (default: bench-kv.json)")
-    parser.add_argument("--redis-url", default=None,
-                        help="benchmark this Redis server (keys under bench:<run id>:) instead of a private redis-server")
+    parser.add_argument(
+        "--backend",
+        choices=[*BACKENDS, "all"],
+        default="all",
+        help="which backend(s) (default: all)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="seconds per measurement (default: 3)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=16,
+        help="coroutines of the concurrent runs (default: 16)",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        default="bench-kv.json",
+        help="write the figures here (default: bench-kv.json)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="benchmark this Redis server (keys under bench:<run id>:) instead of a private redis-server",
+    )
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -66,7 +104,9 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
-async def _measure(op: Callable[[int], Awaitable[Any]], seconds: float, concurrency: int) -> dict[str, float]:
+async def _measure(
+    op: Callable[[int], Awaitable[Any]], seconds: float, concurrency: int
+) -> dict[str, float]:
     """Run `op(i)` with unique i from `concurrency` coroutines for `seconds`; ops/s and latency."""
     counter = itertools.count()
     latencies: list[float] = []
@@ -106,12 +146,17 @@ def _operations(kv: KV, prefix: str) -> dict[str, Callable[[int], Awaitable[Any]
 
     async def atomic(i: int) -> Any:
         key = f"{prefix}adbreak:{uuid.uuid4().hex}"
-        return await kv.atomic([Put(key, RECORD, ttl=TTL), Incr(f"{prefix}disc", 2), Incr(f"{prefix}version")], [Absent(key)])
+        return await kv.atomic(
+            [Put(key, RECORD, ttl=TTL), Incr(f"{prefix}disc", 2), Incr(f"{prefix}version")],
+            [Absent(key)],
+        )
 
     return {"get": get, "put": put, "put_if_absent": put_if_absent, "atomic": atomic}
 
 
-async def _bench_store(kv: KV, prefix: str, seconds: float, concurrency: int) -> dict[str, dict[str, dict[str, float]]]:
+async def _bench_store(
+    kv: KV, prefix: str, seconds: float, concurrency: int
+) -> dict[str, dict[str, dict[str, float]]]:
     for i in range(PREFILL):
         await kv.put(f"{prefix}g:{i}", RECORD, ttl=TTL)
     results: dict[str, dict[str, dict[str, float]]] = {}
@@ -133,14 +178,20 @@ async def _redis_version(url: str) -> str:
         await client.aclose()
 
 
-async def _bench_backend(backend: str, seconds: float, concurrency: int, redis_url: str | None) -> dict[str, Any]:
+async def _bench_backend(
+    backend: str, seconds: float, concurrency: int, redis_url: str | None
+) -> dict[str, Any]:
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="rig-bench-") as directory:
             url = f"sqlite://{directory}/kv.db"
             async with open_kv(url, SystemClock()) as kv:
                 results = await _bench_store(kv, prefix, seconds, concurrency)
-        return {"url": "sqlite://<temporary file>", "version": sqlite3.sqlite_version, "results": results}
+        return {
+            "url": "sqlite://<temporary file>",
+            "version": sqlite3.sqlite_version,
+            "results": results,
+        }
 
     import redis
 
@@ -158,8 +209,11 @@ async def _bench_backend(backend: str, seconds: float, concurrency: int, redis_u
     finally:
         if server is not None:
             await asyncio.to_thread(server.stop)
-    return {"url": url if redis_url else "redis://<private redis-server>", "version": f"redis-server {version}, redis-py {redis.__version__}",
-            "results": results}
+    return {
+        "url": url if redis_url else "redis://<private redis-server>",
+        "version": f"redis-server {version}, redis-py {redis.__version__}",
+        "results": results,
+    }
 
 
 def machine_info() -> dict[str, Any]:
@@ -173,15 +227,27 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-async def bench_kv(backends: list[str], seconds: float, concurrency: int, redis_url: str | None = None,
-                   skip_missing_redis: bool = False) -> dict[str, Any]:
+async def bench_kv(
+    backends: list[str],
+    seconds: float,
+    concurrency: int,
+    redis_url: str | None = None,
+    skip_missing_redis: bool = False,
+) -> dict[str, Any]:
     """Benchmark `backends`; the report (also what `--json` holds). Raises RigError on failure."""
     from rig.redis_server import RedisServerMissing
 
-    report: dict[str, Any] = {"machine": machine_info(), "seconds": seconds, "concurrency": concurrency, "backends": {}}
+    report: dict[str, Any] = {
+        "machine": machine_info(),
+        "seconds": seconds,
+        "concurrency": concurrency,
+        "backends": {},
+    }
     for backend in backends:
         try:
-            report["backends"][backend] = await _bench_backend(backend, seconds, concurrency, redis_url)
+            report["backends"][backend] = await _bench_backend(
+                backend, seconds, concurrency, redis_url
+            )
         except RedisServerMissing as exc:
             if not skip_missing_redis:
                 raise
@@ -194,19 +260,26 @@ async def bench_kv(backends: list[str], seconds: float, concurrency: int, redis_
 def table(report: dict[str, Any]) -> str:
     """The report as a text table."""
     n = report["concurrency"]
-    lines = [f"{'backend':<8} {'operation':<14} {'ops/s':>10} {'p50 us':>8} {'p99 us':>8}   "
-             f"{f'ops/s x{n}':>10} {'p50 us':>8} {'p99 us':>8}"]
+    lines = [
+        f"{'backend':<8} {'operation':<14} {'ops/s':>10} {'p50 us':>8} {'p99 us':>8}   "
+        f"{f'ops/s x{n}':>10} {'p50 us':>8} {'p99 us':>8}"
+    ]
     for backend, data in report["backends"].items():
         if "skipped" in data:
             lines.append(f"{backend:<8} skipped: {data['skipped']}")
             continue
         for op, runs in data["results"].items():
             seq, conc = runs["sequential"], runs["concurrent"]
-            lines.append(f"{backend:<8} {op:<14} {seq['ops_per_s']:>10,.0f} {seq['p50_us']:>8,.0f} {seq['p99_us']:>8,.0f}   "
-                         f"{conc['ops_per_s']:>10,.0f} {conc['p50_us']:>8,.0f} {conc['p99_us']:>8,.0f}")
+            lines.append(
+                f"{backend:<8} {op:<14} {seq['ops_per_s']:>10,.0f} {seq['p50_us']:>8,.0f} {seq['p99_us']:>8,.0f}   "
+                f"{conc['ops_per_s']:>10,.0f} {conc['p50_us']:>8,.0f} {conc['p99_us']:>8,.0f}"
+            )
     machine = report["machine"]
-    lines.append(f"({machine['cpu_count']} CPUs, {machine['platform']}, Python {machine['python']}; "
-                 + "; ".join(f"{b}: {d['version']}" for b, d in report["backends"].items() if "version" in d) + ")")
+    lines.append(
+        f"({machine['cpu_count']} CPUs, {machine['platform']}, Python {machine['python']}; "
+        + "; ".join(f"{b}: {d['version']}" for b, d in report["backends"].items() if "version" in d)
+        + ")"
+    )
     return "\n".join(lines)
 
 
@@ -215,8 +288,15 @@ def run(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.concurrency < 1:
         raise RigError("--seconds must be > 0 and --concurrency >= 1")
     backends = list(BACKENDS) if args.backend == "all" else [args.backend]
-    report = asyncio.run(bench_kv(backends, args.seconds, args.concurrency, args.redis_url,
-                                  skip_missing_redis=args.backend == "all"))
+    report = asyncio.run(
+        bench_kv(
+            backends,
+            args.seconds,
+            args.concurrency,
+            args.redis_url,
+            skip_missing_redis=args.backend == "all",
+        )
+    )
     print(table(report))
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     print(f"figures written to {args.json}")

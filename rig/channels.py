@@ -88,7 +88,12 @@ def seed(catalog: Catalog, settings: Settings, contents: dict[str, ContentMedia]
         channel = emulator_channel(settings.channel(name), content, settings)
         existing = catalog.find_channel(name)
         if existing is not None:  # keep what the user chose for it
-            channel = replace(channel, status=existing.status, default_mode=existing.default_mode, scte35_enabled=existing.scte35_enabled)
+            channel = replace(
+                channel,
+                status=existing.status,
+                default_mode=existing.default_mode,
+                scte35_enabled=existing.scte35_enabled,
+            )
         seeded.append(catalog.put_channel(channel))
     return seeded
 
@@ -97,21 +102,35 @@ def seed(catalog: Catalog, settings: Settings, contents: dict[str, ContentMedia]
 
 
 def add_arguments(subparsers: argparse._SubParsersAction, common) -> None:
-    channels = subparsers.add_parser("channels", help="manage the channels the stitcher serves",
-                                     description="List, add (any live HLS origin, probed) and remove channels in the channel database.")
+    channels = subparsers.add_parser(
+        "channels",
+        help="manage the channels the stitcher serves",
+        description="List, add (any live HLS origin, probed) and remove channels in the channel database.",
+    )
     sub = channels.add_subparsers(dest="channels_command", required=True, metavar="ACTION")
-    listing = sub.add_parser("list", help="list channels", description="List the channels in the channel database.")
+    listing = sub.add_parser(
+        "list", help="list channels", description="List the channels in the channel database."
+    )
     common(listing)
-    add = sub.add_parser("add", help="add a channel from any live HLS origin (probed)",
-                         description="Probe a live HLS origin (master playlist URL) for its ladder, frame rate, audio layout and segment duration, and add it as a channel.")
+    add = sub.add_parser(
+        "add",
+        help="add a channel from any live HLS origin (probed)",
+        description="Probe a live HLS origin (master playlist URL) for its ladder, frame rate, audio layout and segment duration, and add it as a channel.",
+    )
     add.add_argument("name", help="channel id (lower-case letters, digits, '-')")
     add.add_argument("--origin-url", required=True, help="the origin's master playlist URL")
     add.add_argument("--mode", choices=MODES, default="ssai", help="default mode (default: ssai)")
-    add.add_argument("--no-scte35", action="store_true", help="do not detect SCTE-35 cues on this channel")
+    add.add_argument(
+        "--no-scte35", action="store_true", help="do not detect SCTE-35 cues on this channel"
+    )
     add.add_argument("--replace", action="store_true", help="replace a channel of the same name")
-    add.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the origin (default 10)")
+    add.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for the origin (default 10)"
+    )
     common(add)
-    remove = sub.add_parser("remove", help="remove a channel", description="Remove a channel from the channel database.")
+    remove = sub.add_parser(
+        "remove", help="remove a channel", description="Remove a channel from the channel database."
+    )
     remove.add_argument("name", help="channel id")
     common(remove)
 
@@ -122,11 +141,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.channels_command == "list":
             channels = catalog.channels()
             if not channels:
-                print("no channels (rig up seeds the emulator's channels; rig channels add adds any other)")
+                print(
+                    "no channels (rig up seeds the emulator's channels; rig channels add adds any other)"
+                )
             for c in channels:
-                ladder = ", ".join(f"{r.name} {r.width}x{r.height} {r.bandwidth // 1000}k" for r in c.ladder)
-                print(f"{c.slug:<10} {c.status:<7} {c.default_mode:<11} {c.segment_duration:g}s  {c.frame_rate:g}fps  "
-                      f"{c.audio_rate}Hz/{c.audio_channels}ch  interleave {c.audio_offset * 1000:+.1f}ms  [{ladder}]  {c.origin_url}")
+                ladder = ", ".join(
+                    f"{r.name} {r.width}x{r.height} {r.bandwidth // 1000}k" for r in c.ladder
+                )
+                print(
+                    f"{c.slug:<10} {c.status:<7} {c.default_mode:<11} {c.segment_duration:g}s  {c.frame_rate:g}fps  "
+                    f"{c.audio_rate}Hz/{c.audio_channels}ch  interleave {c.audio_offset * 1000:+.1f}ms  [{ladder}]  {c.origin_url}"
+                )
             return 0
         if args.channels_command == "add":
             try:
@@ -140,10 +165,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 **({"cue_formats": result.cue_formats_seen} if result.cue_formats_seen else {}),
             )
             stored = catalog.put_channel(channel, replace_existing=args.replace)
-            print(f"added {stored.slug}: {len(stored.ladder)} variants, {stored.segment_duration:g} s segments, "
-                  f"{stored.frame_rate:g} fps, {stored.audio_rate} Hz/{stored.audio_channels} ch, "
-                  f"interleave {stored.audio_offset * 1000:+.1f} ms (sound against picture at segment boundaries)"
-                  + (f", cues seen: {', '.join(result.cue_formats_seen)}" if result.cue_formats_seen else ""))
+            print(
+                f"added {stored.slug}: {len(stored.ladder)} variants, {stored.segment_duration:g} s segments, "
+                f"{stored.frame_rate:g} fps, {stored.audio_rate} Hz/{stored.audio_channels} ch, "
+                f"interleave {stored.audio_offset * 1000:+.1f} ms (sound against picture at segment boundaries)"
+                + (
+                    f", cues seen: {', '.join(result.cue_formats_seen)}"
+                    if result.cue_formats_seen
+                    else ""
+                )
+            )
             for warning in result.warnings():
                 print(f"warning: {stored.slug}: {warning}", file=sys.stderr)
             return 0

@@ -27,8 +27,18 @@ import sys
 from pathlib import Path
 
 from rig.errors import RigError
+from rig.settings import (
+    AdsSettings,
+    ChannelConfig,
+    MediaSettings,
+    OriginSettings,
+    Rendition,
+    Settings,
+    StitcherSettings,
+    describe,
+    load_settings,
+)
 from stitcher.catalog import MODES, CatalogError
-from rig.settings import AdsSettings, ChannelConfig, StitcherSettings, MediaSettings, OriginSettings, Rendition, Settings, describe, load_settings
 
 log = logging.getLogger("rig")
 
@@ -50,15 +60,21 @@ def _print_urls(settings: Settings) -> None:
     api = f"http://{stitcher.host}:{stitcher.port}"
     print("\nLive origin (SCTE-35 cues in the playlists):", flush=True)
     for channel in settings.channels:
-        print(f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, {channel.cue_command})")
+        print(
+            f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, {channel.cue_command})"
+        )
     first = settings.channels[0].name if settings.channels else "news"
     print(f"\nAds and slate: {ads.base_url}/ads/... (house library: rig ads list)")
-    print(f"Stitcher:      {api}  (/cue API, /metrics; the SCTE-35 monitor writes breaks to {stitcher.kv_url})")
+    print(
+        f"Stitcher:      {api}  (/cue API, /metrics; the SCTE-35 monitor writes breaks to {stitcher.kv_url})"
+    )
     for channel in settings.channels:
         for mode in MODES:
             print(f"  {channel.name:<8} {mode:<12} {api}/{mode}/{channel.name}/master.m3u8")
     print(f"\n  play:        vlc {api}/ssai/{first}/master.m3u8")
-    print(f"  demo page:   {api}/demo/   (hls.js; SSAI / SGAI switch, breaks and interstitial events)")
+    print(
+        f"  demo page:   {api}/demo/   (hls.js; SSAI / SGAI switch, breaks and interstitial events)"
+    )
     print(f"  origin cue:  rig splice {first} --duration 30 --format cue-out")
     print(f"  manual cue:  rig cue {first} --duration 30")
     print(f"  breaks:      curl {api}/v1/channels/{first}/breaks")
@@ -76,12 +92,17 @@ async def _up(args: argparse.Namespace) -> None:
     from stitcher.cli import stop_event
 
     settings = _settings(args)
-    config = args.config or (Path(os.environ["RIG_CONFIG"]) if os.environ.get("RIG_CONFIG") else None)
+    config = args.config or (
+        Path(os.environ["RIG_CONFIG"]) if os.environ.get("RIG_CONFIG") else None
+    )
     parts = components(settings, config)
     for part in parts:  # fail fast, before minutes of media build
         check_free(part)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    print(f"ssai-rig: state in {settings.state_dir}, media cache in {settings.media.cache_dir}", flush=True)
+    print(
+        f"ssai-rig: state in {settings.state_dir}, media cache in {settings.media.cache_dir}",
+        flush=True,
+    )
     report = progress_printer()
     contents = await build_media(settings, None, report)
     catalog = Catalog(settings.state_dir / "channels.db")
@@ -127,7 +148,9 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
 
     catalog = Catalog(settings.state_dir / "channels.db")
     try:
-        channels = {c.slug: [r.name for r in c.ladder] for c in catalog.channels() if c.status == "active"}
+        channels = {
+            c.slug: [r.name for r in c.ladder] for c in catalog.channels() if c.status == "active"
+        }
     finally:
         catalog.close()
     origin = f"http://{settings.origin.host}:{settings.origin.port}"
@@ -142,12 +165,26 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
     clock = SystemClock()
     # the simulated viewers' requests carry the TUI's User-Agent, so the players panel (real players,
     # from /v1/sessions) does not list them a second time
-    async with aiohttp.ClientSession() as session, aiohttp.ClientSession(headers={"User-Agent": f"{TUI_AGENT} (simulated viewers)"}) as viewers_session:
+    async with (
+        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(
+            headers={"User-Agent": f"{TUI_AGENT} (simulated viewers)"}
+        ) as viewers_session,
+    ):
         shown: list[RigApp] = []  # the stream on screen when a viewer is added: the app's selection
-        fleets = Fleets(viewers_session, clock, lambda: f"{api}/{shown[0].selection.mode}/{shown[0].selection.channel}/master.m3u8", stop)
-        app = RigApp(origin, api, list(channels), channels, session=session, clock=clock, viewers=fleets)
+        fleets = Fleets(
+            viewers_session,
+            clock,
+            lambda: f"{api}/{shown[0].selection.mode}/{shown[0].selection.channel}/master.m3u8",
+            stop,
+        )
+        app = RigApp(
+            origin, api, list(channels), channels, session=session, clock=clock, viewers=fleets
+        )
         shown.append(app)
-        supervisor.on_event = lambda text: app.call_later(app.notify, text, title="rig", severity="warning")
+        supervisor.on_event = lambda text: app.call_later(
+            app.notify, text, title="rig", severity="warning"
+        )
         ending = asyncio.create_task(stop.wait())
         ui = asyncio.create_task(app.run_async())
         try:
@@ -167,8 +204,14 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
 
 def _port_env(args: argparse.Namespace) -> dict[str, str]:
     """`--origin-port 9081`, `--live` and friends, as the RIG_* variables every component reads."""
-    names = {"origin_port": "RIG_ORIGIN_PORT", "ads_port": "RIG_ADS_PORT", "stitcher_port": "RIG_STITCHER_PORT"}
-    env = {var: str(getattr(args, name)) for name, var in names.items() if getattr(args, name, None)}
+    names = {
+        "origin_port": "RIG_ORIGIN_PORT",
+        "ads_port": "RIG_ADS_PORT",
+        "stitcher_port": "RIG_STITCHER_PORT",
+    }
+    env = {
+        var: str(getattr(args, name)) for name, var in names.items() if getattr(args, name, None)
+    }
     if getattr(args, "live", False):
         env["RIG_ORIGIN_LIVE"] = "true"
     return env
@@ -213,13 +256,20 @@ def _config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print(f"# config file: {settings.config_file or '(shipped defaults only)'}")
     print(f"state_dir = {settings.state_dir}    # RIG_STATE_DIR")
-    sections = (("origin", OriginSettings, settings.origin), ("media", MediaSettings, settings.media), ("ads", AdsSettings, settings.ads), ("stitcher", StitcherSettings, settings.stitcher))
+    sections = (
+        ("origin", OriginSettings, settings.origin),
+        ("media", MediaSettings, settings.media),
+        ("ads", AdsSettings, settings.ads),
+        ("stitcher", StitcherSettings, settings.stitcher),
+    )
     for name, cls, value in sections:
         print(f"\n[{name}]")
         for field, doc in zip(dataclasses.fields(cls), describe(cls)):
             current = getattr(value, field.name)
             if field.name == "ladder":
-                current = ", ".join(f"{r.name} {r.width}x{r.height} {r.video_kbps}k" for r in current)
+                current = ", ".join(
+                    f"{r.name} {r.width}x{r.height} {r.video_kbps}k" for r in current
+                )
             print(f"{field.name} = {current}    # RIG_{name.upper()}_{field.name.upper()}")
             print(f"    {doc.split(': ', 1)[1]}")
     print("\n[[channels]] fields:")
@@ -245,28 +295,59 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", type=Path, help="TOML config file (default: RIG_CONFIG, else the shipped defaults)")
-        p.add_argument("--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR, ~/.local/state/ssai-rig)")
+        p.add_argument(
+            "--config",
+            type=Path,
+            help="TOML config file (default: RIG_CONFIG, else the shipped defaults)",
+        )
+        p.add_argument(
+            "--state-dir",
+            type=Path,
+            help="runtime state directory (default: RIG_STATE_DIR, ~/.local/state/ssai-rig)",
+        )
 
-    up = sub.add_parser("up", help="build media on first use, start the rig, print the URLs",
-                        description="Build any missing media and house ads (with progress), then start and supervise the origin emulator,"
-                        " the media server, the stitcher and the SCTE-35 monitor as processes (logs in <state_dir>/logs/; a component"
-                        " that exits is restarted and reported) and print ready-to-paste URLs. Ctrl-C or SIGTERM stops everything cleanly.")
-    up.add_argument("--headless", action="store_true", help="no TUI: print the URLs and run until stopped")
-    up.add_argument("--origin-port", type=int, help="origin emulator port (default: origin.port, 8081)")
-    up.add_argument("--ads-port", type=int, help="media server port for ads and slate (default: ads.port, 8082)")
-    up.add_argument("--stitcher-port", type=int, help="stitcher port (default: stitcher.port, 8080)")
-    up.add_argument("--live", action="store_true", help="encode each channel in real time with ffmpeg (wall clock burned in) instead of looping the rendered media (origin.live)")
+    up = sub.add_parser(
+        "up",
+        help="build media on first use, start the rig, print the URLs",
+        description="Build any missing media and house ads (with progress), then start and supervise the origin emulator,"
+        " the media server, the stitcher and the SCTE-35 monitor as processes (logs in <state_dir>/logs/; a component"
+        " that exits is restarted and reported) and print ready-to-paste URLs. Ctrl-C or SIGTERM stops everything cleanly.",
+    )
+    up.add_argument(
+        "--headless", action="store_true", help="no TUI: print the URLs and run until stopped"
+    )
+    up.add_argument(
+        "--origin-port", type=int, help="origin emulator port (default: origin.port, 8081)"
+    )
+    up.add_argument(
+        "--ads-port", type=int, help="media server port for ads and slate (default: ads.port, 8082)"
+    )
+    up.add_argument(
+        "--stitcher-port", type=int, help="stitcher port (default: stitcher.port, 8080)"
+    )
+    up.add_argument(
+        "--live",
+        action="store_true",
+        help="encode each channel in real time with ffmpeg (wall clock burned in) instead of looping the rendered media (origin.live)",
+    )
     common(up)
 
-    media = sub.add_parser("media", help="media cache commands", description="Render and inspect the media cache.")
+    media = sub.add_parser(
+        "media", help="media cache commands", description="Render and inspect the media cache."
+    )
     media_sub = media.add_subparsers(dest="media_command", required=True, metavar="ACTION")
-    build = media_sub.add_parser("build", help="render every channel's loop into the cache (cached renders are reused)",
-                                 description="Render each configured channel's content loop (all renditions) into the media cache.")
+    build = media_sub.add_parser(
+        "build",
+        help="render every channel's loop into the cache (cached renders are reused)",
+        description="Render each configured channel's content loop (all renditions) into the media cache.",
+    )
     build.add_argument("--channel", action="append", help="only this channel (repeatable)")
     common(build)
-    serve = media_sub.add_parser("serve", help="serve conditioned ads and slate from the media cache (started by rig up)",
-                                 description="Serve /ads/... and /slate/... (HLS VOD playlists and segments) from the media cache over HTTP.")
+    serve = media_sub.add_parser(
+        "serve",
+        help="serve conditioned ads and slate from the media cache (started by rig up)",
+        description="Serve /ads/... and /slate/... (HLS VOD playlists and segments) from the media cache over HTTP.",
+    )
     serve.add_argument("--host", help="listen address (default: ads.host)")
     serve.add_argument("--port", type=int, help="listen port (default: ads.port, 8082)")
     common(serve)
@@ -281,8 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     ads_cli.add_arguments(sub, common)
     cues_cli.add_arguments(sub, common)
 
-    validate = sub.add_parser("validate", help="check a live HLS stream against RFC 8216 and the rig's timeline invariants",
-                              description="Poll a master playlist's variants as several viewers joining at different times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants. Prints each violation, then a JSON summary. Exit 1 on any violation, 2 if the stream cannot be read.")
+    validate = sub.add_parser(
+        "validate",
+        help="check a live HLS stream against RFC 8216 and the rig's timeline invariants",
+        description="Poll a master playlist's variants as several viewers joining at different times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants. Prints each violation, then a JSON summary. Exit 1 on any violation, 2 if the stream cannot be read.",
+    )
     validate_module.add_arguments(validate)
 
     from rig import viewers_cli
@@ -295,14 +379,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     from rig import bench as bench_module
 
-    bench = sub.add_parser("bench", help="micro-benchmarks (figures written to a JSON file)", description="Measure parts of the rig on this machine.")
+    bench = sub.add_parser(
+        "bench",
+        help="micro-benchmarks (figures written to a JSON file)",
+        description="Measure parts of the rig on this machine.",
+    )
     bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="TARGET")
-    bench_kv = bench_sub.add_parser("kv", help="ops/s and latency of the KV backends (sqlite, redis)",
-                                    description="Benchmark get, put, put_if_absent and atomic on each KV backend, sequentially and concurrently; print a table and write the figures as JSON.")
+    bench_kv = bench_sub.add_parser(
+        "kv",
+        help="ops/s and latency of the KV backends (sqlite, redis)",
+        description="Benchmark get, put, put_if_absent and atomic on each KV backend, sequentially and concurrently; print a table and write the figures as JSON.",
+    )
     bench_module.add_arguments(bench_kv)
 
-    config = sub.add_parser("config", help="print every setting with its current value and meaning",
-                            description="Print the effective settings (defaults, config file and RIG_* variables applied) with their documentation.")
+    config = sub.add_parser(
+        "config",
+        help="print every setting with its current value and meaning",
+        description="Print the effective settings (defaults, config file and RIG_* variables applied) with their documentation.",
+    )
     common(config)
     return parser
 
@@ -310,7 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     try:
         if args.command == "up":
             asyncio.run(_up(args))

@@ -40,13 +40,19 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from stitcher.ts import CLOCK, av_timing, bridge, chain, unchained
 from rig.errors import MediaError
-from rig.ffmpeg import ProgressCallback, exact_frame_rate, ffmpeg_executable, frame_rate_expr, run_ffmpeg
+from rig.ffmpeg import (
+    ProgressCallback,
+    exact_frame_rate,
+    ffmpeg_executable,
+    frame_rate_expr,
+    run_ffmpeg,
+)
 from rig.interleave import AudioLayout, ad_layout, b_frames_for_offset
 from rig.media import scan_segment
 from stitcher.catalog import AdRendition, Conditioning, Rung
 from stitcher.playlist import MediaPlaylist, Segment, format_decimal
+from stitcher.ts import CLOCK, av_timing, bridge, chain, unchained
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +62,18 @@ MANIFEST = "conditioned.json"
 PLAYLIST = "index.m3u8"
 SEGMENT_PATTERN = "seg_%05d.ts"
 LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 8: "7.1"}
-_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
+_LAYOUT_CHANNELS = {
+    "mono": 1,
+    "stereo": 2,
+    "2.1": 3,
+    "3.0": 3,
+    "quad": 4,
+    "4.0": 4,
+    "5.0": 5,
+    "5.1": 6,
+    "6.1": 7,
+    "7.1": 8,
+}
 
 
 # --------------------------------------------------------------------------- probing the source
@@ -80,7 +97,21 @@ class Probe:
 
 def probe_argv(source: Path, ffmpeg: str = "ffmpeg") -> list[str]:
     """Decode the first video stream to nowhere: ffmpeg prints the streams, `-progress` the length."""
-    return [ffmpeg, "-hide_banner", "-nostdin", "-progress", "pipe:1", "-nostats", "-i", str(source), "-map", "0:v:0", "-f", "null", "-"]
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-progress",
+        "pipe:1",
+        "-nostats",
+        "-i",
+        str(source),
+        "-map",
+        "0:v:0",
+        "-f",
+        "null",
+        "-",
+    ]
 
 
 def _hms(text: str) -> float | None:
@@ -98,7 +129,7 @@ def parse_streams(stderr: str) -> dict:
         if stripped.startswith("Input #0"):
             facts["input"] = True
         elif stripped.startswith("Duration:"):
-            facts["header_duration"] = _hms(stripped[len("Duration:"):].split(",")[0])
+            facts["header_duration"] = _hms(stripped[len("Duration:") :].split(",")[0])
         elif stripped.startswith("Stream #0:"):
             kind, _, details = stripped.partition(": ")[2].partition(": ")
             if kind == "Video" and facts["video"] is None and "attached pic" not in details:
@@ -122,7 +153,11 @@ def parse_streams(stderr: str) -> dict:
                         channels = _LAYOUT_CHANNELS[part.split("(")[0]]
                     if channels:
                         break
-                facts["audio"] = {"codec": details.split()[0].rstrip(","), "rate": int(rate[1]) if rate else None, "channels": channels}
+                facts["audio"] = {
+                    "codec": details.split()[0].rstrip(","),
+                    "rate": int(rate[1]) if rate else None,
+                    "channels": channels,
+                }
     return facts
 
 
@@ -145,18 +180,28 @@ def interpret_probe(source: Path, code: int, progress: str, stderr: str) -> Prob
     lines = [line for line in stderr.strip().splitlines() if line and not line[0].isspace()]
     tail = "\n".join(f"    {line}" for line in lines[-6:])
     if not facts["input"]:
-        hint = " (an MP4 without its index: truncated, or still being written?)" if "moov atom not found" in stderr else ""
-        raise MediaError(f"{source} is not a media file ffmpeg can read{hint}; ffmpeg said:\n{tail}")
+        hint = (
+            " (an MP4 without its index: truncated, or still being written?)"
+            if "moov atom not found" in stderr
+            else ""
+        )
+        raise MediaError(
+            f"{source} is not a media file ffmpeg can read{hint}; ffmpeg said:\n{tail}"
+        )
     if facts["video"] is None:
         audio = facts["audio"]
         what = f"only audio ({audio['codec']})" if audio else "no audio or video streams"
         raise MediaError(f"{source} has no video stream ({what}); an ad needs pictures")
     if code != 0:
-        raise MediaError(f"{source}: ffmpeg cannot decode its video (exit {code}); ffmpeg said:\n{tail}")
+        raise MediaError(
+            f"{source}: ffmpeg cannot decode its video (exit {code}); ffmpeg said:\n{tail}"
+        )
     decoded = last_out_time(progress)
     header = facts["header_duration"]
     if decoded is None or decoded < 0.1:
-        raise MediaError(f"{source}: its video has no duration (decoded {decoded or 0:.3f} s); an ad needs at least a fraction of a second")
+        raise MediaError(
+            f"{source}: its video has no duration (decoded {decoded or 0:.3f} s); an ad needs at least a fraction of a second"
+        )
     if "partial file" in stderr or (header and decoded < header - max(1.0, 0.1 * header)):
         raise MediaError(
             f"{source} looks truncated: its header says {header or 0:.2f} s but only {decoded:.2f} s of video decode; ffmpeg said:\n{tail}"
@@ -185,7 +230,10 @@ async def probe(source: Path, ffmpeg: str | None = None) -> Probe:
     log.info("probing %s", source)
     try:
         process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
     except OSError as exc:
         raise MediaError(f"cannot start {argv[0]}: {exc}") from None
@@ -196,7 +244,9 @@ async def probe(source: Path, ffmpeg: str | None = None) -> Probe:
             process.kill()
             await process.wait()
         raise
-    return interpret_probe(source, process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
+    return interpret_probe(
+        source, process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+    )
 
 
 # --------------------------------------------------------------------------- the ffmpeg command
@@ -207,7 +257,9 @@ def frames_per_segment(conditioning: Conditioning) -> int:
     rate = exact_frame_rate(conditioning.frame_rate)
     frames = conditioning.segment_duration * float(rate)
     if abs(frames - round(frames)) > 0.01 or round(frames) < 1:
-        raise MediaError(f"segments of {conditioning.segment_duration} s are not a whole number of frames at {conditioning.frame_rate} fps")
+        raise MediaError(
+            f"segments of {conditioning.segment_duration} s are not a whole number of frames at {conditioning.frame_rate} fps"
+        )
     return round(frames)
 
 
@@ -244,7 +296,13 @@ def rung_plan(rung: Rung, conditioning: Conditioning) -> RungPlan:
     step = 10 ** max(0, len(str(video)) - 2)
     video = round(video / step) * step
     pixels_per_second = rung.width * rung.height * conditioning.frame_rate
-    level = "3.1" if pixels_per_second <= 1280 * 720 * 30 else "4.0" if pixels_per_second <= 1920 * 1088 * 30 else "5.1"
+    level = (
+        "3.1"
+        if pixels_per_second <= 1280 * 720 * 30
+        else "4.0"
+        if pixels_per_second <= 1920 * 1088 * 30
+        else "5.1"
+    )
     return RungPlan(rung.name, rung.width, rung.height, video, audio, level)
 
 
@@ -348,7 +406,11 @@ def b_frames_for(conditioning: Conditioning) -> int:
     """B-frames for an ad of this channel: as many as make ffmpeg's segmenter cut the ad's sound at
     its own segment boundaries where the channel's is cut (`rig.interleave.b_frames_for_offset`),
     which is what a player hears where a break ends inside an ad or inside the slate."""
-    return b_frames_for_offset(conditioning.audio_offset, conditioning.audio_rate, exact_frame_rate(conditioning.frame_rate))
+    return b_frames_for_offset(
+        conditioning.audio_offset,
+        conditioning.audio_rate,
+        exact_frame_rate(conditioning.frame_rate),
+    )
 
 
 def audio_layout(conditioning: Conditioning, total_frames: int) -> AudioLayout:
@@ -374,7 +436,9 @@ def encode_parameters(conditioning: Conditioning, preset: str) -> dict:
     return {
         "v": CONDITIONING_VERSION,
         "preset": preset,
-        "rungs": [dataclasses.astuple(rung_plan(rung, conditioning)) for rung in conditioning.ladder],
+        "rungs": [
+            dataclasses.astuple(rung_plan(rung, conditioning)) for rung in conditioning.ladder
+        ],
         "segment": round(conditioning.segment_duration, 6),
         "fps": frame_rate_expr(conditioning.frame_rate),
         "audio": [conditioning.audio_rate, conditioning.audio_channels],
@@ -383,13 +447,18 @@ def encode_parameters(conditioning: Conditioning, preset: str) -> dict:
     }
 
 
-def content_digest(source_sha256: str, slate_sha256: str, conditioning: Conditioning, preset: str) -> str:
+def content_digest(
+    source_sha256: str, slate_sha256: str, conditioning: Conditioning, preset: str
+) -> str:
     """The content address of a conditioned ad: source bytes, slate bytes, encode parameters.
 
     Ladders that encode identically (e.g. two channels whose measured bandwidths differ by a
     hair, so their ladder keys differ) share one conditioned copy.
     """
-    body = json.dumps({"source": source_sha256, "slate": slate_sha256, **encode_parameters(conditioning, preset)}, sort_keys=True)
+    body = json.dumps(
+        {"source": source_sha256, "slate": slate_sha256, **encode_parameters(conditioning, preset)},
+        sort_keys=True,
+    )
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
@@ -439,48 +508,74 @@ def describe_rendition(
     """Scan and verify one conditioned rendition; its VOD playlist and measured facts. MediaError."""
     files = sorted(directory.glob("seg_*.ts"))
     if len(files) != expected_segments:
-        raise MediaError(f"{directory}: ffmpeg wrote {len(files)} segments, expected {expected_segments}")
+        raise MediaError(
+            f"{directory}: ffmpeg wrote {len(files)} segments, expected {expected_segments}"
+        )
     per_segment = frames_per_segment(conditioning)
     rate = exact_frame_rate(conditioning.frame_rate)
     segments, sizes, audio_frames, codec, timings, infos = [], [], 0, None, [], []
     for index, path in enumerate(files):
         if path.name != SEGMENT_PATTERN % index:
-            raise MediaError(f"{path}: unexpected segment name (expected {SEGMENT_PATTERN % index})")
+            raise MediaError(
+                f"{path}: unexpected segment name (expected {SEGMENT_PATTERN % index})"
+            )
         data, info, video, audio = scan_segment(path)
         if video.frames != per_segment:
-            raise MediaError(f"{path}: {video.frames} video frames, expected exactly {per_segment} (one closed GOP of {conditioning.segment_duration:g} s)")
+            raise MediaError(
+                f"{path}: {video.frames} video frames, expected exactly {per_segment} (one closed GOP of {conditioning.segment_duration:g} s)"
+            )
         if audio.sample_rate != conditioning.audio_rate:
-            raise MediaError(f"{path}: audio at {audio.sample_rate} Hz, the channel needs {conditioning.audio_rate} Hz")
+            raise MediaError(
+                f"{path}: audio at {audio.sample_rate} Hz, the channel needs {conditioning.audio_rate} Hz"
+            )
         channels = getattr(audio, "channels", None)
         if channels is not None and channels != conditioning.audio_channels:
-            raise MediaError(f"{path}: {channels} audio channels, the channel needs {conditioning.audio_channels}")
+            raise MediaError(
+                f"{path}: {channels} audio channels, the channel needs {conditioning.audio_channels}"
+            )
         timings.append(av_timing(info))
         infos.append(info)
         codec = codec or info.codec
         audio_frames += audio.frames
         duration = float(video.frames / rate)
         sizes.append(len(data) * 8 / duration)
-        segments.append(Segment(uri=path.name, duration=duration, duration_text=format_decimal(duration)))
+        segments.append(
+            Segment(uri=path.name, duration=duration, duration_text=format_decimal(duration))
+        )
     step = round(per_segment / rate * CLOCK)
     for index, (a, b) in enumerate(zip(timings, timings[1:])):
         if abs(b.video_start - a.video_start - step) > 1:
-            raise MediaError(f"{directory}: segment {index + 1} starts {(b.video_start - a.video_start) / CLOCK:.4f} s after segment {index}, not {step / CLOCK:g} s")
+            raise MediaError(
+                f"{directory}: segment {index + 1} starts {(b.video_start - a.video_start) / CLOCK:.4f} s after segment {index}, not {step / CLOCK:g} s"
+            )
         if abs(bridge(a, b, discontinuity=False)) > 2:
-            raise MediaError(f"{directory}: the sound of segment {index + 1} does not continue segment {index}'s")
+            raise MediaError(
+                f"{directory}: the sound of segment {index + 1} does not continue segment {index}'s"
+            )
     _check_chained(directory, infos)
     layout = audio_layout(conditioning, expected_segments * per_segment)
     picture = Fraction(expected_segments * per_segment) / rate * conditioning.audio_rate
     to_ticks = CLOCK / conditioning.audio_rate
-    want = {"start": layout.first * to_ticks, "end": float(layout.end - picture) * to_ticks, "frames": layout.frames}
+    want = {
+        "start": layout.first * to_ticks,
+        "end": float(layout.end - picture) * to_ticks,
+        "frames": layout.frames,
+    }
     got = {"start": timings[0].start_offset, "end": timings[-1].end_offset, "frames": audio_frames}
-    if got["frames"] != want["frames"] or abs(got["start"] - want["start"]) > 2 or abs(got["end"] - want["end"]) > 2:
+    if (
+        got["frames"] != want["frames"]
+        or abs(got["start"] - want["start"]) > 2
+        or abs(got["end"] - want["end"]) > 2
+    ):
         raise MediaError(
             f"{directory}: the sound is {got['frames']} AAC frames from {got['start'] / CLOCK * 1000:+.2f} ms to "
             f"{got['end'] / CLOCK * 1000:+.2f} ms against the picture; the channel's interleave needs {want['frames']} from "
             f"{want['start'] / CLOCK * 1000:+.2f} to {want['end'] / CLOCK * 1000:+.2f} ms (else a splice has a hole or an overlap)"
         )
     playlist = MediaPlaylist(
-        target_duration=max(1, math.floor(max(s.duration for s in segments) + 0.5)),  # R4: EXTINF rounded ≤ it
+        target_duration=max(
+            1, math.floor(max(s.duration for s in segments) + 0.5)
+        ),  # R4: EXTINF rounded ≤ it
         segments=tuple(segments),
         version=3,
         playlist_type="VOD",
@@ -494,7 +589,9 @@ def describe_rendition(
         "peak_bandwidth": round(max(sizes)),
         "average_bandwidth": round(sum(sizes) / len(sizes)),
         "audio_frames": audio_frames,
-        "audio_start_ms": round(got["start"] / CLOCK * 1000, 2),  # sound minus picture at the first picture
+        "audio_start_ms": round(
+            got["start"] / CLOCK * 1000, 2
+        ),  # sound minus picture at the first picture
         "audio_end_ms": round(got["end"] / CLOCK * 1000, 2),  # ... and at the end of the last one
     }
     return playlist, facts
@@ -505,11 +602,15 @@ def _check_chained(directory: Path, infos: list) -> None:
     each PID's first packet as a discontinuity (it always follows a splice)."""
     first = infos[0]
     if first.flagged != set(first.first_cc):
-        raise MediaError(f"{directory}: the first segment does not flag PIDs {sorted(set(first.first_cc) - first.flagged)} as a discontinuity")
+        raise MediaError(
+            f"{directory}: the first segment does not flag PIDs {sorted(set(first.first_cc) - first.flagged)} as a discontinuity"
+        )
     for index, (a, b) in enumerate(zip(infos, infos[1:])):
         broken = unchained(a, b)
         if broken:
-            raise MediaError(f"{directory}: continuity counters of PIDs {broken} break between segments {index} and {index + 1}")
+            raise MediaError(
+                f"{directory}: continuity counters of PIDs {broken} break between segments {index} and {index + 1}"
+            )
 
 
 def chain_rendition(directory: Path) -> None:
@@ -524,7 +625,13 @@ def chain_rendition(directory: Path) -> None:
 # --------------------------------------------------------------------------- condition
 
 
-async def run_watched(argv: list[str], total: float, on_progress: ProgressCallback | None, what: str, stall_seconds: float = 60.0) -> None:
+async def run_watched(
+    argv: list[str],
+    total: float,
+    on_progress: ProgressCallback | None,
+    what: str,
+    stall_seconds: float = 60.0,
+) -> None:
     """`run_ffmpeg`, killed with a MediaError when its output stops advancing for `stall_seconds`.
 
     A filtergraph that waits on a branch nobody pulls makes ffmpeg spin forever without output;
@@ -539,7 +646,9 @@ async def run_watched(argv: list[str], total: float, on_progress: ProgressCallba
         if on_progress is not None:
             on_progress(done, total_seconds)
 
-    task = asyncio.ensure_future(run_ffmpeg(argv, total_seconds=total, on_progress=progress, what=what))
+    task = asyncio.ensure_future(
+        run_ffmpeg(argv, total_seconds=total, on_progress=progress, what=what)
+    )
     try:
         while not task.done():
             await asyncio.wait({task}, timeout=min(5.0, stall_seconds))
@@ -547,7 +656,9 @@ async def run_watched(argv: list[str], total: float, on_progress: ProgressCallba
                 task.cancel()  # kills the process
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-                raise MediaError(f"{what}: ffmpeg made no progress for {stall_seconds:g} s (stuck at {max(last['done'], 0):.1f} of {total:g} s); killed it")
+                raise MediaError(
+                    f"{what}: ffmpeg made no progress for {stall_seconds:g} s (stuck at {max(last['done'], 0):.1f} of {total:g} s); killed it"
+                )
     finally:
         if not task.done():
             task.cancel()
@@ -579,7 +690,9 @@ async def condition(
         raise MediaError(f"{source}: no such file")
     if not slate.is_file():
         raise MediaError(f"slate {slate}: no such file (render it first)")
-    source_hash, slate_hash = await asyncio.to_thread(lambda: (file_sha256(source), file_sha256(slate)))
+    source_hash, slate_hash = await asyncio.to_thread(
+        lambda: (file_sha256(source), file_sha256(slate))
+    )
     digest = content_digest(source_hash, slate_hash, conditioning, preset)
     relative = relative_dir(ad_id, digest)
     final = cache_dir / relative
@@ -590,17 +703,37 @@ async def condition(
     segments = segment_count(info.duration, conditioning)
     total = segments * conditioning.segment_duration
     work = final.with_name(f".{final.name}.building-{os.getpid()}")
-    created = [p for p in (final.parent, *final.parent.parents) if p != cache_dir and cache_dir in p.parents and not p.exists()]
+    created = [
+        p
+        for p in (final.parent, *final.parent.parents)
+        if p != cache_dir and cache_dir in p.parents and not p.exists()
+    ]
     shutil.rmtree(work, ignore_errors=True)
     try:
         for rung in conditioning.ladder:
             (work / rung.name).mkdir(parents=True, exist_ok=True)
-        argv = conditioning_argv(source, slate, info.duration, info.has_audio, conditioning, work, ffmpeg or ffmpeg_executable(), preset)
-        await run_watched(argv, total, on_progress, f"conditioning of {ad_id} ({source.name}) for ladder {conditioning.key}")
+        argv = conditioning_argv(
+            source,
+            slate,
+            info.duration,
+            info.has_audio,
+            conditioning,
+            work,
+            ffmpeg or ffmpeg_executable(),
+            preset,
+        )
+        await run_watched(
+            argv,
+            total,
+            on_progress,
+            f"conditioning of {ad_id} ({source.name}) for ladder {conditioning.key}",
+        )
         rungs = []
         for rung in conditioning.ladder:
             await asyncio.to_thread(chain_rendition, work / rung.name)
-            playlist, facts = await asyncio.to_thread(describe_rendition, work / rung.name, rung, conditioning, segments)
+            playlist, facts = await asyncio.to_thread(
+                describe_rendition, work / rung.name, rung, conditioning, segments
+            )
             (work / rung.name / PLAYLIST).write_text(playlist.render())
             rungs.append(
                 {
@@ -608,10 +741,21 @@ async def condition(
                     "path": f"/{relative.as_posix()}/{rung.name}/{PLAYLIST}",
                     "duration": round(playlist.duration, 6),
                     "segments": len(playlist.segments),
-                    "extra": {**facts, "creative_duration": round(info.duration, 6), "source_sha256": source_hash, "digest": digest},
+                    "extra": {
+                        **facts,
+                        "creative_duration": round(info.duration, 6),
+                        "source_sha256": source_hash,
+                        "digest": digest,
+                    },
                 }
             )
-        manifest = {"ad_id": ad_id, "digest": digest, "source": str(source), "encode": encode_parameters(conditioning, preset), "rungs": rungs}
+        manifest = {
+            "ad_id": ad_id,
+            "digest": digest,
+            "source": str(source),
+            "encode": encode_parameters(conditioning, preset),
+            "rungs": rungs,
+        }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
         try:
             os.rename(work, final)

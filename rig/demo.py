@@ -29,8 +29,18 @@ STATIC = Path(__file__).parent / "demo"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HLSJS_RELATIVE = Path("node_modules") / "hls.js" / "dist" / "hls.js"
 
-_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".map": "application/json"}
-_PAGE_FILES = {"": "index.html", "index.html": "index.html", "demo.js": "demo.js", "demo.css": "demo.css"}
+_TYPES = {
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".map": "application/json",
+}
+_PAGE_FILES = {
+    "": "index.html",
+    "index.html": "index.html",
+    "demo.js": "demo.js",
+    "demo.css": "demo.css",
+}
 
 
 def find_hlsjs(*roots: Path) -> Path | None:
@@ -44,7 +54,13 @@ def find_hlsjs(*roots: Path) -> Path | None:
 
 
 def _file(path: Path, cache: str) -> web.FileResponse:
-    return web.FileResponse(path, headers={"Content-Type": _TYPES.get(path.suffix, "application/octet-stream"), "Cache-Control": cache})
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": _TYPES.get(path.suffix, "application/octet-stream"),
+            "Cache-Control": cache,
+        },
+    )
 
 
 def add_demo_routes(app: web.Application, hlsjs: Path | None = None, prefix: str = "/demo") -> None:
@@ -54,7 +70,9 @@ def add_demo_routes(app: web.Application, hlsjs: Path | None = None, prefix: str
     per request so a later `npm ci` is picked up without a restart)."""
 
     async def redirect(request: web.Request) -> web.StreamResponse:
-        raise web.HTTPFound(f"{prefix}/" + (f"?{request.query_string}" if request.query_string else ""))
+        raise web.HTTPFound(
+            f"{prefix}/" + (f"?{request.query_string}" if request.query_string else "")
+        )
 
     async def page_file(request: web.Request) -> web.StreamResponse:
         name = _PAGE_FILES.get(request.match_info.get("name", ""))
@@ -65,12 +83,16 @@ def add_demo_routes(app: web.Application, hlsjs: Path | None = None, prefix: str
     async def hls_file(request: web.Request) -> web.StreamResponse:
         build = hlsjs if hlsjs is not None else find_hlsjs()
         if build is None or not build.is_file():
-            raise web.HTTPNotFound(reason="hls.js is not installed here (run `make setup` with npm on PATH); the page uses the CDN")
+            raise web.HTTPNotFound(
+                reason="hls.js is not installed here (run `make setup` with npm on PATH); the page uses the CDN"
+            )
         path = build if request.match_info["ext"] == "js" else build.with_name(build.name + ".map")
         if not path.is_file():
             raise web.HTTPNotFound()
         return _file(path, "public, max-age=300")
 
     app.router.add_get(prefix, redirect)
-    app.router.add_get(prefix + "/hls.{ext:js|js\\.map}", hls_file)  # before the page's files: `hls.js` matches both
+    app.router.add_get(
+        prefix + "/hls.{ext:js|js\\.map}", hls_file
+    )  # before the page's files: `hls.js` matches both
     app.router.add_get(prefix + "/{name:(?:[a-z]+\\.(?:html|js|css))?}", page_file)

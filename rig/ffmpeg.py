@@ -20,8 +20,8 @@ import shutil
 import signal
 import sys
 from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from fractions import Fraction
-from typing import Awaitable, Callable, Sequence
 
 from rig.errors import MediaError
 
@@ -42,9 +42,12 @@ def exact_frame_rate(fps: float) -> Fraction:
     """The frame rate `frame_rate_expr` spells, exactly (`30000/1001` for 29.97)."""
     return Fraction(frame_rate_expr(fps))
 
+
 ProgressCallback = Callable[[float, float], None]  # (seconds done, seconds total)
 PR_SET_PDEATHSIG = 1
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None  # resolved before any fork
+_PRCTL = (
+    ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+)  # resolved before any fork
 
 
 def _die_with_parent() -> None:
@@ -148,7 +151,9 @@ async def run_ffmpeg(
             on_progress(min(done, total_seconds) if total_seconds else done, total_seconds)
 
     try:
-        code = await watch(process, read_lines(process.stdout, progress), read_lines(process.stderr, tail.append))
+        code = await watch(
+            process, read_lines(process.stdout, progress), read_lines(process.stderr, tail.append)
+        )
     except asyncio.CancelledError:
         if process.returncode is None:
             process.kill()

@@ -11,8 +11,8 @@ Side effects: through the fleets (HTTP requests to the streams), asyncio tasks.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -28,7 +28,13 @@ def label(url: str) -> str:
 
 
 class Fleets:
-    def __init__(self, session: aiohttp.ClientSession, clock: Clock, url_for: Callable[[], str], stop: asyncio.Event):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        url_for: Callable[[], str],
+        stop: asyncio.Event,
+    ):
         self.session, self.clock, self.url_for, self.stop = session, clock, url_for, stop
         self.fleets: dict[str, Fleet] = {}
         self._tasks: list[asyncio.Task] = []
@@ -38,7 +44,9 @@ class Fleets:
         fleet = self.fleets.get(url)
         if fleet is None:
             fleet = self.fleets[url] = Fleet(self.session, self.clock, url, 0)
-            self._tasks.append(asyncio.create_task(fleet.run(self.stop), name=f"viewers {label(url)}"))
+            self._tasks.append(
+                asyncio.create_task(fleet.run(self.stop), name=f"viewers {label(url)}")
+            )
         return fleet
 
     def add(self, n: int) -> list[str]:
@@ -48,11 +56,22 @@ class Fleets:
         """Stop `n` viewers of the stream on screen (or, when it has none, of the last stream that has)."""
         fleet = self._current()
         if not any(v.left_at is None for v in fleet.viewers):
-            fleet = next((f for f in reversed(self.fleets.values()) if any(v.left_at is None for v in f.viewers)), fleet)
+            fleet = next(
+                (
+                    f
+                    for f in reversed(self.fleets.values())
+                    if any(v.left_at is None for v in f.viewers)
+                ),
+                fleet,
+            )
         return fleet.remove(n)
 
     def snapshot(self) -> list[ViewerState]:
-        return [replace(state, id=f"{label(url)} {state.id}") for url, fleet in self.fleets.items() for state in fleet.snapshot()]
+        return [
+            replace(state, id=f"{label(url)} {state.id}")
+            for url, fleet in self.fleets.items()
+            for state in fleet.snapshot()
+        ]
 
     async def close(self) -> None:
         """Wait for every fleet to finish (after `stop` is set); a fleet that failed is logged, not raised."""

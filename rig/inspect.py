@@ -28,20 +28,52 @@ import json
 import random
 import sys
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from stitcher.ts import CLOCK, NULL_PID, PAT_PID, AvTiming, TsError, TsInfo, av_timing, bridge, scan, unchained
-from rig.playhead import choose_variant
 from rig.interrupts import run_until_interrupted
+from rig.playhead import choose_variant
 from stitcher.clock import Clock, SystemClock
-from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_media_playlist, parse_playlist, segment_kind
+from stitcher.playlist import (
+    MasterPlaylist,
+    MediaPlaylist,
+    PlaylistError,
+    parse_media_playlist,
+    parse_playlist,
+    segment_kind,
+)
+from stitcher.ts import (
+    CLOCK,
+    NULL_PID,
+    PAT_PID,
+    AvTiming,
+    TsError,
+    TsInfo,
+    av_timing,
+    bridge,
+    scan,
+    unchained,
+)
 
-__all__ = ["Boundary", "CcProblem", "SpliceReport", "Summary", "BoundaryTracker", "InspectError", "measure", "measure_scanned",
-           "continuity_problems", "follow", "add_parser", "execute", "run"]
+__all__ = [
+    "Boundary",
+    "CcProblem",
+    "SpliceReport",
+    "Summary",
+    "BoundaryTracker",
+    "InspectError",
+    "measure",
+    "measure_scanned",
+    "continuity_problems",
+    "follow",
+    "add_parser",
+    "execute",
+    "run",
+]
 
 REQUEST_TIMEOUT = 10.0  # seconds, per request
 SCANNED_KEPT = 32  # scanned segments remembered (a segment is the "after" of one boundary and the "before" of the next)
@@ -73,7 +105,9 @@ class Boundary:
     msn: int | None = None
     before_uri: str = ""
     after_uri: str = ""
-    before_dsn: int | None = None  # discontinuity sequence numbers of both segments (RFC 8216 §6.2.2)
+    before_dsn: int | None = (
+        None  # discontinuity sequence numbers of both segments (RFC 8216 §6.2.2)
+    )
     after_dsn: int | None = None
 
 
@@ -105,7 +139,9 @@ class SpliceReport:
     @property
     def ok(self) -> bool:
         """The sound to bridge is within one AAC frame (the continuity counters are `cc_ok`)."""
-        return self.error is None and self.bridge is not None and abs(self.bridge) <= self.audio_frame
+        return (
+            self.error is None and self.bridge is not None and abs(self.bridge) <= self.audio_frame
+        )
 
     @property
     def cc_ok(self) -> bool:
@@ -117,7 +153,15 @@ class SpliceReport:
 
     def to_json(self) -> dict[str, Any]:
         b = self.boundary
-        kind = None if self.bridge is None else "hole" if self.bridge > 0 else "overlap" if self.bridge < 0 else "none"
+        kind = (
+            None
+            if self.bridge is None
+            else "hole"
+            if self.bridge > 0
+            else "overlap"
+            if self.bridge < 0
+            else "none"
+        )
         return {
             "type": "boundary", "msn": b.msn, "discontinuity": b.discontinuity, "dsn_before": b.before_dsn, "dsn_after": b.after_dsn,
             "before_uri": b.before_uri, "after_uri": b.after_uri,
@@ -145,7 +189,9 @@ def continuity_problems(before: TsInfo, after: TsInfo) -> tuple[CcProblem, ...]:
     )
 
 
-def measure_scanned(before: TsInfo, after: TsInfo, discontinuity: bool, boundary: Boundary | None = None) -> SpliceReport:
+def measure_scanned(
+    before: TsInfo, after: TsInfo, discontinuity: bool, boundary: Boundary | None = None
+) -> SpliceReport:
     """`measure` on segments already scanned."""
     boundary = boundary or Boundary(discontinuity)
     timings = []
@@ -153,12 +199,25 @@ def measure_scanned(before: TsInfo, after: TsInfo, discontinuity: bool, boundary
         try:
             timings.append(av_timing(info))
         except TsError as exc:
-            return SpliceReport(boundary, cc_problems=continuity_problems(before, after), error=f"segment {side}: {exc}")
+            return SpliceReport(
+                boundary,
+                cc_problems=continuity_problems(before, after),
+                error=f"segment {side}: {exc}",
+            )
     a, b = timings
-    return SpliceReport(boundary, a, b, bridge(a, b, discontinuity), min(a.audio_frame, b.audio_frame), continuity_problems(before, after))
+    return SpliceReport(
+        boundary,
+        a,
+        b,
+        bridge(a, b, discontinuity),
+        min(a.audio_frame, b.audio_frame),
+        continuity_problems(before, after),
+    )
 
 
-def measure(before: bytes, after: bytes, discontinuity: bool, boundary: Boundary | None = None) -> SpliceReport:
+def measure(
+    before: bytes, after: bytes, discontinuity: bool, boundary: Boundary | None = None
+) -> SpliceReport:
     """Measure the boundary where the segment `after` follows `before` (MPEG-TS bytes): both sides'
     audio/video offsets, the sound to bridge (across a discontinuity each side against its own
     picture, else on the absolute timestamps) and the continuity counters. Bytes that are not a
@@ -182,7 +241,9 @@ class BoundaryTracker:
     def __init__(self, every: bool = False):
         self.every = every
         self.missed: list[tuple[int, int]] = []
-        self._segments: dict[int, tuple[int, str, bool]] = {}  # msn -> (dsn, absolute URI, discontinuity before it)
+        self._segments: dict[
+            int, tuple[int, str, bool]
+        ] = {}  # msn -> (dsn, absolute URI, discontinuity before it)
         self._done: set[int] = set()
         self._highest: int | None = None
 
@@ -195,7 +256,9 @@ class BoundaryTracker:
         if self._highest is not None and first > self._highest + 1:
             self.missed.append((self._highest + 1, first))
         for msn, dsn, segment in numbered:
-            self._segments.setdefault(msn, (dsn, urljoin(base_url, segment.uri), segment.discontinuity > 0))
+            self._segments.setdefault(
+                msn, (dsn, urljoin(base_url, segment.uri), segment.discontinuity > 0)
+            )
         found = []
         for msn, _, _ in numbered:
             previous = self._segments.get(msn - 1)
@@ -205,7 +268,9 @@ class BoundaryTracker:
             dsn, uri, discontinuity = self._segments[msn]
             if discontinuity or self.every:
                 found.append(Boundary(discontinuity, msn, previous[1], uri, previous[0], dsn))
-        self._highest = max(numbered[-1][0], self._highest if self._highest is not None else numbered[-1][0])
+        self._highest = max(
+            numbered[-1][0], self._highest if self._highest is not None else numbered[-1][0]
+        )
         keep_from = min(first, self._highest) - 1
         self._segments = {m: v for m, v in self._segments.items() if m >= keep_from}
         self._done = {m for m in self._done if m >= keep_from}
@@ -255,12 +320,14 @@ class Summary:
 async def _get(session: aiohttp.ClientSession, url: str) -> bytes:
     """The body of a 200 answer; InspectError for anything else."""
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as response:
+        async with session.get(
+            url, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+        ) as response:
             body = await response.read()
             if response.status != 200:
                 raise InspectError(f"GET {url} returned HTTP {response.status}")
             return body
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
         raise InspectError(f"GET {url} failed: {_describe(exc)}") from exc
 
 
@@ -290,9 +357,19 @@ def pick_variant(master: MasterPlaylist, wanted: str | None) -> str:
         raise InspectError(str(exc)) from exc
 
 
-async def follow(url: str, *, clock: Clock, session: aiohttp.ClientSession, seconds: float = 60.0, splices: int | None = None,
-                 variant: str | None = None, every: bool = False, stop: asyncio.Event | None = None,
-                 on_report: Callable[[SpliceReport], None] | None = None, on_warning: Callable[[str], None] | None = None) -> Summary:
+async def follow(
+    url: str,
+    *,
+    clock: Clock,
+    session: aiohttp.ClientSession,
+    seconds: float = 60.0,
+    splices: int | None = None,
+    variant: str | None = None,
+    every: bool = False,
+    stop: asyncio.Event | None = None,
+    on_report: Callable[[SpliceReport], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> Summary:
     """Follow the live stream at `url` (a media playlist, or a master: then `variant`, see `pick_variant`)
     for `seconds` of `clock` time, or until `splices` boundaries were reported or `stop` is set,
     reloading every half target duration (until EXT-X-ENDLIST); each new boundary is measured and given to `on_report`.
@@ -305,7 +382,9 @@ async def follow(url: str, *, clock: Clock, session: aiohttp.ClientSession, seco
         media_url = urljoin(url, pick_variant(playlist, variant))
         playlist = await _get_playlist(session, media_url)
         if not isinstance(playlist, MediaPlaylist):
-            raise InspectError(f"{media_url} is a master playlist where a media playlist was expected")
+            raise InspectError(
+                f"{media_url} is a master playlist where a media playlist was expected"
+            )
     elif variant is not None:
         warn(f"{url} is a media playlist: --variant {variant} ignored")
     summary = Summary(url, media_url, clock.now())
@@ -321,7 +400,10 @@ async def follow(url: str, *, clock: Clock, session: aiohttp.ClientSession, seco
             else:
                 try:
                     scanned[uri] = scan(data)
-                except (TsError, IndexError) as exc:  # IndexError: a packet cut short inside a header
+                except (
+                    TsError,
+                    IndexError,
+                ) as exc:  # IndexError: a packet cut short inside a header
                     scanned[uri] = f"{uri} is not a usable transport stream: {exc}"
             while len(scanned) > SCANNED_KEPT:
                 scanned.popitem(last=False)
@@ -333,9 +415,14 @@ async def follow(url: str, *, clock: Clock, session: aiohttp.ClientSession, seco
         while True:
             summary.reloads += 1
             for boundary in tracker.update(playlist, media_url):
-                before, after = await segment(boundary.before_uri), await segment(boundary.after_uri)
+                before, after = (
+                    await segment(boundary.before_uri),
+                    await segment(boundary.after_uri),
+                )
                 if isinstance(before, str) or isinstance(after, str):
-                    report = SpliceReport(boundary, error=before if isinstance(before, str) else after)
+                    report = SpliceReport(
+                        boundary, error=before if isinstance(before, str) else after
+                    )
                 else:
                     report = measure_scanned(before, after, boundary.discontinuity, boundary)
                 summary.reports.append(report)
@@ -343,8 +430,10 @@ async def follow(url: str, *, clock: Clock, session: aiohttp.ClientSession, seco
                     on_report(report)
                 if splices is not None and len(summary.reports) >= splices:
                     return summary
-            for first, last in tracker.missed[len(summary.missed):]:
-                warn(f"boundaries of MSN {first}..{last} never visible (the window moved on between two reloads)")
+            for first, last in tracker.missed[len(summary.missed) :]:
+                warn(
+                    f"boundaries of MSN {first}..{last} never visible (the window moved on between two reloads)"
+                )
             summary.missed = list(tracker.missed)
             if playlist.endlist:  # the stream is over: nothing new will come
                 return summary
@@ -407,8 +496,10 @@ def table_row(report: SpliceReport) -> str:
     ms = _ms(report.bridge)
     kind = " hole" if report.bridge > 0 else " overlap" if report.bridge < 0 else ""
     cc = "ok" if not report.cc_problems else ", ".join(p.text() for p in report.cc_problems)
-    return (f"{head} {_ms(report.before.end_offset):>+7.1f} {_ms(report.after.start_offset):>+8.1f} {f'{ms:+.1f}{kind}':>16} "
-            f"{'yes' if report.ok else 'no':<3} {cc}")
+    return (
+        f"{head} {_ms(report.before.end_offset):>+7.1f} {_ms(report.after.start_offset):>+8.1f} {f'{ms:+.1f}{kind}':>16} "
+        f"{'yes' if report.ok else 'no':<3} {cc}"
+    )
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -419,39 +510,91 @@ def summary_line(summary: Summary) -> str:
     """The last line of the table: counts, extremes and the verdict."""
     data = summary.to_json()
     found = f"{_count(data['boundaries'], 'boundary', 'boundaries')} ({_count(data['discontinuities'], 'discontinuity', 'discontinuities')})"
-    parts = [f"{data['over_one_frame']} over one AAC frame", f"{data['with_cc_problems']} with CC problems"]
+    parts = [
+        f"{data['over_one_frame']} over one AAC frame",
+        f"{data['with_cc_problems']} with CC problems",
+    ]
     parts += [f"{data['errors']} not measurable"] if data["errors"] else []
-    extremes = [f"largest {name} {data[key]:+.1f} ms" for name, key in (("hole", "largest_hole_ms"), ("overlap", "largest_overlap_ms")) if data[key] is not None]
+    extremes = [
+        f"largest {name} {data[key]:+.1f} ms"
+        for name, key in (("hole", "largest_hole_ms"), ("overlap", "largest_overlap_ms"))
+        if data[key] is not None
+    ]
     verdict = "OK" if summary.ok else "FAILED"
-    return f"rig inspect: {found} in {data['seconds']:g} s of {summary.media_url}: " + ", ".join(parts + extremes) + f"; {verdict}"
+    return (
+        f"rig inspect: {found} in {data['seconds']:g} s of {summary.media_url}: "
+        + ", ".join(parts + extremes)
+        + f"; {verdict}"
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `rig inspect splices`."""
-    parser.add_argument("url", metavar="URL", help="master (multivariant) or media playlist URL of a live HLS stream (MPEG-TS segments)")
-    parser.add_argument("--variant", metavar="NAME|INDEX", default=None,
-                        help="variant of a master playlist: a name (hi for hi.m3u8 or hi/index.m3u8), RESOLUTION, BANDWIDTH, "
-                             "lowest, highest, or an index (0 is the first); default: the first (the rig lists the highest first)")
-    parser.add_argument("--seconds", type=float, default=60.0, metavar="S", help="stop after S seconds of wall clock (default: 60)")
-    parser.add_argument("--splices", type=int, default=None, metavar="N", help="stop after N reported boundaries (default: no limit)")
-    parser.add_argument("--all", dest="every", action="store_true",
-                        help="report every boundary, not only discontinuities (continuous ones are measured on absolute timestamps)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per boundary (JSON lines) and a final summary object")
+    parser.add_argument(
+        "url",
+        metavar="URL",
+        help="master (multivariant) or media playlist URL of a live HLS stream (MPEG-TS segments)",
+    )
+    parser.add_argument(
+        "--variant",
+        metavar="NAME|INDEX",
+        default=None,
+        help="variant of a master playlist: a name (hi for hi.m3u8 or hi/index.m3u8), RESOLUTION, BANDWIDTH, "
+        "lowest, highest, or an index (0 is the first); default: the first (the rig lists the highest first)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="stop after S seconds of wall clock (default: 60)",
+    )
+    parser.add_argument(
+        "--splices",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N reported boundaries (default: no limit)",
+    )
+    parser.add_argument(
+        "--all",
+        dest="every",
+        action="store_true",
+        help="report every boundary, not only discontinuities (continuous ones are measured on absolute timestamps)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per boundary (JSON lines) and a final summary object",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `inspect` (with its `splices` action) to `rig`'s subcommands."""
-    inspect = subparsers.add_parser("inspect", help="QA measurements of a live stream's bytes (splices)",
-                                    description="Measure what a live HLS stream's segments carry, from their bytes.")
+    inspect = subparsers.add_parser(
+        "inspect",
+        help="QA measurements of a live stream's bytes (splices)",
+        description="Measure what a live HLS stream's segments carry, from their bytes.",
+    )
     actions = inspect.add_subparsers(dest="inspect_command", required=True, metavar="ACTION")
-    splices = actions.add_parser("splices", help="audio hole/overlap and continuity counters at every splice",
-                                 description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    splices = actions.add_parser(
+        "splices",
+        help="audio hole/overlap and continuity counters at every splice",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(splices)
     return splices
 
 
-async def execute(args: argparse.Namespace, clock: Clock, session: aiohttp.ClientSession | None = None,
-                  stop: asyncio.Event | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+async def execute(
+    args: argparse.Namespace,
+    clock: Clock,
+    session: aiohttp.ClientSession | None = None,
+    stop: asyncio.Event | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     """`rig inspect splices` on any clock and session; returns the exit status."""
     out, err = out or sys.stdout, err or sys.stderr
     if args.seconds <= 0 or (args.splices is not None and args.splices < 1):
@@ -464,19 +607,33 @@ async def execute(args: argparse.Namespace, clock: Clock, session: aiohttp.Clien
         if not args.json and not shown:
             print(COLUMNS, file=out, flush=True)
         shown.append(report)
-        print(json.dumps(report.to_json()) if args.json else table_row(report), file=out, flush=True)
+        print(
+            json.dumps(report.to_json()) if args.json else table_row(report), file=out, flush=True
+        )
 
     shown: list[SpliceReport] = []
     try:
-        summary = await follow(args.url, clock=clock, session=session, seconds=args.seconds, splices=args.splices, variant=args.variant,
-                               every=args.every, stop=stop, on_report=show, on_warning=lambda text: print(f"rig inspect: {text}", file=err, flush=True))
+        summary = await follow(
+            args.url,
+            clock=clock,
+            session=session,
+            seconds=args.seconds,
+            splices=args.splices,
+            variant=args.variant,
+            every=args.every,
+            stop=stop,
+            on_report=show,
+            on_warning=lambda text: print(f"rig inspect: {text}", file=err, flush=True),
+        )
     except InspectError as exc:
         print(f"rig inspect: {exc}", file=err)
         return 2
     finally:
         if own:
             await session.close()
-    print(json.dumps(summary.to_json()) if args.json else summary_line(summary), file=out, flush=True)
+    print(
+        json.dumps(summary.to_json()) if args.json else summary_line(summary), file=out, flush=True
+    )
     return summary.exit_code
 
 

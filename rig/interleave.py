@@ -70,7 +70,13 @@ class AudioLayout:
         silence prepended or the head cut, padded with silence and cut to length, timestamps
         from the input's position."""
         head = self.input_start
-        lead = f"adelay=delays={-head}S:all=1," if head < 0 else f"atrim=start_sample={head}," if head > 0 else ""
+        lead = (
+            f"adelay=delays={-head}S:all=1,"
+            if head < 0
+            else f"atrim=start_sample={head},"
+            if head > 0
+            else ""
+        )
         return f"{lead}asetpts=N/SR/TB,apad,atrim=end_sample={self.input_samples},asetpts=N/SR/TB+({head})/SR/TB"
 
 
@@ -81,7 +87,9 @@ def loop_layout(loop_seconds: float, rate: int, fps: Fraction, delay_frames: int
     the same rule as every other boundary."""
     samples = Fraction(loop_seconds).limit_denominator(1_000_000) * rate
     if samples.denominator != 1 or samples % AAC_SAMPLES_PER_FRAME:
-        raise ValueError(f"a loop of {loop_seconds} s is not a whole number of AAC frames at {rate} Hz")
+        raise ValueError(
+            f"a loop of {loop_seconds} s is not a whole number of AAC frames at {rate} Hz"
+        )
     cut = -Fraction(delay_frames) * rate / fps
     first = math.ceil(cut + Fraction(AAC_SAMPLES_PER_FRAME, 8))
     return AudioLayout(first, int(samples) // AAC_SAMPLES_PER_FRAME)
@@ -101,7 +109,13 @@ def b_frames_for_offset(audio_offset: float, rate: int, fps: Fraction) -> int:
     """The B-frames that make ffmpeg cut the sound at segment boundaries as a channel with this
     interleave is cut (`decode_delay` inverted: 0, 1, or 3 for a delay of two pictures), so the
     inner boundaries of an ad (where a break that ends early leaves it) match the channel too."""
-    delay = round((Fraction(AAC_SAMPLES_PER_FRAME, 2 * rate) - Fraction(audio_offset).limit_denominator(1_000_000)) * fps)
+    delay = round(
+        (
+            Fraction(AAC_SAMPLES_PER_FRAME, 2 * rate)
+            - Fraction(audio_offset).limit_denominator(1_000_000)
+        )
+        * fps
+    )
     return 0 if delay <= 0 else 1 if delay == 1 else 3
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 
 def run_until_interrupted(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:

@@ -26,12 +26,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from stitcher.ts import AAC_SAMPLES_PER_FRAME, CLOCK, StreamInfo, TsError, TsInfo, av_timing, scan
 from rig.errors import MediaError
-from rig.ffmpeg import ProgressCallback, exact_frame_rate, ffmpeg_executable, frame_rate_expr, run_ffmpeg
+from rig.ffmpeg import (
+    ProgressCallback,
+    exact_frame_rate,
+    ffmpeg_executable,
+    frame_rate_expr,
+    run_ffmpeg,
+)
 from rig.interleave import AudioLayout, decode_delay, loop_layout
 from rig.settings import ChannelConfig, MediaSettings, Rendition
 from stitcher.probe import audio_offset
+from stitcher.ts import AAC_SAMPLES_PER_FRAME, CLOCK, StreamInfo, TsError, TsInfo, av_timing, scan
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +70,7 @@ class ContentRecipe:
     b_frames: int = -1  # -1: the preset's own
 
     @classmethod
-    def for_channel(cls, channel: ChannelConfig, media: MediaSettings) -> "ContentRecipe":
+    def for_channel(cls, channel: ChannelConfig, media: MediaSettings) -> ContentRecipe:
         return cls(
             name=channel.name,
             title=channel.title or channel.name.upper(),
@@ -95,7 +101,12 @@ class ContentRecipe:
 
     def audio_layout(self) -> AudioLayout:
         """Where the loop's sound lies against its picture (`rig.interleave.loop_layout`)."""
-        return loop_layout(self.loop_seconds, self.audio_rate, self.frame_rate, decode_delay(self.preset, self.b_frames))
+        return loop_layout(
+            self.loop_seconds,
+            self.audio_rate,
+            self.frame_rate,
+            decode_delay(self.preset, self.b_frames),
+        )
 
 
 @dataclass(frozen=True)
@@ -107,7 +118,9 @@ class SegmentInfo:
     first_pts: int  # video PTS of its first frame, 90 kHz
     size: int
     payload_packets: dict[int, int]  # PID -> packets with payload (for continuity counters)
-    audio_offset: int = 0  # sound minus picture at its start, 90 kHz ticks (the interleave at this boundary)
+    audio_offset: int = (
+        0  # sound minus picture at its start, 90 kHz ticks (the interleave at this boundary)
+    )
 
 
 @dataclass(frozen=True)
@@ -181,7 +194,10 @@ def filter_graph(recipe: ContentRecipe, font: str | None, caption: str, live: bo
     """
     top = recipe.ladder[0]
     seconds = f"{recipe.loop_seconds:g}"
-    video = [f"testsrc2=size={top.width}x{top.height}:rate={frame_rate_expr(recipe.fps)}" + ("" if live else f":duration={seconds}")]
+    video = [
+        f"testsrc2=size={top.width}x{top.height}:rate={frame_rate_expr(recipe.fps)}"
+        + ("" if live else f":duration={seconds}")
+    ]
     placement = None if live else recipe.audio_layout()
     if live:
         video.append(f"realtime=limit={PACING_LIMIT}")
@@ -206,7 +222,9 @@ def filter_graph(recipe: ContentRecipe, font: str | None, caption: str, live: bo
         audio = f"sine=frequency={recipe.tone_hz}:sample_rate={recipe.audio_rate},arealtime=limit={PACING_LIMIT}"
     else:  # exactly the loop's span of AAC frames, placed so the wrap follows ffmpeg's cut rule (rig.interleave)
         audio = f"sine=frequency={recipe.tone_hz}:sample_rate={recipe.audio_rate},{placement.audio_filters()}"
-    graph.append(audio + f",aformat=channel_layouts=stereo,asplit={n}" + "".join(f"[a{i}]" for i in range(n)))
+    graph.append(
+        audio + f",aformat=channel_layouts=stereo,asplit={n}" + "".join(f"[a{i}]" for i in range(n))
+    )
     return ";".join(graph)
 
 
@@ -228,12 +246,21 @@ def encode_args(recipe: ContentRecipe, index: int, tune: str | None = None) -> l
     ]  # fmt: skip
 
 
-def content_argv(recipe: ContentRecipe, out_dir: Path, ffmpeg: str = "ffmpeg", font: str | None = None) -> list[str]:
+def content_argv(
+    recipe: ContentRecipe, out_dir: Path, ffmpeg: str = "ffmpeg", font: str | None = None
+) -> list[str]:
     """The ffmpeg command that renders a recipe's loop into `out_dir/<rendition>/seg_NNNNN.ts`.
 
     Pure: builds the argument list only. One process renders every rendition from one source.
     """
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-filter_complex", filter_graph(recipe, font, LOOP_CAPTION)]
+    argv = [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-filter_complex",
+        filter_graph(recipe, font, LOOP_CAPTION),
+    ]
     for i, rung in enumerate(recipe.ladder):
         argv += encode_args(recipe, i)
         argv += [
@@ -248,7 +275,7 @@ def content_argv(recipe: ContentRecipe, out_dir: Path, ffmpeg: str = "ffmpeg", f
 # --------------------------------------------------------------------------- build + load
 
 
-def scan_segment(path: Path) -> tuple[bytes, "TsInfo", "StreamInfo", "StreamInfo"]:
+def scan_segment(path: Path) -> tuple[bytes, TsInfo, StreamInfo, StreamInfo]:
     """Read and scan a rendered segment: (bytes, info, video, audio). MediaError unless it holds one
     video and one audio stream with timestamps."""
     data = path.read_bytes()
@@ -262,22 +289,36 @@ def scan_segment(path: Path) -> tuple[bytes, "TsInfo", "StreamInfo", "StreamInfo
     return data, info, video, audio
 
 
-
-def _describe_rendition(recipe: ContentRecipe, rung: Rendition, directory: Path) -> tuple[RenditionMedia, int]:
+def _describe_rendition(
+    recipe: ContentRecipe, rung: Rendition, directory: Path
+) -> tuple[RenditionMedia, int]:
     """Scan a rendition's segments; returns it with its total audio frames. Raises MediaError."""
     files = sorted(directory.glob("seg_*.ts"))
     if len(files) != recipe.segment_count:
-        raise MediaError(f"{recipe.name}/{rung.name}: ffmpeg wrote {len(files)} segments, expected {recipe.segment_count}")
+        raise MediaError(
+            f"{recipe.name}/{rung.name}: ffmpeg wrote {len(files)} segments, expected {recipe.segment_count}"
+        )
     segments, codecs, audio_frames = [], None, 0
     frames_per_segment = round(recipe.segment_seconds * recipe.frame_rate)
     for index, path in enumerate(files):
         data, info, video, audio = scan_segment(path)
         if video.frames != frames_per_segment:
-            raise MediaError(f"{path}: {video.frames} video frames, expected exactly {frames_per_segment} (one closed GOP)")
+            raise MediaError(
+                f"{path}: {video.frames} video frames, expected exactly {frames_per_segment} (one closed GOP)"
+            )
         codecs = codecs or info.codec
         audio_frames += audio.frames
         offset = av_timing(info).start_offset
-        segments.append(SegmentInfo(index, float(video.frames / recipe.frame_rate), video.first_pts, len(data), dict(info.payload_packets), offset))
+        segments.append(
+            SegmentInfo(
+                index,
+                float(video.frames / recipe.frame_rate),
+                video.first_pts,
+                len(data),
+                dict(info.payload_packets),
+                offset,
+            )
+        )
     audio_span = audio_frames * AAC_SAMPLES_PER_FRAME / recipe.audio_rate
     if abs(audio_span - recipe.loop_seconds) > 1e-9:
         raise MediaError(
@@ -343,11 +384,23 @@ def load_content(recipe: ContentRecipe, cache_dir: Path) -> ContentMedia | None:
             entry = by_name[rung.name]
             segments = tuple(
                 SegmentInfo(
-                    s["index"], s["duration"], s["first_pts"], s["size"], {int(p): n for p, n in s["payload_packets"].items()}, s["audio_offset"]
+                    s["index"],
+                    s["duration"],
+                    s["first_pts"],
+                    s["size"],
+                    {int(p): n for p, n in s["payload_packets"].items()},
+                    s["audio_offset"],
                 )
                 for s in entry["segments"]
             )
-            rendition = RenditionMedia(rung, directory / rung.name, entry["codecs"], entry["bandwidth"], entry["average_bandwidth"], segments)
+            rendition = RenditionMedia(
+                rung,
+                directory / rung.name,
+                entry["codecs"],
+                entry["bandwidth"],
+                entry["average_bandwidth"],
+                segments,
+            )
             if not all(rendition.path(s.index).exists() for s in segments):
                 return None
             renditions.append(rendition)
@@ -374,16 +427,26 @@ async def build_content(
         (work / rung.name).mkdir(parents=True, exist_ok=True)
     font = find_font()
     if font is None:
-        log.warning("no TrueType font found (looked for %s); media will have no burned-in text", ", ".join(FONT_CANDIDATES))
+        log.warning(
+            "no TrueType font found (looked for %s); media will have no burned-in text",
+            ", ".join(FONT_CANDIDATES),
+        )
     try:
         argv = content_argv(recipe, work, ffmpeg or ffmpeg_executable(), font)
-        await run_ffmpeg(argv, total_seconds=recipe.loop_seconds, on_progress=on_progress, what=f"render of channel {recipe.name}")
+        await run_ffmpeg(
+            argv,
+            total_seconds=recipe.loop_seconds,
+            on_progress=on_progress,
+            what=f"render of channel {recipe.name}",
+        )
         described = [_describe_rendition(recipe, rung, work / rung.name) for rung in recipe.ladder]
         renditions = tuple(d[0] for d in described)
         reference = [s.duration for s in renditions[0].segments]
         for r in renditions[1:]:
             if [s.duration for s in r.segments] != reference:
-                raise MediaError(f"{recipe.name}: renditions {r.rendition.name} and {renditions[0].rendition.name} disagree on segment durations")
+                raise MediaError(
+                    f"{recipe.name}: renditions {r.rendition.name} and {renditions[0].rendition.name} disagree on segment durations"
+                )
         media = ContentMedia(recipe, work, renditions)
         (work / "manifest.json").write_text(json.dumps(_manifest(media), indent=1))
         try:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from aiohttp import web
 
@@ -44,7 +44,9 @@ def _error(status: int, message: str) -> web.Response:
 
 
 @web.middleware
-async def errors_and_cors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+async def errors_and_cors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """JSON errors, CORS preflight, and `Access-Control-Allow-Origin: *` on every response, in one place."""
     try:
         response = _preflight() if request.method == "OPTIONS" else await handler(request)
@@ -78,7 +80,9 @@ def resolve(cache_dir: Path, kind: str, parts: list[str], name: str) -> tuple[Pa
 
 def _file(request: web.Request, kind: str, parts: list[str]) -> web.FileResponse:
     path, content_type = resolve(request.app[CACHE_DIR], kind, parts, request.match_info["file"])
-    return web.FileResponse(path, headers={"Content-Type": content_type, "Cache-Control": CACHE_CONTROL})
+    return web.FileResponse(
+        path, headers={"Content-Type": content_type, "Cache-Control": CACHE_CONTROL}
+    )
 
 
 async def ad_file(request: web.Request) -> web.StreamResponse:
@@ -93,11 +97,24 @@ async def slate_file(request: web.Request) -> web.StreamResponse:
 
 async def healthz(request: web.Request) -> web.Response:
     cache_dir = request.app[CACHE_DIR]
-    return web.json_response({"ok": True, "cache_dir": str(cache_dir), "ads": (cache_dir / "ads").is_dir(), "slate": (cache_dir / "slate").is_dir()})
+    return web.json_response(
+        {
+            "ok": True,
+            "cache_dir": str(cache_dir),
+            "ads": (cache_dir / "ads").is_dir(),
+            "slate": (cache_dir / "slate").is_dir(),
+        }
+    )
 
 
 def _preflight() -> web.Response:
-    return web.Response(status=204, headers={"Access-Control-Allow-Methods": "GET, HEAD, OPTIONS", "Access-Control-Max-Age": "600"})
+    return web.Response(
+        status=204,
+        headers={
+            "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            "Access-Control-Max-Age": "600",
+        },
+    )
 
 
 def create_app(cache_dir: Path) -> web.Application:
@@ -112,6 +129,8 @@ def create_app(cache_dir: Path) -> web.Application:
 
 async def start_media_server(cache_dir: Path, host: str, port: int) -> web.AppRunner:
     """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
-    runner = await start_site(create_app(cache_dir), host, port, "media server", "another rig running? set RIG_ADS_PORT")
+    runner = await start_site(
+        create_app(cache_dir), host, port, "media server", "another rig running? set RIG_ADS_PORT"
+    )
     log.info("media server on http://%s:%s serving %s", host, port, cache_dir)
     return runner

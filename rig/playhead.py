@@ -18,7 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, Variant, format_datetime
-from stitcher.sessions import LIVE_SYNC_TARGETS  # hls.js liveSyncDurationCount: where a player starts
+from stitcher.sessions import (
+    LIVE_SYNC_TARGETS,
+)  # hls.js liveSyncDurationCount: where a player starts
 
 EPSILON = 1e-6
 _GENERIC_NAMES = {"index", "playlist", "prog_index", "chunklist", "media", "stream"}
@@ -44,7 +46,12 @@ def choose_variant(master: MasterPlaylist, policy: str, rng: random.Random) -> V
         ranked = sorted(variants, key=lambda v: v.attributes.number("BANDWIDTH") or 0)
         return ranked[0] if policy == "lowest" else ranked[-1]
     for v in variants:
-        if policy in (variant_name(v.uri), v.uri, v.attributes.text("RESOLUTION"), v.attributes.raw("BANDWIDTH")):
+        if policy in (
+            variant_name(v.uri),
+            v.uri,
+            v.attributes.text("RESOLUTION"),
+            v.attributes.raw("BANDWIDTH"),
+        ):
             return v
     names = ", ".join(variant_name(v.uri) for v in variants)
     raise LookupError(f"no variant {policy!r} (variants: {names})")
@@ -71,9 +78,14 @@ class _Break:
     slate_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start_msn": self.start_msn, "start": format_datetime(self.start_pdt) if self.start_pdt else None,
-                "joined_inside": self.joined_inside, "ads": list(self.ads),
-                "ad_seconds": round(self.ad_seconds, 3), "slate_seconds": round(self.slate_seconds, 3)}
+        return {
+            "start_msn": self.start_msn,
+            "start": format_datetime(self.start_pdt) if self.start_pdt else None,
+            "joined_inside": self.joined_inside,
+            "ads": list(self.ads),
+            "ad_seconds": round(self.ad_seconds, 3),
+            "slate_seconds": round(self.slate_seconds, 3),
+        }
 
 
 class Playhead:
@@ -99,7 +111,11 @@ class Playhead:
         return piece.pdt + self.position if piece is not None and piece.pdt is not None else None
 
     def buffered(self) -> float:
-        return max(0.0, sum(p.duration for p in self.buffer) - self.position) if self.at is not None else 0.0
+        return (
+            max(0.0, sum(p.duration for p in self.buffer) - self.position)
+            if self.at is not None
+            else 0.0
+        )
 
     def stall_seconds(self, now: float) -> float:
         ongoing = now - self.stalled_since if self.stalled_since is not None else 0.0
@@ -157,7 +173,9 @@ class Playhead:
             self._open = _Break(piece.msn, piece.pdt, first)
             self.breaks.append(self._open)
         if piece.kind == "ad":
-            if piece.ad_id is not None and (not self._open.ads or self._open.ads[-1] != piece.ad_id):
+            if piece.ad_id is not None and (
+                not self._open.ads or self._open.ads[-1] != piece.ad_id
+            ):
                 self._open.ads.append(piece.ad_id)
             self._open.ad_seconds += piece.duration
         else:

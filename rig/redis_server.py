@@ -20,13 +20,21 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from rig.errors import RigError
 
-__all__ = ["RedisServer", "RedisServerError", "RedisServerMissing", "redis_server_argv", "start_redis",
-           "start_redis_sync", "running_redis", "find_redis_server"]
+__all__ = [
+    "RedisServer",
+    "RedisServerError",
+    "RedisServerMissing",
+    "redis_server_argv",
+    "start_redis",
+    "start_redis_sync",
+    "running_redis",
+    "find_redis_server",
+]
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0  # seconds until the server must answer
@@ -56,8 +64,23 @@ def find_redis_server(binary: str = "redis-server") -> str:
 def redis_server_argv(binary: str, port: int, directory: Path) -> list[str]:
     """The command line of a private, non-persistent server on loopback `port` (pure)."""
     return [
-        binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-        "--dir", str(directory), "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        HOST,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "yes",
+        "--loglevel",
+        "warning",
     ]
 
 
@@ -131,13 +154,13 @@ class RedisServer:
         if self._owns_directory:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    async def __aenter__(self) -> "RedisServer":
+    async def __aenter__(self) -> RedisServer:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -146,9 +169,15 @@ class RedisServer:
 
 def _launch(binary: str, port: int, directory: Path, owns: bool, timeout: float) -> RedisServer:
     with open(directory / "redis.log", "ab") as log:
-        process = subprocess.Popen(redis_server_argv(binary, port, directory), stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    server = RedisServer(process, port, directory, owns_directory=False)  # a failed try keeps the directory
+        process = subprocess.Popen(
+            redis_server_argv(binary, port, directory),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = RedisServer(
+        process, port, directory, owns_directory=False
+    )  # a failed try keeps the directory
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _serving_pid(port) == process.pid:
@@ -158,12 +187,19 @@ def _launch(binary: str, port: int, directory: Path, owns: bool, timeout: float)
             break
         time.sleep(0.02)
     server.stop()
-    raise RedisServerError(f"redis-server on port {port} did not answer within {timeout:g} s "
-                           f"(exit status {process.poll()}):\n{server.log()[-2000:]}")
+    raise RedisServerError(
+        f"redis-server on port {port} did not answer within {timeout:g} s "
+        f"(exit status {process.poll()}):\n{server.log()[-2000:]}"
+    )
 
 
-def start_redis_sync(port: int | None = None, directory: str | Path | None = None, *,
-                     binary: str = "redis-server", timeout: float = START_TIMEOUT) -> RedisServer:
+def start_redis_sync(
+    port: int | None = None,
+    directory: str | Path | None = None,
+    *,
+    binary: str = "redis-server",
+    timeout: float = START_TIMEOUT,
+) -> RedisServer:
     """Start a private redis-server (blocking until it answers, at most `timeout` s)."""
     path = find_redis_server(binary)
     owns = directory is None
@@ -173,7 +209,9 @@ def start_redis_sync(port: int | None = None, directory: str | Path | None = Non
     try:
         for attempt in range(attempts):
             try:
-                return _launch(path, port if port is not None else free_port(), workdir, owns, timeout)
+                return _launch(
+                    path, port if port is not None else free_port(), workdir, owns, timeout
+                )
             except RedisServerError:
                 if attempt == attempts - 1:
                     raise
@@ -184,15 +222,23 @@ def start_redis_sync(port: int | None = None, directory: str | Path | None = Non
         raise
 
 
-async def start_redis(port: int | None = None, directory: str | Path | None = None, *,
-                      binary: str = "redis-server", timeout: float = START_TIMEOUT) -> RedisServer:
+async def start_redis(
+    port: int | None = None,
+    directory: str | Path | None = None,
+    *,
+    binary: str = "redis-server",
+    timeout: float = START_TIMEOUT,
+) -> RedisServer:
     """Start a private redis-server without blocking the event loop; stop it with `.stop()`."""
-    return await asyncio.to_thread(start_redis_sync, port, directory, binary=binary, timeout=timeout)
+    return await asyncio.to_thread(
+        start_redis_sync, port, directory, binary=binary, timeout=timeout
+    )
 
 
 @contextlib.contextmanager
-def running_redis(port: int | None = None, directory: str | Path | None = None, *,
-                  binary: str = "redis-server") -> Iterator[RedisServer]:
+def running_redis(
+    port: int | None = None, directory: str | Path | None = None, *, binary: str = "redis-server"
+) -> Iterator[RedisServer]:
     """A private redis-server for the duration of a `with` block (sync: pytest session fixtures)."""
     server = start_redis_sync(port, directory, binary=binary)
     try:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from fractions import Fraction
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, get_type_hints
+from typing import Any, get_type_hints
 
 from rig.errors import ConfigError
 from rig.ffmpeg import exact_frame_rate
@@ -51,7 +52,9 @@ class Rendition:
 class MediaSettings:
     """How content is rendered and cached (section `[media]`)."""
 
-    cache_dir: Path = _doc("Where rendered media is cached; `\"\"` means `<repo>/media/cache`.", default=Path())
+    cache_dir: Path = _doc(
+        'Where rendered media is cached; `""` means `<repo>/media/cache`.', default=Path()
+    )
     loop_seconds: float = _doc(
         "Length of each channel's rendered loop. Must be a whole number of segments and of AAC"
         " frames (1024 samples): any multiple of 1.92 s segments at 48 kHz, a multiple of 8 s with 2 s"
@@ -64,7 +67,10 @@ class MediaSettings:
         " same point at every boundary; others make the cut move by up to one AAC frame.",
         default=1.92,
     )
-    fps: float = _doc("Frame rate of all video (29.97 and the other NTSC rates mean 30000/1001 etc.).", default=25.0)
+    fps: float = _doc(
+        "Frame rate of all video (29.97 and the other NTSC rates mean 30000/1001 etc.).",
+        default=25.0,
+    )
     b_frames: int = _doc(
         "B-frames between reference pictures in the channels' H.264 (-1: the preset's own, none for"
         " `ultrafast`, else 3). It sets the channel's interleave: ffmpeg's segmenter cuts the sound at"
@@ -73,30 +79,44 @@ class MediaSettings:
     )
     audio_rate: int = _doc("Audio sample rate (Hz), stereo AAC-LC.", default=48000)
     preset: str = _doc("x264 preset used for renders (speed vs. size).", default="veryfast")
-    ladder: tuple[Rendition, ...] = _doc("The variants, highest first (`[[media.ladder]]`).", default=())
+    ladder: tuple[Rendition, ...] = _doc(
+        "The variants, highest first (`[[media.ladder]]`).", default=()
+    )
 
     def check(self) -> None:
         segs = self.loop_seconds / self.segment_seconds
         if abs(segs - round(segs)) > 1e-9 or round(segs) < 1:
-            raise ConfigError(f"media.loop_seconds={self.loop_seconds} is not a whole number of {self.segment_seconds} s segments")
+            raise ConfigError(
+                f"media.loop_seconds={self.loop_seconds} is not a whole number of {self.segment_seconds} s segments"
+            )
         if not whole_aac_frames(self.loop_seconds, self.audio_rate):
             raise ConfigError(
                 f"media.loop_seconds={self.loop_seconds} is not a whole number of AAC frames at"
                 f" {self.audio_rate} Hz (1024 samples each); the loop would glitch at every wrap"
             )
-        per_segment = Fraction(self.segment_seconds).limit_denominator(1_000_000) * exact_frame_rate(self.fps)
+        per_segment = Fraction(self.segment_seconds).limit_denominator(
+            1_000_000
+        ) * exact_frame_rate(self.fps)
         if self.fps <= 0 or per_segment.denominator != 1:
-            raise ConfigError(f"media.segment_seconds={self.segment_seconds} is not a whole number of frames at {self.fps} fps")
+            raise ConfigError(
+                f"media.segment_seconds={self.segment_seconds} is not a whole number of frames at {self.fps} fps"
+            )
         if not -1 <= self.b_frames <= 16:
-            raise ConfigError(f"media.b_frames={self.b_frames} must be -1 (the preset's) or 0 to 16")
+            raise ConfigError(
+                f"media.b_frames={self.b_frames} must be -1 (the preset's) or 0 to 16"
+            )
         if not self.ladder:
-            raise ConfigError("media.ladder is empty: define at least one [[media.ladder]] rendition")
+            raise ConfigError(
+                "media.ladder is empty: define at least one [[media.ladder]] rendition"
+            )
         names = [r.name for r in self.ladder]
         if len(set(names)) != len(names):
             raise ConfigError(f"duplicate rendition names in media.ladder: {names}")
         for r in self.ladder:
             if r.width % 2 or r.height % 2 or r.width <= 0 or r.height <= 0:
-                raise ConfigError(f"rendition {r.name}: {r.width}x{r.height} must be positive and even")
+                raise ConfigError(
+                    f"rendition {r.name}: {r.width}x{r.height} must be positive and even"
+                )
 
 
 @dataclass(frozen=True)
@@ -110,8 +130,12 @@ class OriginSettings:
         " timeline is a pure function of the clock and this epoch, so restarts continue it.",
         default=1_767_225_600.0,  # 2026-01-01T00:00:00Z
     )
-    window_segments: int = _doc("Segments in each live playlist (the sliding window / DVR depth).", default=6)
-    cache_segments: int = _doc("How many rewritten segments the emulator keeps in memory.", default=256)
+    window_segments: int = _doc(
+        "Segments in each live playlist (the sliding window / DVR depth).", default=6
+    )
+    cache_segments: int = _doc(
+        "How many rewritten segments the emulator keeps in memory.", default=256
+    )
     live: bool = _doc(
         "Encode every channel live with ffmpeg (test pattern and tone, the wall clock burned in) instead"
         " of looping its rendered media: same numbering, window, PDT and cues; roughly a third of a CPU"
@@ -126,15 +150,38 @@ class StitcherSettings:
 
     host: str = _doc("Address the stitcher listens on.", default="127.0.0.1")
     port: int = _doc("Port of the stitcher.", default=8080)
-    kv_url: str = _doc("KV store URL: `sqlite:///path/kv.db` or `redis://host:port/db`; `\"\"` = sqlite under the state dir.", default="")
-    decision_url: str = _doc("A remote ad decision server (POST pod JSON); `\"\"` = house library only.", default="")
-    decision_timeout: float = _doc("Seconds to wait for the remote ad server before using the house library.", default=0.5)
-    token: str = _doc("Bearer token the /cue write endpoints require; `\"\"` = loopback clients only.", default="")
-    monitor_interval: float = _doc("Seconds between two looks of the SCTE-35 monitor at each origin.", default=1.0)
-    workers: int = _doc("Stitcher processes sharing the port (`stitcher serve --workers N`); any of them answers any request.", default=1)
-    origin_timeout: float = _doc("Seconds the stitcher waits for an origin playlist before it answers from its last good copy or 504.", default=2.0)
-    origin_cache: float = _doc("Seconds one origin playlist fetch is shared by every request for that variant.", default=0.5)
-    kv_cache: float = _doc("Seconds one read of a channel's break records and ledger is shared by every request.", default=0.5)
+    kv_url: str = _doc(
+        'KV store URL: `sqlite:///path/kv.db` or `redis://host:port/db`; `""` = sqlite under the state dir.',
+        default="",
+    )
+    decision_url: str = _doc(
+        'A remote ad decision server (POST pod JSON); `""` = house library only.', default=""
+    )
+    decision_timeout: float = _doc(
+        "Seconds to wait for the remote ad server before using the house library.", default=0.5
+    )
+    token: str = _doc(
+        'Bearer token the /cue write endpoints require; `""` = loopback clients only.', default=""
+    )
+    monitor_interval: float = _doc(
+        "Seconds between two looks of the SCTE-35 monitor at each origin.", default=1.0
+    )
+    workers: int = _doc(
+        "Stitcher processes sharing the port (`stitcher serve --workers N`); any of them answers any request.",
+        default=1,
+    )
+    origin_timeout: float = _doc(
+        "Seconds the stitcher waits for an origin playlist before it answers from its last good copy or 504.",
+        default=2.0,
+    )
+    origin_cache: float = _doc(
+        "Seconds one origin playlist fetch is shared by every request for that variant.",
+        default=0.5,
+    )
+    kv_cache: float = _doc(
+        "Seconds one read of a channel's break records and ledger is shared by every request.",
+        default=0.5,
+    )
     kv_grace: float = _doc(
         "Seconds the stitcher keeps using its last read of the break store while the store is down; after"
         " that, breaks that have not begun are passed through (breaks already served keep their slots).",
@@ -148,8 +195,12 @@ class AdsSettings:
 
     host: str = _doc("Address of the media server for ad and slate segments.", default="127.0.0.1")
     port: int = _doc("Port of the media server (`/ads/...`, `/slate/...`).", default=8082)
-    house_count: int = _doc("How many house creatives to render (10/15/20/30 s, each visibly different).", default=6)
-    slate_seconds: float = _doc("Length of the conditioned slate used to fill the rest of a break.", default=10.0)
+    house_count: int = _doc(
+        "How many house creatives to render (10/15/20/30 s, each visibly different).", default=6
+    )
+    slate_seconds: float = _doc(
+        "Length of the conditioned slate used to fill the rest of a break.", default=10.0
+    )
 
     @property
     def base_url(self) -> str:
@@ -164,27 +215,52 @@ class ChannelConfig:
     title: str = _doc("Text burned into the picture.", default="")
     colour: str = _doc("Colour of the title band (ffmpeg colour syntax).", default="0x1f4e79")
     tone_hz: int = _doc("Frequency of the channel's audio tone.", default=440)
-    cue_format: str = _doc("How cues appear in playlists: daterange, cue-out, scte35 or oatcls.", default="daterange")
-    cue_command: str = _doc("SCTE-35 command of scheduled cues: splice_insert or time_signal.", default="splice_insert")
-    break_every: float = _doc("Seconds between scheduled breaks; 0 disables the schedule.", default=120.0)
-    break_duration: float = _doc("Length of scheduled breaks (snapped to whole segments).", default=30.0)
-    break_preroll: float = _doc("How long before its splice point a scheduled cue is announced.", default=8.0)
-    break_offset: float = _doc("Seconds after the epoch of the first scheduled break.", default=60.0)
+    cue_format: str = _doc(
+        "How cues appear in playlists: daterange, cue-out, scte35 or oatcls.", default="daterange"
+    )
+    cue_command: str = _doc(
+        "SCTE-35 command of scheduled cues: splice_insert or time_signal.", default="splice_insert"
+    )
+    break_every: float = _doc(
+        "Seconds between scheduled breaks; 0 disables the schedule.", default=120.0
+    )
+    break_duration: float = _doc(
+        "Length of scheduled breaks (snapped to whole segments).", default=30.0
+    )
+    break_preroll: float = _doc(
+        "How long before its splice point a scheduled cue is announced.", default=8.0
+    )
+    break_offset: float = _doc(
+        "Seconds after the epoch of the first scheduled break.", default=60.0
+    )
     discontinuity_every: int = _doc(
-        "Inject an origin EXT-X-DISCONTINUITY (with a timestamp jump) every N segments; 0 = never.", default=0
+        "Inject an origin EXT-X-DISCONTINUITY (with a timestamp jump) every N segments; 0 = never.",
+        default=0,
     )
 
     def check(self) -> None:
-        if not self.name or not all(c.isalnum() or c == "-" for c in self.name) or self.name != self.name.lower():
+        if (
+            not self.name
+            or not all(c.isalnum() or c == "-" for c in self.name)
+            or self.name != self.name.lower()
+        ):
             raise ConfigError(f"channel name {self.name!r}: use lower-case letters, digits and '-'")
         if self.cue_format not in CUE_FORMATS:
-            raise ConfigError(f"channel {self.name}: cue_format {self.cue_format!r} is not one of {', '.join(CUE_FORMATS)}")
+            raise ConfigError(
+                f"channel {self.name}: cue_format {self.cue_format!r} is not one of {', '.join(CUE_FORMATS)}"
+            )
         if self.cue_command not in CUE_COMMANDS:
-            raise ConfigError(f"channel {self.name}: cue_command {self.cue_command!r} is not one of {', '.join(CUE_COMMANDS)}")
+            raise ConfigError(
+                f"channel {self.name}: cue_command {self.cue_command!r} is not one of {', '.join(CUE_COMMANDS)}"
+            )
         if self.break_every < 0 or self.break_duration <= 0 or self.break_preroll < 0:
-            raise ConfigError(f"channel {self.name}: break_every ≥ 0, break_duration > 0 and break_preroll ≥ 0 are required")
+            raise ConfigError(
+                f"channel {self.name}: break_every ≥ 0, break_duration > 0 and break_preroll ≥ 0 are required"
+            )
         if self.break_every and self.break_duration + self.break_preroll >= self.break_every:
-            raise ConfigError(f"channel {self.name}: scheduled breaks ({self.break_duration} s + pre-roll) overlap every {self.break_every} s")
+            raise ConfigError(
+                f"channel {self.name}: scheduled breaks ({self.break_duration} s + pre-roll) overlap every {self.break_every} s"
+            )
         if self.discontinuity_every < 0:
             raise ConfigError(f"channel {self.name}: discontinuity_every must be ≥ 0")
 
@@ -193,8 +269,13 @@ class ChannelConfig:
 class Settings:
     """Everything the rig's processes need, read once at start-up."""
 
-    state_dir: Path = _doc("Where runtime state lives (KV file, channel DB, origin splices); `\"\"` = ~/.local/state/ssai-rig.", default=Path())
-    config_file: Path | None = _doc("The config file these settings came from, if any.", default=None)
+    state_dir: Path = _doc(
+        'Where runtime state lives (KV file, channel DB, origin splices); `""` = ~/.local/state/ssai-rig.',
+        default=Path(),
+    )
+    config_file: Path | None = _doc(
+        "The config file these settings came from, if any.", default=None
+    )
     origin: OriginSettings = field(default_factory=OriginSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     ads: AdsSettings = field(default_factory=AdsSettings)
@@ -239,7 +320,7 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
 
 def _parse_epoch(value: Any, where: str) -> float:
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     if isinstance(value, (int, float)):
         return float(value)
     try:
@@ -249,8 +330,10 @@ def _parse_epoch(value: Any, where: str) -> float:
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:
-        raise ConfigError(f"{where}: {value!r} is neither epoch seconds nor an ISO 8601 date-time") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+        raise ConfigError(
+            f"{where}: {value!r} is neither epoch seconds nor an ISO 8601 date-time"
+        ) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
@@ -270,7 +353,9 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
         elif f.name == "ladder":
             if not isinstance(value, list):
                 raise ConfigError(f"{here}: expected a list of tables ([[media.ladder]])")
-            kwargs[f.name] = tuple(_build(Rendition, item, f"{here}[{i}]") for i, item in enumerate(value))
+            kwargs[f.name] = tuple(
+                _build(Rendition, item, f"{here}[{i}]") for i, item in enumerate(value)
+            )
         else:
             kwargs[f.name] = _convert(value, hints[f.name], here)
     try:
@@ -311,7 +396,9 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    config_file: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
     """Read the shipped defaults, then the config file, then the environment. Raises ConfigError."""
     env = os.environ if env is None else env
     data = _read_toml(DEFAULT_CONFIG)
@@ -322,7 +409,12 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
     data.setdefault("media", {})
     data.setdefault("ads", {})
     data.setdefault("stitcher", {})
-    sections = {"origin": OriginSettings, "media": MediaSettings, "ads": AdsSettings, "stitcher": StitcherSettings}
+    sections = {
+        "origin": OriginSettings,
+        "media": MediaSettings,
+        "ads": AdsSettings,
+        "stitcher": StitcherSettings,
+    }
     for section, cls in sections.items():
         data[section] = {**data[section], **_env_overrides(section, cls, env)}
     top = {k: v for k, v in data.items() if k not in sections and k != "channels"}
@@ -334,19 +426,35 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
     stitcher = _build(StitcherSettings, data["stitcher"], "stitcher")
     if not 1 <= stitcher.workers <= 64:
         raise ConfigError(f"stitcher.workers={stitcher.workers} must be between 1 and 64")
-    for name in ("origin_timeout", "origin_cache", "kv_cache", "monitor_interval", "decision_timeout"):
+    for name in (
+        "origin_timeout",
+        "origin_cache",
+        "kv_cache",
+        "monitor_interval",
+        "decision_timeout",
+    ):
         if not getattr(stitcher, name) > 0:
             raise ConfigError(f"stitcher.{name} must be a positive number of seconds")
     if stitcher.kv_grace < 0:
         raise ConfigError("stitcher.kv_grace must be ≥ 0 seconds")
     if ads.house_count < 1 or ads.slate_seconds <= 0:
         raise ConfigError("ads.house_count must be ≥ 1 and ads.slate_seconds > 0")
-    channels = tuple(_build(ChannelConfig, c, f"channels[{i}]") for i, c in enumerate(data.get("channels", [])))
+    channels = tuple(
+        _build(ChannelConfig, c, f"channels[{i}]") for i, c in enumerate(data.get("channels", []))
+    )
 
-    state_dir = settings.state_dir if str(settings.state_dir) not in ("", ".") else Path("~/.local/state/ssai-rig").expanduser()
-    cache_dir = media.cache_dir if str(media.cache_dir) not in ("", ".") else REPO_DIR / "media" / "cache"
+    state_dir = (
+        settings.state_dir
+        if str(settings.state_dir) not in ("", ".")
+        else Path("~/.local/state/ssai-rig").expanduser()
+    )
+    cache_dir = (
+        media.cache_dir if str(media.cache_dir) not in ("", ".") else REPO_DIR / "media" / "cache"
+    )
     if not stitcher.kv_url:
-        stitcher = dataclasses.replace(stitcher, kv_url=f"sqlite:///{(state_dir / 'kv.db').resolve()}")
+        stitcher = dataclasses.replace(
+            stitcher, kv_url=f"sqlite:///{(state_dir / 'kv.db').resolve()}"
+        )
     media = dataclasses.replace(media, cache_dir=cache_dir)
     media.check()
     names = [c.name for c in channels]
@@ -355,7 +463,9 @@ def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] 
     for channel in channels:
         channel.check()
     if origin.window_segments < 3:
-        raise ConfigError("origin.window_segments must be at least 3 (a live playlist holds ≥ 3 target durations)")
+        raise ConfigError(
+            "origin.window_segments must be at least 3 (a live playlist holds ≥ 3 target durations)"
+        )
     return dataclasses.replace(
         settings,
         state_dir=state_dir,

@@ -22,9 +22,9 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import aiohttp
 
@@ -51,10 +51,33 @@ def components(settings: Settings, config: Path | None) -> list[Component]:
     extra = ("--config", str(config)) if config else ()
     o, a, s = settings.origin, settings.ads, settings.stitcher
     return [
-        Component("origin", (str(BIN / "origin-emulator"), "serve", "--host", o.host, "--port", str(o.port), *(("--live",) if o.live else ()), *extra),
-                  f"http://{o.host}:{o.port}/healthz", (o.host, o.port)),
-        Component("media", (str(BIN / "rig"), "media", "serve", "--host", a.host, "--port", str(a.port), *extra), f"http://{a.host}:{a.port}/healthz", (a.host, a.port)),
-        Component("stitcher", (str(BIN / "stitcher"), "serve", "--host", s.host, "--port", str(s.port), *extra), f"http://{s.host}:{s.port}/healthz", (s.host, s.port)),
+        Component(
+            "origin",
+            (
+                str(BIN / "origin-emulator"),
+                "serve",
+                "--host",
+                o.host,
+                "--port",
+                str(o.port),
+                *(("--live",) if o.live else ()),
+                *extra,
+            ),
+            f"http://{o.host}:{o.port}/healthz",
+            (o.host, o.port),
+        ),
+        Component(
+            "media",
+            (str(BIN / "rig"), "media", "serve", "--host", a.host, "--port", str(a.port), *extra),
+            f"http://{a.host}:{a.port}/healthz",
+            (a.host, a.port),
+        ),
+        Component(
+            "stitcher",
+            (str(BIN / "stitcher"), "serve", "--host", s.host, "--port", str(s.port), *extra),
+            f"http://{s.host}:{s.port}/healthz",
+            (s.host, s.port),
+        ),
         Component("monitor", (str(BIN / "stitcher"), "monitor", *extra)),
     ]
 
@@ -65,12 +88,16 @@ def check_free(component: Component) -> None:
         return
     host, port = component.port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no obstacle, a listener is
+        probe.setsockopt(
+            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+        )  # as the servers do: TIME_WAIT is no obstacle, a listener is
         try:
             probe.bind((host, port))
         except OSError as exc:
             variable = f"RIG_{'ADS' if component.name == 'media' else component.name.upper()}_PORT"
-            raise RigError(f"{component.name} cannot listen on {host}:{port}: {exc.strerror or exc} (another rig running? use --{component.name}-port or {variable})") from None
+            raise RigError(
+                f"{component.name} cannot listen on {host}:{port}: {exc.strerror or exc} (another rig running? use --{component.name}-port or {variable})"
+            ) from None
 
 
 def die_with_parent() -> None:
@@ -116,36 +143,64 @@ def tail(path: Path, lines: int = 8) -> str:
 
 
 class Supervisor:
-    def __init__(self, parts: list[Component], env: dict[str, str], log_dir: Path, on_event: Callable[[str], None] = print):
+    def __init__(
+        self,
+        parts: list[Component],
+        env: dict[str, str],
+        log_dir: Path,
+        on_event: Callable[[str], None] = print,
+    ):
         self.env, self.log_dir, self.on_event = env, log_dir, on_event
         self.running = [Running(c, log=log_dir / f"{c.name}.log") for c in parts]
 
     def status(self) -> list[Status]:
-        return [Status(r.component.name, r.state, r.process.pid if r.process else None, r.restarts, r.last_exit) for r in self.running]
+        return [
+            Status(
+                r.component.name,
+                r.state,
+                r.process.pid if r.process else None,
+                r.restarts,
+                r.last_exit,
+            )
+            for r in self.running
+        ]
 
     async def _spawn(self, run: Running) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(run.log, "ab") as log:
-            log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(run.component.argv)}\n".encode())
+            log.write(
+                f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(run.component.argv)}\n".encode()
+            )
             log.flush()
             run.process = await asyncio.create_subprocess_exec(
-                *run.component.argv, env=self.env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True, preexec_fn=die_with_parent,
+                *run.component.argv,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         run.started = time.monotonic()
 
     async def _ready(self, run: Running, session: aiohttp.ClientSession, deadline: float) -> None:
         while run.component.health:
             if run.process.returncode is not None:
-                raise RigError(f"{run.component.name} exited with {run.process.returncode} while starting; its log ({run.log}) ends:\n{tail(run.log)}")
+                raise RigError(
+                    f"{run.component.name} exited with {run.process.returncode} while starting; its log ({run.log}) ends:\n{tail(run.log)}"
+                )
             try:
-                async with session.get(run.component.health, timeout=aiohttp.ClientTimeout(total=1)) as response:
+                async with session.get(
+                    run.component.health, timeout=aiohttp.ClientTimeout(total=1)
+                ) as response:
                     if response.status == 200:
                         break
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             if time.monotonic() > deadline:
-                raise RigError(f"{run.component.name} did not answer {run.component.health} within {START_TIMEOUT:g} s; its log ({run.log}) ends:\n{tail(run.log)}")
+                raise RigError(
+                    f"{run.component.name} did not answer {run.component.health} within {START_TIMEOUT:g} s; its log ({run.log}) ends:\n{tail(run.log)}"
+                )
             await asyncio.sleep(0.1)
         run.state = "running"
 
@@ -173,22 +228,28 @@ class Supervisor:
                 code = run.process.returncode
                 if time.monotonic() - run.started > STEADY:
                     run.pause = 1.0
-                run.last_exit = f"exit {code}" if code >= 0 else f"killed by {signal.Signals(-code).name}"
+                run.last_exit = (
+                    f"exit {code}" if code >= 0 else f"killed by {signal.Signals(-code).name}"
+                )
                 run.state, run.restarts = "restarting", run.restarts + 1
                 last = tail(run.log, 1)
-                self.on_event(f"{run.component.name} stopped ({run.last_exit}{': ' + last if last else ''}); restarting in {run.pause:g} s (log: {run.log})")
+                self.on_event(
+                    f"{run.component.name} stopped ({run.last_exit}{': ' + last if last else ''}); restarting in {run.pause:g} s (log: {run.log})"
+                )
                 try:
                     await asyncio.wait_for(stop.wait(), run.pause)
                     return
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 run.pause = min(MAX_PAUSE, run.pause * 2)
                 await self._spawn(run)
                 run.state = "running"
-                self.on_event(f"{run.component.name} restarted (pid {run.process.pid}, restart {run.restarts})")
+                self.on_event(
+                    f"{run.component.name} restarted (pid {run.process.pid}, restart {run.restarts})"
+                )
             try:
                 await asyncio.wait_for(stop.wait(), 0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def stop(self) -> None:
@@ -203,7 +264,7 @@ class Supervisor:
         for run in alive:
             try:
                 await asyncio.wait_for(run.process.wait(), STOP_TIMEOUT)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 os.killpg(run.process.pid, signal.SIGKILL)
                 await run.process.wait()
         for run in self.running:

@@ -24,8 +24,8 @@ import asyncio
 import json
 import sys
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 from urllib.parse import urljoin
 
 import aiohttp
@@ -69,7 +69,9 @@ class _Memory:
 class _Run:
     """The state of one `validate` call, shared by its viewers."""
 
-    def __init__(self, checker: Checker, session: aiohttp.ClientSession, clock: Clock, check_segments: bool):
+    def __init__(
+        self, checker: Checker, session: aiohttp.ClientSession, clock: Clock, check_segments: bool
+    ):
         self.checker = checker
         self.session = session
         self.clock = clock
@@ -80,7 +82,9 @@ class _Run:
 
     # ---------------------------------------------------------------- HTTP
 
-    def check_cors(self, headers: Mapping[str, str], variant: str, what: str, viewer: str | None) -> None:
+    def check_cors(
+        self, headers: Mapping[str, str], variant: str, what: str, viewer: str | None
+    ) -> None:
         """CORS: the response must carry `Access-Control-Allow-Origin: *` (reported once per `what`)."""
         value = headers.get("Access-Control-Allow-Origin")
         if value != "*":
@@ -99,18 +103,30 @@ class _Run:
             async with self.session.get(url) as response:
                 text = await response.text()
                 status, headers = response.status, response.headers
-        except (aiohttp.ClientError, asyncio.TimeoutError, UnicodeError, LookupError) as exc:
-            self.checker.report("HTTP", f"GET {url} failed: {_describe(exc)}", variant=variant, at=self.clock.now(),
-                                viewer=viewer)
+        except (TimeoutError, aiohttp.ClientError, UnicodeError, LookupError) as exc:
+            self.checker.report(
+                "HTTP",
+                f"GET {url} failed: {_describe(exc)}",
+                variant=variant,
+                at=self.clock.now(),
+                viewer=viewer,
+            )
             return None
         if status != 200:
-            self.checker.report("HTTP", f"GET {url} returned {status}, expected 200", variant=variant,
-                                at=self.clock.now(), viewer=viewer)
+            self.checker.report(
+                "HTTP",
+                f"GET {url} returned {status}, expected 200",
+                variant=variant,
+                at=self.clock.now(),
+                viewer=viewer,
+            )
             return None
         self.check_cors(headers, variant, "playlist GET", viewer)
         return text
 
-    async def check_segment(self, url: str, variant: str, msn: int, viewer: str, rule: str, why: str) -> None:
+    async def check_segment(
+        self, url: str, variant: str, msn: int, viewer: str, rule: str, why: str
+    ) -> None:
         """HEAD a segment (ranged GET when HEAD gives 405); anything but success is a `rule` violation."""
         try:
             async with self.session.head(url, allow_redirects=True) as response:
@@ -118,14 +134,31 @@ class _Run:
             if status == 405:
                 async with self.session.get(url, headers={"Range": "bytes=0-0"}) as response:
                     await response.read()
-                    status, headers, method, good = response.status, response.headers, "GET", (200, 206)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            self.checker.report(rule, f"{why}: {url} failed: {_describe(exc)}", variant=variant, at=self.clock.now(),
-                                viewer=viewer, msn=msn)
+                    status, headers, method, good = (
+                        response.status,
+                        response.headers,
+                        "GET",
+                        (200, 206),
+                    )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            self.checker.report(
+                rule,
+                f"{why}: {url} failed: {_describe(exc)}",
+                variant=variant,
+                at=self.clock.now(),
+                viewer=viewer,
+                msn=msn,
+            )
             return
         if status not in good:
-            self.checker.report(rule, f"{why}: {method} {url} returned {status}, expected {good[0]}", variant=variant,
-                                at=self.clock.now(), viewer=viewer, msn=msn)
+            self.checker.report(
+                rule,
+                f"{why}: {method} {url} returned {status}, expected {good[0]}",
+                variant=variant,
+                at=self.clock.now(),
+                viewer=viewer,
+                msn=msn,
+            )
             return
         self.check_cors(headers, variant, f"segment {method}", viewer)
 
@@ -142,7 +175,9 @@ class _Run:
         if not self.check_segments or current is None or current is previous:
             return
         checks = []
-        known_up_to = previous.media_sequence + len(previous.segments) - 1 if previous is not None else None
+        known_up_to = (
+            previous.media_sequence + len(previous.segments) - 1 if previous is not None else None
+        )
         for msn, _, segment in current.numbered():
             if known_up_to is not None and msn <= known_up_to:
                 continue  # this viewer has seen it: it was probed then (T1 reports a changed URI)
@@ -177,7 +212,7 @@ async def _target_duration(run: _Run, url: str) -> float:
         async with run.session.get(url) as response:
             if response.status == 200:
                 return float(parse_media_playlist(await response.text()).target_duration)
-    except (aiohttp.ClientError, asyncio.TimeoutError, UnicodeError, LookupError, PlaylistError):
+    except (TimeoutError, aiohttp.ClientError, UnicodeError, LookupError, PlaylistError):
         pass
     return DEFAULT_TARGET_DURATION
 
@@ -215,7 +250,7 @@ async def validate(
             async with session.get(url) as response:
                 text = await response.text()
                 status, headers = response.status, response.headers
-        except (aiohttp.ClientError, asyncio.TimeoutError, UnicodeError, LookupError) as exc:
+        except (TimeoutError, aiohttp.ClientError, UnicodeError, LookupError) as exc:
             raise MasterUnavailable(f"GET {url} failed: {_describe(exc)}") from exc
         if status != 200:
             raise MasterUnavailable(f"GET {url} returned {status}")
@@ -223,7 +258,12 @@ async def validate(
         try:
             playlist = parse_playlist(text)
         except PlaylistError as exc:
-            checker.report("PARSE", f"neither a master nor a media playlist: {exc}", variant=url, at=clock.now())
+            checker.report(
+                "PARSE",
+                f"neither a master nor a media playlist: {exc}",
+                variant=url,
+                at=clock.now(),
+            )
             return checker
         if isinstance(playlist, MediaPlaylist):
             run.variants = [url]
@@ -235,7 +275,10 @@ async def validate(
         stagger = min(target, seconds / (2 * max(1, viewers)))
         end = start + seconds
         await asyncio.gather(
-            *(run.viewer(f"viewer-{k}", start + k * stagger, end, interval) for k in range(max(1, viewers)))
+            *(
+                run.viewer(f"viewer-{k}", start + k * stagger, end, interval)
+                for k in range(max(1, viewers))
+            )
         )
         return checker
     finally:
@@ -248,15 +291,33 @@ async def validate(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `rig validate`."""
-    parser.add_argument("url", metavar="URL", help="master (multivariant) or media playlist URL of a live stream")
-    parser.add_argument("--seconds", type=float, default=30.0, help="how long to watch (default: 30)")
-    parser.add_argument("--viewers", type=int, default=3,
-                        help="simulated viewers joining at staggered times (default: 3)")
-    parser.add_argument("--poll-interval", type=float, default=None,
-                        help="seconds between reloads of each viewer (default: half the target duration)")
-    parser.add_argument("--no-segments", dest="check_segments", action="store_false",
-                        help="do not HEAD segments (new ones, and ones leaving the window: R12)")
-    parser.add_argument("--json", metavar="FILE", default=None, help="also write the JSON summary to FILE")
+    parser.add_argument(
+        "url", metavar="URL", help="master (multivariant) or media playlist URL of a live stream"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=30.0, help="how long to watch (default: 30)"
+    )
+    parser.add_argument(
+        "--viewers",
+        type=int,
+        default=3,
+        help="simulated viewers joining at staggered times (default: 3)",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        help="seconds between reloads of each viewer (default: half the target duration)",
+    )
+    parser.add_argument(
+        "--no-segments",
+        dest="check_segments",
+        action="store_false",
+        help="do not HEAD segments (new ones, and ones leaving the window: R12)",
+    )
+    parser.add_argument(
+        "--json", metavar="FILE", default=None, help="also write the JSON summary to FILE"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,18 +35,9 @@ DATERANGE history is kept by ID for the whole run.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Hashable
-
-from stitcher.playlist import (
-    MediaPlaylist,
-    PlaylistError,
-    Segment,
-    Tag,
-    format_datetime,
-    parse_master_playlist,
-    parse_media_playlist,
-)
+from typing import Any
 
 from rig.validator_rules import (
     Finding,
@@ -57,6 +48,15 @@ from rig.validator_rules import (
     daterange_occurrences,
     effective_pdts,
     merge_dateranges,
+)
+from stitcher.playlist import (
+    MediaPlaylist,
+    PlaylistError,
+    Segment,
+    Tag,
+    format_datetime,
+    parse_master_playlist,
+    parse_media_playlist,
 )
 
 __all__ = ["Violation", "Checker", "Tolerances"]
@@ -137,7 +137,11 @@ class Checker:
     violation found outside (HTTP, CORS, R12 by the shell). `tolerances` holds every tolerance.
     """
 
-    def __init__(self, tolerances: Tolerances = Tolerances(), on_violation: Callable[[Violation], None] | None = None):
+    def __init__(
+        self,
+        tolerances: Tolerances = Tolerances(),
+        on_violation: Callable[[Violation], None] | None = None,
+    ):
         self.tolerances = tolerances
         self.on_violation = on_violation
         self.violations: list[Violation] = []
@@ -150,8 +154,12 @@ class Checker:
         self.last_at: float | None = None
         self._variants: dict[str, _VariantState] = {}
         self._viewers: dict[tuple[str | None, str], _ViewerState] = {}
-        self._target_duration: tuple[int, str] | None = None  # first TD seen in any variant, and where
-        self._dateranges: dict[str, dict[str, tuple[str, str]]] = {}  # ID -> attribute -> (raw, variant)
+        self._target_duration: tuple[int, str] | None = (
+            None  # first TD seen in any variant, and where
+        )
+        self._dateranges: dict[
+            str, dict[str, tuple[str, str]]
+        ] = {}  # ID -> attribute -> (raw, variant)
         self._rounds: dict[str | None, tuple[Hashable, dict[str, _RoundEntry]]] = {}
         self._unnumbered: set[tuple[str, Hashable]] = set()  # de-duplication keys without an MSN
 
@@ -186,7 +194,9 @@ class Checker:
             return None
         return self._add(Violation(rule, message, variant, viewer, msn, at))
 
-    def observe_master(self, url: str, text: str, at: float, viewer: str | None = None) -> list[Violation]:
+    def observe_master(
+        self, url: str, text: str, at: float, viewer: str | None = None
+    ) -> list[Violation]:
         """Check a multivariant playlist fetched from `url` (M1, PARSE)."""
         self._count(at, viewer, media=False)
         if url not in self.masters:
@@ -194,7 +204,9 @@ class Checker:
         try:
             playlist = parse_master_playlist(text)
         except PlaylistError as exc:
-            return self._emit_new([Finding(classify_parse_error(exc, master=True), str(exc))], url, viewer, at)
+            return self._emit_new(
+                [Finding(classify_parse_error(exc, master=True), str(exc))], url, viewer, at
+            )
         return self._emit_new(check_master_playlist(playlist), url, viewer, at)
 
     def observe_media(
@@ -211,7 +223,9 @@ class Checker:
         try:
             playlist = parse_media_playlist(text)
         except PlaylistError as exc:
-            return self._emit_new([Finding(classify_parse_error(exc, master=False), str(exc))], url, viewer, at)
+            return self._emit_new(
+                [Finding(classify_parse_error(exc, master=False), str(exc))], url, viewer, at
+            )
         findings = check_media_playlist(playlist, url, self.tolerances, text)
         findings += self._check_variant(url, state, playlist)
         findings += self._check_segments(url, state, playlist)
@@ -224,7 +238,11 @@ class Checker:
 
     def summary(self) -> dict[str, Any]:
         """Counts and coverage of the run, ready for `json.dumps`."""
-        duration = (self.last_at - self.first_at) if self.first_at is not None and self.last_at is not None else 0.0
+        duration = (
+            (self.last_at - self.first_at)
+            if self.first_at is not None and self.last_at is not None
+            else 0.0
+        )
         return {
             "ok": self.ok,
             "violations": sum(self.counts.values()),
@@ -270,7 +288,9 @@ class Checker:
         bucket.add(key)
         return True
 
-    def _emit_new(self, findings: list[Finding], url: str, viewer: str | None, at: float) -> list[Violation]:
+    def _emit_new(
+        self, findings: list[Finding], url: str, viewer: str | None, at: float
+    ) -> list[Violation]:
         emitted = []
         for f in findings:
             if self._first_time(url, f.msn, (f.rule, f.key if f.key is not None else f.message)):
@@ -284,7 +304,10 @@ class Checker:
         state.longest_window = max(state.longest_window, len(playlist.segments))
         last = playlist.media_sequence + len(playlist.segments) - 1
         state.newest_msn = last if state.newest_msn is None else max(state.newest_msn, last)
-        keep = self.tolerances.window_multiple * state.longest_window + self.tolerances.retention_margin
+        keep = (
+            self.tolerances.window_multiple * state.longest_window
+            + self.tolerances.retention_margin
+        )
         floor = state.newest_msn - keep
         if len(state.records) > keep + self.tolerances.retention_margin:
             for msn in [m for m in state.records if m < floor]:
@@ -295,31 +318,49 @@ class Checker:
 
     # ------------------------------------------------------------------ variant-level rules
 
-    def _check_variant(self, url: str, state: _VariantState, playlist: MediaPlaylist) -> list[Finding]:
+    def _check_variant(
+        self, url: str, state: _VariantState, playlist: MediaPlaylist
+    ) -> list[Finding]:
         """R4 (TARGETDURATION never changes, same in every variant) and P3 (PDT in all variants or none)."""
         findings = []
         target = playlist.target_duration
         if state.target_duration is None:
             state.target_duration = target
         elif target != state.target_duration:
-            findings.append(Finding("R4", f"EXT-X-TARGETDURATION changed from {state.target_duration} to {target}"))
+            findings.append(
+                Finding(
+                    "R4", f"EXT-X-TARGETDURATION changed from {state.target_duration} to {target}"
+                )
+            )
         if self._target_duration is None:
             self._target_duration = (target, url)
         elif target != self._target_duration[0] and url != self._target_duration[1]:
             other_td, other = self._target_duration
-            findings.append(Finding("R4", f"EXT-X-TARGETDURATION {target} differs from {other_td} in {other}"))
+            findings.append(
+                Finding("R4", f"EXT-X-TARGETDURATION {target} differs from {other_td} in {other}")
+            )
         if playlist.segments:
             state.uses_pdt = any(s.program_date_time is not None for s in playlist.segments)
             for other, other_state in self._variants.items():
-                if other != url and other_state.uses_pdt is not None and other_state.uses_pdt != state.uses_pdt:
+                if (
+                    other != url
+                    and other_state.uses_pdt is not None
+                    and other_state.uses_pdt != state.uses_pdt
+                ):
                     with_pdt, without = (url, other) if state.uses_pdt else (other, url)
                     findings.append(
-                        Finding("P3", f"{with_pdt} has EXT-X-PROGRAM-DATE-TIME but {without} has none", None,
-                                f"P3 {sorted((url, other))}")
+                        Finding(
+                            "P3",
+                            f"{with_pdt} has EXT-X-PROGRAM-DATE-TIME but {without} has none",
+                            None,
+                            f"P3 {sorted((url, other))}",
+                        )
                     )
         return findings
 
-    def _check_segments(self, url: str, state: _VariantState, playlist: MediaPlaylist) -> list[Finding]:
+    def _check_segments(
+        self, url: str, state: _VariantState, playlist: MediaPlaylist
+    ) -> list[Finding]:
         """T1 against everything seen before in this variant; T2 against the other variants."""
         findings = []
         dates = effective_pdts(playlist)
@@ -331,32 +372,47 @@ class Checker:
                 self.segments_seen += 1
                 findings += self._compare_variants(url, msn, record)
             else:
-                findings += [Finding("T1", m, msn) for m in self._differences(known, record, "earlier", "now")]
+                findings += [
+                    Finding("T1", m, msn)
+                    for m in self._differences(known, record, "earlier", "now")
+                ]
         return findings
 
-    def _differences(self, first: _Record, second: _Record, first_name: str, second_name: str) -> list[str]:
+    def _differences(
+        self, first: _Record, second: _Record, first_name: str, second_name: str
+    ) -> list[str]:
         out = []
         if first.uri != second.uri:
             out.append(f"URI {second.uri} {second_name}, {first.uri} {first_name}")
         if abs(first.extinf - second.extinf) > self.tolerances.extinf:
-            out.append(f"EXTINF {second.extinf_text} {second_name}, {first.extinf_text} {first_name}")
+            out.append(
+                f"EXTINF {second.extinf_text} {second_name}, {first.extinf_text} {first_name}"
+            )
         elif first.extinf_text != second.extinf_text:
-            out.append(f"EXTINF text {second.extinf_text!r} {second_name}, {first.extinf_text!r} {first_name}"
-                       " (same value, different bytes)")
+            out.append(
+                f"EXTINF text {second.extinf_text!r} {second_name}, {first.extinf_text!r} {first_name}"
+                " (same value, different bytes)"
+            )
         out += self._timeline_differences(first, second, first_name, second_name)
         return out
 
-    def _timeline_differences(self, first: _Record, second: _Record, first_name: str, second_name: str) -> list[str]:
+    def _timeline_differences(
+        self, first: _Record, second: _Record, first_name: str, second_name: str
+    ) -> list[str]:
         out = []
         if first.disc != second.disc:
-            out.append(f"discontinuity sequence number {second.disc} {second_name}, {first.disc} {first_name}")
+            out.append(
+                f"discontinuity sequence number {second.disc} {second_name}, {first.disc} {first_name}"
+            )
         if first.pdt is not None and second.pdt is not None:
             if first.pdt_explicit and second.pdt_explicit:
                 differs = round(first.pdt * 1000) != round(second.pdt * 1000)
             else:
                 differs = abs(first.pdt - second.pdt) > self.tolerances.pdt_equal
             if differs:
-                out.append(f"PROGRAM-DATE-TIME {_date(second.pdt)} {second_name}, {_date(first.pdt)} {first_name}")
+                out.append(
+                    f"PROGRAM-DATE-TIME {_date(second.pdt)} {second_name}, {_date(first.pdt)} {first_name}"
+                )
         return out
 
     def _compare_variants(self, url: str, msn: int, record: _Record) -> list[Finding]:
@@ -365,7 +421,8 @@ class Checker:
             known = other_state.records.get(msn) if other != url else None
             if known is not None:
                 findings += [
-                    Finding("T2", m, msn) for m in self._timeline_differences(known, record, f"in {other}", "here")
+                    Finding("T2", m, msn)
+                    for m in self._timeline_differences(known, record, f"in {other}", "here")
                 ]
         return findings
 
@@ -386,14 +443,19 @@ class Checker:
                     rule = "D1" if name == "START-DATE" else "D3"
                     where = "earlier" if known[1] == url else f"in {known[1]}"
                     findings.append(
-                        Finding(rule, f"DATERANGE ID={ident!r}: {name}={raw} now, {name}={known[0]} {where}",
-                                first_msn[ident])
+                        Finding(
+                            rule,
+                            f"DATERANGE ID={ident!r}: {name}={raw} now, {name}={known[0]} {where}",
+                            first_msn[ident],
+                        )
                     )
         return findings
 
     # ------------------------------------------------------------------ viewer-level rules
 
-    def _check_reload(self, url: str, viewer: str | None, playlist: MediaPlaylist, at: float) -> list[Finding]:
+    def _check_reload(
+        self, url: str, viewer: str | None, playlist: MediaPlaylist, at: float
+    ) -> list[Finding]:
         """R5, T1 (sequence numbers), R1, R10, T3 for one viewer's reload of one variant."""
         last = playlist.media_sequence + len(playlist.segments) - 1
         state = self._viewers.get((viewer, url))
@@ -409,7 +471,9 @@ class Checker:
             findings += self._check_latency(state, playlist, at)
         return findings
 
-    def _check_stall(self, state: _ViewerState, playlist: MediaPlaylist, last: int, at: float) -> list[Finding]:
+    def _check_stall(
+        self, state: _ViewerState, playlist: MediaPlaylist, last: int, at: float
+    ) -> list[Finding]:
         if last > state.newest_msn:
             state.newest_msn, state.newest_at, state.stalled = last, at, False
             return []
@@ -428,7 +492,9 @@ class Checker:
             )
         ]
 
-    def _check_latency(self, state: _ViewerState, playlist: MediaPlaylist, at: float) -> list[Finding]:
+    def _check_latency(
+        self, state: _ViewerState, playlist: MediaPlaylist, at: float
+    ) -> list[Finding]:
         if not playlist.segments:
             return []
         pdt, _ = effective_pdts(playlist)[-1]
@@ -439,10 +505,16 @@ class Checker:
         latency = at - (pdt + last.duration)
         if latency < -self.tolerances.future:
             return [
-                Finding("T3", f"last segment ends {-latency:.3f} s after the observation time (from the future)",
-                        msn, "future")
+                Finding(
+                    "T3",
+                    f"last segment ends {-latency:.3f} s after the observation time (from the future)",
+                    msn,
+                    "future",
+                )
             ]
-        state.min_latency = latency if state.min_latency is None else min(state.min_latency, latency)
+        state.min_latency = (
+            latency if state.min_latency is None else min(state.min_latency, latency)
+        )
         limit = self.tolerances.drift_factor * playlist.target_duration + self.tolerances.drift
         if latency - state.min_latency <= limit:
             state.drifting = False
@@ -480,7 +552,10 @@ class Checker:
         entries[url] = entry
         findings = []
         for other, other_entry in entries.items():
-            same_window = (other_entry.media_sequence, other_entry.last_msn) == (entry.media_sequence, entry.last_msn)
+            same_window = (other_entry.media_sequence, other_entry.last_msn) == (
+                entry.media_sequence,
+                entry.last_msn,
+            )
             if other == url or not same_window:
                 continue
             for message in _daterange_differences(entry.dateranges, other_entry.dateranges, other):
@@ -495,7 +570,9 @@ def _date(seconds: float) -> str:
     return format_datetime(seconds)
 
 
-def _daterange_differences(mine: dict[str, dict[str, str]], theirs: dict[str, dict[str, str]], other: str) -> list[str]:
+def _daterange_differences(
+    mine: dict[str, dict[str, str]], theirs: dict[str, dict[str, str]], other: str
+) -> list[str]:
     out = []
     for ident in sorted(set(mine) | set(theirs)):
         if ident not in theirs:
@@ -518,8 +595,11 @@ def _compare_reload(previous: MediaPlaylist, current: MediaPlaylist) -> list[Fin
     findings = []
     if current.media_sequence < previous.media_sequence:
         findings.append(
-            Finding("R5", f"EXT-X-MEDIA-SEQUENCE went back from {previous.media_sequence} to {current.media_sequence}",
-                    current.media_sequence)
+            Finding(
+                "R5",
+                f"EXT-X-MEDIA-SEQUENCE went back from {previous.media_sequence} to {current.media_sequence}",
+                current.media_sequence,
+            )
         )
     if current.discontinuity_sequence < previous.discontinuity_sequence:
         findings.append(
@@ -537,8 +617,12 @@ def _compare_reload(previous: MediaPlaylist, current: MediaPlaylist) -> list[Fin
     if current_last < previous_last and previous_last >= current.media_sequence:
         gone_from = max(current_last + 1, current.media_sequence)
         findings.append(
-            Finding("R1", f"segments {gone_from}..{previous_last} were removed from the tail"
-                    f" (window now ends at {current_last})", gone_from)
+            Finding(
+                "R1",
+                f"segments {gone_from}..{previous_last} were removed from the tail"
+                f" (window now ends at {current_last})",
+                gone_from,
+            )
         )
     removed_head = previous.segments[: max(0, current.media_sequence - previous.media_sequence)]
     taken_over = [t for s in removed_head for t in s.tags if t.name == "EXT-X-DATERANGE"]
@@ -548,9 +632,15 @@ def _compare_reload(previous: MediaPlaylist, current: MediaPlaylist) -> list[Fin
             continue
         old = previous.segments[index]
         first = msn == current.media_sequence
-        findings += [Finding("R1", m, msn) for m in _tag_changes(old, segment, taken_over if first else [])]
+        findings += [
+            Finding("R1", m, msn) for m in _tag_changes(old, segment, taken_over if first else [])
+        ]
         if old.program_date_time is None and segment.program_date_time is not None and not first:
-            findings.append(Finding("R1", "EXT-X-PROGRAM-DATE-TIME was added before a segment already served", msn))
+            findings.append(
+                Finding(
+                    "R1", "EXT-X-PROGRAM-DATE-TIME was added before a segment already served", msn
+                )
+            )
     return findings
 
 

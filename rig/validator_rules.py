@@ -87,7 +87,16 @@ class Finding:
 
 # --------------------------------------------------------------------------- attribute types (D5)
 
-_QUOTED = ("ID", "CLASS", "START-DATE", "END-DATE", "X-ASSET-URI", "X-ASSET-LIST", "X-RESTRICT", "X-SNAP")
+_QUOTED = (
+    "ID",
+    "CLASS",
+    "START-DATE",
+    "END-DATE",
+    "X-ASSET-URI",
+    "X-ASSET-LIST",
+    "X-RESTRICT",
+    "X-SNAP",
+)
 _DECIMAL = ("DURATION", "PLANNED-DURATION", "X-RESUME-OFFSET", "X-PLAYOUT-LIMIT")
 _HEX = ("SCTE35-OUT", "SCTE35-IN", "SCTE35-CMD")
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -168,9 +177,13 @@ def daterange_occurrences(playlist: MediaPlaylist) -> list[tuple[int, AttributeL
     """
     found: list[tuple[int, AttributeList]] = []
     for msn, _, segment in playlist.numbered():
-        found.extend((msn, tag.attributes()) for tag in segment.tags if tag.name == "EXT-X-DATERANGE")
+        found.extend(
+            (msn, tag.attributes()) for tag in segment.tags if tag.name == "EXT-X-DATERANGE"
+        )
     tail = playlist.media_sequence + len(playlist.segments)
-    found.extend((tail, tag.attributes()) for tag in playlist.trailing_tags if tag.name == "EXT-X-DATERANGE")
+    found.extend(
+        (tail, tag.attributes()) for tag in playlist.trailing_tags if tag.name == "EXT-X-DATERANGE"
+    )
     return found
 
 
@@ -204,7 +217,10 @@ def _when(seconds: float) -> str:
 
 
 def check_media_playlist(
-    playlist: MediaPlaylist, url: str, tolerances: Tolerances = Tolerances(), text: str | None = None
+    playlist: MediaPlaylist,
+    url: str,
+    tolerances: Tolerances = Tolerances(),
+    text: str | None = None,
 ) -> list[Finding]:
     """All single-playlist findings for one media playlist fetched from `url`.
 
@@ -247,7 +263,11 @@ def _check_durations(playlist: MediaPlaylist) -> list[Finding]:
         rounded = math.floor(segment.duration + 0.5)
         if rounded > target:
             findings.append(
-                Finding("R4", f"EXTINF {segment.extinf} rounds to {rounded} > EXT-X-TARGETDURATION {target}", msn)
+                Finding(
+                    "R4",
+                    f"EXTINF {segment.extinf} rounds to {rounded} > EXT-X-TARGETDURATION {target}",
+                    msn,
+                )
             )
     live = not playlist.endlist
     if live and playlist.duration < 3 * target - 1e-9:
@@ -262,7 +282,10 @@ def _check_durations(playlist: MediaPlaylist) -> list[Finding]:
         )
     if live and playlist.playlist_type:
         findings.append(
-            Finding("R13", f"live playlist (no EXT-X-ENDLIST) carries EXT-X-PLAYLIST-TYPE:{playlist.playlist_type}")
+            Finding(
+                "R13",
+                f"live playlist (no EXT-X-ENDLIST) carries EXT-X-PLAYLIST-TYPE:{playlist.playlist_type}",
+            )
         )
     return findings
 
@@ -274,13 +297,19 @@ def _check_pdt(playlist: MediaPlaylist, tolerances: Tolerances) -> list[Finding]
         if any(t.name == "EXT-X-DATERANGE" for s in playlist.segments for t in s.tags) or any(
             t.name == "EXT-X-DATERANGE" for t in playlist.trailing_tags
         ):
-            findings.append(Finding("P4", "playlist has EXT-X-DATERANGE but no EXT-X-PROGRAM-DATE-TIME"))
+            findings.append(
+                Finding("P4", "playlist has EXT-X-DATERANGE but no EXT-X-PROGRAM-DATE-TIME")
+            )
         return findings
     dates = effective_pdts(playlist)
     previous: tuple[float | None, float] = (None, 0.0)
     for (msn, _, segment), (date, explicit) in zip(playlist.numbered(), dates):
         if segment.discontinuity and segment.program_date_time is None:
-            findings.append(Finding("P1", "segment with EXT-X-DISCONTINUITY has no EXT-X-PROGRAM-DATE-TIME", msn))
+            findings.append(
+                Finding(
+                    "P1", "segment with EXT-X-DISCONTINUITY has no EXT-X-PROGRAM-DATE-TIME", msn
+                )
+            )
         before, before_duration = previous
         if explicit and date is not None and before is not None:
             expected = before + before_duration
@@ -338,13 +367,19 @@ def _check_dateranges(playlist: MediaPlaylist, tolerances: Tolerances) -> list[F
             first_msn[ident] = msn
             seen[ident] = {}
             if "START-DATE" not in attrs:
-                findings.append(Finding("D2", f"first EXT-X-DATERANGE with ID={ident!r} has no START-DATE", msn))
+                findings.append(
+                    Finding("D2", f"first EXT-X-DATERANGE with ID={ident!r} has no START-DATE", msn)
+                )
         known = seen[ident]
         for name, raw in attrs.items:
             if name in known and known[name] != raw:
                 rule = "D1" if name == "START-DATE" else "D3"
                 findings.append(
-                    Finding(rule, f"DATERANGE ID={ident!r} gives {name}={known[name]} and later {name}={raw}", msn)
+                    Finding(
+                        rule,
+                        f"DATERANGE ID={ident!r} gives {name}={known[name]} and later {name}={raw}",
+                        msn,
+                    )
                 )
             known.setdefault(name, raw)
     for ident, attrs in merge_dateranges(occurrences).items():
@@ -368,9 +403,7 @@ def _d4(ident: str, attrs: dict[str, str], tolerances: Tolerances) -> list[str]:
     if start is not None and end is not None and duration is not None:
         span = (end - start).total_seconds()
         if abs(span - duration) > tolerances.date:
-            problems.append(
-                f"END-DATE − START-DATE = {span:g} s but DURATION={attrs['DURATION']}"
-            )
+            problems.append(f"END-DATE − START-DATE = {span:g} s but DURATION={attrs['DURATION']}")
     return [f"DATERANGE ID={ident!r}: {p}" for p in problems]
 
 
@@ -391,11 +424,16 @@ def _d6(ident: str, attrs: dict[str, str]) -> list[str]:
 
 def check_master_playlist(playlist: MasterPlaylist) -> list[Finding]:
     """M1: a multivariant playlist has variants with an integer BANDWIDTH and no media-playlist tags."""
-    findings = [Finding("M1", note, None, "".join(c for c in note if not c.isdigit())) for note in playlist.notes]
+    findings = [
+        Finding("M1", note, None, "".join(c for c in note if not c.isdigit()))
+        for note in playlist.notes
+    ]
     for variant in playlist.variants:
         raw = variant.attributes.raw("BANDWIDTH") or ""
         if not raw.isdigit():
-            findings.append(Finding("M1", f"variant {variant.uri} has BANDWIDTH={raw}, not a decimal-integer"))
+            findings.append(
+                Finding("M1", f"variant {variant.uri} has BANDWIDTH={raw}, not a decimal-integer")
+            )
     return findings
 
 

@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
@@ -36,9 +37,22 @@ from rig.playhead import Playhead, _Piece, choose_variant, live_start, variant_n
 from rig.validator import Checker, Violation
 from rig.validator_rules import effective_pdts
 from stitcher.clock import Clock
-from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist, segment_kind
+from stitcher.playlist import (
+    MasterPlaylist,
+    MediaPlaylist,
+    PlaylistError,
+    parse_playlist,
+    segment_kind,
+)
 
-__all__ = ["Fleet", "ViewerState", "StreamUnavailable", "variant_name", "choose_variant", "Playhead"]
+__all__ = [
+    "Fleet",
+    "ViewerState",
+    "StreamUnavailable",
+    "variant_name",
+    "choose_variant",
+    "Playhead",
+]
 
 INTERSTITIAL = "com.apple.hls.interstitial"
 REQUEST_TIMEOUT = 10.0  # seconds, per request
@@ -92,19 +106,26 @@ class _Interstitial:
     reached_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "start_date": self.start_date, "duration": self.duration,
-                "first_seen": self.first_seen, "reached_at": self.reached_at}
+        return {
+            "id": self.id,
+            "start_date": self.start_date,
+            "duration": self.duration,
+            "first_seen": self.first_seen,
+            "reached_at": self.reached_at,
+        }
 
 
 class Viewer:
     """One simulated player (the async shell around a `Playhead`)."""
 
-    def __init__(self, fleet: "Fleet", name: str, join_at: float):
+    def __init__(self, fleet: Fleet, name: str, join_at: float):
         self.fleet, self.name, self.join_at = fleet, name, join_at
         self.stop = asyncio.Event()
         self.joined_at: float | None = None
         self.left_at: float | None = None
-        self.until: float | None = None  # the playhead is frozen from here on (left, or the run ended)
+        self.until: float | None = (
+            None  # the playhead is frozen from here on (left, or the run ended)
+        )
         self.variant: str | None = None
         self.variant_url: str | None = None
         self.target: float | None = None
@@ -157,7 +178,9 @@ class Viewer:
             self._error(f"GET {self.variant_url}: not a playlist: {exc}")
             return half
         if not isinstance(playlist, MediaPlaylist):
-            self._error(f"GET {self.variant_url}: a master playlist where a media playlist was expected")
+            self._error(
+                f"GET {self.variant_url}: a master playlist where a media playlist was expected"
+            )
             return half
         self.target = float(playlist.target_duration)
         self._queue(playlist, now)
@@ -199,11 +222,15 @@ class Viewer:
             if ident is None or ident in self.interstitials:
                 continue
             try:
-                start: float | None = daterange.start_date.timestamp() if daterange.start_date else None
+                start: float | None = (
+                    daterange.start_date.timestamp() if daterange.start_date else None
+                )
                 duration = daterange.duration
             except ValueError:  # a bad START-DATE or DURATION (the validator reports it)
                 start, duration = None, None
-            self.interstitials[ident] = _Interstitial(ident, daterange.attributes.text("START-DATE"), start, duration, now)
+            self.interstitials[ident] = _Interstitial(
+                ident, daterange.attributes.text("START-DATE"), start, duration, now
+            )
         self.window_start = playlist.media_sequence
         if not playlist.segments:
             return
@@ -238,7 +265,11 @@ class Viewer:
             self.pending.popleft()
             kind, ad_id = segment_kind(item.url)
             started = self.player.at is not None
-            self.player.append(_Piece(item.msn, item.duration, item.pdt, kind, ad_id), self.fleet.clock.now(), self.start_offset)
+            self.player.append(
+                _Piece(item.msn, item.duration, item.pdt, kind, ad_id),
+                self.fleet.clock.now(),
+                self.start_offset,
+            )
             if not started:
                 self.first_kind = kind
 
@@ -273,7 +304,7 @@ class Viewer:
             async with self.fleet.session.get(url, timeout=self.fleet.timeout) as response:
                 text = await response.text()
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, UnicodeError, LookupError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, UnicodeError, LookupError, ValueError) as exc:
             self._error(f"GET {url}: {_describe(exc)}")
             return None
         self.playlists += 1
@@ -285,12 +316,14 @@ class Viewer:
     async def _get_segment(self, url: str) -> bool:
         method = "HEAD" if self.fleet.head else "GET"
         try:
-            async with self.fleet.session.request(method, url, timeout=self.fleet.timeout) as response:
+            async with self.fleet.session.request(
+                method, url, timeout=self.fleet.timeout
+            ) as response:
                 if method == "GET":
                     async for _ in response.content.iter_chunked(1 << 16):
                         pass
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             self._error(f"{method} {url}: {_describe(exc)}")
             return False
         self.segments += 1
@@ -312,26 +345,61 @@ class Viewer:
         else:
             state = piece.kind if piece is not None else "joining"
         pdt = player.pdt()
-        inside = next((i.id for i in self.interstitials.values() if pdt is not None and i.start is not None
-                       and i.start <= pdt < i.start + (i.duration or 0.0)), None)
-        return ViewerState(self.name, self.variant, self.joined_at, pdt, piece.msn if piece else None,
-                           round(player.buffered(), 3), state, piece.ad_id if piece and state == "ad" else None, inside,
-                           player.stall_count(), round(player.stall_seconds(now), 3), sum(self.violations.values()),
-                           self.fetch_errors, self.last_error)
+        inside = next(
+            (
+                i.id
+                for i in self.interstitials.values()
+                if pdt is not None
+                and i.start is not None
+                and i.start <= pdt < i.start + (i.duration or 0.0)
+            ),
+            None,
+        )
+        return ViewerState(
+            self.name,
+            self.variant,
+            self.joined_at,
+            pdt,
+            piece.msn if piece else None,
+            round(player.buffered(), 3),
+            state,
+            piece.ad_id if piece and state == "ad" else None,
+            inside,
+            player.stall_count(),
+            round(player.stall_seconds(now), 3),
+            sum(self.violations.values()),
+            self.fetch_errors,
+            self.last_error,
+        )
 
     def report(self) -> dict[str, Any]:
         self._tick()
         now = self.now()
         stalls = [{"start": round(s, 3), "seconds": round(d, 3)} for s, d in self.player.stalls]
         if self.player.stalled_since is not None:
-            stalls.append({"start": round(self.player.stalled_since, 3), "seconds": round(now - self.player.stalled_since, 3), "ongoing": True})
+            stalls.append(
+                {
+                    "start": round(self.player.stalled_since, 3),
+                    "seconds": round(now - self.player.stalled_since, 3),
+                    "ongoing": True,
+                }
+            )
         return {
-            "id": self.name, "variant": self.variant, "joined_at": self.joined_at, "left_at": self.left_at,
-            "first_playlist_in_break": self.first_in_break, "first_segment": self.first_kind,
-            "stalls": stalls, "stall_seconds": round(self.player.stall_seconds(now), 3),
-            "violations": sum(self.violations.values()), "violations_by_rule": dict(sorted(self.violations.items())),
-            "fetch_errors": self.fetch_errors, "last_error": self.last_error,
-            "playlists_fetched": self.playlists, "segments_fetched": self.segments, "segments_skipped": self.skipped,
+            "id": self.name,
+            "variant": self.variant,
+            "joined_at": self.joined_at,
+            "left_at": self.left_at,
+            "first_playlist_in_break": self.first_in_break,
+            "first_segment": self.first_kind,
+            "stalls": stalls,
+            "stall_seconds": round(self.player.stall_seconds(now), 3),
+            "violations": sum(self.violations.values()),
+            "violations_by_rule": dict(sorted(self.violations.items())),
+            "fetch_errors": self.fetch_errors,
+            "last_error": self.last_error,
+            "playlists_fetched": self.playlists,
+            "segments_fetched": self.segments,
+            "segments_skipped": self.skipped,
             "breaks": [b.to_dict() for b in self.player.breaks],
             "interstitials": [i.to_dict() for i in self.interstitials.values()],
         }
@@ -346,10 +414,22 @@ class Fleet:
     Under a FakeClock every viewer (and `run`, when given `seconds`) waits on the clock between loads.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, clock: Clock, url: str, count: int, *, join_spread: float = 0.0,
-                 join_after: list[float | None] | None = None, variant: str = "random", head: bool = False, seed: int | None = None,
-                 timeout: float = REQUEST_TIMEOUT, checker: Checker | None = None,
-                 on_violation: Callable[[Violation], None] | None = None):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        url: str,
+        count: int,
+        *,
+        join_spread: float = 0.0,
+        join_after: list[float | None] | None = None,
+        variant: str = "random",
+        head: bool = False,
+        seed: int | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+        checker: Checker | None = None,
+        on_violation: Callable[[Violation], None] | None = None,
+    ):
         self.session, self.clock, self.url = session, clock, url
         self.join_spread, self.variant, self.head = join_spread, variant, head
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -371,7 +451,9 @@ class Fleet:
 
     def _create(self, after: float | None) -> Viewer:
         delay = after if after is not None else self.rng.uniform(0.0, self.join_spread)
-        viewer = Viewer(self, f"viewer-{len(self.viewers)}", self.clock.now() + delay)  # `run` re-bases
+        viewer = Viewer(
+            self, f"viewer-{len(self.viewers)}", self.clock.now() + delay
+        )  # `run` re-bases
         self._offsets[viewer.name] = delay
         self._by_name[viewer.name] = viewer
         self.viewers.append(viewer)
@@ -407,14 +489,16 @@ class Fleet:
             playlist = parse_playlist(text)
             if isinstance(playlist, MasterPlaylist):
                 policy = self.variant if self.variant not in ("random",) else "lowest"
-                media_url = urljoin(self.url, choose_variant(playlist, policy, random.Random(0)).uri)
+                media_url = urljoin(
+                    self.url, choose_variant(playlist, policy, random.Random(0)).uri
+                )
                 async with self.session.get(media_url, timeout=self.timeout) as response:
                     text = await response.text()
                     if response.status != 200:
                         raise StreamUnavailable(f"GET {media_url} returned HTTP {response.status}")
                 if not isinstance(parse_playlist(text), MediaPlaylist):
                     raise StreamUnavailable(f"{media_url} is not a media playlist")
-        except (aiohttp.ClientError, asyncio.TimeoutError, UnicodeError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, UnicodeError, ValueError) as exc:
             where = self.url if media_url == self.url else media_url
             raise StreamUnavailable(f"{where}: {_describe(exc)}") from exc
         except LookupError as exc:
@@ -459,32 +543,56 @@ class Fleet:
     def report(self) -> dict[str, Any]:
         """Per viewer and totals, ready for `json.dumps`; `ok` is no stall and no violation."""
         viewers = [v.report() for v in self.viewers]
-        late = [{"viewer": r["id"], "joined_at": r["joined_at"], "first_segment": r["first_segment"],
-                 "stalls": len(r["stalls"]), "violations": r["violations"],
-                 "ok": not r["stalls"] and not r["violations"]} for r in viewers if r["first_playlist_in_break"]]
+        late = [
+            {
+                "viewer": r["id"],
+                "joined_at": r["joined_at"],
+                "first_segment": r["first_segment"],
+                "stalls": len(r["stalls"]),
+                "violations": r["violations"],
+                "ok": not r["stalls"] and not r["violations"],
+            }
+            for r in viewers
+            if r["first_playlist_in_break"]
+        ]
         interstitials: dict[str, dict[str, Any]] = {}
         for r in viewers:
             for item in r["interstitials"]:
-                interstitials.setdefault(item["id"], {k: item[k] for k in ("id", "start_date", "duration")})
+                interstitials.setdefault(
+                    item["id"], {k: item[k] for k in ("id", "start_date", "duration")}
+                )
         stalls = sum(len(r["stalls"]) for r in viewers)
         violations = sum(self.checker.counts.values())
         totals = {
-            "viewers": len(viewers), "watching": sum(v.left_at is None for v in self.viewers),
-            "stalls": stalls, "stall_seconds": round(sum(r["stall_seconds"] for r in viewers), 3),
-            "violations": violations, "violations_by_rule": dict(sorted(self.checker.counts.items())),
+            "viewers": len(viewers),
+            "watching": sum(v.left_at is None for v in self.viewers),
+            "stalls": stalls,
+            "stall_seconds": round(sum(r["stall_seconds"] for r in viewers), 3),
+            "violations": violations,
+            "violations_by_rule": dict(sorted(self.checker.counts.items())),
             "fetch_errors": sum(r["fetch_errors"] for r in viewers),
             "playlists_fetched": sum(r["playlists_fetched"] for r in viewers),
             "segments_fetched": sum(r["segments_fetched"] for r in viewers),
             "segments_skipped": sum(r["segments_skipped"] for r in viewers),
             "breaks": sum(len(r["breaks"]) for r in viewers),
-            "ads_seen": dict(sorted(Counter(a for r in viewers for b in r["breaks"] for a in b["ads"]).items())),
+            "ads_seen": dict(
+                sorted(Counter(a for r in viewers for b in r["breaks"] for a in b["ads"]).items())
+            ),
             "interstitials": len(interstitials),
-            "late_joiners": len(late), "late_joiners_ok": sum(item["ok"] for item in late),
+            "late_joiners": len(late),
+            "late_joiners_ok": sum(item["ok"] for item in late),
         }
         return {
-            "url": self.url, "ok": stalls == 0 and violations == 0,
-            "started_at": self.started_at, "ended_at": self.ended_at,
-            "seconds": round((self.ended_at or self.clock.now()) - self.started_at, 3) if self.started_at is not None else 0.0,
-            "totals": totals, "late_joiners": late, "interstitials": list(interstitials.values()),
-            "viewers": viewers, "examples": [v.to_dict() for v in self.checker.violations[:20]],
+            "url": self.url,
+            "ok": stalls == 0 and violations == 0,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "seconds": round((self.ended_at or self.clock.now()) - self.started_at, 3)
+            if self.started_at is not None
+            else 0.0,
+            "totals": totals,
+            "late_joiners": late,
+            "interstitials": list(interstitials.values()),
+            "viewers": viewers,
+            "examples": [v.to_dict() for v in self.checker.violations[:20]],
         }

@@ -22,9 +22,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Awaitable, Callable
 
 from aiohttp import web
 
@@ -65,7 +65,9 @@ class StreamOptions:
 
 
 @web.middleware
-async def errors_and_cors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+async def errors_and_cors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """One place for errors -> JSON statuses, CORS, and the request metrics."""
     started = time.perf_counter()
     metrics = request.app[METRICS]
@@ -86,7 +88,9 @@ async def errors_and_cors(request: web.Request, handler: Callable[[web.Request],
             metrics.errors.labels(f"http_{status}").inc()
 
 
-async def _answer(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+async def _answer(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     try:
         response = await handler(request)
     except StitcherError as exc:
@@ -96,17 +100,23 @@ async def _answer(request: web.Request, handler: Callable[[web.Request], Awaitab
     except BreakError as exc:
         response = web.json_response({"error": str(exc)}, status=exc.status)
     except OriginTimeout as exc:
-        response = web.json_response({"error": f"the origin did not answer in time: {exc}"}, status=504)
+        response = web.json_response(
+            {"error": f"the origin did not answer in time: {exc}"}, status=504
+        )
     except AdPlaylistUnavailable as exc:
         response = web.json_response({"error": f"an ad playlist cannot be read: {exc}"}, status=502)
     except OriginUnavailable as exc:
         response = web.json_response({"error": f"the origin cannot be read: {exc}"}, status=502)
     except SsaiError as exc:
-        response = web.json_response({"error": f"the origin playlist cannot be stitched: {exc}"}, status=502)
+        response = web.json_response(
+            {"error": f"the origin playlist cannot be stitched: {exc}"}, status=502
+        )
     except SgaiError as exc:
         response = web.json_response({"error": str(exc)}, status=exc.status)
     except KVUnavailable as exc:
-        response = web.json_response({"error": f"the break store is unavailable: {exc}"}, status=503)
+        response = web.json_response(
+            {"error": f"the break store is unavailable: {exc}"}, status=503
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             exc.headers["Access-Control-Allow-Origin"] = "*"
@@ -133,7 +143,13 @@ async def decision(request: web.Request) -> web.Response:
     slug, duration, break_id = body.get("channel"), body.get("duration"), body.get("breakId")
     if not isinstance(slug, str):
         raise BadRequest("channel (string) is required")
-    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration <= 0 or duration > 3600:
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, (int, float))
+        or not math.isfinite(duration)
+        or duration <= 0
+        or duration > 3600
+    ):
         raise BadRequest(f"duration must be a number of seconds in (0, 3600], got {duration!r}")
     if not isinstance(break_id, (str, int)) or isinstance(break_id, bool) or str(break_id) == "":
         raise BadRequest("breakId (string or integer) is required")
@@ -158,7 +174,9 @@ def authorise(request: web.Request) -> None:
     except ValueError:
         loopback = False
     if not loopback:
-        raise StitcherForbidden("without a configured token, only loopback clients may change breaks")
+        raise StitcherForbidden(
+            "without a configured token, only loopback clients may change breaks"
+        )
 
 
 class StitcherUnauthorised(StitcherError):
@@ -196,10 +214,17 @@ async def post_cue(request: web.Request) -> web.Response:
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
     duration = body.get("duration")
-    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration <= 0:
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, (int, float))
+        or not math.isfinite(duration)
+        or duration <= 0
+    ):
         raise BadRequest(f"duration must be a positive number of seconds, got {duration!r}")
     if duration > MAX_CUE_SECONDS:
-        raise BadRequest(f"duration {duration} s is longer than the {MAX_CUE_SECONDS:.0f} s a break may last")
+        raise BadRequest(
+            f"duration {duration} s is longer than the {MAX_CUE_SECONDS:.0f} s a break may last"
+        )
     now = request.app[CLOCK].now()
     start = now
     if body.get("start") is not None:
@@ -281,6 +306,14 @@ def create_app(
         m = app[METRICS]
         feed = OriginFeed(session, clock, m, options.origin_timeout, options.origin_cache)
         views = BreakViews(ledger, clock, m, options.kv_cache, options.kv_grace)
-        service = PlaylistService(catalog, clock, feed, views, VodLibrary(session, m, options.origin_timeout), m, options.ads_base_url)
+        service = PlaylistService(
+            catalog,
+            clock,
+            feed,
+            views,
+            VodLibrary(session, m, options.origin_timeout),
+            m,
+            options.ads_base_url,
+        )
         add_routes(app, service)
     return app

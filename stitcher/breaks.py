@@ -39,8 +39,9 @@ Side effects: `BreakLedger` reads and writes the KV; everything above it is pure
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 from stitcher.decision import Pod, slot_count
 from stitcher.kv import KV, Absent, Equals, Put
@@ -93,16 +94,22 @@ class Grid:
     segment: float  # nominal segment duration
 
     @classmethod
-    def of(cls, playlist: MediaPlaylist, segment: float) -> "Grid":
+    def of(cls, playlist: MediaPlaylist, segment: float) -> Grid:
         starts = []
         pdt = None
         for s in playlist.segments:
-            pdt = s.program_date_time.timestamp() if s.program_date_time is not None else (None if pdt is None else pdt)
+            pdt = (
+                s.program_date_time.timestamp()
+                if s.program_date_time is not None
+                else (None if pdt is None else pdt)
+            )
             starts.append(pdt)
             if pdt is not None:
                 pdt += s.duration
         if not playlist.segments or starts[-1] is None:
-            raise BreakError("the origin playlist has no PROGRAM-DATE-TIME: breaks cannot be placed in time")
+            raise BreakError(
+                "the origin playlist has no PROGRAM-DATE-TIME: breaks cannot be placed in time"
+            )
         newest = playlist.segments[-1]
         return cls(starts[-1], starts[-1] + newest.duration, segment)
 
@@ -177,12 +184,16 @@ class BreakRecord:
             "scte35Data": self.scte35,
             "cancelled": self.cancelled,
             "ledgerAfter": self.ledger_after,
-            **({"interstitialEnd": _iso(self.interstitial_end)} if self.interstitial_end is not None else {}),
+            **(
+                {"interstitialEnd": _iso(self.interstitial_end)}
+                if self.interstitial_end is not None
+                else {}
+            ),
             **({"extra": self.extra} if self.extra else {}),
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "BreakRecord":
+    def from_json(cls, data: dict) -> BreakRecord:
         return cls(
             channel=data["channelId"],
             event_id=str(data["eventId"]),
@@ -198,7 +209,9 @@ class BreakRecord:
             scte35=data.get("scte35Data"),
             cancelled=bool(data.get("cancelled", False)),
             ledger_after=int(data.get("ledgerAfter", 0)),
-            interstitial_end=_epoch(data["interstitialEnd"]) if data.get("interstitialEnd") else None,
+            interstitial_end=_epoch(data["interstitialEnd"])
+            if data.get("interstitialEnd")
+            else None,
             extra=data.get("extra", {}),
         )
 
@@ -254,7 +267,21 @@ def plan_break(
             f"break {event_id} ends at {_iso(end)}, before the first slot that can still change ({_iso(grid.earliest)})"
         )
     points = discontinuity_points(ad_start, end, pod, grid)
-    return BreakRecord(channel, event_id, source, snapped_start, duration, end, ad_start, pod, points, now, now, scte35, interstitial_end=end)
+    return BreakRecord(
+        channel,
+        event_id,
+        source,
+        snapped_start,
+        duration,
+        end,
+        ad_start,
+        pod,
+        points,
+        now,
+        now,
+        scte35,
+        interstitial_end=end,
+    )
 
 
 def shorten(record: BreakRecord, grid: Grid, now: float, at: float | None = None) -> BreakRecord:
@@ -267,12 +294,18 @@ def shorten(record: BreakRecord, grid: Grid, now: float, at: float | None = None
         raise BreakError(f"break {record.event_id} was cancelled already")
     new_end = max(round(grid.earliest, 3), grid.snap(at) if at is not None else 0.0)
     if new_end >= record.end:
-        raise BreakError(f"break {record.event_id} ends at {_iso(record.end)} anyway; it can no longer be shortened")
+        raise BreakError(
+            f"break {record.event_id} ends at {_iso(record.end)} anyway; it can no longer be shortened"
+        )
     if new_end <= record.ad_start:
         end = max(record.start, min(record.end, new_end))
         announced = None if record.interstitial_end is None else end  # never shown: nothing to keep
-        return replace(record, cancelled=True, points=(), end=end, interstitial_end=announced, updated=now)
-    unseen = grid.newest_end <= record.created  # the segment that first carries the interstitial (stitcher.sgai) is not out yet
+        return replace(
+            record, cancelled=True, points=(), end=end, interstitial_end=announced, updated=now
+        )
+    unseen = (
+        grid.newest_end <= record.created
+    )  # the segment that first carries the interstitial (stitcher.sgai) is not out yet
     announced = new_end if unseen else record.sgai_end
     points = discontinuity_points(record.ad_start, new_end, record.pod, grid)
     return replace(record, end=new_end, points=points, interstitial_end=announced, updated=now)
@@ -291,7 +324,7 @@ class Slot:
     discontinuity: bool  # the slot begins an item (a splice into an ad)
 
 
-def slot_at(records: "Iterable[BreakRecord]", pdt: float, tolerance: float) -> Slot | None:
+def slot_at(records: Iterable[BreakRecord], pdt: float, tolerance: float) -> Slot | None:
     """The rule every stitcher replica applies: a segment starting at `pdt` is a slot of a break when
     `ad_start <= pdt < end` (each boundary within `tolerance`, half a segment), filled by the item
     whose first slot (a discontinuity point) is the latest at or before it."""
@@ -305,7 +338,7 @@ def slot_at(records: "Iterable[BreakRecord]", pdt: float, tolerance: float) -> S
     return None
 
 
-def returns_at(records: "Iterable[BreakRecord]", pdt: float, tolerance: float) -> bool:
+def returns_at(records: Iterable[BreakRecord], pdt: float, tolerance: float) -> bool:
     """Does content resume (after a discontinuity) with the segment starting at `pdt`?"""
     return any(not r.cancelled and r.points and abs(r.end - pdt) < tolerance for r in records)
 
@@ -317,10 +350,12 @@ def returns_at(records: "Iterable[BreakRecord]", pdt: float, tolerance: float) -
 class Ledger:
     total: int = 0
     version: int = 0
-    breaks: dict[str, dict] = field(default_factory=dict)  # eventId -> {"start", "end", "points"} (epoch seconds)
+    breaks: dict[str, dict] = field(
+        default_factory=dict
+    )  # eventId -> {"start", "end", "points"} (epoch seconds)
 
     @classmethod
-    def from_json(cls, data: dict | None) -> "Ledger":
+    def from_json(cls, data: dict | None) -> Ledger:
         if not data:
             return cls()
         return cls(int(data["total"]), int(data["version"]), dict(data.get("breaks", {})))
@@ -330,7 +365,9 @@ class Ledger:
 
     def added_at_or_after(self, t: float, tolerance: float) -> int:
         """Discontinuities at or after time `t` (a point counts when it is >= t - tolerance)."""
-        return sum(1 for entry in self.breaks.values() for p in entry["points"] if p >= t - tolerance)
+        return sum(
+            1 for entry in self.breaks.values() for p in entry["points"] if p >= t - tolerance
+        )
 
     def added_before(self, t: float, tolerance: float) -> int:
         """Discontinuities the stitcher added before the segment starting at `t`: DS = origin's + this."""
@@ -338,17 +375,30 @@ class Ledger:
 
     def overlapping(self, entry: str, start: float, end: float) -> str | None:
         for other, data in self.breaks.items():
-            if other != entry and data.get("points") and start < data["end"] and data["start"] < end:
+            if (
+                other != entry
+                and data.get("points")
+                and start < data["end"]
+                and data["start"] < end
+            ):
                 return other.rpartition("@")[0] or other
         return None
 
-    def with_break(self, record: BreakRecord, horizon: float) -> "Ledger":
+    def with_break(self, record: BreakRecord, horizon: float) -> Ledger:
         """The ledger after writing `record`, forgetting breaks wholly before `horizon`."""
         old = self.breaks.get(record.entry)
         delta = record.discontinuities - (len(old["points"]) if old else 0)
-        kept = {k: v for k, v in self.breaks.items() if k != record.entry and v["points"] and v["points"][-1] >= horizon}
+        kept = {
+            k: v
+            for k, v in self.breaks.items()
+            if k != record.entry and v["points"] and v["points"][-1] >= horizon
+        }
         if record.points:
-            kept[record.entry] = {"start": record.ad_start, "end": record.end, "points": list(record.points)}
+            kept[record.entry] = {
+                "start": record.ad_start,
+                "end": record.end,
+                "points": list(record.points),
+            }
         return Ledger(self.total + delta, self.version + 1, kept)
 
 
@@ -386,9 +436,13 @@ class BreakLedger:
 
     async def records(self, channel: str) -> list[BreakRecord]:
         found = await self.kv.list(f"adbreak:{channel}:")
-        return sorted((BreakRecord.from_json(v) for v in found.values()), key=lambda r: (r.start, r.event_id))
+        return sorted(
+            (BreakRecord.from_json(v) for v in found.values()), key=lambda r: (r.start, r.event_id)
+        )
 
-    async def _write(self, record: BreakRecord, now: float, before: BreakRecord | None) -> tuple[BreakRecord, bool]:
+    async def _write(
+        self, record: BreakRecord, now: float, before: BreakRecord | None
+    ) -> tuple[BreakRecord, bool]:
         """CAS loop on the ledger key and the record. Create (`before` None): an existing record with the
         same id wins (returns it, False). Update: the stored record must still be `before`."""
         retention = self.retention_for(record.channel)
@@ -402,22 +456,35 @@ class BreakLedger:
                     return existing, False
                 clash = ledger.overlapping(record.entry, record.ad_start, record.end)
                 if clash is not None:
-                    raise BreakOverlap(f"break {record.event_id} would overlap break {clash} on channel {record.channel}")
+                    raise BreakOverlap(
+                        f"break {record.event_id} would overlap break {clash} on channel {record.channel}"
+                    )
             updated = ledger.with_break(record, retention.horizon(now))
             stored = replace(record, ledger_after=updated.total)
             checks = [
-                Absent(ledger_key(record.channel)) if raw is None else Equals(ledger_key(record.channel), raw),
+                Absent(ledger_key(record.channel))
+                if raw is None
+                else Equals(ledger_key(record.channel), raw),
                 Absent(key) if before is None else Equals(key, before.to_json()),
             ]
             result = await self.kv.atomic(
-                [Put(key, stored.to_json(), retention.ttl(stored, now)), Put(ledger_key(record.channel), updated.to_json())],
+                [
+                    Put(key, stored.to_json(), retention.ttl(stored, now)),
+                    Put(ledger_key(record.channel), updated.to_json()),
+                ],
                 checks,
             )
             if result.committed:
                 return stored, True
-            if before is not None and isinstance(result.failed, Equals) and result.failed.key == key:
+            if (
+                before is not None
+                and isinstance(result.failed, Equals)
+                and result.failed.key == key
+            ):
                 raise BreakError(f"break {record.event_id} changed meanwhile; try again")
-        raise BreakError(f"break {record.event_id}: the ledger of {record.channel} kept changing; try again")
+        raise BreakError(
+            f"break {record.event_id}: the ledger of {record.channel} kept changing; try again"
+        )
 
     async def create(self, record: BreakRecord, now: float) -> tuple[BreakRecord, bool]:
         """Create `record` unless a break with its id exists (then return that one, created=False)."""

@@ -21,10 +21,11 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import sqlite_utils
 
@@ -37,7 +38,7 @@ class CatalogError(Exception):
 
 
 def _now_iso() -> str:
-    return datetime.now(tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ class Conditioning:
     frame_rate: float
     audio_rate: int = 48000
     audio_channels: int = 2
-    audio_offset: float = 0.0  # the channel's interleave: where its sound switches against the picture boundary (s)
+    audio_offset: float = (
+        0.0  # the channel's interleave: where its sound switches against the picture boundary (s)
+    )
 
     @property
     def key(self) -> str:
@@ -89,8 +92,12 @@ class Channel:
     audio_rate: int = 48000
     audio_channels: int = 2
     default_mode: str = "ssai"
-    window_seconds: float = 3600.0  # longest playlist window the origin serves (break records must outlive it)
-    audio_offset: float = 0.0  # interleave: sound minus picture at the origin's segment boundaries (s, measured)
+    window_seconds: float = (
+        3600.0  # longest playlist window the origin serves (break records must outlive it)
+    )
+    audio_offset: float = (
+        0.0  # interleave: sound minus picture at the origin's segment boundaries (s, measured)
+    )
     created_at: str = ""
     updated_at: str = ""
 
@@ -100,15 +107,30 @@ class Channel:
 
     @property
     def conditioning(self) -> Conditioning:
-        return Conditioning(self.ladder, self.segment_duration, self.frame_rate, self.audio_rate, self.audio_channels, self.audio_offset)
+        return Conditioning(
+            self.ladder,
+            self.segment_duration,
+            self.frame_rate,
+            self.audio_rate,
+            self.audio_channels,
+            self.audio_offset,
+        )
 
     def check(self) -> None:
-        if not self.slug or not all(c.isalnum() or c == "-" for c in self.slug) or self.slug != self.slug.lower():
-            raise CatalogError(f"channel name {self.slug!r}: use lower-case letters, digits and '-'")
+        if (
+            not self.slug
+            or not all(c.isalnum() or c == "-" for c in self.slug)
+            or self.slug != self.slug.lower()
+        ):
+            raise CatalogError(
+                f"channel name {self.slug!r}: use lower-case letters, digits and '-'"
+            )
         if not self.origin_url.startswith(("http://", "https://")):
             raise CatalogError(f"origin URL {self.origin_url!r} must be http(s)")
         if self.default_mode not in MODES:
-            raise CatalogError(f"default mode {self.default_mode!r} is not one of {', '.join(MODES)}")
+            raise CatalogError(
+                f"default mode {self.default_mode!r} is not one of {', '.join(MODES)}"
+            )
         if self.status not in STATUSES:
             raise CatalogError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
         if not self.ladder:
@@ -116,7 +138,9 @@ class Channel:
         if not 0 < self.segment_duration <= 60:
             raise CatalogError(f"segment duration {self.segment_duration} s is not plausible")
         if not self.window_seconds >= 3 * self.segment_duration:
-            raise CatalogError(f"a window of {self.window_seconds} s is shorter than three segments")
+            raise CatalogError(
+                f"a window of {self.window_seconds} s is shorter than three segments"
+            )
 
 
 @dataclass(frozen=True)
@@ -183,12 +207,29 @@ class Catalog:
                 if_not_exists=True,
             )  # fmt: skip
             self.db["ads"].create(
-                {"id": str, "title": str, "duration": float, "source": str, "status": str, "error": str, "created_at": str},
+                {
+                    "id": str,
+                    "title": str,
+                    "duration": float,
+                    "source": str,
+                    "status": str,
+                    "error": str,
+                    "created_at": str,
+                },
                 pk="id",
                 if_not_exists=True,
             )
             self.db["ad_renditions"].create(
-                {"ad_id": str, "ladder_key": str, "rendition": str, "bandwidth": int, "path": str, "duration": float, "segments": int, "extra": str},
+                {
+                    "ad_id": str,
+                    "ladder_key": str,
+                    "rendition": str,
+                    "bandwidth": int,
+                    "path": str,
+                    "duration": float,
+                    "segments": int,
+                    "extra": str,
+                },
                 pk=("ad_id", "ladder_key", "rendition"),
                 if_not_exists=True,
             )
@@ -222,9 +263,15 @@ class Catalog:
         channel.check()
         existing = self.find_channel(channel.slug)
         if existing is not None and not replace_existing:
-            raise CatalogError(f"channel {channel.slug} already exists (origin {existing.origin_url})")
+            raise CatalogError(
+                f"channel {channel.slug} already exists (origin {existing.origin_url})"
+            )
         now = _now_iso()
-        stored = replace(channel, created_at=existing.created_at if existing else (channel.created_at or now), updated_at=now)
+        stored = replace(
+            channel,
+            created_at=existing.created_at if existing else (channel.created_at or now),
+            updated_at=now,
+        )
         with self.db.conn:
             self.db["channels"].upsert(self._channel_row(stored), pk="slug", alter=True)
         return stored
@@ -255,7 +302,9 @@ class Catalog:
     # ------------------------------------------------------------------ ads
 
     @_locked
-    def put_ad(self, ad: Ad, renditions: Iterable[AdRendition] = (), replace_renditions: bool = False) -> Ad:
+    def put_ad(
+        self, ad: Ad, renditions: Iterable[AdRendition] = (), replace_renditions: bool = False
+    ) -> Ad:
         """Register an ad with its conditioned renditions, in one transaction (all or nothing).
 
         `replace_renditions` drops the ad's previous renditions first (a replaced creative)."""
@@ -287,7 +336,9 @@ class Catalog:
             where, args = where + " and ad_id = ?", args + [ad_id]
         return [
             AdRendition(**{**row, "extra": json.loads(row["extra"] or "{}")})
-            for row in self.db["ad_renditions"].rows_where(where, args, order_by="ad_id, bandwidth desc")
+            for row in self.db["ad_renditions"].rows_where(
+                where, args, order_by="ad_id, bandwidth desc"
+            )
         ]
 
     @_locked

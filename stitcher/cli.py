@@ -32,8 +32,8 @@ from aiohttp import web
 from rig.demo import add_demo_routes
 from rig.errors import RigError
 from rig.serving import start_site
-from rig.supervisor import die_with_parent
 from rig.settings import Settings, load_settings
+from rig.supervisor import die_with_parent
 from stitcher.app import StreamOptions, create_app
 from stitcher.breaks import BreakLedger, Retention
 from stitcher.catalog import Catalog
@@ -43,10 +43,16 @@ from stitcher.kv import KVError, open_kv
 from stitcher.monitor import Monitor
 
 
-def decisions_for(settings: Settings, catalog: Catalog, session: aiohttp.ClientSession | None) -> DecisionSource:
+def decisions_for(
+    settings: Settings, catalog: Catalog, session: aiohttp.ClientSession | None
+) -> DecisionSource:
     house = HouseDecisions(catalog, settings.ads.base_url)
     if settings.stitcher.decision_url and session is not None:
-        return FallbackDecisions(RemoteDecisions(settings.stitcher.decision_url, session), house, settings.stitcher.decision_timeout)
+        return FallbackDecisions(
+            RemoteDecisions(settings.stitcher.decision_url, session),
+            house,
+            settings.stitcher.decision_timeout,
+        )
     return house
 
 
@@ -67,15 +73,19 @@ class Services:
         self.settings = settings
         self.clock = clock
 
-    async def __aenter__(self) -> "Services":
+    async def __aenter__(self) -> Services:
         self.stack = AsyncExitStack()
         self.catalog = Catalog(self.settings.state_dir / "channels.db")
         self.stack.callback(self.catalog.close)
         try:
-            self.kv = await self.stack.enter_async_context(open_kv(self.settings.stitcher.kv_url, self.clock))
+            self.kv = await self.stack.enter_async_context(
+                open_kv(self.settings.stitcher.kv_url, self.clock)
+            )
         except KVError as exc:
             await self.stack.aclose()
-            raise RigError(f"the KV store {self.settings.stitcher.kv_url} cannot be used: {exc}") from None
+            raise RigError(
+                f"the KV store {self.settings.stitcher.kv_url} cannot be used: {exc}"
+            ) from None
         self.session = await self.stack.enter_async_context(aiohttp.ClientSession())
         self.ledger = ledger_for(self.kv, self.catalog)
         self.decisions = decisions_for(self.settings, self.catalog, self.session)
@@ -86,13 +96,24 @@ class Services:
 
     def app(self) -> web.Application:
         s = self.settings.stitcher
-        options = StreamOptions(self.settings.ads.base_url, s.origin_timeout, s.origin_cache, s.kv_cache, s.kv_grace)
-        app = create_app(self.catalog, self.decisions, self.clock, self.ledger, self.session, s.token, options)
+        options = StreamOptions(
+            self.settings.ads.base_url, s.origin_timeout, s.origin_cache, s.kv_cache, s.kv_grace
+        )
+        app = create_app(
+            self.catalog, self.decisions, self.clock, self.ledger, self.session, s.token, options
+        )
         add_demo_routes(app)  # GET /demo/: the hls.js demo page
         return app
 
     def monitor(self) -> Monitor:
-        return Monitor(self.catalog, self.ledger, self.decisions, self.session, self.clock, self.settings.stitcher.monitor_interval)
+        return Monitor(
+            self.catalog,
+            self.ledger,
+            self.decisions,
+            self.session,
+            self.clock,
+            self.settings.stitcher.monitor_interval,
+        )
 
 
 def stop_event() -> asyncio.Event:
@@ -105,9 +126,19 @@ def stop_event() -> asyncio.Event:
 
 async def serve(settings: Settings, host: str, port: int, worker: bool = False) -> None:
     async with Services(settings, SystemClock()) as services:
-        runner = await start_site(services.app(), host, port, "stitcher", "another rig running? set RIG_STITCHER_PORT", reuse_port=worker)
+        runner = await start_site(
+            services.app(),
+            host,
+            port,
+            "stitcher",
+            "another rig running? set RIG_STITCHER_PORT",
+            reuse_port=worker,
+        )
         who = f"stitcher worker {os.getpid()}" if worker else "stitcher"
-        print(f"{who} on http://{host}:{port} (channels: {services.catalog.path}, KV: {settings.stitcher.kv_url})", flush=True)
+        print(
+            f"{who} on http://{host}:{port} (channels: {services.catalog.path}, KV: {settings.stitcher.kv_url})",
+            flush=True,
+        )
         try:
             await stop_event().wait()
         finally:
@@ -116,18 +147,37 @@ async def serve(settings: Settings, host: str, port: int, worker: bool = False) 
 
 async def monitor(settings: Settings) -> None:
     async with Services(settings, SystemClock()) as services:
-        print(f"monitor: polling every {settings.stitcher.monitor_interval:g} s (KV: {settings.stitcher.kv_url})", flush=True)
+        print(
+            f"monitor: polling every {settings.stitcher.monitor_interval:g} s (KV: {settings.stitcher.kv_url})",
+            flush=True,
+        )
         await services.monitor().run(stop_event())
 
 
 STARTUP = 10.0  # seconds within which a worker that exits means the fleet cannot start
 
 
-def serve_workers(args: argparse.Namespace, settings: Settings, host: str, port: int, workers: int) -> int:
+def serve_workers(
+    args: argparse.Namespace, settings: Settings, host: str, port: int, workers: int
+) -> int:
     """Run `workers` stitcher processes on one port; stop them all on SIGINT/SIGTERM or when one dies."""
     metrics_dir = tempfile.mkdtemp(prefix="stitcher-metrics-", dir=settings.state_dir)
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "RIG_STATE_DIR": str(settings.state_dir)}
-    argv = [sys.executable, "-m", "stitcher.cli", "serve", "--worker", "--host", host, "--port", str(port)]
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        "RIG_STATE_DIR": str(settings.state_dir),
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "stitcher.cli",
+        "serve",
+        "--worker",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     if args.config:
         argv += ["--config", str(args.config)]
     if args.verbose:
@@ -142,19 +192,32 @@ def serve_workers(args: argparse.Namespace, settings: Settings, host: str, port:
     signal.signal(signal.SIGTERM, stop)
     started = time.monotonic()
     children = [subprocess.Popen(argv, env=env, preexec_fn=die_with_parent) for _ in range(workers)]
-    print(f"stitcher: {workers} workers on http://{host}:{port} (pids {', '.join(str(c.pid) for c in children)}; metrics summed over all)", flush=True)
+    print(
+        f"stitcher: {workers} workers on http://{host}:{port} (pids {', '.join(str(c.pid) for c in children)}; metrics summed over all)",
+        flush=True,
+    )
     failed = 0
     try:
         while not stopping:
             for child in children:
                 if child.poll() is not None:
                     if time.monotonic() - started < STARTUP:
-                        print(f"stitcher: worker {child.pid} exited with {child.returncode} while starting; stopping", file=sys.stderr, flush=True)
+                        print(
+                            f"stitcher: worker {child.pid} exited with {child.returncode} while starting; stopping",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                         failed = 2
                         stopping = True
                         break
-                    print(f"stitcher: worker {child.pid} exited with {child.returncode}; starting another", file=sys.stderr, flush=True)
-                    children[children.index(child)] = subprocess.Popen(argv, env=env, preexec_fn=die_with_parent)
+                    print(
+                        f"stitcher: worker {child.pid} exited with {child.returncode}; starting another",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    children[children.index(child)] = subprocess.Popen(
+                        argv, env=env, preexec_fn=die_with_parent
+                    )
             time.sleep(0.2)
     finally:
         for child in children:
@@ -170,30 +233,54 @@ def serve_workers(args: argparse.Namespace, settings: Settings, host: str, port:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stitcher", description="The stateless SSAI/SGAI manifest stitcher and its SCTE-35 monitor.")
+    parser = argparse.ArgumentParser(
+        prog="stitcher",
+        description="The stateless SSAI/SGAI manifest stitcher and its SCTE-35 monitor.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser(
-        "serve", help="serve the stitcher app",
+        "serve",
+        help="serve the stitcher app",
         description="Serve the stitcher (SSAI, SGAI and passthrough playlists at /{mode}/{channel}/master.m3u8, SGAI asset lists,"
         " the /cue API, decisions, /metrics, /healthz) over the channel database and the KV store.",
     )
     run.add_argument("--host", help="listen address (default: stitcher.host)")
     run.add_argument("--port", type=int, help="listen port (default: stitcher.port, 8080)")
-    run.add_argument("--workers", type=int, help="processes sharing the port, each answering any request (default: stitcher.workers, 1)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        help="processes sharing the port, each answering any request (default: stitcher.workers, 1)",
+    )
     run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    watch = sub.add_parser("monitor", help="watch origins for SCTE-35 cues and write breaks ahead of time",
-                           description="Poll every active channel's origin (all concurrently, each with a timeout), detect cues in every playlist format and write break records with their ad decisions to the KV store. Several monitors may run at once.")
-    watch.add_argument("--interval", type=float, help="seconds between looks at each origin (default: stitcher.monitor_interval, 1)")
+    watch = sub.add_parser(
+        "monitor",
+        help="watch origins for SCTE-35 cues and write breaks ahead of time",
+        description="Poll every active channel's origin (all concurrently, each with a timeout), detect cues in every playlist format and write break records with their ad decisions to the KV store. Several monitors may run at once.",
+    )
+    watch.add_argument(
+        "--interval",
+        type=float,
+        help="seconds between looks at each origin (default: stitcher.monitor_interval, 1)",
+    )
     for p in (run, watch):
-        p.add_argument("--config", type=Path, help="TOML config file (default: RIG_CONFIG or the shipped defaults)")
-        p.add_argument("--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR)")
+        p.add_argument(
+            "--config",
+            type=Path,
+            help="TOML config file (default: RIG_CONFIG or the shipped defaults)",
+        )
+        p.add_argument(
+            "--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR)"
+        )
         p.add_argument("-v", "--verbose", action="store_true", help="log more")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     env = dict(os.environ)
     if args.state_dir:
         env["RIG_STATE_DIR"] = str(args.state_dir)

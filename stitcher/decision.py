@@ -20,8 +20,9 @@ import asyncio
 import hashlib
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from stitcher.catalog import AdRendition, Catalog, Channel, Rung
 
@@ -51,11 +52,21 @@ class PodItem:
     variants: tuple[tuple[int, str], ...]  # (channel rung bandwidth, absolute playlist URL)
 
     def to_json(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "duration": self.duration, "variants": {str(bw): url for bw, url in self.variants}}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "duration": self.duration,
+            "variants": {str(bw): url for bw, url in self.variants},
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "PodItem":
-        return cls(data["id"], data.get("kind", "ad"), float(data["duration"]), tuple((int(bw), url) for bw, url in data["variants"].items()))
+    def from_json(cls, data: dict) -> PodItem:
+        return cls(
+            data["id"],
+            data.get("kind", "ad"),
+            float(data["duration"]),
+            tuple((int(bw), url) for bw, url in data["variants"].items()),
+        )
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,7 @@ class Pod:
         return {"podId": self.pod_id, "items": [item.to_json() for item in self.items]}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Pod":
+    def from_json(cls, data: dict) -> Pod:
         return cls(data["podId"], tuple(PodItem.from_json(item) for item in data["items"]))
 
 
@@ -87,11 +98,17 @@ def rotation(break_id: str, count: int) -> int:
     """Where in the library a break starts: successive numeric ids rotate one by one."""
     if count == 0:
         return 0
-    number = int(break_id) if break_id.isascii() and break_id.isdecimal() else int(hashlib.sha256(break_id.encode()).hexdigest()[:12], 16)
+    number = (
+        int(break_id)
+        if break_id.isascii() and break_id.isdecimal()
+        else int(hashlib.sha256(break_id.encode()).hexdigest()[:12], 16)
+    )
     return number % count
 
 
-def choose(creatives: Sequence[Creative], duration: float, break_id: str, unit: float = 1.0) -> list[Creative]:
+def choose(
+    creatives: Sequence[Creative], duration: float, break_id: str, unit: float = 1.0
+) -> list[Creative]:
     """The ads for a break: the most whole ads that fit, then the most time filled, none twice.
 
     Among equally good pods the one whose ads come first from the break's rotation point wins,
@@ -117,14 +134,22 @@ def choose(creatives: Sequence[Creative], duration: float, break_id: str, unit: 
     return [ordered[i] for i in best[capacity][2]]
 
 
-def map_variants(ladder: Sequence[Rung], renditions: Sequence[AdRendition], base_url: str) -> tuple[tuple[int, str], ...]:
+def map_variants(
+    ladder: Sequence[Rung], renditions: Sequence[AdRendition], base_url: str
+) -> tuple[tuple[int, str], ...]:
     """For each rung of the channel, the ad rendition of the same name, else the nearest by bandwidth."""
     if not renditions:
         raise DecisionError("an ad without renditions cannot be placed")
     by_name = {r.rendition: r for r in renditions}
     mapped = []
     for rung in ladder:
-        chosen = by_name.get(rung.name) or min(renditions, key=lambda r: (abs(math.log(max(r.bandwidth, 1) / max(rung.bandwidth, 1))), -r.bandwidth))
+        chosen = by_name.get(rung.name) or min(
+            renditions,
+            key=lambda r: (
+                abs(math.log(max(r.bandwidth, 1) / max(rung.bandwidth, 1))),
+                -r.bandwidth,
+            ),
+        )
         mapped.append((rung.bandwidth, base_url.rstrip("/") + chosen.path))
     return tuple(mapped)
 
@@ -138,16 +163,28 @@ def slot_count(duration: float, segment: float) -> int:
     return max(1, math.floor(duration / segment + 0.5 + 1e-9))
 
 
-def build_pod(channel: Channel, duration: float, break_id: str, creatives: Sequence[Creative], slate: Sequence[AdRendition], base_url: str) -> Pod:
+def build_pod(
+    channel: Channel,
+    duration: float,
+    break_id: str,
+    creatives: Sequence[Creative],
+    slate: Sequence[AdRendition],
+    base_url: str,
+) -> Pod:
     """The pod for the break's slots (`slot_count`): chosen ads, then slate for whatever is left (in
     as many items as the slate's length needs)."""
     if not (duration > 0 and math.isfinite(duration)):
         raise DecisionError(f"a break of {duration!r} seconds cannot be filled")
     if not slate:
-        raise DecisionError(f"no conditioned slate for channel {channel.slug} (ladder {channel.conditioning.key}); run `rig ads house`")
+        raise DecisionError(
+            f"no conditioned slate for channel {channel.slug} (ladder {channel.conditioning.key}); run `rig ads house`"
+        )
     unit = channel.segment_duration
     chosen = choose(creatives, duration, break_id, unit)
-    items = [PodItem(c.id, "ad", c.duration, map_variants(channel.ladder, c.renditions, base_url)) for c in chosen]
+    items = [
+        PodItem(c.id, "ad", c.duration, map_variants(channel.ladder, c.renditions, base_url))
+        for c in chosen
+    ]
     left = round(slot_count(duration, unit) * unit - sum(item.duration for item in items), 6)
     # slate for the rest, in items no longer than the slate itself: each begins with a splice, so
     # the slate's timestamps never run back inside one timeline where it would have to repeat
@@ -175,7 +212,9 @@ def library(catalog: Catalog, channel: Channel) -> tuple[list[Creative], list[Ad
             slate.append(rendition)
         elif rendition.ad_id in ready:
             grouped.setdefault(rendition.ad_id, []).append(rendition)
-    creatives = [Creative(ad_id, max(r.duration for r in rs), tuple(rs)) for ad_id, rs in grouped.items()]
+    creatives = [
+        Creative(ad_id, max(r.duration for r in rs), tuple(rs)) for ad_id, rs in grouped.items()
+    ]
     return creatives, slate
 
 
@@ -202,10 +241,19 @@ class FallbackDecisions:
 
     async def decide(self, channel: Channel, duration: float, break_id: str) -> Pod:
         try:
-            return await asyncio.wait_for(self.primary.decide(channel, duration, break_id), self.timeout)
-        except Exception as exc:  # a remote ad server may fail in any way; the break must still be filled
+            return await asyncio.wait_for(
+                self.primary.decide(channel, duration, break_id), self.timeout
+            )
+        except (
+            Exception
+        ) as exc:  # a remote ad server may fail in any way; the break must still be filled
             self.fallbacks += 1
-            log.warning("ad decision for %s break %s fell back to the house library: %s", channel.slug, break_id, exc.__class__.__name__ if isinstance(exc, asyncio.TimeoutError) else exc)
+            log.warning(
+                "ad decision for %s break %s fell back to the house library: %s",
+                channel.slug,
+                break_id,
+                exc.__class__.__name__ if isinstance(exc, asyncio.TimeoutError) else exc,
+            )
             return await self.fallback.decide(channel, duration, break_id)
 
 
@@ -229,6 +277,10 @@ class RemoteDecisions:
                 pod = Pod.from_json(await response.json(content_type=None))
             except (KeyError, TypeError, ValueError) as exc:
                 raise DecisionError(f"ad server {self.url} sent an unusable pod: {exc}") from None
-        if pod.duration > duration + 1e-6 or any(len(item.variants) != len(channel.ladder) for item in pod.items):
-            raise DecisionError(f"ad server {self.url} sent a pod that does not fit the break or the ladder")
+        if pod.duration > duration + 1e-6 or any(
+            len(item.variants) != len(channel.ladder) for item in pod.items
+        ):
+            raise DecisionError(
+                f"ad server {self.url} sent a pod that does not fit the break or the ladder"
+            )
         return pod

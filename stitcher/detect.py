@@ -45,11 +45,18 @@ Side effects: none. Pure functions of the playlist.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Iterable
 
-from stitcher.playlist import CUE_TAGS, DateRange, MediaPlaylist, PlaylistError, Tag, parse_attribute_list
+from stitcher.playlist import (
+    CUE_TAGS,
+    DateRange,
+    MediaPlaylist,
+    PlaylistError,
+    Tag,
+    parse_attribute_list,
+)
 from stitcher.scte35 import Scte35Error, SpliceEvent, decode
 
 __all__ = [
@@ -156,11 +163,18 @@ def fold(found: Iterable[Signal]) -> list[DetectedBreak]:
     by_event = {
         s.event.event_id: s.break_id
         for s in reversed(found)
-        if s.kind == "out" and s.event is not None and s.event.kind == "out" and s.event.event_id is not None
+        if s.kind == "out"
+        and s.event is not None
+        and s.event.kind == "out"
+        and s.event.event_id is not None
     }
     groups: dict[str, list[Signal]] = {}
     for signal in found:
-        if signal.kind == "cancel" and signal.event is not None and signal.break_id == _event_id(signal.event):
+        if (
+            signal.kind == "cancel"
+            and signal.event is not None
+            and signal.break_id == _event_id(signal.event)
+        ):
             target = by_event.get(signal.event.event_id)
             if target is not None and target != signal.break_id:
                 signal = replace(signal, break_id=target)
@@ -177,17 +191,25 @@ def _fold_one(break_id: str, group: list[Signal]) -> DetectedBreak:
     start = (opening or (ins or cancels)[0]).start
     ordered = ([opening] if opening else []) + outs + ins + cancels
     planned = next((s.duration for s in ordered if s.duration is not None), None)
-    event = next((s.event for s in ([opening] if opening else []) + outs if s.event is not None), None)
+    event = next(
+        (s.event for s in ([opening] if opening else []) + outs if s.event is not None), None
+    )
     scte35 = event.base64 if event is not None else None
     if event is None:
         event = next((s.event for s in group if s.event is not None), None)
     returned = next((s.at for s in ins if s.at is not None), None)
-    duration = planned if planned is not None else (returned - start if returned is not None else None)
+    duration = (
+        planned if planned is not None else (returned - start if returned is not None else None)
+    )
     if returned is not None:
         end = returned
     else:
         end = start + duration if duration is not None else None
-    early = returned is not None and planned is not None and returned < start + planned - EARLY_TOLERANCE
+    early = (
+        returned is not None
+        and planned is not None
+        and returned < start + planned - EARLY_TOLERANCE
+    )
     return DetectedBreak(
         break_id=break_id,
         start=start,
@@ -267,7 +289,9 @@ class _Scanner:
             return [], self.problems
         self._index_dateranges(positions)
         for position in positions:
-            pending: tuple[SpliceEvent | None, bool] | None = None  # OATCLS cue waiting for its CUE-OUT/IN
+            pending: tuple[SpliceEvent | None, bool] | None = (
+                None  # OATCLS cue waiting for its CUE-OUT/IN
+            )
             for tag in position.tags:
                 if tag.name not in CUE_TAGS:
                     continue
@@ -276,7 +300,11 @@ class _Scanner:
                         self._oatcls_alone(position, pending)
                     pending = (self._cue(position, tag, tag.value), True)
                     continue
-                oatcls = pending if tag.name in ("EXT-X-CUE-OUT", "EXT-X-CUE-OUT-CONT", "EXT-X-CUE-IN") else None
+                oatcls = (
+                    pending
+                    if tag.name in ("EXT-X-CUE-OUT", "EXT-X-CUE-OUT-CONT", "EXT-X-CUE-IN")
+                    else None
+                )
                 if oatcls is not None:
                     pending = None
                 try:
@@ -290,11 +318,15 @@ class _Scanner:
     def _positions(self) -> list[_Position] | None:
         playlist = self.playlist
         segments = playlist.segments
-        has_cues = any(_is_cue_tag(t) for s in segments for t in s.tags) or any(_is_cue_tag(t) for t in playlist.trailing_tags)
+        has_cues = any(_is_cue_tag(t) for s in segments for t in s.tags) or any(
+            _is_cue_tag(t) for t in playlist.trailing_tags
+        )
         anchor = next((i for i, s in enumerate(segments) if s.program_date_time is not None), None)
         if anchor is None:
             if has_cues:
-                self.problems.append("cue tags but no EXT-X-PROGRAM-DATE-TIME: the breaks cannot be placed in time")
+                self.problems.append(
+                    "cue tags but no EXT-X-PROGRAM-DATE-TIME: the breaks cannot be placed in time"
+                )
             return None
         pdts: list[float] = [0.0] * len(segments)
         pdts[anchor] = _epoch(segments[anchor].program_date_time)
@@ -308,7 +340,11 @@ class _Scanner:
         ]
         if playlist.trailing_tags:
             positions.append(
-                _Position(playlist.media_sequence + len(segments), pdts[-1] + segments[-1].duration, playlist.trailing_tags)
+                _Position(
+                    playlist.media_sequence + len(segments),
+                    pdts[-1] + segments[-1].duration,
+                    playlist.trailing_tags,
+                )
             )
         return positions
 
@@ -380,13 +416,24 @@ class _Scanner:
         start_date = rng.start_date
         start = _epoch(start_date) if start_date is not None else entry.get("start")
         if start is None:
-            raise PlaylistError(f'DATERANGE "{rng.id}" has no START-DATE (nor an earlier tag with its ID)')
+            raise PlaylistError(
+                f'DATERANGE "{rng.id}" has no START-DATE (nor an earlier tag with its ID)'
+            )
         if "SCTE35-OUT" in attributes:
             event = self._cue(position, tag, attributes.raw("SCTE35-OUT"))
             duration = _range_duration(rng)
             if duration is None and event is not None:
                 duration = event.duration
-            self._emit(break_id=rng.id, kind="out", start=start, duration=duration, at=None, format="daterange", msn=position.msn, event=event)
+            self._emit(
+                break_id=rng.id,
+                kind="out",
+                start=start,
+                duration=duration,
+                at=None,
+                format="daterange",
+                msn=position.msn,
+                event=event,
+            )
         if "SCTE35-IN" in attributes:
             event = self._cue(position, tag, attributes.raw("SCTE35-IN"))
             if rng.duration is not None:
@@ -395,8 +442,19 @@ class _Scanner:
                 at = _epoch(rng.end_date)
             else:
                 at = position.pdt
-            planned = rng.planned_duration if rng.planned_duration is not None else entry.get("planned")
-            self._emit(break_id=rng.id, kind="in", start=start, duration=planned, at=at, format="daterange", msn=position.msn, event=event)
+            planned = (
+                rng.planned_duration if rng.planned_duration is not None else entry.get("planned")
+            )
+            self._emit(
+                break_id=rng.id,
+                kind="in",
+                start=start,
+                duration=planned,
+                at=at,
+                format="daterange",
+                msn=position.msn,
+                event=event,
+            )
         if "SCTE35-CMD" in attributes:
             event = self._cue(position, tag, attributes.raw("SCTE35-CMD"))
             if event is None or event.kind == "other":
@@ -419,8 +477,21 @@ class _Scanner:
                 duration = _range_duration(rng) if event.kind == "out" else entry.get("planned")
                 if duration is None and event.kind == "out":
                     duration = event.duration
-                at = None if event.kind == "out" else (start + rng.duration if rng.duration is not None else position.pdt)
-                self._emit(break_id=rng.id, kind=event.kind, start=start, duration=duration, at=at, format="daterange", msn=position.msn, event=event)
+                at = (
+                    None
+                    if event.kind == "out"
+                    else (start + rng.duration if rng.duration is not None else position.pdt)
+                )
+                self._emit(
+                    break_id=rng.id,
+                    kind=event.kind,
+                    start=start,
+                    duration=duration,
+                    at=at,
+                    format="daterange",
+                    msn=position.msn,
+                    event=event,
+                )
 
     def _cancelled_range(self, own_id: str, event: SpliceEvent) -> str | None:
         if event.event_id is None:
@@ -452,7 +523,16 @@ class _Scanner:
         fmt = "oatcls" if oatcls else "cue-out"
         start = position.pdt
         self.cue_open = _Open(_ms_id(start), start, duration, fmt)
-        self._emit(break_id=self.cue_open.break_id, kind="out", start=start, duration=duration, at=None, format=fmt, msn=position.msn, event=event)
+        self._emit(
+            break_id=self.cue_open.break_id,
+            kind="out",
+            start=start,
+            duration=duration,
+            at=None,
+            format=fmt,
+            msn=position.msn,
+            event=event,
+        )
 
     def _cue_out_cont(self, position: _Position, tag: Tag, oatcls) -> None:
         value = (tag.value or "").strip()
@@ -476,10 +556,18 @@ class _Scanner:
             if opened is None or abs(start - opened.start) > SAME_BREAK:
                 opened = _Open(_ms_id(start), start, None, "cue-out")
         elif opened is None:
-            self._problem(position, tag, "no elapsed time and no CUE-OUT before it: the break cannot be placed")
+            self._problem(
+                position,
+                tag,
+                "no elapsed time and no CUE-OUT before it: the break cannot be placed",
+            )
             return
         if duration is None:
-            duration = event.duration if event is not None and event.duration is not None else opened.duration
+            duration = (
+                event.duration
+                if event is not None and event.duration is not None
+                else opened.duration
+            )
         if opened.duration is None and duration is not None:
             opened = replace(opened, duration=duration)
         self.cue_open = opened
@@ -500,7 +588,16 @@ class _Scanner:
         if opened is None:
             return  # its break left the window: nothing places it
         event = oatcls[0] if oatcls else None
-        self._emit(break_id=opened.break_id, kind="in", start=opened.start, duration=opened.duration, at=position.pdt, format=opened.format, msn=position.msn, event=event)
+        self._emit(
+            break_id=opened.break_id,
+            kind="in",
+            start=opened.start,
+            duration=opened.duration,
+            at=position.pdt,
+            format=opened.format,
+            msn=position.msn,
+            event=event,
+        )
 
     def _oatcls_alone(self, position: _Position, pending) -> None:
         """An EXT-OATCLS-SCTE35 with no CUE-OUT/CUE-IN on its segment: its cue says what it is."""
@@ -564,7 +661,11 @@ class _Scanner:
             else:
                 known = self.scte35_open.get(break_id) if break_id else self.scte35_last
                 if known is None:
-                    self._problem(position, tag, "CONT without ELAPSED and no CUE-OUT before it: the break cannot be placed")
+                    self._problem(
+                        position,
+                        tag,
+                        "CONT without ELAPSED and no CUE-OUT before it: the break cannot be placed",
+                    )
                     return
                 start = known.start
             if break_id is None:
@@ -578,7 +679,12 @@ class _Scanner:
                 start = known.start  # the opening tag's exact start
                 if duration is None:
                     duration = known.duration
-            opened = _Open(break_id, start, duration if known is None or known.duration is None else known.duration, fmt)
+            opened = _Open(
+                break_id,
+                start,
+                duration if known is None or known.duration is None else known.duration,
+                fmt,
+            )
             self.scte35_open[break_id] = opened
             self.scte35_last = opened
             self._emit(
@@ -595,14 +701,27 @@ class _Scanner:
             return
         known = self.scte35_open.get(break_id) if break_id else None
         if known is None and break_id is None:
-            known = self.scte35_last if fallback is None else self.scte35_open.get(fallback, self.scte35_last)
+            known = (
+                self.scte35_last
+                if fallback is None
+                else self.scte35_open.get(fallback, self.scte35_last)
+            )
         if kind == "in":
             if known is None:
                 return  # its break left the window: nothing places it
             self.scte35_open.pop(known.break_id, None)
             if self.scte35_last is known:
                 self.scte35_last = None
-            self._emit(break_id=known.break_id, kind="in", start=known.start, duration=known.duration, at=position.pdt, format=fmt, msn=position.msn, event=event)
+            self._emit(
+                break_id=known.break_id,
+                kind="in",
+                start=known.start,
+                duration=known.duration,
+                at=position.pdt,
+                format=fmt,
+                msn=position.msn,
+                event=event,
+            )
             return
         # cancel
         self._emit(

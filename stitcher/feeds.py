@@ -31,8 +31,9 @@ import asyncio
 import itertools
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 from urllib.parse import urljoin
 
 import aiohttp
@@ -57,7 +58,7 @@ class Versioned(Generic[T]):
     version: int
     at: float  # when it was read (clock seconds)
 
-    def renewed(self, value: T, at: float) -> "Versioned[T]":
+    def renewed(self, value: T, at: float) -> Versioned[T]:
         """The next reading: the same version when the content did not change, else a new one."""
         return Versioned(value, self.version if value == self.value else next(_versions), at)
 
@@ -92,7 +93,14 @@ class _OriginEntry:
 class OriginFeed:
     """Shared, single-flight origin playlist fetches with a last-good fallback (module docstring)."""
 
-    def __init__(self, session: aiohttp.ClientSession, clock: Clock, metrics: Metrics, timeout: float = 2.0, fresh: float = 0.5):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        metrics: Metrics,
+        timeout: float = 2.0,
+        fresh: float = 0.5,
+    ):
         self.session, self.clock, self.metrics = session, clock, metrics
         self.timeout, self.fresh = timeout, fresh
         self._entries: dict[str, _OriginEntry] = {}
@@ -105,7 +113,9 @@ class OriginFeed:
         if entry.good is not None and self.clock.now() - entry.good.at < self.fresh:
             self.metrics.cache_hits.labels("origin").inc()
             return entry.good
-        return await single_flight(self._flights, url, lambda: self._refresh(url, entry, stale_limit))
+        return await single_flight(
+            self._flights, url, lambda: self._refresh(url, entry, stale_limit)
+        )
 
     async def _refresh(self, url: str, entry: _OriginEntry, stale_limit: float) -> Versioned:
         now = self.clock.now()
@@ -113,13 +123,26 @@ class OriginFeed:
             text = await fetch_text(self.session, url, self.timeout)
             playlist = parse_origin(text, url)
             previous = entry.good.value if entry.good is not None else None
-            if isinstance(playlist, MediaPlaylist) and isinstance(previous, MediaPlaylist) and playlist.media_sequence < previous.media_sequence:
-                raise OriginWentBack(f"{url}: MEDIA-SEQUENCE went back from {previous.media_sequence} to {playlist.media_sequence}")
+            if (
+                isinstance(playlist, MediaPlaylist)
+                and isinstance(previous, MediaPlaylist)
+                and playlist.media_sequence < previous.media_sequence
+            ):
+                raise OriginWentBack(
+                    f"{url}: MEDIA-SEQUENCE went back from {previous.media_sequence} to {playlist.media_sequence}"
+                )
         except OriginUnavailable as exc:
-            self.metrics.origin_fetches.labels("timeout" if isinstance(exc, OriginTimeout) else "error").inc()
+            self.metrics.origin_fetches.labels(
+                "timeout" if isinstance(exc, OriginTimeout) else "error"
+            ).inc()
             if entry.good is not None and now - entry.good.at < stale_limit:
                 self.metrics.errors.labels("origin_stale_served").inc()
-                log.warning("origin %s failed (%s); serving the copy from %.1f s ago", url, exc, now - entry.good.at)
+                log.warning(
+                    "origin %s failed (%s); serving the copy from %.1f s ago",
+                    url,
+                    exc,
+                    now - entry.good.at,
+                )
                 return entry.good
             if isinstance(exc, OriginWentBack):
                 entry.good = None  # the origin restarted for good: start over with its new timeline
@@ -128,7 +151,11 @@ class OriginFeed:
         if entry.good is None:
             entry.good = Versioned(playlist, next(_versions), now)
         else:
-            entry.good = replace(entry.good, at=now) if text == entry.text else Versioned(playlist, next(_versions), now)
+            entry.good = (
+                replace(entry.good, at=now)
+                if text == entry.text
+                else Versioned(playlist, next(_versions), now)
+            )
         entry.text = text
         return entry.good
 
@@ -147,7 +174,14 @@ class _ViewEntry:
 class BreakViews:
     """Shared reads of a channel's break records + ledger, with a grace period when the KV is down."""
 
-    def __init__(self, ledger: BreakLedger | None, clock: Clock, metrics: Metrics, fresh: float = 0.5, grace: float = 30.0):
+    def __init__(
+        self,
+        ledger: BreakLedger | None,
+        clock: Clock,
+        metrics: Metrics,
+        fresh: float = 0.5,
+        grace: float = 30.0,
+    ):
         self.ledger, self.clock, self.metrics = ledger, clock, metrics
         self.fresh, self.grace = fresh, grace
         self._entries: dict[str, _ViewEntry] = {}
@@ -163,7 +197,9 @@ class BreakViews:
         if entry.served is not None and self.clock.now() - entry.served.at < self.fresh:
             self.metrics.cache_hits.labels("breaks").inc()
             return entry.served
-        return await single_flight(self._flights, channel, lambda: self._refresh(channel, entry, segment_duration))
+        return await single_flight(
+            self._flights, channel, lambda: self._refresh(channel, entry, segment_duration)
+        )
 
     async def _refresh(self, channel: str, entry: _ViewEntry, segment_duration: float) -> Versioned:
         now = self.clock.now()
@@ -173,22 +209,40 @@ class BreakViews:
             self.metrics.errors.labels("kv_unavailable").inc()
             if entry.failing_since is None:
                 entry.failing_since = now
-                log.warning("break store unreachable for channel %s (%s): using the last view for %g s", channel, exc, self.grace)
+                log.warning(
+                    "break store unreachable for channel %s (%s): using the last view for %g s",
+                    channel,
+                    exc,
+                    self.grace,
+                )
             view = entry.last_good
             if now - entry.failing_since >= self.grace:
                 cutoff = entry.failing_since + self.grace + segment_duration
                 if not entry.degraded:
                     entry.degraded = True
                     self.metrics.kv_degraded.labels(channel).set(1)
-                    log.error("break store unreachable for channel %s for %g s: breaks starting from %s on are passed through", channel, self.grace, format_datetime(cutoff))
+                    log.error(
+                        "break store unreachable for channel %s for %g s: breaks starting from %s on are passed through",
+                        channel,
+                        self.grace,
+                        format_datetime(cutoff),
+                    )
                 view = degrade(view, cutoff)
         else:
             if entry.failing_since is not None:
-                log.warning("break store reachable again for channel %s after %.1f s", channel, now - entry.failing_since)
+                log.warning(
+                    "break store reachable again for channel %s after %.1f s",
+                    channel,
+                    now - entry.failing_since,
+                )
                 entry.failing_since, entry.degraded = None, False
                 self.metrics.kv_degraded.labels(channel).set(0)
             entry.last_good = view
-        entry.served = entry.served.renewed(view, now) if entry.served is not None else Versioned(view, next(_versions), now)
+        entry.served = (
+            entry.served.renewed(view, now)
+            if entry.served is not None
+            else Versioned(view, next(_versions), now)
+        )
         return entry.served
 
     async def _read(self, channel: str) -> BreakView:
@@ -204,7 +258,13 @@ class BreakViews:
 class VodLibrary:
     """Conditioned ad/slate playlists by URL, fetched once each (URLs are immutable, content-addressed)."""
 
-    def __init__(self, session: aiohttp.ClientSession, metrics: Metrics, timeout: float = 2.0, size: int = 1024):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        metrics: Metrics,
+        timeout: float = 2.0,
+        size: int = 1024,
+    ):
         self.session, self.metrics, self.timeout, self.size = session, metrics, timeout, size
         self._cache: OrderedDict[str, VodMedia | None] = OrderedDict()
         self._flights: dict[str, asyncio.Future] = {}
@@ -217,11 +277,13 @@ class VodLibrary:
         """Has `url` been read (or found missing) already?"""
         return url in self._cache
 
-    def prefetch(self, urls: "set[str] | list[str]") -> None:
+    def prefetch(self, urls: set[str] | list[str]) -> None:
         """Fetch every URL not yet known in the background; a failure is retried on the next call."""
         for url in urls:
             if url and url not in self._cache and url not in self._flights:
-                task = asyncio.ensure_future(single_flight(self._flights, url, lambda u=url: self._fetch(u)))
+                task = asyncio.ensure_future(
+                    single_flight(self._flights, url, lambda u=url: self._fetch(u))
+                )
                 task.add_done_callback(_ignore_failure)
 
     async def get(self, url: str) -> VodMedia | None:
@@ -273,4 +335,3 @@ def master_of(value: Versioned) -> MasterPlaylist:
     if not isinstance(value.value, MasterPlaylist):
         raise OriginUnavailable("the channel's origin URL is not a multivariant playlist")
     return value.value
-

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -27,16 +34,47 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("stitcher_requests", "HTTP requests answered", ["route", "status"], registry=r)
-        self.latency = Histogram("stitcher_request_seconds", "Time to answer a request", ["route"], buckets=LATENCY_BUCKETS, registry=r)
-        self.origin_fetches = Counter("stitcher_origin_fetches", "Origin playlist fetches by result (ok, error, timeout)", ["result"], registry=r)
-        self.cache_hits = Counter("stitcher_cache_hits", "Answers from a shared cache (origin, breaks, vod, render)", ["cache"], registry=r)
-        self.renders = Counter("stitcher_renders", "Playlists rendered (not from the render cache)", ["mode"], registry=r)
-        self.breaks_served = Counter("stitcher_break_playlists", "Playlists served with at least one ad break in them", ["mode"], registry=r)
+        self.requests = Counter(
+            "stitcher_requests", "HTTP requests answered", ["route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "stitcher_request_seconds",
+            "Time to answer a request",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.origin_fetches = Counter(
+            "stitcher_origin_fetches",
+            "Origin playlist fetches by result (ok, error, timeout)",
+            ["result"],
+            registry=r,
+        )
+        self.cache_hits = Counter(
+            "stitcher_cache_hits",
+            "Answers from a shared cache (origin, breaks, vod, render)",
+            ["cache"],
+            registry=r,
+        )
+        self.renders = Counter(
+            "stitcher_renders",
+            "Playlists rendered (not from the render cache)",
+            ["mode"],
+            registry=r,
+        )
+        self.breaks_served = Counter(
+            "stitcher_break_playlists",
+            "Playlists served with at least one ad break in them",
+            ["mode"],
+            registry=r,
+        )
         self.errors = Counter("stitcher_errors", "Faults by kind", ["kind"], registry=r)
         self.kv_degraded = Gauge(
-            "stitcher_kv_degraded", "1 while a channel passes new breaks through because the break store is down", ["channel"],
-            registry=r, multiprocess_mode="max",
+            "stitcher_kv_degraded",
+            "1 while a channel passes new breaks through because the break store is down",
+            ["channel"],
+            registry=r,
+            multiprocess_mode="max",
         )
 
     def exposition(self) -> tuple[bytes, str]:

@@ -18,17 +18,20 @@ Side effects: none.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 from urllib.parse import urljoin
 
 from stitcher.breaks import BreakRecord, Ledger
 from stitcher.catalog import Rung
 from stitcher.playlist import AttributeList, MasterPlaylist, MediaPlaylist, Tag, quote
 
+
 def passthrough(origin: MediaPlaylist, origin_url: str) -> MediaPlaylist:
     """The origin playlist as it is, its segment URIs made absolute."""
-    return replace(origin, segments=tuple(replace(s, uri=urljoin(origin_url, s.uri)) for s in origin.segments))
+    return replace(
+        origin, segments=tuple(replace(s, uri=urljoin(origin_url, s.uri)) for s in origin.segments)
+    )
 
 
 def rung_for(uri: str, origin_url: str, ladder: Sequence[Rung]) -> Rung | None:
@@ -44,11 +47,16 @@ def _absolute_uri_attribute(tag: Tag, origin_url: str) -> Tag:
     if tag.value is None or "URI=" not in tag.value:
         return tag
     attributes = tag.attributes()
-    items = tuple((k, quote(urljoin(origin_url, attributes.text(k) or "")) if k == "URI" else v) for k, v in attributes.items)
+    items = tuple(
+        (k, quote(urljoin(origin_url, attributes.text(k) or "")) if k == "URI" else v)
+        for k, v in attributes.items
+    )
     return Tag(tag.name, AttributeList(items).render())
 
 
-def rewrite_master(master: MasterPlaylist, origin_url: str, ladder: Sequence[Rung], query: str = "") -> MasterPlaylist:
+def rewrite_master(
+    master: MasterPlaylist, origin_url: str, ladder: Sequence[Rung], query: str = ""
+) -> MasterPlaylist:
     """Variants point at this stitcher's `{rung}.m3u8` in the same mode (see the module docstring);
     `query` (e.g. `session=abc`, already encoded) is carried on to every variant URI."""
     variants = []
@@ -56,7 +64,11 @@ def rewrite_master(master: MasterPlaylist, origin_url: str, ladder: Sequence[Run
         rung = rung_for(variant.uri, origin_url, ladder)
         if rung is not None:
             variants.append(variant.with_uri(f"{rung.name}.m3u8" + (f"?{query}" if query else "")))
-    return replace(master, variants=tuple(variants), tags=tuple(_absolute_uri_attribute(t, origin_url) for t in master.tags))
+    return replace(
+        master,
+        variants=tuple(variants),
+        tags=tuple(_absolute_uri_attribute(t, origin_url) for t in master.tags),
+    )
 
 
 @dataclass(frozen=True)

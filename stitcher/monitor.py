@@ -41,8 +41,12 @@ class ChannelState:
     """What one channel's poller remembers between polls (a cache: losing it loses nothing)."""
 
     media_url: str | None = None
-    seen: dict[str, float] = field(default_factory=dict)  # break id -> when the monitor first saw its cue
-    done: set[str] = field(default_factory=set)  # break ids fully handled (record written or refused)
+    seen: dict[str, float] = field(
+        default_factory=dict
+    )  # break id -> when the monitor first saw its cue
+    done: set[str] = field(
+        default_factory=set
+    )  # break ids fully handled (record written or refused)
     polls: int = 0
     failures: int = 0
     last_error: str = ""
@@ -95,7 +99,9 @@ class Monitor:
     # ------------------------------------------------------------------ one poll
 
     async def media_playlist(self, channel: Channel, state: ChannelState) -> MediaPlaylist:
-        playlist, state.media_url = await origin_playlist(self.session, channel, self.fetch_timeout, state.media_url)
+        playlist, state.media_url = await origin_playlist(
+            self.session, channel, self.fetch_timeout, state.media_url
+        )
         return playlist
 
     async def poll(self, channel: Channel) -> Outcome:
@@ -114,15 +120,35 @@ class Monitor:
             first_msn.setdefault(signal.break_id, signal.msn)
         for detected in found.breaks:
             try:
-                await self._handle(channel, state, detected, playlist, grid, now, first_msn.get(detected.break_id), outcome)
+                await self._handle(
+                    channel,
+                    state,
+                    detected,
+                    playlist,
+                    grid,
+                    now,
+                    first_msn.get(detected.break_id),
+                    outcome,
+                )
             except BreakError as exc:
                 outcome.refused.append((detected.break_id, str(exc)))
                 state.done.add(detected.break_id)
-                log.info("channel=%s break=%s not written: %s", channel.slug, detected.break_id, exc)
+                log.info(
+                    "channel=%s break=%s not written: %s", channel.slug, detected.break_id, exc
+                )
         return outcome
 
-    async def _handle(self, channel: Channel, state: ChannelState, detected: DetectedBreak, playlist: MediaPlaylist,
-                      grid: Grid, now: float, msn: int | None, outcome: Outcome) -> None:
+    async def _handle(
+        self,
+        channel: Channel,
+        state: ChannelState,
+        detected: DetectedBreak,
+        playlist: MediaPlaylist,
+        grid: Grid,
+        now: float,
+        msn: int | None,
+        outcome: Outcome,
+    ) -> None:
         existing = await self.ledger.get(channel.slug, detected.break_id)
         if existing is None:
             if detected.break_id in state.done or detected.cancelled:
@@ -130,9 +156,23 @@ class Monitor:
             if detected.duration is None:
                 return  # a bare CUE-OUT: wait for a duration (or the CUE-IN) to know the break
             pod = await self.decisions.decide(channel, detected.duration, detected.break_id)
-            record = plan_break(channel.slug, detected.break_id, "scte35", detected.start, detected.duration, pod, grid, now, detected.scte35)
+            record = plan_break(
+                channel.slug,
+                detected.break_id,
+                "scte35",
+                detected.start,
+                detected.duration,
+                pod,
+                grid,
+                now,
+                detected.scte35,
+            )
             if detected.returned_early and detected.end is not None and detected.end < record.end:
-                record = shorten(record, grid, now, detected.end) if detected.end > record.ad_start else record
+                record = (
+                    shorten(record, grid, now, detected.end)
+                    if detected.end > record.ad_start
+                    else record
+                )
             stored, created = await self.ledger.create(record, now)
             state.done.add(detected.break_id)
             if created:
@@ -143,8 +183,14 @@ class Monitor:
                 outcome.created.append(stored)
                 log.info(
                     "break created channel=%s id=%s start=%s adStart=%s end=%s items=%d discontinuities=%d latency=%s",
-                    channel.slug, stored.event_id, stored.start, stored.ad_start, stored.end, len(stored.pod.items),
-                    stored.discontinuities, f"{latency:.3f}" if latency is not None else "?",
+                    channel.slug,
+                    stored.event_id,
+                    stored.start,
+                    stored.ad_start,
+                    stored.end,
+                    len(stored.pod.items),
+                    stored.discontinuities,
+                    f"{latency:.3f}" if latency is not None else "?",
                 )
             return
         if existing.cancelled:
@@ -152,7 +198,11 @@ class Monitor:
         target = None
         if detected.cancelled:
             target = grid.earliest
-        elif detected.returned_early and detected.end is not None and detected.end < existing.end - 1e-3:
+        elif (
+            detected.returned_early
+            and detected.end is not None
+            and detected.end < existing.end - 1e-3
+        ):
             target = detected.end
         if target is None:
             return
@@ -162,7 +212,13 @@ class Monitor:
             return  # it ends by then anyway
         stored = await self.ledger.update(existing, changed, now)
         outcome.updated.append(stored)
-        log.info("break %s channel=%s id=%s end=%s", "cancelled" if stored.cancelled else "shortened", channel.slug, stored.event_id, stored.end)
+        log.info(
+            "break %s channel=%s id=%s end=%s",
+            "cancelled" if stored.cancelled else "shortened",
+            channel.slug,
+            stored.event_id,
+            stored.end,
+        )
 
     # ------------------------------------------------------------------ the loops
 
@@ -177,7 +233,7 @@ class Monitor:
             try:
                 await asyncio.wait_for(self.poll(channel), timeout=self.fetch_timeout * 3)
                 state.last_error = ""
-            except (OriginUnavailable, KVError, asyncio.TimeoutError, BreakError) as exc:
+            except (TimeoutError, OriginUnavailable, KVError, BreakError) as exc:
                 state.failures += 1
                 state.last_error = str(exc) or exc.__class__.__name__
                 state.media_url = None if isinstance(exc, OriginUnavailable) else state.media_url
@@ -195,7 +251,9 @@ class Monitor:
                 wanted = {c.slug for c in channels if c.status == "active" and c.scte35_enabled}
                 for slug in wanted:
                     if slug not in tasks or tasks[slug].done():
-                        tasks[slug] = asyncio.create_task(self.watch(slug, stop), name=f"monitor-{slug}")
+                        tasks[slug] = asyncio.create_task(
+                            self.watch(slug, stop), name=f"monitor-{slug}"
+                        )
                 if not await self.clock.sleep(refresh, stop):
                     break
         finally:

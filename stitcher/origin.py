@@ -10,7 +10,6 @@ Side effects: HTTP GETs.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
@@ -42,7 +41,7 @@ async def fetch_bytes(session: aiohttp.ClientSession, url: str, timeout: float) 
             if response.status != 200:
                 raise OriginUnavailable(f"{url} answered HTTP {response.status}", response.status)
             return await response.read()
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise OriginTimeout(f"{url} did not answer within {timeout:g} s") from None
     except aiohttp.ClientError as exc:
         raise OriginUnavailable(f"{url}: {exc.__class__.__name__} {exc}".rstrip()) from None
@@ -66,7 +65,9 @@ async def origin_playlist(
     """A fresh look at the origin: (media playlist, its URL). The lowest variant is enough for cues and
     timing; pass the URL back in to skip the master next time. Raises OriginUnavailable."""
     if media_url is None:
-        master = parse_origin(await fetch_text(session, channel.origin_url, timeout), channel.origin_url)
+        master = parse_origin(
+            await fetch_text(session, channel.origin_url, timeout), channel.origin_url
+        )
         if isinstance(master, MasterPlaylist):
             lowest = min(master.variants, key=lambda v: v.bandwidth)
             media_url = urljoin(channel.origin_url, lowest.uri)

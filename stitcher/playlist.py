@@ -15,9 +15,9 @@ Side effects: none. Pure functions over strings and values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Iterable, Iterator
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -68,7 +68,16 @@ MEDIA_TAGS = CUE_TAGS | frozenset(
         "EXT-X-MAP",
     }
 )
-_MASTER_TAGS = frozenset({"EXT-X-STREAM-INF", "EXT-X-I-FRAME-STREAM-INF", "EXT-X-MEDIA", "EXT-X-SESSION-DATA", "EXT-X-SESSION-KEY", "EXT-X-CONTENT-STEERING"})
+_MASTER_TAGS = frozenset(
+    {
+        "EXT-X-STREAM-INF",
+        "EXT-X-I-FRAME-STREAM-INF",
+        "EXT-X-MEDIA",
+        "EXT-X-SESSION-DATA",
+        "EXT-X-SESSION-KEY",
+        "EXT-X-CONTENT-STEERING",
+    }
+)
 _HEADER_TAGS = frozenset(
     {
         "EXTM3U",
@@ -119,14 +128,14 @@ def parse_datetime(text: str) -> datetime:
         raise PlaylistError(f"bad date-time {text!r}") from exc
     if value.tzinfo is None:
         raise PlaylistError(f"date-time without a time zone: {text!r}")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def format_datetime(value: datetime | float) -> str:
     """Render a date-time (or epoch seconds) as `2026-01-01T00:00:02.000Z` (millisecond precision)."""
     seconds = value.timestamp() if isinstance(value, datetime) else float(value)
     millis = round(seconds * 1000)
-    whole = datetime.fromtimestamp(millis // 1000, tz=timezone.utc)
+    whole = datetime.fromtimestamp(millis // 1000, tz=UTC)
     return whole.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis % 1000:03d}Z"
 
 
@@ -178,7 +187,7 @@ class AttributeList:
         return ",".join(f"{key}={value}" for key, value in self.items)
 
     @classmethod
-    def of(cls, *pairs: tuple[str, str]) -> "AttributeList":
+    def of(cls, *pairs: tuple[str, str]) -> AttributeList:
         return cls(tuple(pairs))
 
 
@@ -241,7 +250,7 @@ class Tag:
     value: str | None = None
 
     @classmethod
-    def parse(cls, line: str) -> "Tag":
+    def parse(cls, line: str) -> Tag:
         body = line[1:]
         name, sep, value = body.partition(":")
         return cls(name.strip(), value if sep else None)
@@ -289,7 +298,7 @@ class DateRange:
         return self.attributes.text("CLASS")
 
     @classmethod
-    def from_tag(cls, tag: Tag) -> "DateRange":
+    def from_tag(cls, tag: Tag) -> DateRange:
         return cls(tag.attributes())
 
     def to_tag(self) -> Tag:
@@ -323,7 +332,9 @@ class Segment:
 
     @property
     def extinf(self) -> str:
-        return self.duration_text if self.duration_text is not None else format_decimal(self.duration)
+        return (
+            self.duration_text if self.duration_text is not None else format_decimal(self.duration)
+        )
 
     @property
     def dateranges(self) -> tuple[DateRange, ...]:
@@ -386,7 +397,9 @@ class MediaPlaylist:
         for segment in self.segments:
             lines.extend("#EXT-X-DISCONTINUITY" for _ in range(int(segment.discontinuity)))
             if segment.program_date_time is not None:
-                lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_datetime(segment.program_date_time)}")
+                lines.append(
+                    f"#EXT-X-PROGRAM-DATE-TIME:{format_datetime(segment.program_date_time)}"
+                )
             lines.extend(t.render() for t in segment.tags)
             lines.append(f"#EXTINF:{segment.extinf},{segment.title}")
             lines.append(segment.uri)
@@ -425,7 +438,7 @@ class Variant:
     def codecs(self) -> str | None:
         return self.attributes.text("CODECS")
 
-    def with_uri(self, uri: str) -> "Variant":
+    def with_uri(self, uri: str) -> Variant:
         return replace(self, uri=uri)
 
 
@@ -514,7 +527,9 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
             if extinf is None:
                 raise PlaylistError(f"URI {line!r} without a preceding EXTINF", number)
             duration, duration_text, title = extinf
-            segments.append(Segment(line, duration, duration_text, title, disc, pdt, tuple(pending_tags)))
+            segments.append(
+                Segment(line, duration, duration_text, title, disc, pdt, tuple(pending_tags))
+            )
             pending_tags, disc, pdt, extinf = [], 0, None, None
             continue
         if not line.startswith("#EXT"):

@@ -12,7 +12,6 @@ Side effects: HTTP GETs (probe only).
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ from urllib.parse import urljoin, urlparse
 
 import aiohttp
 
-from stitcher.ts import CLOCK, TsError, av_timing, scan, whole_aac_frames
 from stitcher.catalog import Channel, Rung
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
+from stitcher.ts import CLOCK, TsError, av_timing, scan, whole_aac_frames
 
 CUE_TAGS = {
     "EXT-X-CUE-OUT": "cue-out",
@@ -49,7 +48,9 @@ class ProbeResult:
     cue_formats_seen: tuple[str, ...]
     window_seconds: float = 3600.0
     audio_offset: float = 0.0
-    boundary_offsets: tuple[float, ...] = ()  # s: where the sound switches against the picture, per boundary read
+    boundary_offsets: tuple[
+        float, ...
+    ] = ()  # s: where the sound switches against the picture, per boundary read
 
     def warnings(self) -> list[str]:
         """What a viewer of this origin may notice whatever the stitcher does (printed by `rig channels add`)."""
@@ -76,8 +77,10 @@ async def _get(session: aiohttp.ClientSession, url: str, what: str) -> bytes:
             if response.status != 200:
                 raise ProbeError(f"{what} {url} answered HTTP {response.status}")
             return await response.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise ProbeError(f"{what} {url} cannot be fetched: {exc.__class__.__name__} {exc}".rstrip()) from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise ProbeError(
+            f"{what} {url} cannot be fetched: {exc.__class__.__name__} {exc}".rstrip()
+        ) from None
 
 
 def _names(uris: list[str]) -> list[str]:
@@ -85,8 +88,14 @@ def _names(uris: list[str]) -> list[str]:
     candidates = []
     for uri in uris:
         path = PurePosixPath(urlparse(uri).path)
-        name = path.parent.name if path.stem in ("index", "playlist", "prog_index", "chunklist") and path.parent.name else path.stem
-        candidates.append("".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-") or "v")
+        name = (
+            path.parent.name
+            if path.stem in ("index", "playlist", "prog_index", "chunklist") and path.parent.name
+            else path.stem
+        )
+        candidates.append(
+            "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-") or "v"
+        )
     if len(set(candidates)) == len(candidates):
         return candidates
     return [f"v{i}" for i in range(len(uris))]
@@ -97,10 +106,22 @@ def ladder_from_master(master: MasterPlaylist) -> tuple[Rung, ...]:
     rungs = []
     for name, variant in zip(_names([v.uri for v in variants]), variants):
         if variant.resolution is None:
-            raise ProbeError(f"variant {variant.uri} has no RESOLUTION: ads cannot be conditioned to it")
+            raise ProbeError(
+                f"variant {variant.uri} has no RESOLUTION: ads cannot be conditioned to it"
+            )
         width, height = variant.resolution
         frame_rate = variant.attributes.number("FRAME-RATE") or 0.0
-        rungs.append(Rung(name, variant.bandwidth, width, height, variant.codecs or "", frame_rate, variant.uri))
+        rungs.append(
+            Rung(
+                name,
+                variant.bandwidth,
+                width,
+                height,
+                variant.codecs or "",
+                frame_rate,
+                variant.uri,
+            )
+        )
     return tuple(rungs)
 
 
@@ -108,20 +129,26 @@ def cue_formats(playlist: MediaPlaylist) -> tuple[str, ...]:
     found = set()
     for segment in playlist.segments:
         for tag in segment.tags:
-            if tag.name == "EXT-X-DATERANGE" and any(k.startswith("SCTE35") for k in tag.attributes().names()):
+            if tag.name == "EXT-X-DATERANGE" and any(
+                k.startswith("SCTE35") for k in tag.attributes().names()
+            ):
                 found.add("daterange")
             elif tag.name in CUE_TAGS:
                 found.add(CUE_TAGS[tag.name])
     return tuple(sorted(found))
 
 
-async def probe(url: str, session: aiohttp.ClientSession | None = None, timeout: float = 10.0) -> ProbeResult:
+async def probe(
+    url: str, session: aiohttp.ClientSession | None = None, timeout: float = 10.0
+) -> ProbeResult:
     """Probe the live origin whose master playlist is at `url`. Raises ProbeError."""
     if session is None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as own:
             return await probe(url, own, timeout)
     try:
-        master = parse_playlist((await _get(session, url, "master playlist")).decode("utf-8", "replace"))
+        master = parse_playlist(
+            (await _get(session, url, "master playlist")).decode("utf-8", "replace")
+        )
     except PlaylistError as exc:
         raise ProbeError(f"{url} is not an HLS playlist: {exc}") from None
     if not isinstance(master, MasterPlaylist):
@@ -130,17 +157,27 @@ async def probe(url: str, session: aiohttp.ClientSession | None = None, timeout:
     top = ladder[0]
     media_url = urljoin(url, top.uri)
     try:
-        media = parse_playlist((await _get(session, media_url, "media playlist")).decode("utf-8", "replace"))
+        media = parse_playlist(
+            (await _get(session, media_url, "media playlist")).decode("utf-8", "replace")
+        )
     except PlaylistError as exc:
         raise ProbeError(f"{media_url} is not a valid media playlist: {exc}") from None
     if not isinstance(media, MediaPlaylist) or not media.segments:
         raise ProbeError(f"{media_url} has no segments")
     if media.endlist or media.playlist_type:
         raise ProbeError(f"{media_url} is not live (it has EXT-X-ENDLIST or EXT-X-PLAYLIST-TYPE)")
-    if any(t.name == "EXT-X-MAP" for s in media.segments for t in s.tags) or any(t.name == "EXT-X-MAP" for t in media.header_tags):
-        raise ProbeError(f"{media_url} uses fragmented MP4 segments; only MPEG-TS origins are supported")
+    if any(t.name == "EXT-X-MAP" for s in media.segments for t in s.tags) or any(
+        t.name == "EXT-X-MAP" for t in media.header_tags
+    ):
+        raise ProbeError(
+            f"{media_url} uses fragmented MP4 segments; only MPEG-TS origins are supported"
+        )
     durations = [round(s.duration, 3) for s in media.segments]
-    segment_duration = Counter(durations).most_common(1)[0][0] if len(set(durations)) < len(durations) else statistics.median(durations)
+    segment_duration = (
+        Counter(durations).most_common(1)[0][0]
+        if len(set(durations)) < len(durations)
+        else statistics.median(durations)
+    )
     newest = media.segments[-1]
     run = _newest_run(media, PROBED_SEGMENTS)
     infos = []
@@ -161,11 +198,21 @@ async def probe(url: str, session: aiohttp.ClientSession | None = None, timeout:
     except TsError as exc:
         raise ProbeError(f"segments of {media_url}: {exc}") from None
     frame_rate = top.frame_rate or round(video.frames / newest.duration, 3)
-    ladder = tuple(r if r.frame_rate else Rung(**{**r.__dict__, "frame_rate": frame_rate}) for r in ladder)
+    ladder = tuple(
+        r if r.frame_rate else Rung(**{**r.__dict__, "frame_rate": frame_rate}) for r in ladder
+    )
     window = max(round(media.duration, 3), 3 * float(segment_duration))
     return ProbeResult(
-        url, ladder, float(segment_duration), frame_rate, audio.sample_rate, audio.channels or 2, cue_formats(media), window,
-        audio_offset(offsets), tuple(round(o / CLOCK, 5) for o in offsets),
+        url,
+        ladder,
+        float(segment_duration),
+        frame_rate,
+        audio.sample_rate,
+        audio.channels or 2,
+        cue_formats(media),
+        window,
+        audio_offset(offsets),
+        tuple(round(o / CLOCK, 5) for o in offsets),
     )
 
 
@@ -182,7 +229,7 @@ def _newest_run(media: MediaPlaylist, count: int) -> list:
     return run
 
 
-def audio_offset(offsets: "list[int]") -> float:
+def audio_offset(offsets: list[int]) -> float:
     """A channel's interleave (seconds) from the sound-minus-picture offsets (90 kHz ticks) seen at
     its segment boundaries: the middle of their range. The range is under one AAC frame for any
     one encoder (it depends only on where each AAC frame falls against the boundary), so an ad
@@ -195,7 +242,9 @@ def audio_offset(offsets: "list[int]") -> float:
 HLSJS_IN_PLACE_TOLERANCE = 0.010  # s: see in_place_warning
 
 
-def in_place_warning(segment_duration: float, audio_rate: int, offsets: "tuple[float, ...] | list[float]" = ()) -> str | None:
+def in_place_warning(
+    segment_duration: float, audio_rate: int, offsets: tuple[float, ...] | list[float] = ()
+) -> str | None:
     """The one limit of SGAI a stitcher cannot remove: hls.js 1.7.4, appending an interstitial in
     place (its default), moves on to the ad only if the content's buffered end is within 10 ms of
     where it expects the ad, and it expects it where the later of the two tracks ends. Where the
@@ -208,8 +257,15 @@ def in_place_warning(segment_duration: float, audio_rate: int, offsets: "tuple[f
         return None
     if worst is None and whole_aac_frames(segment_duration, audio_rate):
         return None
-    seen = f"its sound switches up to {worst * 1000:.1f} ms from the picture at segment boundaries" if worst is not None else (
-        f"{segment_duration:g} s segments are not whole AAC frames at {audio_rate} Hz, so the sound switches up to one frame from the picture")
-    return (f"{seen}; hls.js 1.7.4 appending SGAI interstitials in place (its default) stalls at a splice-in where"
-            f" that exceeds {HLSJS_IN_PLACE_TOLERANCE * 1000:g} ms. SSAI is not affected; segments of whole AAC frames and"
-            " pictures (1.92 s at 25 fps and 48 kHz), encoded without B-frames, avoid it (docs/splices.md)")
+    seen = (
+        f"its sound switches up to {worst * 1000:.1f} ms from the picture at segment boundaries"
+        if worst is not None
+        else (
+            f"{segment_duration:g} s segments are not whole AAC frames at {audio_rate} Hz, so the sound switches up to one frame from the picture"
+        )
+    )
+    return (
+        f"{seen}; hls.js 1.7.4 appending SGAI interstitials in place (its default) stalls at a splice-in where"
+        f" that exceeds {HLSJS_IN_PLACE_TOLERANCE * 1000:g} ms. SSAI is not affected; segments of whole AAC frames and"
+        " pictures (1.92 s at 25 fps and 48 kHz), encoded without B-frames, avoid it (docs/splices.md)"
+    )

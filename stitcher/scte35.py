@@ -31,8 +31,8 @@ import binascii
 import contextlib
 import io
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import threefive
 import threefive.stuff
@@ -142,7 +142,10 @@ def _payload_bytes(payload: object) -> bytes:
         else:
             data = _from_base64(text)
     else:
-        raise Scte35Error(f"an SCTE-35 payload is base64 text, 0x-hex text or bytes, not {type(payload).__name__}", "input")
+        raise Scte35Error(
+            f"an SCTE-35 payload is base64 text, 0x-hex text or bytes, not {type(payload).__name__}",
+            "input",
+        )
     if not data:
         raise Scte35Error("empty SCTE-35 payload", "input")
     return data
@@ -182,18 +185,28 @@ def _crc_note(data: bytes) -> str:
     computed = crc32(data[:-4])
     if stored == computed:
         return "the bytes given do pass their CRC_32 (so section_length is wrong)"
-    return f"the CRC_32 does not match either (CRC_32 field 0x{stored:08x}, computed 0x{computed:08x})"
+    return (
+        f"the CRC_32 does not match either (CRC_32 field 0x{stored:08x}, computed 0x{computed:08x})"
+    )
 
 
 def _frame(data: bytes) -> _Frame:
     if data[0] != TABLE_ID:
-        raise Scte35Error(f"not a splice_info_section: table_id is 0x{data[0]:02x}, expected 0xfc", "table_id")
+        raise Scte35Error(
+            f"not a splice_info_section: table_id is 0x{data[0]:02x}, expected 0xfc", "table_id"
+        )
     if len(data) < 3:
-        raise Scte35Error(f"truncated splice_info_section: {len(data)} byte(s), the header alone is 3", "truncated")
+        raise Scte35Error(
+            f"truncated splice_info_section: {len(data)} byte(s), the header alone is 3",
+            "truncated",
+        )
     section_length = ((data[1] & 0x0F) << 8) | data[2]
     total = 3 + section_length
     if section_length < MIN_SECTION_LENGTH:
-        raise Scte35Error(f"section_length {section_length} is too short for a splice_info_section (at least {MIN_SECTION_LENGTH})", "length")
+        raise Scte35Error(
+            f"section_length {section_length} is too short for a splice_info_section (at least {MIN_SECTION_LENGTH})",
+            "length",
+        )
     if len(data) < total:
         note = f"; {_crc_note(data)}" if len(data) >= 8 else ""
         raise Scte35Error(
@@ -202,17 +215,27 @@ def _frame(data: bytes) -> _Frame:
         )
     extra = data[total:]
     if extra and extra.strip(b"\xff"):
-        raise Scte35Error(f"{len(extra)} byte(s) after the splice_info_section (section_length {section_length} means {total} bytes)", "length")
+        raise Scte35Error(
+            f"{len(extra)} byte(s) after the splice_info_section (section_length {section_length} means {total} bytes)",
+            "length",
+        )
     section = data[:total]
     stored, computed = int.from_bytes(section[-4:], "big"), crc32(section[:-4])
     if stored != computed:
-        raise Scte35Error(f"CRC mismatch: CRC_32 field 0x{stored:08x}, computed 0x{computed:08x} (CRC-32/MPEG-2)", "crc")
+        raise Scte35Error(
+            f"CRC mismatch: CRC_32 field 0x{stored:08x}, computed 0x{computed:08x} (CRC-32/MPEG-2)",
+            "crc",
+        )
     if section[1] & 0x80:
         raise Scte35Error("section_syntax_indicator is 1; a splice_info_section has 0", "header")
     if section[3] != 0:
-        raise Scte35Error(f"unsupported protocol_version {section[3]} (only 0 is defined)", "unsupported")
+        raise Scte35Error(
+            f"unsupported protocol_version {section[3]} (only 0 is defined)", "unsupported"
+        )
     if section[4] & 0x80:
-        raise Scte35Error("encrypted splice_info_section: decryption is not supported", "unsupported")
+        raise Scte35Error(
+            "encrypted splice_info_section: decryption is not supported", "unsupported"
+        )
     pts_adjustment = int.from_bytes(section[4:9], "big") & (PTS_MODULO - 1)
     command_length = ((section[11] & 0x0F) << 8) | section[12]
     command_type = section[13]
@@ -224,30 +247,53 @@ def _frame(data: bytes) -> _Frame:
     if command_length == LEGACY_COMMAND_LENGTH:
         command_length = _command_size(command_type, body)
     else:
-        needed = _command_size(command_type, body[:command_length]) if command_type in (0x05, 0x06) else None
+        needed = (
+            _command_size(command_type, body[:command_length])
+            if command_type in (0x05, 0x06)
+            else None
+        )
         if needed is not None and needed != command_length:
-            raise Scte35Error(f"splice_command_length is {command_length} but the {name} holds {needed} bytes", "command")
+            raise Scte35Error(
+                f"splice_command_length is {command_length} but the {name} holds {needed} bytes",
+                "command",
+            )
     if 14 + command_length + 2 > end:
-        raise Scte35Error(f"the {name} ({command_length} bytes) and descriptor_loop_length do not fit in section_length {section_length}", "command")
+        raise Scte35Error(
+            f"the {name} ({command_length} bytes) and descriptor_loop_length do not fit in section_length {section_length}",
+            "command",
+        )
     if command_type == 0xFF and command_length < 4:
-        raise Scte35Error(f"a private_command needs a 4-byte identifier, splice_command_length is {command_length}", "command")
+        raise Scte35Error(
+            f"a private_command needs a 4-byte identifier, splice_command_length is {command_length}",
+            "command",
+        )
     command = section[14 : 14 + command_length]
     at = 14 + command_length
     loop_length = int.from_bytes(section[at : at + 2], "big")
     at += 2
     if at + loop_length > end:
-        raise Scte35Error(f"descriptor_loop_length {loop_length} runs past the end of the section", "descriptor")
+        raise Scte35Error(
+            f"descriptor_loop_length {loop_length} runs past the end of the section", "descriptor"
+        )
     loop = section[at : at + loop_length]
     descriptors = []
     i = 0
     while i < len(loop):
         if i + 2 > len(loop):
-            raise Scte35Error(f"descriptor {len(descriptors)} is cut off in the descriptor loop", "descriptor")
+            raise Scte35Error(
+                f"descriptor {len(descriptors)} is cut off in the descriptor loop", "descriptor"
+            )
         tag, length = loop[i], loop[i + 1]
         if i + 2 + length > len(loop):
-            raise Scte35Error(f"descriptor {len(descriptors)} (tag 0x{tag:02x}, {length} bytes) overruns the descriptor loop", "descriptor")
+            raise Scte35Error(
+                f"descriptor {len(descriptors)} (tag 0x{tag:02x}, {length} bytes) overruns the descriptor loop",
+                "descriptor",
+            )
         if length < 4:
-            raise Scte35Error(f"descriptor {len(descriptors)} (tag 0x{tag:02x}) is {length} bytes, too short for its identifier", "descriptor")
+            raise Scte35Error(
+                f"descriptor {len(descriptors)} (tag 0x{tag:02x}) is {length} bytes, too short for its identifier",
+                "descriptor",
+            )
         descriptors.append((tag, loop[i + 2 : i + 2 + length]))
         i += 2 + length
     return _Frame(section, command_type, command, tuple(descriptors), pts_adjustment)
@@ -264,7 +310,10 @@ def _command_size(command_type: int, body: bytes) -> int:
     if command_type == 0x06:
         return _splice_time_size(body, 0)
     if command_type != 0x05:
-        raise Scte35Error(f"splice_command_length 0xfff is only allowed for splice_insert and time_signal, not {COMMAND_NAMES[command_type]}", "command")
+        raise Scte35Error(
+            f"splice_command_length 0xfff is only allowed for splice_insert and time_signal, not {COMMAND_NAMES[command_type]}",
+            "command",
+        )
     if len(body) < 5:
         raise Scte35Error(f"splice_insert is cut off ({len(body)} bytes)", "command")
     if body[4] & 0x80:  # splice_event_cancel_indicator
@@ -274,7 +323,10 @@ def _command_size(command_type: int, body: bytes) -> int:
     flags = body[5]
     program, duration, immediate = bool(flags & 0x40), bool(flags & 0x20), bool(flags & 0x10)
     if not program:
-        raise Scte35Error("splice_insert in component splice mode (program_splice_flag 0) is not supported", "unsupported")
+        raise Scte35Error(
+            "splice_insert in component splice mode (program_splice_flag 0) is not supported",
+            "unsupported",
+        )
     size = 6
     if not immediate:
         size += _splice_time_size(body, size)
@@ -324,7 +376,11 @@ def _run_threefive(frame: _Frame) -> threefive.Cue:
     and only the CUEI segmentation descriptors (it would choke on the binary payload of private
     descriptors, which mean nothing here). The CRC was checked on the original bytes.
     """
-    loop = b"".join(bytes((tag, len(body))) + body for tag, body in frame.descriptors if _is_segmentation(tag, body))
+    loop = b"".join(
+        bytes((tag, len(body))) + body
+        for tag, body in frame.descriptors
+        if _is_segmentation(tag, body)
+    )
     length = len(frame.command)
     header = bytearray(frame.section[:14])
     header[11] = (header[11] & 0xF0) | (length >> 8)
@@ -332,14 +388,18 @@ def _run_threefive(frame: _Frame) -> threefive.Cue:
     section_length = 11 + length + 2 + len(loop) + 4
     header[1] = (header[1] & 0xF0) | (section_length >> 8)
     header[2] = section_length & 0xFF
-    section = bytes(header) + frame.command + len(loop).to_bytes(2, "big") + loop + frame.section[-4:]
+    section = (
+        bytes(header) + frame.command + len(loop).to_bytes(2, "big") + loop + frame.section[-4:]
+    )
     with _captured_threefive_output() as sink:
         try:
             cue = threefive.Cue()
             cue.bites = section
             cue.decode()
         except Exception as exc:  # threefive raises whatever its parsing trips over
-            raise Scte35Error(f"threefive could not decode the section: {type(exc).__name__}: {exc}", "threefive") from exc
+            raise Scte35Error(
+                f"threefive could not decode the section: {type(exc).__name__}: {exc}", "threefive"
+            ) from exc
     said = " ".join(threefive.stuff.no_ESC(sink.getvalue()).replace("#", " ").split())
     if said:
         raise Scte35Error(f"threefive could not decode the section: {said}", "threefive")
@@ -364,10 +424,15 @@ def _segmentations(frame: _Frame, cue: threefive.Cue) -> list[_Segmentation]:
     found = []
     bodies = [body for tag, body in frame.descriptors if _is_segmentation(tag, body)]
     if len(cue.descriptors) != len(bodies):
-        raise Scte35Error(f"threefive decoded {len(cue.descriptors)} segmentation descriptors of {len(bodies)}", "threefive")
+        raise Scte35Error(
+            f"threefive decoded {len(cue.descriptors)} segmentation descriptors of {len(bodies)}",
+            "threefive",
+        )
     for body, descriptor in zip(bodies, cue.descriptors):
         if len(body) < 9:
-            raise Scte35Error(f"segmentation descriptor of {len(body)} bytes is cut off", "descriptor")
+            raise Scte35Error(
+                f"segmentation descriptor of {len(body)} bytes is cut off", "descriptor"
+            )
         event_id = int.from_bytes(body[4:8], "big")
         if body[8] & 0x80:
             found.append(_Segmentation(event_id, True, None, None, None))
@@ -376,7 +441,10 @@ def _segmentations(frame: _Frame, cue: threefive.Cue) -> list[_Segmentation]:
             raise Scte35Error("segmentation descriptor is cut off after its event id", "descriptor")
         flags = body[9]
         if not flags & 0x80:
-            raise Scte35Error("segmentation descriptor in component mode (program_segmentation_flag 0) is not supported", "unsupported")
+            raise Scte35Error(
+                "segmentation descriptor in component mode (program_segmentation_flag 0) is not supported",
+                "unsupported",
+            )
         at = 10
         duration = None
         if flags & 0x40:
@@ -389,11 +457,18 @@ def _segmentations(frame: _Frame, cue: threefive.Cue) -> list[_Segmentation]:
         upid_length = body[at + 1]
         upid = body[at + 2 : at + 2 + upid_length]
         if len(upid) != upid_length or len(body) < at + 2 + upid_length + 3:
-            raise Scte35Error("segmentation descriptor is cut off in its UPID or type", "descriptor")
+            raise Scte35Error(
+                "segmentation descriptor is cut off in its UPID or type", "descriptor"
+            )
         type_id = body[at + 2 + upid_length]
         # cross-check with threefive (a disagreement means one of us misread the bits)
-        if getattr(descriptor, "segmentation_type_id", None) != type_id or int(str(descriptor.segmentation_event_id), 16) != event_id:
-            raise Scte35Error("threefive and the section disagree on a segmentation descriptor", "threefive")
+        if (
+            getattr(descriptor, "segmentation_type_id", None) != type_id
+            or int(str(descriptor.segmentation_event_id), 16) != event_id
+        ):
+            raise Scte35Error(
+                "threefive and the section disagree on a segmentation descriptor", "threefive"
+            )
         found.append(_Segmentation(event_id, False, type_id, duration, upid or None))
     return found
 
@@ -403,8 +478,15 @@ def _event(frame: _Frame, cue: threefive.Cue) -> SpliceEvent:
     name = COMMAND_NAMES[frame.command_type]
     segmentations = _segmentations(frame, cue)
     types = tuple(s.type_id for s in segmentations if s.type_id is not None)
-    relevant = next((s for s in segmentations if s.cancel or s.type_id in OUT_TYPES or s.type_id in IN_TYPES), None)
-    first_upid = relevant.upid if relevant is not None and relevant.upid else next((s.upid for s in segmentations if s.upid), None)
+    relevant = next(
+        (s for s in segmentations if s.cancel or s.type_id in OUT_TYPES or s.type_id in IN_TYPES),
+        None,
+    )
+    first_upid = (
+        relevant.upid
+        if relevant is not None and relevant.upid
+        else next((s.upid for s in segmentations if s.upid), None)
+    )
     upid = first_upid.hex() if first_upid else None
     event_id: int | None = None
     kind, duration, pts, immediate, auto_return = "other", None, None, False, None
@@ -470,4 +552,6 @@ def decode(payload: str | bytes) -> SpliceEvent:
     except Scte35Error:
         raise
     except Exception as exc:  # a field threefive left in an unexpected state
-        raise Scte35Error(f"threefive returned an unusable decode: {type(exc).__name__}: {exc}", "threefive") from exc
+        raise Scte35Error(
+            f"threefive returned an unusable decode: {type(exc).__name__}: {exc}", "threefive"
+        ) from exc

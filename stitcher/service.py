@@ -25,8 +25,8 @@ import asyncio
 import hashlib
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 from urllib.parse import urljoin, urlsplit
 
 from stitcher.breaks import BreakRecord
@@ -34,14 +34,22 @@ from stitcher.catalog import Catalog, CatalogError, Channel, Rung
 from stitcher.clock import Clock
 from stitcher.decision import SLATE_ID, DecisionError, PodItem, library, map_variants
 from stitcher.errors import NotFound
-from stitcher.feeds import AdPlaylistUnavailable, BreakViews, OriginFeed, Versioned, VodLibrary, master_of, single_flight
+from stitcher.feeds import (
+    AdPlaylistUnavailable,
+    BreakViews,
+    OriginFeed,
+    Versioned,
+    VodLibrary,
+    master_of,
+    single_flight,
+)
 from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, passthrough, rewrite_master
-from stitcher.ts import TsError, flag_discontinuity
 from stitcher.origin import OriginUnavailable, fetch_bytes
 from stitcher.playlist import MediaPlaylist, segment_kind
 from stitcher.sgai import interleave
 from stitcher.ssai import SsaiError, VodMedia, pdts, stitch
+from stitcher.ts import TsError, flag_discontinuity
 
 CATALOG_TTL = 5.0  # seconds a channel row or its slate is reused before the catalog is read again
 log = logging.getLogger("stitcher.service")
@@ -58,10 +66,18 @@ class Rendered:
     timeline: tuple[Placed, ...] = ()  # what a media playlist's segments are, for the sessions view
 
     @classmethod
-    def of(cls, text: str, breaks: int = 0, target_duration: int = 2, playlist: MediaPlaylist | None = None) -> "Rendered":
+    def of(
+        cls,
+        text: str,
+        breaks: int = 0,
+        target_duration: int = 2,
+        playlist: MediaPlaylist | None = None,
+    ) -> Rendered:
         body = text.encode()
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        return cls(body, etag, breaks, target_duration, placed(playlist) if playlist is not None else ())
+        return cls(
+            body, etag, breaks, target_duration, placed(playlist) if playlist is not None else ()
+        )
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,9 @@ def placed(playlist: MediaPlaylist) -> tuple[Placed, ...]:
         times = pdts(playlist)
     except SsaiError:
         return ()
-    return tuple(Placed(n, t, s.duration, *_kind(s.uri)) for (n, _, s), t in zip(playlist.numbered(), times))
+    return tuple(
+        Placed(n, t, s.duration, *_kind(s.uri)) for (n, _, s), t in zip(playlist.numbered(), times)
+    )
 
 
 def _kind(uri: str) -> tuple[str, str]:
@@ -101,11 +119,28 @@ class Slate:
 class PlaylistService:
     """Master and media playlists of every channel in every mode (see the module docstring)."""
 
-    def __init__(self, catalog: Catalog, clock: Clock, origin: OriginFeed, views: BreakViews, vods: VodLibrary, metrics: Metrics, ads_base_url: str):
-        self.catalog, self.clock, self.origin, self.views, self.vods = catalog, clock, origin, views, vods
+    def __init__(
+        self,
+        catalog: Catalog,
+        clock: Clock,
+        origin: OriginFeed,
+        views: BreakViews,
+        vods: VodLibrary,
+        metrics: Metrics,
+        ads_base_url: str,
+    ):
+        self.catalog, self.clock, self.origin, self.views, self.vods = (
+            catalog,
+            clock,
+            origin,
+            views,
+            vods,
+        )
         self.metrics, self.ads_base_url = metrics, ads_base_url
         self._rendered: dict[tuple[str, str, str], tuple[tuple, Rendered]] = {}
-        self._rendered_at: dict[tuple[str, str, str], float] = {}  # when each cached media render was made
+        self._rendered_at: dict[
+            tuple[str, str, str], float
+        ] = {}  # when each cached media render was made
         # (channel, break instance, conditioned playlist URL) -> the playlist standing in ("" = origin)
         self._stand_ins: dict[tuple[str, str, str], str] = {}
         self._channels: dict[str, tuple[float, Channel]] = {}
@@ -130,7 +165,9 @@ class PlaylistService:
         for rung in channel.ladder:
             if rung.name == name and rung.uri:
                 return rung
-        raise NotFound(f"channel {channel.slug} has no variant {name!r} (variants: {', '.join(r.name for r in channel.ladder)})")
+        raise NotFound(
+            f"channel {channel.slug} has no variant {name!r} (variants: {', '.join(r.name for r in channel.ladder)})"
+        )
 
     async def slate(self, channel: Channel) -> Slate:
         """The channel's conditioned slate: playlist URL per rung bandwidth, and its media length."""
@@ -140,7 +177,10 @@ class PlaylistService:
             return cached[1]
         _, renditions = await asyncio.to_thread(library, self.catalog, channel)
         try:
-            slate = Slate(dict(map_variants(channel.ladder, renditions, self.ads_base_url)), min(r.duration for r in renditions))
+            slate = Slate(
+                dict(map_variants(channel.ladder, renditions, self.ads_base_url)),
+                min(r.duration for r in renditions),
+            )
         except DecisionError:
             slate = Slate({}, None)
         self._slates[channel.slug] = (now, slate)
@@ -157,14 +197,24 @@ class PlaylistService:
         channel = await self.channel(slug)
         got = await self.origin.get(channel.origin_url, self.stale_limit(channel) * 10)
         if query:  # one player's copy: not worth caching
-            return Rendered.of(rewrite_master(master_of(got), channel.origin_url, channel.ladder, query).render())
-        return self._cached((slug, "master", mode), (got.version, channel.ladder), lambda: Rendered.of(rewrite_master(master_of(got), channel.origin_url, channel.ladder).render()))
+            return Rendered.of(
+                rewrite_master(master_of(got), channel.origin_url, channel.ladder, query).render()
+            )
+        return self._cached(
+            (slug, "master", mode),
+            (got.version, channel.ladder),
+            lambda: Rendered.of(
+                rewrite_master(master_of(got), channel.origin_url, channel.ladder).render()
+            ),
+        )
 
     async def media(self, slug: str, variant: str, mode: str) -> Rendered:
         """The media playlist; concurrent requests for the same one share one pass (single flight)."""
         if (slug, variant, mode) in self._flights:
             self.metrics.cache_hits.labels("flight").inc()
-        return await single_flight(self._flights, (slug, variant, mode), lambda: self._media(slug, variant, mode))
+        return await single_flight(
+            self._flights, (slug, variant, mode), lambda: self._media(slug, variant, mode)
+        )
 
     async def _media(self, slug: str, variant: str, mode: str) -> Rendered:
         channel = await self.channel(slug)
@@ -175,7 +225,11 @@ class PlaylistService:
         if not isinstance(origin, MediaPlaylist):
             raise OriginUnavailable(f"{url} is not a media playlist")
         if mode == "passthrough":
-            return self._cached((slug, variant, mode), (got.version,), lambda: self._rendered_media(passthrough(origin, url), 0))
+            return self._cached(
+                (slug, variant, mode),
+                (got.version,),
+                lambda: self._rendered_media(passthrough(origin, url), 0),
+            )
         view = await self.views.get(slug, channel.segment_duration)
         key = (got.version, view.version)
         hit = self._rendered.get((slug, variant, mode))
@@ -192,26 +246,61 @@ class PlaylistService:
             fresh = [(r, u) for r, u in unreadable if (slug, r.entry, u) not in self._stand_ins]
             if fresh:
                 made = self._rendered_at.get((slug, variant, mode))
-                if hit is not None and made is not None and self.clock.now() - made < self.stale_limit(channel):
+                if (
+                    hit is not None
+                    and made is not None
+                    and self.clock.now() - made < self.stale_limit(channel)
+                ):
                     self.metrics.errors.labels("ad_playlist_last_output_served").inc()
                     return hit[1]  # the last good output, while a player sees nothing wrong in it
                 slate_url = slate.urls.get(rung.bandwidth, "")
                 for record, ad_url in fresh:
-                    stand_in = slate_url if ad_url != slate_url and _slate_covers(record, ad_url, media.get(slate_url), channel.segment_duration) else ""
+                    stand_in = (
+                        slate_url
+                        if ad_url != slate_url
+                        and _slate_covers(
+                            record, ad_url, media.get(slate_url), channel.segment_duration
+                        )
+                        else ""
+                    )
                     self._stand_ins[(slug, record.entry, ad_url)] = stand_in
                     self.metrics.errors.labels("ad_playlist_stand_in").inc()
-                    log.error("break %s on %s: %s cannot be read; its slots of this variant get %s until the break has left the window",
-                              record.event_id, slug, ad_url, "the slate" if stand_in else "the origin's segments")
-            stand_ins = {(r.event_id, u): self._stand_ins[(slug, r.entry, u)] for r in in_window for u in self._urls(r, rung.bandwidth, slate.urls) if (slug, r.entry, u) in self._stand_ins}
-            playlist = stitch(origin, url, view.value.records, view.value.ledger, channel.segment_duration, rung.bandwidth, media,
-                              slate.urls.get(rung.bandwidth, ""), stand_ins, resume_url=f"{variant}/{RESUME_NAME}")
+                    log.error(
+                        "break %s on %s: %s cannot be read; its slots of this variant get %s until the break has left the window",
+                        record.event_id,
+                        slug,
+                        ad_url,
+                        "the slate" if stand_in else "the origin's segments",
+                    )
+            stand_ins = {
+                (r.event_id, u): self._stand_ins[(slug, r.entry, u)]
+                for r in in_window
+                for u in self._urls(r, rung.bandwidth, slate.urls)
+                if (slug, r.entry, u) in self._stand_ins
+            }
+            playlist = stitch(
+                origin,
+                url,
+                view.value.records,
+                view.value.ledger,
+                channel.segment_duration,
+                rung.bandwidth,
+                media,
+                slate.urls.get(rung.bandwidth, ""),
+                stand_ins,
+                resume_url=f"{variant}/{RESUME_NAME}",
+            )
         self._rendered_at[(slug, variant, mode)] = self.clock.now()
-        return self._store((slug, variant, mode), key, self._rendered_media(playlist, len(in_window)), mode)
+        return self._store(
+            (slug, variant, mode), key, self._rendered_media(playlist, len(in_window)), mode
+        )
 
     @staticmethod
     def _urls(record: BreakRecord, bandwidth: int, slate: dict[int, str]) -> set[str]:
         """The conditioned playlists `record` needs for one variant (its items', and the filler slate)."""
-        return {url for item in record.pod.items for bw, url in item.variants if bw == bandwidth} | {slate.get(bandwidth, "")} - {""}
+        return {
+            url for item in record.pod.items for bw, url in item.variants if bw == bandwidth
+        } | {slate.get(bandwidth, "")} - {""}
 
     def _prefetch(self, slug: str, records: Sequence[BreakRecord], slate: Slate) -> None:
         """Every variant's playlists of the breaks not over yet, fetched in the background; stand-ins of
@@ -220,15 +309,25 @@ class PlaylistService:
         for url in slate.urls.values():
             self.vods.pin(url)
         live = [r for r in records if not r.cancelled and r.points and r.end > now]
-        self.vods.prefetch(sorted({u for r in live for item in r.pod.items for _, u in item.variants} | set(slate.urls.values())))
+        self.vods.prefetch(
+            sorted(
+                {u for r in live for item in r.pod.items for _, u in item.variants}
+                | set(slate.urls.values())
+            )
+        )
         entries = {r.entry for r in records}
         for key in [k for k in self._stand_ins if k[0] == slug and k[1] not in entries]:
             del self._stand_ins[key]
 
-    async def vod_media(self, records: Sequence[BreakRecord], bandwidth: int, slate: dict[int, str]) -> tuple[dict[str, VodMedia], list[tuple[BreakRecord, str]]]:
+    async def vod_media(
+        self, records: Sequence[BreakRecord], bandwidth: int, slate: dict[int, str]
+    ) -> tuple[dict[str, VodMedia], list[tuple[BreakRecord, str]]]:
         """The conditioned playlists the breaks in the window need for one variant, and the (break, URL)
         pairs whose playlist cannot be read now or does not exist (the caller gives those a stand-in)."""
-        urls = sorted(set().union(*(self._urls(r, bandwidth, slate) for r in records)) | ({slate[bandwidth]} if slate.get(bandwidth) else set()))
+        urls = sorted(
+            set().union(*(self._urls(r, bandwidth, slate) for r in records))
+            | ({slate[bandwidth]} if slate.get(bandwidth) else set())
+        )
         results = await asyncio.gather(*(self.vods.get(u) for u in urls), return_exceptions=True)
         media: dict[str, VodMedia] = {}
         for url, result in zip(urls, results):
@@ -236,7 +335,12 @@ class PlaylistService:
                 raise result
             if isinstance(result, VodMedia):
                 media[url] = result
-        unreadable = [(r, u) for r in records for u in sorted(self._urls(r, bandwidth, slate)) if u not in media]
+        unreadable = [
+            (r, u)
+            for r in records
+            for u in sorted(self._urls(r, bandwidth, slate))
+            if u not in media
+        ]
         return media, unreadable
 
     @staticmethod
@@ -250,7 +354,9 @@ class PlaylistService:
             return hit[1]
         return self._store(key, version, render(), key[2])
 
-    def _store(self, key: tuple[str, str, str], version: tuple, rendered: Rendered, mode: str) -> Rendered:
+    def _store(
+        self, key: tuple[str, str, str], version: tuple, rendered: Rendered, mode: str
+    ) -> Rendered:
         self.metrics.renders.labels(mode).inc()
         self._rendered[key] = (version, rendered)
         return rendered
@@ -260,35 +366,52 @@ class PlaylistService:
         return channel, await self.views.get(slug, channel.segment_duration)
 
 
-def window_records(origin: MediaPlaylist, view: BreakView, segment_duration: float) -> list[BreakRecord]:
+def window_records(
+    origin: MediaPlaylist, view: BreakView, segment_duration: float
+) -> list[BreakRecord]:
     """The live breaks whose slots overlap the window of `origin`."""
     if not origin.segments:
         return []
     times = pdts(origin)
     first, last = times[0] - segment_duration / 2, times[-1] + origin.segments[-1].duration
-    return [r for r in view.records if not r.cancelled and r.points and r.ad_start < last and r.end > first]
+    return [
+        r
+        for r in view.records
+        if not r.cancelled and r.points and r.ad_start < last and r.end > first
+    ]
 
 
-def _slate_covers(record: BreakRecord, ad_url: str, slate: VodMedia | None, segment_duration: float) -> bool:
+def _slate_covers(
+    record: BreakRecord, ad_url: str, slate: VodMedia | None, segment_duration: float
+) -> bool:
     """The slate can stand in for the pod item played from `ad_url`: it has as many segments as
     the item has slots (a shorter one would have to repeat, and its timestamps would run back
     inside one timeline; the origin's own segments stand in then)."""
     if slate is None or not slate.segments:
         return False
-    slots = max((math.ceil(item.duration / segment_duration - 1e-6) for item in record.pod.items if ad_url in dict(item.variants).values()), default=0)
+    slots = max(
+        (
+            math.ceil(item.duration / segment_duration - 1e-6)
+            for item in record.pod.items
+            if ad_url in dict(item.variants).values()
+        ),
+        default=0,
+    )
     return len(slate.segments) >= slots
 
 
 RESUME_NAME = "resume.ts"  # `/ssai/<channel>/<variant>/resume.ts?src=<origin segment URL>`
 
 
-async def resume_segment(service: "PlaylistService", slug: str, src: str) -> bytes:
+async def resume_segment(service: PlaylistService, slug: str, src: str) -> bytes:
     """The origin's segment at `src`, a return from a break, with each PID's first packet flagged
     as a discontinuity (the ad before it ran its own counters and clock). Only segments of the
     channel's own origin are served (NotFound otherwise); the origin's errors are raised as such,
     bytes that are not MPEG-TS are an OriginUnavailable."""
     channel = await service.channel(slug)
-    if _site(urljoin(channel.origin_url, src)) != _site(channel.origin_url) or src != urljoin(channel.origin_url, src):
+    if _site(urljoin(channel.origin_url, src)) != _site(channel.origin_url) or src != urljoin(
+        channel.origin_url, src
+    ):
         raise NotFound(f"{src!r} is not a segment of channel {slug}'s origin")
     try:
         data = await fetch_bytes(service.origin.session, src, service.origin.timeout)

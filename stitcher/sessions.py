@@ -38,10 +38,21 @@ class Sessions:
         self.expiry, self.limit = expiry, limit
         self._seen: dict[str, Seen] = {}
 
-    def seen(self, session: str, client: str, channel: str, mode: str, variant: str, rendered: Rendered, now: float) -> None:
+    def seen(
+        self,
+        session: str,
+        client: str,
+        channel: str,
+        mode: str,
+        variant: str,
+        rendered: Rendered,
+        now: float,
+    ) -> None:
         self._seen.pop(session, None)
         self._seen[session] = Seen(session, client, channel, mode, variant, now, rendered)
-        if len(self._seen) > self.limit:  # forget the least recently seen (dicts keep insertion order)
+        if (
+            len(self._seen) > self.limit
+        ):  # forget the least recently seen (dicts keep insertion order)
             del self._seen[next(iter(self._seen))]
 
     def snapshot(self, now: float) -> list[dict]:
@@ -52,12 +63,32 @@ class Sessions:
 
 def view(seen: Seen, now: float) -> dict:
     timeline = seen.rendered.timeline
-    out = {"id": seen.id, "client": seen.client, "channel": seen.channel, "mode": seen.mode, "variant": seen.variant,
-           "last_seen": round(seen.at, 3), "age": round(now - seen.at, 3), "msn": None, "playhead": None, "kind": None, "ad": ""}
+    out = {
+        "id": seen.id,
+        "client": seen.client,
+        "channel": seen.channel,
+        "mode": seen.mode,
+        "variant": seen.variant,
+        "last_seen": round(seen.at, 3),
+        "age": round(now - seen.at, 3),
+        "msn": None,
+        "playhead": None,
+        "kind": None,
+        "ad": "",
+    }
     if not timeline:
         return out
     edge = timeline[-1].start + timeline[-1].duration
     playhead = min(edge, edge - LIVE_SYNC_TARGETS * seen.rendered.target_duration + (now - seen.at))
-    at = next((p for p in timeline if p.start <= playhead < p.start + p.duration), timeline[-1] if playhead >= edge else timeline[0])
-    out.update(msn=at.msn, playhead=round(playhead, 3), behind_live=round(max(0.0, now - playhead), 3), kind=at.kind, ad=at.ad)
+    at = next(
+        (p for p in timeline if p.start <= playhead < p.start + p.duration),
+        timeline[-1] if playhead >= edge else timeline[0],
+    )
+    out.update(
+        msn=at.msn,
+        playhead=round(playhead, 3),
+        behind_live=round(max(0.0, now - playhead), 3),
+        kind=at.kind,
+        ad=at.ad,
+    )
     return out

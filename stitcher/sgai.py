@@ -35,12 +35,12 @@ Side effects: none.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Callable, Sequence
-from urllib.parse import quote as url_quote, urljoin
+from urllib.parse import quote as url_quote
+from urllib.parse import urljoin
 
 from stitcher.breaks import BreakRecord
-from stitcher.ssai import SsaiError, pdts
 from stitcher.catalog import Rung
 from stitcher.decision import PodItem
 from stitcher.playlist import (
@@ -53,6 +53,7 @@ from stitcher.playlist import (
     format_decimal,
     quote,
 )
+from stitcher.ssai import SsaiError, pdts
 
 CLASS = "com.apple.hls.interstitial"
 
@@ -75,7 +76,9 @@ def interstitial_id(record: BreakRecord) -> str:
     try:
         quote(ident)
     except ValueError:
-        raise SgaiError(f"break id {record.event_id!r} cannot be written as a DATERANGE ID") from None
+        raise SgaiError(
+            f"break id {record.event_id!r} cannot be written as a DATERANGE ID"
+        ) from None
     return ident
 
 
@@ -113,7 +116,9 @@ def daterange(record: BreakRecord, segment_duration: float) -> Tag:
     return Tag("EXT-X-DATERANGE", attributes.render())
 
 
-def interleave(origin: MediaPlaylist, origin_url: str, records: Sequence[BreakRecord], segment_duration: float) -> MediaPlaylist:
+def interleave(
+    origin: MediaPlaylist, origin_url: str, records: Sequence[BreakRecord], segment_duration: float
+) -> MediaPlaylist:
     """The SGAI media playlist for one variant (see the module docstring).
 
     A break's tag first appears on the first segment published after the break was recorded (the
@@ -137,14 +142,25 @@ def interleave(origin: MediaPlaylist, origin_url: str, records: Sequence[BreakRe
         if record.cancelled or times[0] >= record.sgai_end - tolerance:
             continue  # no interstitial, or the window is past it
         start = announce_from(record, records, segment_duration)
-        index = next((i for i, (t, end) in enumerate(zip(times, ends)) if end > record.created and (start is None or t >= start - tolerance)), None)
+        index = next(
+            (
+                i
+                for i, (t, end) in enumerate(zip(times, ends))
+                if end > record.created and (start is None or t >= start - tolerance)
+            ),
+            None,
+        )
         if index is None:
             continue  # not announced yet: the segment that first carries it is not published
-        segments[index] = replace(segments[index], tags=segments[index].tags + (daterange(record, segment_duration),))
+        segments[index] = replace(
+            segments[index], tags=segments[index].tags + (daterange(record, segment_duration),)
+        )
     return replace(origin, segments=tuple(segments))
 
 
-def announce_from(record: BreakRecord, records: Sequence[BreakRecord], segment_duration: float) -> float | None:
+def announce_from(
+    record: BreakRecord, records: Sequence[BreakRecord], segment_duration: float
+) -> float | None:
     """The earliest PDT of a segment that may carry the break's tag because of an earlier break
     (None: no such bound, the tag goes on the first segment published after the break was recorded).
 
@@ -173,8 +189,14 @@ def announce_from(record: BreakRecord, records: Sequence[BreakRecord], segment_d
     tag may already have been served), nor can a player that misses the one playlist in which the
     live edge first passes the earlier resumption point be helped."""
     tolerance = segment_duration / 2
-    ends = [r.sgai_end for r in records
-            if r is not record and not r.cancelled and r.created < record.created and r.sgai_end < record.ad_start - tolerance]
+    ends = [
+        r.sgai_end
+        for r in records
+        if r is not record
+        and not r.cancelled
+        and r.created < record.created
+        and r.sgai_end < record.ad_start - tolerance
+    ]
     return round(max(ends) + segment_duration, 3) if ends else None
 
 
@@ -226,7 +248,9 @@ def asset_list(
         except (TypeError, ValueError):
             offset = math.nan
         if not (math.isfinite(offset) and offset >= 0):
-            raise SgaiError(f"_HLS_start_offset={start_offset!r} is not a finite, non-negative number of seconds")
+            raise SgaiError(
+                f"_HLS_start_offset={start_offset!r} is not a finite, non-negative number of seconds"
+            )
         if round(offset * 1000) >= total:
             return {"ASSETS": []}
     slate_ms = round((slate_media if slate_media is not None else segment_duration) * 1000)
@@ -235,7 +259,9 @@ def asset_list(
     planned: list[tuple[int, int]] = []  # (item index, milliseconds)
     for k, item in enumerate(record.pod.items):
         item_ms = round(item.duration * 1000)
-        planned += [(k, ms) for ms in (_pieces(item_ms, slate_ms) if item.kind == "slate" else [item_ms])]
+        planned += [
+            (k, ms) for ms in (_pieces(item_ms, slate_ms) if item.kind == "slate" else [item_ms])
+        ]
     filled = sum(ms for _, ms in planned)
     if filled < total:
         planned += [(len(record.pod.items), ms) for ms in _pieces(total - filled, slate_ms)]

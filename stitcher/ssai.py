@@ -39,9 +39,9 @@ Side effects: none.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Mapping, Sequence
+from datetime import UTC, datetime
 from urllib.parse import quote, urljoin
 
 from stitcher.breaks import BreakRecord, Ledger, returns_at, slot_at
@@ -79,7 +79,9 @@ def variant_url(record: BreakRecord, item: int, bandwidth: int, slate_url: str) 
     if item >= len(items):
         return slate_url  # filler slate past the pod's end
     variants = dict(items[item].variants)
-    return variants.get(bandwidth) or min(variants.items(), key=lambda kv: abs(kv[0] - bandwidth))[1]
+    return (
+        variants.get(bandwidth) or min(variants.items(), key=lambda kv: abs(kv[0] - bandwidth))[1]
+    )
 
 
 def stitch(
@@ -107,21 +109,37 @@ def stitch(
     times = pdts(origin)
     out: list[Segment] = []
     for segment, pdt in zip(origin.segments, times):
-        stamp = segment.program_date_time or datetime.fromtimestamp(pdt, tz=timezone.utc)
+        stamp = segment.program_date_time or datetime.fromtimestamp(pdt, tz=UTC)
         back = int(returns_at(records, pdt, tolerance))  # content (or the next break) resumes here
         slot = slot_at(records, pdt, tolerance)
         if slot is not None:
             url = variant_url(by_id[slot.event_id], slot.item, bandwidth, slate_url)
             url = stand_ins.get((slot.event_id, url), url)
-            tags = int(segment.discontinuity) + int(slot.discontinuity) + back  # origin's + stitcher's (R7)
+            tags = (
+                int(segment.discontinuity) + int(slot.discontinuity) + back
+            )  # origin's + stitcher's (R7)
             if not url:  # no conditioned media at all: the origin's segment, the tags unchanged
-                out.append(replace(segment, uri=urljoin(origin_url, segment.uri), discontinuity=tags, program_date_time=stamp))
+                out.append(
+                    replace(
+                        segment,
+                        uri=urljoin(origin_url, segment.uri),
+                        discontinuity=tags,
+                        program_date_time=stamp,
+                    )
+                )
                 continue
             vod = media.get(url)
             if vod is None or not vod.segments:
                 raise SsaiError(f"conditioned playlist {url} is not available")
             index = round(slot.offset / segment_duration) % len(vod.segments)
-            out.append(replace(segment, uri=vod.segments[index].uri, discontinuity=tags, program_date_time=stamp))
+            out.append(
+                replace(
+                    segment,
+                    uri=vod.segments[index].uri,
+                    discontinuity=tags,
+                    program_date_time=stamp,
+                )
+            )
             continue
         tags = int(segment.discontinuity) + back
         uri = urljoin(origin_url, segment.uri)
@@ -134,4 +152,6 @@ def stitch(
             )
         )
     added = ledger.added_before(times[0], tolerance)
-    return replace(origin, segments=tuple(out), discontinuity_sequence=origin.discontinuity_sequence + added)
+    return replace(
+        origin, segments=tuple(out), discontinuity_sequence=origin.discontinuity_sequence + added
+    )

@@ -26,8 +26,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from stitcher.errors import BadRequest, NotFound
 from stitcher.catalog import MODES
+from stitcher.errors import BadRequest, NotFound
 from stitcher.service import RESUME_NAME, PlaylistService, Rendered, resume_segment
 from stitcher.sessions import Sessions
 from stitcher.sgai import asset_list, interstitial_id, item_master
@@ -46,8 +46,13 @@ def max_age(target_duration: int) -> int:
 
 
 def playlist_response(request: web.Request, rendered: Rendered) -> web.Response:
-    headers = {"ETag": rendered.etag, "Cache-Control": f"public, max-age={max_age(rendered.target_duration)}"}
-    if rendered.etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
+    headers = {
+        "ETag": rendered.etag,
+        "Cache-Control": f"public, max-age={max_age(rendered.target_duration)}",
+    }
+    if rendered.etag in {
+        tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")
+    }:
         return web.Response(status=304, headers=headers)
     return web.Response(body=rendered.body, content_type=PLAYLIST_TYPE, headers=headers)
 
@@ -59,37 +64,70 @@ def session_query(request: web.Request) -> str:
 
 async def master(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    return playlist_response(request, await service.master(request.match_info["channel"], request.match_info["mode"], session_query(request)))
+    return playlist_response(
+        request,
+        await service.master(
+            request.match_info["channel"], request.match_info["mode"], session_query(request)
+        ),
+    )
 
 
 async def media(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    mode, channel, variant = request.match_info["mode"], request.match_info["channel"], request.match_info["variant"]
+    mode, channel, variant = (
+        request.match_info["mode"],
+        request.match_info["channel"],
+        request.match_info["variant"],
+    )
     rendered = await service.media(channel, variant, mode)
     if rendered.breaks:
         service.metrics.breaks_served.labels(mode).inc()
     client = request.remote or "?"
-    session = request.query.get("session") or f"{client} {request.headers.get('User-Agent', '')[:60]}".strip()
-    request.app[SESSIONS].seen(session, client, channel, mode, variant, rendered, service.clock.now())
+    session = (
+        request.query.get("session")
+        or f"{client} {request.headers.get('User-Agent', '')[:60]}".strip()
+    )
+    request.app[SESSIONS].seen(
+        session, client, channel, mode, variant, rendered, service.clock.now()
+    )
     return playlist_response(request, rendered)
 
 
 async def sessions(request: web.Request) -> web.Response:
     """The players this stitcher served lately, with their estimated positions (`stitcher.sessions`)."""
-    return web.json_response({"sessions": request.app[SESSIONS].snapshot(request.app[SERVICE].clock.now())})
+    return web.json_response(
+        {"sessions": request.app[SESSIONS].snapshot(request.app[SERVICE].clock.now())}
+    )
 
 
 async def channels(request: web.Request) -> web.Response:
     """The channels this stitcher serves, with their variants and the URL of each mode."""
     catalog = request.app[SERVICE].catalog
     found = await asyncio.to_thread(catalog.channels)
-    return web.json_response({"channels": [
-        {"slug": c.slug, "status": c.status, "default_mode": c.default_mode, "origin_url": c.origin_url,
-         "segment_duration": c.segment_duration, "cue_formats": list(c.cue_formats),
-         "variants": [{"name": r.name, "bandwidth": r.bandwidth, "resolution": f"{r.width}x{r.height}"} for r in c.ladder],
-         "masters": {mode: f"/{mode}/{c.slug}/master.m3u8" for mode in MODES}}
-        for c in found
-    ]})
+    return web.json_response(
+        {
+            "channels": [
+                {
+                    "slug": c.slug,
+                    "status": c.status,
+                    "default_mode": c.default_mode,
+                    "origin_url": c.origin_url,
+                    "segment_duration": c.segment_duration,
+                    "cue_formats": list(c.cue_formats),
+                    "variants": [
+                        {
+                            "name": r.name,
+                            "bandwidth": r.bandwidth,
+                            "resolution": f"{r.width}x{r.height}",
+                        }
+                        for r in c.ladder
+                    ],
+                    "masters": {mode: f"/{mode}/{c.slug}/master.m3u8" for mode in MODES},
+                }
+                for c in found
+            ]
+        }
+    )
 
 
 async def _record(request: web.Request):
@@ -98,18 +136,40 @@ async def _record(request: web.Request):
     channel, view = await service.view(request.match_info["channel"])
     event, wanted = request.match_info["event"], request.query.get("_HLS_interstitial_id")
     for record in view.value.records:
-        if record.event_id == event and not record.cancelled and wanted in (None, interstitial_id(record)):
+        if (
+            record.event_id == event
+            and not record.cancelled
+            and wanted in (None, interstitial_id(record))
+        ):
             return service, channel, record
-    raise NotFound(f"no break {event!r} on channel {channel.slug}" + (f" with interstitial {wanted}" if wanted else ""))
+    raise NotFound(
+        f"no break {event!r} on channel {channel.slug}"
+        + (f" with interstitial {wanted}" if wanted else "")
+    )
 
 
 async def assets(request: web.Request) -> web.Response:
     service, channel, record = await _record(request)
     slate = await service.slate(channel)
-    base = request.url.origin().join(request.url.with_path(f"/sgai/{channel.slug}/breaks/{record.event_id}/items/").with_query(None))
+    base = request.url.origin().join(
+        request.url.with_path(f"/sgai/{channel.slug}/breaks/{record.event_id}/items/").with_query(
+            None
+        )
+    )
     ident = urlencode({"_HLS_interstitial_id": interstitial_id(record)})
-    body = asset_list(record, channel.segment_duration, lambda k: f"{base}{k}.m3u8?{ident}", request.query.get("_HLS_start_offset"), slate.seconds)
-    return web.json_response(body, headers={"Cache-Control": f"public, max-age={max_age(math.ceil(channel.segment_duration))}"})
+    body = asset_list(
+        record,
+        channel.segment_duration,
+        lambda k: f"{base}{k}.m3u8?{ident}",
+        request.query.get("_HLS_start_offset"),
+        slate.seconds,
+    )
+    return web.json_response(
+        body,
+        headers={
+            "Cache-Control": f"public, max-age={max_age(math.ceil(channel.segment_duration))}"
+        },
+    )
 
 
 async def item(request: web.Request) -> web.Response:
@@ -122,7 +182,9 @@ async def item(request: web.Request) -> web.Response:
         chosen = None
     if chosen is None or k < 0 or k > len(items) or not chosen.variants:
         raise NotFound(f"break {record.event_id} has no item {request.match_info['item']!r}")
-    return playlist_response(request, Rendered.of(item_master(channel.ladder, chosen).render(), 0, ITEM_MAX_AGE * 2))
+    return playlist_response(
+        request, Rendered.of(item_master(channel.ladder, chosen).render(), 0, ITEM_MAX_AGE * 2)
+    )
 
 
 async def resume(request: web.Request) -> web.Response:
@@ -130,7 +192,11 @@ async def resume(request: web.Request) -> web.Response:
     if not src:
         raise BadRequest("resume.ts needs ?src=<the URL of the origin segment>")
     data = await resume_segment(request.app[SERVICE], request.match_info["channel"], src)
-    return web.Response(body=data, content_type="video/mp2t", headers={"Cache-Control": f"public, max-age={SEGMENT_MAX_AGE}, immutable"})
+    return web.Response(
+        body=data,
+        content_type="video/mp2t",
+        headers={"Cache-Control": f"public, max-age={SEGMENT_MAX_AGE}, immutable"},
+    )
 
 
 def add_routes(app: web.Application, service: PlaylistService) -> None:

@@ -53,7 +53,9 @@ class StreamInfo:
     first_dts: int | None = None
     frames: int = 0  # video: PES packets (one picture each); audio: ADTS frames
     min_pts: int | None = None  # earliest presentation time (90 kHz, unwrapped against first_pts)
-    end_pts: int | None = None  # when the last frame stops being presented: audio, its last ADTS frame's
+    end_pts: int | None = (
+        None  # when the last frame stops being presented: audio, its last ADTS frame's
+    )
     # end; video, the latest picture's PTS plus the picture step (the smallest PTS difference)
     sample_rate: int | None = None
     channels: int | None = None  # audio: ADTS channel_configuration (2 = stereo)
@@ -71,9 +73,15 @@ class StreamInfo:
 class TsInfo:
     streams: dict[int, StreamInfo] = field(default_factory=dict)
     payload_packets: dict[int, int] = field(default_factory=dict)  # every PID, PSI included
-    first_cc: dict[int, int] = field(default_factory=dict)  # PID -> continuity counter of its first payload packet
-    last_cc: dict[int, int] = field(default_factory=dict)  # PID -> continuity counter of its last payload packet
-    flagged: set[int] = field(default_factory=set)  # PIDs whose first packet sets the discontinuity_indicator
+    first_cc: dict[int, int] = field(
+        default_factory=dict
+    )  # PID -> continuity counter of its first payload packet
+    last_cc: dict[int, int] = field(
+        default_factory=dict
+    )  # PID -> continuity counter of its last payload packet
+    flagged: set[int] = field(
+        default_factory=set
+    )  # PIDs whose first packet sets the discontinuity_indicator
     packets: int = 0
     has_pcr: bool = False
     codec: str | None = None  # e.g. avc1.4d401f from the first SPS
@@ -153,7 +161,13 @@ def rewrite(data: bytes, pts_offset: int, cc_start: dict[int, int]) -> bytes:
         afc = (out[start + 3] >> 4) & 0x03
         if afc & 0x02 and out[start + 4] > 0 and out[start + 5] & 0x10:  # PCR present
             i = start + 6
-            base = (out[i] << 25) | (out[i + 1] << 17) | (out[i + 2] << 9) | (out[i + 3] << 1) | (out[i + 4] >> 7)
+            base = (
+                (out[i] << 25)
+                | (out[i + 1] << 17)
+                | (out[i + 2] << 9)
+                | (out[i + 3] << 1)
+                | (out[i + 4] >> 7)
+            )
             base = (base + offset) % PTS_MODULO
             out[i] = (base >> 25) & 0xFF
             out[i + 1] = (base >> 17) & 0xFF
@@ -163,7 +177,9 @@ def rewrite(data: bytes, pts_offset: int, cc_start: dict[int, int]) -> bytes:
         if afc & 0x01 and pid in counters:
             out[start + 3] = (out[start + 3] & 0xF0) | counters[pid]
             counters[pid] = (counters[pid] + 1) & 0x0F
-        elif pid in counters:  # adaptation only: repeats the counter of the PID's last payload packet
+        elif (
+            pid in counters
+        ):  # adaptation only: repeats the counter of the PID's last payload packet
             out[start + 3] = (out[start + 3] & 0xF0) | ((counters[pid] - 1) & 0x0F)
         if out[start + 1] & 0x40 and pid not in (PAT_PID, NULL_PID):
             p = _payload_start(out, start)
@@ -195,8 +211,15 @@ def flag_discontinuity(data: bytes) -> bytes:
         afc = (out[start + 3] >> 4) & 0x03
         if afc & 0x02 and out[start + 4] > 0:
             out[start + 5] |= 0x80
-        elif afc == 0x01 and out[start + PACKET - 2 : start + PACKET] == b"\xff\xff" and out[start + 4] == 0 and out[start + 1] & 0x40:
-            payload = bytes(out[start + 4 : start + PACKET - 2])  # a table section: pointer 0, then 0xFF stuffing at the end
+        elif (
+            afc == 0x01
+            and out[start + PACKET - 2 : start + PACKET] == b"\xff\xff"
+            and out[start + 4] == 0
+            and out[start + 1] & 0x40
+        ):
+            payload = bytes(
+                out[start + 4 : start + PACKET - 2]
+            )  # a table section: pointer 0, then 0xFF stuffing at the end
             out[start + 3] = (out[start + 3] & 0xCF) | 0x30
             out[start + 4 : start + PACKET] = b"\x01\x80" + payload
     return bytes(out)
@@ -205,10 +228,14 @@ def flag_discontinuity(data: bytes) -> bytes:
 def unchained(before: TsInfo, after: TsInfo) -> list[int]:
     """PIDs in both segments whose first counter in `after` is not the last one in `before` plus one
     (mod 16): where a demuxer that reads them as one stream sees a counter jump."""
-    return [pid for pid in sorted(before.last_cc.keys() & after.first_cc.keys()) if after.first_cc[pid] != (before.last_cc[pid] + 1) % 16]
+    return [
+        pid
+        for pid in sorted(before.last_cc.keys() & after.first_cc.keys())
+        if after.first_cc[pid] != (before.last_cc[pid] + 1) % 16
+    ]
 
 
-def chain(segments: "list[bytes]") -> list[bytes]:
+def chain(segments: list[bytes]) -> list[bytes]:
     """The consecutive segments of one rendition made one stream: every PID's continuity counter
     runs on from segment to segment (starting where the first segment starts it), and the first
     segment's packets are flagged as a discontinuity (`flag_discontinuity`): it only ever plays
@@ -249,7 +276,21 @@ def _pat_pmt_pids(section: bytes) -> set[int]:
     return pids
 
 
-_ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
+_ADTS_RATES = (
+    96000,
+    88200,
+    64000,
+    48000,
+    44100,
+    32000,
+    24000,
+    22050,
+    16000,
+    12000,
+    11025,
+    8000,
+    7350,
+)
 
 
 def _count_adts(payload: bytes) -> tuple[int, int | None, int | None]:
@@ -294,7 +335,11 @@ def scan(data: bytes) -> TsInfo:
         stream = info.streams[pid]
         head = bytes(buffer[:32])
         pts_at, _, header_end = _pes_timestamps(head, 0) if len(buffer) >= 9 else (None, None, 0)
-        pts = _unwrap(_read_ts(head, pts_at), stream.first_pts) if pts_at is not None and pts_at + 5 <= len(head) else None
+        pts = (
+            _unwrap(_read_ts(head, pts_at), stream.first_pts)
+            if pts_at is not None and pts_at + 5 <= len(head)
+            else None
+        )
         body = bytes(buffer[header_end:])
         if stream.kind == "audio" and stream.stream_type == 0x0F:
             frames, rate, channels = _count_adts(body)
@@ -320,9 +365,16 @@ def scan(data: bytes) -> TsInfo:
         afc = (data[start + 3] >> 4) & 0x03
         if afc & 0x02 and data[start + 4] > 0 and data[start + 5] & 0x10:
             info.has_pcr = True
-        if pid not in info.first_cc and afc & 0x02 and data[start + 4] > 0 and data[start + 5] & 0x80:
+        if (
+            pid not in info.first_cc
+            and afc & 0x02
+            and data[start + 4] > 0
+            and data[start + 5] & 0x80
+        ):
             info.flagged.add(pid)  # discontinuity_indicator on the PID's first packet
-        if afc & 0x01:  # counts for continuity even when the adaptation field leaves no payload bytes
+        if (
+            afc & 0x01
+        ):  # counts for continuity even when the adaptation field leaves no payload bytes
             info.payload_packets[pid] = info.payload_packets.get(pid, 0) + 1
             info.first_cc.setdefault(pid, data[start + 3] & 0x0F)
             info.last_cc[pid] = data[start + 3] & 0x0F
@@ -337,7 +389,9 @@ def scan(data: bytes) -> TsInfo:
                     pmt_pids |= _pat_pmt_pids(section)
                 elif section[:1] == b"\x02":
                     for es_pid, stream_type in _pmt_streams(section).items():
-                        info.streams.setdefault(es_pid, StreamInfo(es_pid)).stream_type = stream_type
+                        info.streams.setdefault(
+                            es_pid, StreamInfo(es_pid)
+                        ).stream_type = stream_type
             continue
         if pid not in info.streams:
             continue
@@ -411,9 +465,20 @@ class AvTiming:
 def av_timing(info: TsInfo) -> AvTiming:
     """The picture and sound span of a scanned segment; TsError without both."""
     video, audio = info.stream("video"), info.stream("audio")
-    if video is None or audio is None or None in (video.min_pts, video.end_pts, audio.min_pts, audio.end_pts) or not audio.sample_rate:
+    if (
+        video is None
+        or audio is None
+        or None in (video.min_pts, video.end_pts, audio.min_pts, audio.end_pts)
+        or not audio.sample_rate
+    ):
         raise TsError("the segment needs a video and an AAC audio stream with timestamps")
-    return AvTiming(video.min_pts, video.end_pts, _unwrap(audio.min_pts, video.min_pts), _unwrap(audio.end_pts, video.end_pts), audio.sample_rate)
+    return AvTiming(
+        video.min_pts,
+        video.end_pts,
+        _unwrap(audio.min_pts, video.min_pts),
+        _unwrap(audio.end_pts, video.end_pts),
+        audio.sample_rate,
+    )
 
 
 def bridge(before: AvTiming, after: AvTiming, discontinuity: bool) -> int:

@@ -13,9 +13,8 @@ import dataclasses
 import os
 from pathlib import Path
 
-import pytest
-
 import aiohttp
+import pytest
 
 from origin_emulator.app import create_app as create_origin
 from origin_emulator.book import SpliceBook
@@ -107,7 +106,11 @@ async def kv(kv_url, clock) -> KV:
 MEDIA = "http://127.0.0.1:8082"
 
 
-def require(condition: bool, missing: str, why: str = "CI must run these tests (.ci/run installs what they need)") -> None:
+def require(
+    condition: bool,
+    missing: str,
+    why: str = "CI must run these tests (.ci/run installs what they need)",
+) -> None:
     """Skip the calling test with `missing` as the reason - or fail it in CI (`CI=true`), where
     a missing system tool must never hide a test."""
     if condition:
@@ -121,7 +124,18 @@ def stock(catalog: Catalog, channel) -> None:
     """House ads and slate rows for the channel's ladder (the conditioning itself is tested in test_ads)."""
     key = channel.conditioning.key
     for ad_id, seconds in (("house-1", 4.0), ("house-2", 6.0), ("slate", 10.0)):
-        renditions = [AdRendition(ad_id, key, r.name, r.bandwidth, f"/ads/{ad_id}/x/{r.name}/index.m3u8", seconds, int(seconds / 2)) for r in channel.ladder]
+        renditions = [
+            AdRendition(
+                ad_id,
+                key,
+                r.name,
+                r.bandwidth,
+                f"/ads/{ad_id}/x/{r.name}/index.m3u8",
+                seconds,
+                int(seconds / 2),
+            )
+            for r in channel.ladder
+        ]
         catalog.put_ad(Ad(ad_id, ad_id, seconds, "house"), renditions)
 
 
@@ -131,25 +145,39 @@ async def rig(aiohttp_server, make_channel, clock, kv, tmp_path, small_settings,
     origin = make_channel(break_every=0)
     server = await aiohttp_server(create_origin({"news": origin}, clock))
     catalog = Catalog(tmp_path / "channels.db")
-    channel = dataclasses.replace(emulator_channel(small_settings.channels[0], small_content, small_settings), origin_url=str(server.make_url("/news/master.m3u8")))
+    channel = dataclasses.replace(
+        emulator_channel(small_settings.channels[0], small_content, small_settings),
+        origin_url=str(server.make_url("/news/master.m3u8")),
+    )
     catalog.put_channel(channel)
     stock(catalog, channel)
     session = aiohttp.ClientSession()
     ledger = BreakLedger(kv, lambda slug: Retention(window=channel.window_seconds))
     monitor = Monitor(catalog, ledger, HouseDecisions(catalog, MEDIA), session, clock)
-    yield dataclasses.make_dataclass("Rig", ["origin", "channel", "catalog", "ledger", "monitor", "server", "session"])(
-        origin, catalog.channel("news"), catalog, ledger, monitor, server, session
-    )
+    yield dataclasses.make_dataclass(
+        "Rig", ["origin", "channel", "catalog", "ledger", "monitor", "server", "session"]
+    )(origin, catalog.channel("news"), catalog, ledger, monitor, server, session)
     await session.close()
     catalog.close()
 
 
 @pytest.fixture
-async def stack(aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content):
+async def stack(
+    aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content
+):
     """The whole stitcher stack on loopback on the fake clock (tests/stitcher_stack.py), over `kv`."""
     from tests.stitcher_stack import make_stack
 
-    s = await make_stack(aiohttp_server, aiohttp_client, make_channel(break_every=0), clock, kv, tmp_path, small_settings, small_content)
+    s = await make_stack(
+        aiohttp_server,
+        aiohttp_client,
+        make_channel(break_every=0),
+        clock,
+        kv,
+        tmp_path,
+        small_settings,
+        small_content,
+    )
     yield s
     await s.session.close()
     s.catalog.close()

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Coroutine, Sequence, TypeVar
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
 
 from rig.settings import CUE_COMMANDS, CUE_FORMATS
-
 from stitcher.clock import FakeClock
 
 T = TypeVar("T")
 
 
-async def drive(clock: FakeClock, coroutine: Coroutine[Any, Any, T], sleepers: int, step: float = 0.25) -> T:
+async def drive(
+    clock: FakeClock, coroutine: Coroutine[Any, Any, T], sleepers: int, step: float = 0.25
+) -> T:
     """Run `coroutine` to completion, advancing the clock by `step` whenever `sleepers` tasks wait on it.
 
     Fake time never passes while a task is busy (e.g. in the middle of an HTTP exchange), so a
@@ -46,7 +48,13 @@ def random_qa_cues(
     return or cancel of a splice posted before. Appends the ids of new splices to `posted`."""
     if rng.random() < post_rate:
         try:
-            splice = origin.post_splice(now, rng.choice(durations), rng.choice(prerolls), rng.choice(CUE_FORMATS), rng.choice(CUE_COMMANDS))
+            splice = origin.post_splice(
+                now,
+                rng.choice(durations),
+                rng.choice(prerolls),
+                rng.choice(CUE_FORMATS),
+                rng.choice(CUE_COMMANDS),
+            )
             posted.append(splice.event_id)
         except ValueError:
             pass  # an overlap: refused by the origin

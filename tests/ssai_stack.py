@@ -14,9 +14,9 @@ Side effects: a local HTTP server, SQLite files under the given directory.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 import aiohttp
 from aiohttp.test_utils import TestServer
@@ -68,15 +68,24 @@ def vod_media(catalog: Catalog, channel: Channel) -> tuple[dict[str, VodMedia], 
 def stand_in_segments(url: str, count: int, duration: float = 2.0) -> tuple[Segment, ...]:
     """`count` segments `seg_00000.ts`... next to the playlist at `url`."""
     folder = url.rsplit("/", 1)[0]
-    return tuple(Segment(f"{folder}/seg_{k:05d}.ts", duration, f"{duration:.3f}") for k in range(count))
+    return tuple(
+        Segment(f"{folder}/seg_{k:05d}.ts", duration, f"{duration:.3f}") for k in range(count)
+    )
 
 
 def with_durations(content: ContentMedia, durations: tuple[float, ...]) -> ContentMedia:
     """The same rendered loop announcing other segment durations (an origin whose EXTINFs are not nominal)."""
     if len(durations) != len(content.durations):
-        raise ValueError(f"the loop has {len(content.durations)} segments, got {len(durations)} durations")
+        raise ValueError(
+            f"the loop has {len(content.durations)} segments, got {len(durations)} durations"
+        )
     renditions = tuple(
-        dataclasses.replace(r, segments=tuple(dataclasses.replace(s, duration=d) for s, d in zip(r.segments, durations)))
+        dataclasses.replace(
+            r,
+            segments=tuple(
+                dataclasses.replace(s, duration=d) for s, d in zip(r.segments, durations)
+            ),
+        )
         for r in content.renditions
     )
     return dataclasses.replace(content, renditions=renditions)
@@ -102,10 +111,21 @@ class Stack:
         """What a stitcher reads from the KV for one request: the break records and one ledger read."""
         return await self.ledger.records(CHANNEL), await self.ledger.ledger(CHANNEL)
 
-    def stitch(self, variant: str, origin: MediaPlaylist, records: list[BreakRecord], ledger: Ledger) -> MediaPlaylist:
+    def stitch(
+        self, variant: str, origin: MediaPlaylist, records: list[BreakRecord], ledger: Ledger
+    ) -> MediaPlaylist:
         bandwidth = self.bandwidth(variant)
-        return stitch(origin, origin_url(variant), records, ledger, self.channel.segment_duration, bandwidth, self.media, self.slate[bandwidth],
-                      resume_url=resume_url(variant))
+        return stitch(
+            origin,
+            origin_url(variant),
+            records,
+            ledger,
+            self.channel.segment_duration,
+            bandwidth,
+            self.media,
+            self.slate[bandwidth],
+            resume_url=resume_url(variant),
+        )
 
     async def stitched(self, variant: str) -> MediaPlaylist:
         """The SSAI playlist of `variant` now, as any stitcher replica would serve it."""
@@ -114,7 +134,9 @@ class Stack:
 
     def grid(self) -> Grid:
         """The writer's fresh look at the origin (the same playlist the origin serves over HTTP now)."""
-        return Grid.of(self.origin.media(VARIANTS[-1], self.clock.now()), self.channel.segment_duration)
+        return Grid.of(
+            self.origin.media(VARIANTS[-1], self.clock.now()), self.channel.segment_duration
+        )
 
     async def cue(self, duration: float, start: float | None = None) -> BreakRecord:
         """POST /v1/channels/news/cue: a manual break (raises BreakError when refused)."""
@@ -122,7 +144,16 @@ class Stack:
         number = await self.kv.incr(f"cue:{CHANNEL}:next")
         event_id = f"manual-{number}"
         pod = await self.decisions.decide(self.channel, float(duration), event_id)
-        record = plan_break(CHANNEL, event_id, "manual", now if start is None else start, float(duration), pod, self.grid(), now)
+        record = plan_break(
+            CHANNEL,
+            event_id,
+            "manual",
+            now if start is None else start,
+            float(duration),
+            pod,
+            self.grid(),
+            now,
+        )
         stored, _ = await self.ledger.create(record, now)
         return stored
 
@@ -146,7 +177,9 @@ async def ssai_stack(
     """A fresh stack for the `news` channel with config `overrides` (e.g. discontinuity_every=5)."""
     config = dataclasses.replace(settings.channels[0], **{"break_every": 0, **overrides})
     config.check()
-    origin = LiveChannel(config, content, settings.origin.epoch, settings.origin.window_segments, SpliceBook(None))
+    origin = LiveChannel(
+        config, content, settings.origin.epoch, settings.origin.window_segments, SpliceBook(None)
+    )
     server = TestServer(create_origin({CHANNEL: origin}, clock))
     await server.start_server()
     catalog = Catalog(directory / "channels.db")
@@ -154,7 +187,10 @@ async def ssai_stack(
     await kv.start()
     session = aiohttp.ClientSession()
     try:
-        channel = dataclasses.replace(emulator_channel(config, content, settings), origin_url=str(server.make_url(f"/{CHANNEL}/master.m3u8")))
+        channel = dataclasses.replace(
+            emulator_channel(config, content, settings),
+            origin_url=str(server.make_url(f"/{CHANNEL}/master.m3u8")),
+        )
         catalog.put_channel(channel)
         stock(catalog, channel)
         channel = catalog.channel(CHANNEL)

@@ -38,7 +38,12 @@ def write_vod(cache: Path, ad_id: str, rung: str, seconds: float, segment: float
     folder = cache / "ads" / ad_id / "x" / rung
     folder.mkdir(parents=True, exist_ok=True)
     count = int(round(seconds / segment))
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{int(segment)}", "#EXT-X-PLAYLIST-TYPE:VOD"]
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        f"#EXT-X-TARGETDURATION:{int(segment)}",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+    ]
     for k in range(count):
         lines += [f"#EXTINF:{segment:.3f},", f"seg_{k:05d}.ts"]
     (folder / "index.m3u8").write_text("\n".join(lines + ["#EXT-X-ENDLIST", ""]))
@@ -48,7 +53,18 @@ def write_vod(cache: Path, ad_id: str, rung: str, seconds: float, segment: float
 def stock(catalog: Catalog, channel: Channel, cache: Path) -> None:
     key = channel.conditioning.key
     for ad_id, seconds in ADS:
-        renditions = [AdRendition(ad_id, key, r.name, r.bandwidth, write_vod(cache, ad_id, r.name, seconds), seconds, int(seconds / 2)) for r in channel.ladder]
+        renditions = [
+            AdRendition(
+                ad_id,
+                key,
+                r.name,
+                r.bandwidth,
+                write_vod(cache, ad_id, r.name, seconds),
+                seconds,
+                int(seconds / 2),
+            )
+            for r in channel.ladder
+        ]
         catalog.put_ad(Ad(ad_id, ad_id, seconds, "house"), renditions)
 
 
@@ -66,7 +82,9 @@ class Stack:
     options: StreamOptions
 
 
-def conditioned_ads(settings, content, seconds: dict[str, float], preset: str = "ultrafast") -> dict[str, list[AdRendition]]:
+def conditioned_ads(
+    settings, content, seconds: dict[str, float], preset: str = "ultrafast"
+) -> dict[str, list[AdRendition]]:
     """Real conditioned ads for the emulator channel of `content`: house creatives of the given
     lengths (ids `house-1`...) and the slate ("slate"), rendered and conditioned by ffmpeg into
     `settings.media.cache_dir` (cached by content, so only the first run pays)."""
@@ -74,18 +92,37 @@ def conditioned_ads(settings, content, seconds: dict[str, float], preset: str = 
     conditioning = emulator_channel(settings.channels[0], content, settings).conditioning
 
     async def build() -> dict[str, list[AdRendition]]:
-        slate = await render_creative(sized_for(media, slate_recipe(seconds["slate"])), cache, preset=preset)
+        slate = await render_creative(
+            sized_for(media, slate_recipe(seconds["slate"])), cache, preset=preset
+        )
         made = {"slate": await condition(slate, "slate", conditioning, cache, slate, preset=preset)}
         for recipe in house_recipes(len(seconds) - 1):
-            creative = await render_creative(sized_for(media, dataclasses.replace(recipe, seconds=seconds[recipe.id])), cache, preset=preset)
-            made[recipe.id] = await condition(creative, recipe.id, conditioning, cache, slate, preset=preset)
+            creative = await render_creative(
+                sized_for(media, dataclasses.replace(recipe, seconds=seconds[recipe.id])),
+                cache,
+                preset=preset,
+            )
+            made[recipe.id] = await condition(
+                creative, recipe.id, conditioning, cache, slate, preset=preset
+            )
         return made
 
     return asyncio.run(build())
 
 
-async def make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path: Path, settings, content, options: StreamOptions | None = None,
-                     media_faults=None, ads: dict[str, list[AdRendition]] | None = None) -> Stack:
+async def make_stack(
+    aiohttp_server,
+    aiohttp_client,
+    origin,
+    clock,
+    kv,
+    tmp_path: Path,
+    settings,
+    content,
+    options: StreamOptions | None = None,
+    media_faults=None,
+    ads: dict[str, list[AdRendition]] | None = None,
+) -> Stack:
     """`media_faults(request)`: called for every media-server request; a status to answer instead,
     "drop" to close the connection unanswered, or None to serve it (ad-media outages, tests/test_ad_media_faults.py).
     `ads` (from `conditioned_ads`): the catalog holds these and the media server serves the media
@@ -98,11 +135,22 @@ async def make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path
     media_server = await aiohttp_server(media_app)
     media_url = str(media_server.make_url("")).rstrip("/")
     catalog = Catalog(tmp_path / "channels.db")
-    channel = dataclasses.replace(emulator_channel(settings.channels[0], content, settings), origin_url=str(origin_server.make_url("/news/master.m3u8")))
+    channel = dataclasses.replace(
+        emulator_channel(settings.channels[0], content, settings),
+        origin_url=str(origin_server.make_url("/news/master.m3u8")),
+    )
     catalog.put_channel(channel)
     if ads:
         for ad_id, renditions in ads.items():
-            catalog.put_ad(Ad(ad_id, ad_id, renditions[0].extra.get("creative_duration", renditions[0].duration), "house"), renditions)
+            catalog.put_ad(
+                Ad(
+                    ad_id,
+                    ad_id,
+                    renditions[0].extra.get("creative_duration", renditions[0].duration),
+                    "house",
+                ),
+                renditions,
+            )
     else:
         stock(catalog, channel, cache)
     session = aiohttp.ClientSession()
@@ -110,8 +158,21 @@ async def make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path
     decisions = HouseDecisions(catalog, media_url)
     monitor = Monitor(catalog, ledger, decisions, session, clock)
     options = dataclasses.replace(options or StreamOptions(), ads_base_url=media_url)
-    client = await aiohttp_client(create_app(catalog, decisions, clock, ledger, session, "", options))
-    return Stack(origin, origin_server, catalog.channel("news"), catalog, ledger, monitor, client, session, media_url, options)
+    client = await aiohttp_client(
+        create_app(catalog, decisions, clock, ledger, session, "", options)
+    )
+    return Stack(
+        origin,
+        origin_server,
+        catalog.channel("news"),
+        catalog,
+        ledger,
+        monitor,
+        client,
+        session,
+        media_url,
+        options,
+    )
 
 
 def _faulty(decide):
@@ -130,4 +191,14 @@ def _faulty(decide):
 
 async def replica(stack: Stack, aiohttp_client, clock):
     """Another stitcher app over the same catalog and KV: a second replica, sharing nothing else."""
-    return await aiohttp_client(create_app(stack.catalog, stack.monitor.decisions, clock, stack.ledger, stack.session, "", stack.options))
+    return await aiohttp_client(
+        create_app(
+            stack.catalog,
+            stack.monitor.decisions,
+            clock,
+            stack.ledger,
+            stack.session,
+            "",
+            stack.options,
+        )
+    )

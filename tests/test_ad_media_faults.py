@@ -50,19 +50,29 @@ class Outage:
         return self.how
 
 
-async def watch(stack, checker: Checker, now: float, viewer: str, statuses: Counter, seen: dict[str, set[str]]) -> None:
+async def watch(
+    stack, checker: Checker, now: float, viewer: str, statuses: Counter, seen: dict[str, set[str]]
+) -> None:
     """One viewer's round: the master and every variant, into the validator."""
     response = await stack.client.get("/ssai/news/master.m3u8")
     statuses[response.status] += 1
-    checker.observe_master("http://stitcher.test/ssai/news/master.m3u8", await response.text(), now, viewer=viewer)
+    checker.observe_master(
+        "http://stitcher.test/ssai/news/master.m3u8", await response.text(), now, viewer=viewer
+    )
     for variant in VARIANTS:
         response = await stack.client.get(f"/ssai/news/{variant}.m3u8")
         text = await response.text()
         statuses[response.status] += 1
         if response.status != 200:
             continue
-        checker.observe_media(f"http://stitcher.test/ssai/news/{variant}.m3u8", text, now, viewer=viewer)
-        seen[variant] |= {line.split("/")[4] for line in text.splitlines() if "/ads/" in line and not line.startswith("#")}
+        checker.observe_media(
+            f"http://stitcher.test/ssai/news/{variant}.m3u8", text, now, viewer=viewer
+        )
+        seen[variant] |= {
+            line.split("/")[4]
+            for line in text.splitlines()
+            if "/ads/" in line and not line.startswith("#")
+        }
 
 
 async def metric(stack, name: str) -> float:
@@ -71,16 +81,41 @@ async def metric(stack, name: str) -> float:
 
 
 @pytest.mark.parametrize("cue_format", CUE_FORMATS)
-@pytest.mark.parametrize("rung,how,until", [("hi", 503, 3.0), ("hi", "drop", 8.0), ("all", "drop", 8.0)], ids=["hi-short", "hi-long", "all-long"])
+@pytest.mark.parametrize(
+    "rung,how,until",
+    [("hi", 503, 3.0), ("hi", "drop", 8.0), ("all", "drop", 8.0)],
+    ids=["hi-short", "hi-long", "all-long"],
+)
 async def test_an_unreadable_ad_playlist_changes_no_number_and_fails_no_request(
-    cue_format, rung, how, until, aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content
+    cue_format,
+    rung,
+    how,
+    until,
+    aiohttp_server,
+    aiohttp_client,
+    make_channel,
+    clock,
+    kv,
+    tmp_path,
+    small_settings,
+    small_content,
 ):
     """The outage starts before the break is recorded and ends `until` seconds after its first slot
     starts (the origin publishes it 2 s later): short, the variant answers its last good output meanwhile and then plays the ads; long,
     the item's slots of that variant get the slate and keep it after recovery. Either way every
     segment keeps its URI and number, and no request fails."""
     outage = Outage(rung, how)
-    stack = await make_stack(aiohttp_server, aiohttp_client, make_channel(break_every=0, cue_format=cue_format), clock, kv, tmp_path, small_settings, small_content, media_faults=outage)
+    stack = await make_stack(
+        aiohttp_server,
+        aiohttp_client,
+        make_channel(break_every=0, cue_format=cue_format),
+        clock,
+        kv,
+        tmp_path,
+        small_settings,
+        small_content,
+        media_faults=outage,
+    )
     try:
         checker, statuses = Checker(), Counter()
         seen = {v: set() for v in VARIANTS}
@@ -106,7 +141,9 @@ async def test_an_unreadable_ad_playlist_changes_no_number_and_fails_no_request(
             assert seen[variant] & {"house-1", "house-2"}, seen  # the break was stitched
         stand_ins = await metric(stack, 'stitcher_errors_total{kind="ad_playlist_stand_in"}')
         if until <= 3.0:
-            assert stand_ins == 0 and seen[rung] & {"house-1", "house-2"}, seen  # the last good output bridged it
+            assert stand_ins == 0 and seen[rung] & {"house-1", "house-2"}, (
+                seen
+            )  # the last good output bridged it
         else:
             assert stand_ins > 0
     finally:
@@ -117,7 +154,9 @@ async def test_an_unreadable_ad_playlist_changes_no_number_and_fails_no_request(
 # --------------------------------------------------------------------------- random faults
 
 
-async def _random_run(seed: int, rate: float, how: object, small_settings, small_content, make_channel, directory) -> tuple[Checker, Counter, int]:
+async def _random_run(
+    seed: int, rate: float, how: object, small_settings, small_content, make_channel, directory
+) -> tuple[Checker, Counter, int]:
     clock = FakeClock(small_settings.origin.epoch + 86_400.5)
     kv = open_kv(f"sqlite:///{directory}/kv.db", clock)
     await kv.start()
@@ -136,7 +175,17 @@ async def _random_run(seed: int, rate: float, how: object, small_settings, small
         return c
 
     outage = Outage("all", how, rate, seed)
-    stack = await make_stack(server, client, make_channel(break_every=0), clock, kv, directory, small_settings, small_content, media_faults=outage)
+    stack = await make_stack(
+        server,
+        client,
+        make_channel(break_every=0),
+        clock,
+        kv,
+        directory,
+        small_settings,
+        small_content,
+        media_faults=outage,
+    )
     rng = random.Random(seed)
     checker, statuses = Checker(), Counter()
     seen = {v: set() for v in VARIANTS}
@@ -146,10 +195,23 @@ async def _random_run(seed: int, rate: float, how: object, small_settings, small
         while clock.now() - start < 4 * 60:
             clock.advance(0.5)
             now = clock.now()
-            outage.on = rng.random() < 0.5 if int(now) % 10 == 0 else outage.on  # outages of ~10 s, on and off
-            random_qa_cues(rng, stack.origin, now, posted, 1 / 30, 1 / 200, durations=(8, 12), prerolls=(0, 4, 8))
+            outage.on = (
+                rng.random() < 0.5 if int(now) % 10 == 0 else outage.on
+            )  # outages of ~10 s, on and off
+            random_qa_cues(
+                rng,
+                stack.origin,
+                now,
+                posted,
+                1 / 30,
+                1 / 200,
+                durations=(8, 12),
+                prerolls=(0, 4, 8),
+            )
             if rng.random() < 1 / 80:
-                await stack.client.post("/v1/channels/news/cue", json={"duration": rng.choice([6, 10])})
+                await stack.client.post(
+                    "/v1/channels/news/cue", json={"duration": rng.choice([6, 10])}
+                )
             if round(now * 2) % 2 == 0:
                 await stack.monitor.poll(stack.channel)
             await watch(stack, checker, now, f"v{int(now * 2) % 3}", statuses, seen)
@@ -162,15 +224,37 @@ async def _random_run(seed: int, rate: float, how: object, small_settings, small
     return checker, statuses, outage.failed
 
 
-def test_random_ad_media_failures_never_change_what_was_served(small_settings, small_content, make_channel, tmp_path_factory):
+def test_random_ad_media_failures_never_change_what_was_served(
+    small_settings, small_content, make_channel, tmp_path_factory
+):
     """Random failures per URL and per request (HTTP errors or dropped connections, any rate), four
     minutes of random breaks in every cue format: 0 violations, every answer 200."""
     failures = []
 
-    @settings(max_examples=8, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-    @given(st.integers(0, 2**16), st.sampled_from([0.3, 0.7, 1.0]), st.sampled_from([502, 503, 404, "drop"]))
+    @settings(
+        max_examples=8,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        st.integers(0, 2**16),
+        st.sampled_from([0.3, 0.7, 1.0]),
+        st.sampled_from([502, 503, 404, "drop"]),
+    )
     def run(seed, rate, how):
-        checker, statuses, failed = asyncio.run(_random_run(seed, rate, how, small_settings, small_content, make_channel, tmp_path_factory.mktemp("faults")))
+        checker, statuses, failed = asyncio.run(
+            _random_run(
+                seed,
+                rate,
+                how,
+                small_settings,
+                small_content,
+                make_channel,
+                tmp_path_factory.mktemp("faults"),
+            )
+        )
         failures.append(failed)
         assert checker.summary()["violations"] == 0, [v.line() for v in checker.violations[:10]]
         assert set(statuses) == {200}, statuses

@@ -41,7 +41,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -57,7 +57,9 @@ from tests.test_realtime_stitcher import fetch
 pytestmark = [pytest.mark.realtime, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parent.parent
-SHIPPED = load_settings(env={}).media  # the shipped media shape, which the small config is given here
+SHIPPED = load_settings(
+    env={}
+).media  # the shipped media shape, which the small config is given here
 SEGMENT = SHIPPED.segment_seconds  # 1.92 s
 WINDOW = 6 * SEGMENT  # its window: 6 segments
 # seconds: the small rig's one house ad (its 10 s filled out to 6 segments) then a segment of slate,
@@ -75,7 +77,11 @@ def chromium_path() -> str | None:
     configured = os.environ.get("RIG_CHROMIUM")
     if configured:
         return configured if Path(configured).is_file() else None
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+    for candidate in (
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and Path(candidate).is_file():
             return candidate
     return None
@@ -89,11 +95,17 @@ def require(condition: bool, missing: str) -> None:
 def chromium():
     """Headless Debian Chromium under Playwright (sync API), for the module."""
     path = chromium_path()
-    require(path is not None, "chromium is not installed (apt-get install chromium): browser tests not run")
+    require(
+        path is not None,
+        "chromium is not installed (apt-get install chromium): browser tests not run",
+    )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        require(False, "Playwright for Python is not installed (pip install -e '.[test]'): browser tests not run")
+        require(
+            False,
+            "Playwright for Python is not installed (pip install -e '.[test]'): browser tests not run",
+        )
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
         yield browser
@@ -103,7 +115,10 @@ def chromium():
 @pytest.fixture(scope="module")
 def hlsjs() -> Path:
     build = find_hlsjs()
-    require(build is not None, f"the hls.js build ({HLSJS_RELATIVE}) is missing (run `make setup` with npm on PATH): browser tests not run")
+    require(
+        build is not None,
+        f"the hls.js build ({HLSJS_RELATIVE}) is missing (run `make setup` with npm on PATH): browser tests not run",
+    )
     return build
 
 
@@ -154,7 +169,9 @@ def browser_rig(tmp_path_factory, small_content, chromium, hlsjs):
     """`rig up --headless` on free ports with the small config minus its scheduled break (one house ad),
     in the shipped media shape.
     Requests the browser fixtures first, so a machine without them skips before starting the rig."""
-    config = small_config_without_scheduled_breaks(tmp_path_factory.mktemp("browser-config"), SEGMENT)
+    config = small_config_without_scheduled_breaks(
+        tmp_path_factory.mktemp("browser-config"), SEGMENT
+    )
     shape = {"RIG_MEDIA_PRESET": SHIPPED.preset, "RIG_MEDIA_B_FRAMES": str(SHIPPED.b_frames)}
     with rig_up(config, tmp_path_factory.mktemp("browser-rig-state"), **shape) as (api, _):
         yield api
@@ -202,7 +219,14 @@ def fragment_time(fragment: dict) -> float | None:
 def in_break(fragment: dict, records: list[dict]) -> dict | None:
     """The break whose [adStart, endTime) holds the fragment's PROGRAM-DATE-TIME, if any."""
     t = fragment_time(fragment)
-    return next((r for r in records if t is not None and epoch(r["adStart"]) <= t + 0.001 < epoch(r["endTime"])), None)
+    return next(
+        (
+            r
+            for r in records
+            if t is not None and epoch(r["adStart"]) <= t + 0.001 < epoch(r["endTime"])
+        ),
+        None,
+    )
 
 
 def breaks_played(mode: str, progress: dict, records: list[dict], idents: dict[str, str]) -> bool:
@@ -220,12 +244,18 @@ def interstitial_tag(api: str, event: str) -> tuple[str | None, str]:
     """The break's interstitial DATERANGE ID in the SGAI playlist now (None: not there), and the playlist."""
     body = fetch(f"{api}/sgai/news/hi.m3u8")[1]
     for line in body.splitlines():
-        if line.startswith("#EXT-X-DATERANGE:") and 'CLASS="com.apple.hls.interstitial"' in line and f'ID="ad-{event}-' in line:
+        if (
+            line.startswith("#EXT-X-DATERANGE:")
+            and 'CLASS="com.apple.hls.interstitial"' in line
+            and f'ID="ad-{event}-' in line
+        ):
             return line.split('ID="', 1)[1].split('"', 1)[0], body
     return None, body
 
 
-def watch_breaks(page, mode: str, records: list[dict], started: float, api: str, shot: Path) -> dict:
+def watch_breaks(
+    page, mode: str, records: list[dict], started: float, api: str, shot: Path
+) -> dict:
     """Sample the page every 0.5 s until content has played after the last break (bounded by BOUND).
     The longest non-advance of currentTime counts from its first advance (after start-up)."""
     samples: list[dict] = []
@@ -248,30 +278,69 @@ def watch_breaks(page, mode: str, records: list[dict], started: float, api: str,
         for record in records if mode == "sgai" else ():
             if record["eventId"] not in dateranges:
                 ident, body = interstitial_tag(api, record["eventId"])
-                if ident is not None:  # when it first appeared: was the break's start segment published already?
-                    dateranges[record["eventId"]] = {"id": ident, "firstSeen": s["wall"], "withStartSegment": f"#EXT-X-PROGRAM-DATE-TIME:{record['adStart']}" in body}
+                if (
+                    ident is not None
+                ):  # when it first appeared: was the break's start segment published already?
+                    dateranges[record["eventId"]] = {
+                        "id": ident,
+                        "firstSeen": s["wall"],
+                        "withStartSegment": f"#EXT-X-PROGRAM-DATE-TIME:{record['adStart']}" in body,
+                    }
         ad_samples += 1 if s["playingAd"] else 0
-        if ad_samples == 3:  # a second into the first break (takes ~0.1 s: the sampling stays about even)
+        if (
+            ad_samples == 3
+        ):  # a second into the first break (takes ~0.1 s: the sampling stays about even)
             page.screenshot(path=str(shot))
         progress = page.evaluate(PROGRESS)
-        if breaks_played(mode, progress, records, {k: v["id"] for k, v in dateranges.items()}) or wall - started > BOUND:
+        if (
+            breaks_played(mode, progress, records, {k: v["id"] for k, v in dateranges.items()})
+            or wall - started > BOUND
+        ):
             break
         page.wait_for_timeout(500)  # (not time.sleep: Playwright delivers page events meanwhile)
     if last_change is not None:  # a freeze still going on at the end counts too
         longest = max(longest, time.monotonic() - last_change)
     demo = page.evaluate("() => window.rigDemo")
-    config = page.evaluate("() => window.rigDemoHls ? {interstitialAppendInPlace: window.rigDemoHls.config.interstitialAppendInPlace} : null")
-    defaults = page.evaluate("() => ({interstitialAppendInPlace: window.Hls.DefaultConfig.interstitialAppendInPlace})")
+    config = page.evaluate(
+        "() => window.rigDemoHls ? {interstitialAppendInPlace: window.rigDemoHls.config.interstitialAppendInPlace} : null"
+    )
+    defaults = page.evaluate(
+        "() => ({interstitialAppendInPlace: window.Hls.DefaultConfig.interstitialAppendInPlace})"
+    )
     keep = (
-        "hlsVersion", "hlsSource", "configOverrides", "longestFreeze", "stalls", "waiting", "waitingEvents", "levelParsingErrors", "fatal",
-        "errors", "warnings", "breaksSeen", "interstitialsScheduled", "assetListsLoaded", "interstitialsStarted", "assetsStarted",
-        "assetsEnded", "assetErrors", "interstitialsEnded", "primaryResumed", "latency", "fragments", "assetFragments",
+        "hlsVersion",
+        "hlsSource",
+        "configOverrides",
+        "longestFreeze",
+        "stalls",
+        "waiting",
+        "waitingEvents",
+        "levelParsingErrors",
+        "fatal",
+        "errors",
+        "warnings",
+        "breaksSeen",
+        "interstitialsScheduled",
+        "assetListsLoaded",
+        "interstitialsStarted",
+        "assetsStarted",
+        "assetsEnded",
+        "assetErrors",
+        "interstitialsEnded",
+        "primaryResumed",
+        "latency",
+        "fragments",
+        "assetFragments",
         "primaryBuffered",
     )
     return {
         "mode": mode,
         "seconds": round(time.monotonic() - started, 1),
-        "breaks": [{k: r.get(k) for k in ("eventId", "source", "adStart", "endTime", "duration")} | {"items": [(i["id"], i["duration"]) for i in r["decision"]["items"]]} for r in records],
+        "breaks": [
+            {k: r.get(k) for k in ("eventId", "source", "adStart", "endTime", "duration")}
+            | {"items": [(i["id"], i["duration"]) for i in r["decision"]["items"]]}
+            for r in records
+        ],
         "dateranges": dateranges,
         "advanced": last_change is not None,
         "longestNonAdvance": round(longest, 2),
@@ -292,16 +361,31 @@ def splice_in_timing(figures: dict) -> list[dict]:
     only when it moves by more than 5 ms), and never looks again before playback stalls
     (`InterstitialsController.updateBufferedPos`). `hlsjsWaits`: that check misses (approximately:
     from the three segments before), so playback stalls at the splice for ~0.05 s or jumps a hole."""
-    by_pdt = {b["programDateTime"]: b for b in figures.get("primaryBuffered", []) if b.get("programDateTime")}
+    by_pdt = {
+        b["programDateTime"]: b
+        for b in figures.get("primaryBuffered", [])
+        if b.get("programDateTime")
+    }
     out = []
     for record in figures["breaks"]:
         start = epoch(record["adStart"])
         ends = []
         for k in (3, 2, 1):  # segments N-3, N-2, N-1
-            pdt = datetime.fromtimestamp(round(start - k * SEGMENT, 3), tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            pdt = (
+                datetime.fromtimestamp(round(start - k * SEGMENT, 3), tz=UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z")
+            )
             b = by_pdt.get(pdt)
-            ends.append(None if not b or b["audioEnd"] is None or b["videoEnd"] is None else round((b["audioEnd"] - b["videoEnd"]) * 1000, 2))
-        entry = {"eventId": record["eventId"], "soundEndMinusPictureEndMs": dict(zip(("N-3", "N-2", "N-1"), ends))}
+            ends.append(
+                None
+                if not b or b["audioEnd"] is None or b["videoEnd"] is None
+                else round((b["audioEnd"] - b["videoEnd"]) * 1000, 2)
+            )
+        entry = {
+            "eventId": record["eventId"],
+            "soundEndMinusPictureEndMs": dict(zip(("N-3", "N-2", "N-1"), ends)),
+        }
         if None not in ends:
             current, candidate = min(0.0, ends[0]), max(0.0, ends[1])
             estimate = candidate if abs(candidate - current) > 5 else current
@@ -313,16 +397,30 @@ def splice_in_timing(figures: dict) -> list[dict]:
 def event_counts(figures: dict) -> dict:
     """What hls.js reported, counted: every ERROR by player, type and details (fatal marked),
     INTERSTITIAL_ASSET_ERROR, `waiting` of the video element after the first `playing`."""
-    errors = Counter(f"{e['player']} {e['type']} {e['details']}" + (" FATAL" if e["fatal"] else "") for e in figures["errors"])
+    errors = Counter(
+        f"{e['player']} {e['type']} {e['details']}" + (" FATAL" if e["fatal"] else "")
+        for e in figures["errors"]
+    )
     return {
         "errors": dict(sorted(errors.items())),
-        "bufferStalledError": sum(1 for e in figures["errors"] if e["details"] == "bufferStalledError"),
-        "bufferSeekOverHole": sum(1 for e in figures["errors"] if e["details"] == "bufferSeekOverHole"),
+        "bufferStalledError": sum(
+            1 for e in figures["errors"] if e["details"] == "bufferStalledError"
+        ),
+        "bufferSeekOverHole": sum(
+            1 for e in figures["errors"] if e["details"] == "bufferSeekOverHole"
+        ),
         "INTERSTITIAL_ASSET_ERROR": len(figures["assetErrors"]),
         "waitingAfterPlaying": sum(1 for w in figures["waitingEvents"] if w["afterPlaying"]),
         "waitingInitial": sum(1 for w in figures["waitingEvents"] if not w["afterPlaying"]),
         "appendInPlace": [e["appendInPlace"] for e in figures["interstitialsStarted"]],
-        "warnings": dict(sorted(Counter(re.match(r"(\[[^\]]*\])?", w["message"]).group(0) or w["message"][:60] for w in figures["warnings"]).items())),
+        "warnings": dict(
+            sorted(
+                Counter(
+                    re.match(r"(\[[^\]]*\])?", w["message"]).group(0) or w["message"][:60]
+                    for w in figures["warnings"]
+                ).items()
+            )
+        ),
         "longestNonAdvance": figures["longestNonAdvance"],
     }
 
@@ -330,23 +428,37 @@ def event_counts(figures: dict) -> dict:
 def report(figures: dict, tmp_path: Path) -> None:
     path = tmp_path / f"browser-{figures['mode']}.json"
     path.write_text(json.dumps(figures, indent=2))
-    brief = {k: v for k, v in figures.items() if k not in ("samples", "fragments", "assetFragments", "console", "counts", "primaryBuffered")}
+    brief = {
+        k: v
+        for k, v in figures.items()
+        if k
+        not in ("samples", "fragments", "assetFragments", "console", "counts", "primaryBuffered")
+    }
     brief["fragments"] = [
-        ("AD " if f["ad"] else "   ") + f"{f['player']:7} sn={f['sn']} cc={f['cc']} at={f['at']} pdt={f['programDateTime']}"
+        ("AD " if f["ad"] else "   ")
+        + f"{f['player']:7} sn={f['sn']} cc={f['cc']} at={f['at']} pdt={f['programDateTime']}"
         f"{' (under interstitial)' if f['underInterstitial'] else ''} {f['url']}"
         for f in figures["fragments"]
     ]
     brief["assetFragments"] = [f"sn={f['sn']} {f['url']}" for f in figures["assetFragments"]]
     print(f"\n=== browser {figures['mode']} figures ({path}) ===\n" + json.dumps(brief, indent=1))
-    print(f"=== hls.js {figures['hlsVersion']} event counts, {figures['mode']}, {len(figures['breaks'])} breaks ===\n" + json.dumps(figures["counts"], indent=1))
+    print(
+        f"=== hls.js {figures['hlsVersion']} event counts, {figures['mode']}, {len(figures['breaks'])} breaks ===\n"
+        + json.dumps(figures["counts"], indent=1)
+    )
 
 
 def open_page(chromium, url: str, console: list[str], page_errors: list[str]):
     page = chromium.new_page()
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None,
+    )
     page.on("pageerror", lambda e: page_errors.append(str(e)))
     page.goto(url)
-    page.wait_for_function("() => window.rigDemo && (window.rigDemo.ready || window.rigDemo.fatal)", timeout=15_000)
+    page.wait_for_function(
+        "() => window.rigDemo && (window.rigDemo.ready || window.rigDemo.fatal)", timeout=15_000
+    )
     return page
 
 
@@ -363,15 +475,24 @@ def play_through_breaks(chromium, demo: str, api: str, tmp_path: Path, mode: str
     started = time.monotonic()
     console: list[str] = []
     page_errors: list[str] = []
-    page = open_page(chromium, f"{demo}/demo/?base={api}&mode={mode}&channel=news", console, page_errors)
+    page = open_page(
+        chromium, f"{demo}/demo/?base={api}&mode={mode}&channel=news", console, page_errors
+    )
     try:
         assert page.evaluate("() => window.rigDemo.hlsSource") == "local"
         codecs = page.evaluate(MSE)
-        assert time.time() < epoch(records[0]["adStart"]), "the page loaded after the first break began: no content before it"
+        assert time.time() < epoch(records[0]["adStart"]), (
+            "the page loaded after the first break began: no content before it"
+        )
         figures = watch_breaks(page, mode, records, started, api, tmp_path / f"page-{mode}.png")
     finally:
         page.close()
-    figures |= {"chromium": chromium.version, "mse": codecs, "pageErrors": page_errors, "console": console}
+    figures |= {
+        "chromium": chromium.version,
+        "mse": codecs,
+        "pageErrors": page_errors,
+        "console": console,
+    }
     figures["counts"] = event_counts(figures)
     if mode == "sgai":
         figures["spliceIn"] = splice_in_timing(figures)
@@ -379,12 +500,20 @@ def play_through_breaks(chromium, demo: str, api: str, tmp_path: Path, mode: str
     assert all(codecs.values()), f"this Chromium cannot play H.264/AAC through MSE: {codecs}"
     assert not page_errors, page_errors
     assert figures["fatal"] is None, figures["fatal"]
-    assert figures["configOverrides"] == {} and figures["hlsConfig"] == figures["hlsDefaults"], (figures["configOverrides"], figures["hlsConfig"])
+    assert figures["configOverrides"] == {} and figures["hlsConfig"] == figures["hlsDefaults"], (
+        figures["configOverrides"],
+        figures["hlsConfig"],
+    )
     assert_seamless(figures)
     assert figures["seconds"] < BOUND, f"the breaks did not play through within {BOUND} s"
-    assert figures["levelParsingErrors"] == 0, [e for e in figures["errors"] if e["details"] == "levelParsingError"]
+    assert figures["levelParsingErrors"] == 0, [
+        e for e in figures["errors"] if e["details"] == "levelParsingError"
+    ]
     assert figures["advanced"], "currentTime never advanced"
-    assert all(r["eventId"] in figures["breaksSeen"] for r in records), ("the page did not show every break", figures["breaksSeen"])
+    assert all(r["eventId"] in figures["breaksSeen"] for r in records), (
+        "the page did not show every break",
+        figures["breaksSeen"],
+    )
     return figures
 
 
@@ -395,9 +524,15 @@ def assert_seamless(figures: dict) -> None:
     counts, errors = figures["counts"], figures["errors"]
     said = [w["message"][:300] for w in figures["warnings"]]
     assert counts["INTERSTITIAL_ASSET_ERROR"] == 0, (counts, figures["assetErrors"])
-    assert counts["bufferStalledError"] == 0 and counts["bufferSeekOverHole"] == 0, (counts, [e for e in errors if e["type"] == "mediaError"], said)
+    assert counts["bufferStalledError"] == 0 and counts["bufferSeekOverHole"] == 0, (
+        counts,
+        [e for e in errors if e["type"] == "mediaError"],
+        said,
+    )
     assert counts["waitingAfterPlaying"] == 0, (counts, figures["waitingEvents"], said)
-    assert figures["longestNonAdvance"] < SEGMENT, f"currentTime stood still for {figures['longestNonAdvance']} s; hls.js said: {said}"
+    assert figures["longestNonAdvance"] < SEGMENT, (
+        f"currentTime stood still for {figures['longestNonAdvance']} s; hls.js said: {said}"
+    )
 
 
 # --------------------------------------------------------------------------- the tests
@@ -407,36 +542,68 @@ def test_ssai_plays_through_three_breaks_seamlessly(chromium, demo, browser_rig,
     figures = play_through_breaks(chromium, demo, browser_rig, tmp_path, "ssai")
     records = figures["breaks"]
     frags = figures["fragments"]
-    assert all(f["player"] == "primary" for f in frags) and not figures["interstitialsStarted"]  # one timeline
+    assert (
+        all(f["player"] == "primary" for f in frags) and not figures["interstitialsStarted"]
+    )  # one timeline
     for record in records:
         inside = [f for f in frags if in_break(f, [record])]
-        assert any("/ads/" in f["url"] for f in inside), f"no ad segment played in {record['eventId']}"
-        assert all(f["ad"] for f in inside), f"content inside {record['eventId']}: {[f['url'] for f in inside if not f['ad']]}"
+        assert any("/ads/" in f["url"] for f in inside), (
+            f"no ad segment played in {record['eventId']}"
+        )
+        assert all(f["ad"] for f in inside), (
+            f"content inside {record['eventId']}: {[f['url'] for f in inside if not f['ad']]}"
+        )
     assert all(in_break(f, records) for f in frags if f["ad"]), "an ad segment outside the breaks"
-    assert any(not f["ad"] and fragment_time(f) < epoch(records[0]["adStart"]) for f in frags), "no content before the first break"
+    assert any(not f["ad"] and fragment_time(f) < epoch(records[0]["adStart"]) for f in frags), (
+        "no content before the first break"
+    )
     for before, after in zip(records, records[1:]):
-        between = [f for f in frags if not f["ad"] and epoch(before["endTime"]) <= fragment_time(f) < epoch(after["adStart"])]
+        between = [
+            f
+            for f in frags
+            if not f["ad"]
+            and epoch(before["endTime"]) <= fragment_time(f) < epoch(after["adStart"])
+        ]
         assert between, f"no content between {before['eventId']} and {after['eventId']}"
-    assert len([f for f in frags if not f["ad"] and fragment_time(f) >= epoch(records[-1]["endTime"])]) >= 3, "content did not resume after the last break"
+    assert (
+        len([f for f in frags if not f["ad"] and fragment_time(f) >= epoch(records[-1]["endTime"])])
+        >= 3
+    ), "content did not resume after the last break"
 
 
-def test_sgai_plays_the_interstitials_of_three_breaks_seamlessly(chromium, demo, browser_rig, tmp_path):
+def test_sgai_plays_the_interstitials_of_three_breaks_seamlessly(
+    chromium, demo, browser_rig, tmp_path
+):
     figures = play_through_breaks(chromium, demo, browser_rig, tmp_path, "sgai")
     frags = figures["fragments"]
     for record in figures["breaks"]:
         daterange = figures["dateranges"].get(record["eventId"])
-        assert daterange, f"the interstitial DATERANGE of {record['eventId']} never appeared in the SGAI playlist"
+        assert daterange, (
+            f"the interstitial DATERANGE of {record['eventId']} never appeared in the SGAI playlist"
+        )
         ident = daterange["id"]
         started = [e for e in figures["interstitialsStarted"] if e["id"] == ident]
         ended = [e for e in figures["interstitialsEnded"] if e["id"] == ident]
-        assert len(started) == 1 and len(ended) == 1, (figures["interstitialsStarted"], figures["interstitialsEnded"], ident)
+        assert len(started) == 1 and len(ended) == 1, (
+            figures["interstitialsStarted"],
+            figures["interstitialsEnded"],
+            ident,
+        )
         assert any(a["id"] == ident for a in figures["assetsStarted"]), figures["assetsStarted"]
-        assert len(content_after(frags, ended[0]["t"])) >= 2, f"content did not resume after {ident}"
-        assert not daterange["withStartSegment"], f"{ident} must be announced before its start segment (hls.js stalls otherwise)"
+        assert len(content_after(frags, ended[0]["t"])) >= 2, (
+            f"content did not resume after {ident}"
+        )
+        assert not daterange["withStartSegment"], (
+            f"{ident} must be announced before its start segment (hls.js stalls otherwise)"
+        )
     first = figures["dateranges"][figures["breaks"][0]["eventId"]]["id"]
     started = next(e for e in figures["interstitialsStarted"] if e["id"] == first)
-    assert any(not f["ad"] and f["t"] < started["t"] for f in frags), "no content before the first interstitial"
-    assert any("/ads/" in f["url"] for f in figures["assetFragments"]), "no ad segment of an asset was buffered"
+    assert any(not f["ad"] and f["t"] < started["t"] for f in frags), (
+        "no content before the first interstitial"
+    )
+    assert any("/ads/" in f["url"] for f in figures["assetFragments"]), (
+        "no ad segment of an asset was buffered"
+    )
 
 
 def test_page_falls_back_to_the_cdn_build(chromium, hlsjs, tmp_path):
@@ -453,8 +620,12 @@ def test_page_falls_back_to_the_cdn_build(chromium, hlsjs, tmp_path):
         page = chromium.new_page()
         page.route("https://cdn.jsdelivr.net/**", cdn)
         page.goto(f"{server.url}/demo/?base={server.url}&autoplay=0")
-        page.wait_for_function("() => window.rigDemo && (window.rigDemo.ready || window.rigDemo.fatal)", timeout=15_000)
-        state = page.evaluate("() => ({source: window.rigDemo.hlsSource, version: window.rigDemo.hlsVersion, mode: window.rigDemo.mode, channel: window.rigDemo.channel})")
+        page.wait_for_function(
+            "() => window.rigDemo && (window.rigDemo.ready || window.rigDemo.fatal)", timeout=15_000
+        )
+        state = page.evaluate(
+            "() => ({source: window.rigDemo.hlsSource, version: window.rigDemo.hlsVersion, mode: window.rigDemo.mode, channel: window.rigDemo.channel})"
+        )
         page.close()
     finally:
         server.close()

@@ -28,7 +28,9 @@ def catalog(tmp_path):
 
 
 def test_channels_round_trip(catalog):
-    stored = catalog.put_channel(Channel("news", "http://o.test/news/master.m3u8", LADDER, 2.0, cue_formats=("cue-out",)))
+    stored = catalog.put_channel(
+        Channel("news", "http://o.test/news/master.m3u8", LADDER, 2.0, cue_formats=("cue-out",))
+    )
     assert catalog.channel("news") == stored
     assert stored.created_at and stored.updated_at
     again = catalog.put_channel(dataclasses.replace(stored, default_mode="sgai"))
@@ -54,12 +56,23 @@ def test_channels_round_trip(catalog):
 )
 def test_bad_channels_are_refused(catalog, change, message):
     with pytest.raises(CatalogError, match=message):
-        catalog.put_channel(dataclasses.replace(Channel("news", "http://o.test/m.m3u8", LADDER, 2.0), **change))
+        catalog.put_channel(
+            dataclasses.replace(Channel("news", "http://o.test/m.m3u8", LADDER, 2.0), **change)
+        )
 
 
 def test_ads_and_their_renditions(catalog):
     key = Channel("news", "http://o.test/m.m3u8", LADDER, 2.0).conditioning.key
-    rendition = AdRendition("ad-1", key, "hd", 2_000_000, f"/ads/ad-1/{key}/hd/index.m3u8", 16.0, 8, {"source_sha": "abc"})
+    rendition = AdRendition(
+        "ad-1",
+        key,
+        "hd",
+        2_000_000,
+        f"/ads/ad-1/{key}/hd/index.m3u8",
+        16.0,
+        8,
+        {"source_sha": "abc"},
+    )
     catalog.put_ad(Ad("ad-1", "First", 15.0, "/tmp/ad.mp4"), [rendition])
     assert catalog.find_ad("ad-1").title == "First"
     assert catalog.ad_renditions(key) == [rendition]
@@ -73,12 +86,17 @@ def test_ads_and_their_renditions(catalog):
 
 def test_conditioning_key_depends_on_what_ads_must_match():
     base = Channel("a", "http://o.test/m.m3u8", LADDER, 2.0)
-    assert base.conditioning.key == dataclasses.replace(base, slug="b", origin_url="http://x/y.m3u8").conditioning.key
+    assert (
+        base.conditioning.key
+        == dataclasses.replace(base, slug="b", origin_url="http://x/y.m3u8").conditioning.key
+    )
     assert base.conditioning.key != dataclasses.replace(base, segment_duration=6.0).conditioning.key
     assert base.conditioning.key != dataclasses.replace(base, audio_rate=44100).conditioning.key
 
 
-async def test_probe_the_origin_emulator(aiohttp_server, make_channel, clock, small_settings, small_content):
+async def test_probe_the_origin_emulator(
+    aiohttp_server, make_channel, clock, small_settings, small_content
+):
     channel = make_channel(cue_format="cue-out")
     server = await aiohttp_server(create_origin({"news": channel}, clock))
     splice = channel.post_splice(clock.now(), 10, 0, None, None)
@@ -93,7 +111,9 @@ async def test_probe_the_origin_emulator(aiohttp_server, make_channel, clock, sm
     # 2 s is 93.75 AAC frames: the boundaries read show the sound switching at several points, the
     # stored interleave is the middle of them, and hls.js's in-place limit is reported
     assert len(set(result.boundary_offsets)) > 1
-    assert result.audio_offset == round((min(result.boundary_offsets) + max(result.boundary_offsets)) / 2, 5)
+    assert result.audio_offset == round(
+        (min(result.boundary_offsets) + max(result.boundary_offsets)) / 2, 5
+    )
     assert max(abs(o) for o in result.boundary_offsets) > 0.010
     assert len(result.warnings()) == 1 and "hls.js" in result.warnings()[0]
 
@@ -117,11 +137,42 @@ MASTER = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000000,RESOLUTION=640x360\nv.m3u
     [
         ({}, "HTTP 404"),
         ({"/m.m3u8": (200, "<html>hello</html>")}, "not an HLS playlist"),
-        ({"/m.m3u8": (200, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n")}, "media playlist; give the master"),
-        ({"/m.m3u8": (200, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000000\nv.m3u8\n")}, "no RESOLUTION"),
-        ({"/m.m3u8": (200, MASTER), "/v.m3u8": (200, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-ENDLIST\n")}, "not live"),
-        ({"/m.m3u8": (200, MASTER), "/v.m3u8": (200, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"i.mp4\"\n#EXTINF:2,\na.m4s\n")}, "fragmented MP4"),
-        ({"/m.m3u8": (200, MASTER), "/v.m3u8": (200, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n"), "/a.ts": (200, b"not ts")}, "not MPEG-TS"),
+        (
+            {"/m.m3u8": (200, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n")},
+            "media playlist; give the master",
+        ),
+        (
+            {"/m.m3u8": (200, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000000\nv.m3u8\n")},
+            "no RESOLUTION",
+        ),
+        (
+            {
+                "/m.m3u8": (200, MASTER),
+                "/v.m3u8": (
+                    200,
+                    "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-ENDLIST\n",
+                ),
+            },
+            "not live",
+        ),
+        (
+            {
+                "/m.m3u8": (200, MASTER),
+                "/v.m3u8": (
+                    200,
+                    '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI="i.mp4"\n#EXTINF:2,\na.m4s\n',
+                ),
+            },
+            "fragmented MP4",
+        ),
+        (
+            {
+                "/m.m3u8": (200, MASTER),
+                "/v.m3u8": (200, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n"),
+                "/a.ts": (200, b"not ts"),
+            },
+            "not MPEG-TS",
+        ),
         ({"/m.m3u8": (200, MASTER), "/v.m3u8": (500, "")}, "HTTP 500"),
     ],
 )
@@ -156,15 +207,35 @@ async def test_rig_channels_add_list_remove(aiohttp_server, make_channel, clock,
     env = {"RIG_STATE_DIR": str(tmp_path), "PATH": ""}
 
     def rig(*argv):
-        return subprocess.run([str(BIN / "rig"), "channels", *argv], capture_output=True, text=True, timeout=60, env=env)
+        return subprocess.run(
+            [str(BIN / "rig"), "channels", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
 
-    added = await asyncio.to_thread(rig, "add", "ext", "--origin-url", str(server.make_url("/news/master.m3u8")), "--mode", "sgai")
+    added = await asyncio.to_thread(
+        rig,
+        "add",
+        "ext",
+        "--origin-url",
+        str(server.make_url("/news/master.m3u8")),
+        "--mode",
+        "sgai",
+    )
     assert added.returncode == 0, added.stderr
     assert "added ext: 2 variants, 2 s segments, 25 fps, 48000 Hz/2 ch" in added.stdout
-    duplicate = await asyncio.to_thread(rig, "add", "ext", "--origin-url", str(server.make_url("/news/master.m3u8")))
+    duplicate = await asyncio.to_thread(
+        rig, "add", "ext", "--origin-url", str(server.make_url("/news/master.m3u8"))
+    )
     assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
     listed = await asyncio.to_thread(rig, "list")
-    assert listed.stdout.startswith("ext ") and "sgai" in listed.stdout and "hi 320x180" in listed.stdout
+    assert (
+        listed.stdout.startswith("ext ")
+        and "sgai" in listed.stdout
+        and "hi 320x180" in listed.stdout
+    )
     removed = await asyncio.to_thread(rig, "remove", "ext")
     assert removed.returncode == 0
     assert (await asyncio.to_thread(rig, "remove", "ext")).returncode == 2

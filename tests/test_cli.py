@@ -40,23 +40,39 @@ BIN = Path(sys.executable).parent
     ],
 )
 def test_every_command_has_help(argv):
-    result = subprocess.run([str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage:")
     assert len(result.stdout.splitlines()) > 3
 
 
 def test_rig_config_lists_every_setting_with_its_meaning():
-    result = subprocess.run([str(BIN / "rig"), "config"], capture_output=True, text=True, timeout=30, env={"PATH": ""})
+    result = subprocess.run(
+        [str(BIN / "rig"), "config"], capture_output=True, text=True, timeout=30, env={"PATH": ""}
+    )
     assert result.returncode == 0, result.stderr
-    for fragment in ("[origin]", "window_segments = 6", "RIG_ORIGIN_PORT", "loop_seconds", "cue_format:", "channels: news (daterange), sports (cue-out)"):
+    for fragment in (
+        "[origin]",
+        "window_segments = 6",
+        "RIG_ORIGIN_PORT",
+        "loop_seconds",
+        "cue_format:",
+        "channels: news (daterange), sports (cue-out)",
+    ):
         assert fragment in result.stdout
 
 
 def test_bad_config_is_one_clear_line(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[origin]\nport = 'x'\n")
-    result = subprocess.run([str(BIN / "rig"), "config", "--config", str(bad)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [str(BIN / "rig"), "config", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "rig: origin.port: 'x' is not a valid int"
 
@@ -78,4 +94,6 @@ async def test_a_port_in_use_is_a_clear_error(small_settings, small_content):
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(RigError, match=f"cannot listen on 127.0.0.1:{port}"):
-            await start_origin(small_settings, FakeClock(), {"news": small_content}, "127.0.0.1", port)
+            await start_origin(
+                small_settings, FakeClock(), {"news": small_content}, "127.0.0.1", port
+            )

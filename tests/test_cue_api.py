@@ -10,7 +10,9 @@ from stitcher.playlist import format_datetime
 
 @pytest.fixture
 async def api(aiohttp_client, rig, clock):
-    client = await aiohttp_client(create_app(rig.catalog, rig.monitor.decisions, clock, rig.ledger, rig.session))
+    client = await aiohttp_client(
+        create_app(rig.catalog, rig.monitor.decisions, clock, rig.ledger, rig.session)
+    )
     client.rig = rig
     return client
 
@@ -20,7 +22,9 @@ async def test_post_cue_writes_one_break_that_starts_at_the_first_free_slot(api,
     response = await api.post("/v1/channels/news/cue", json={"duration": 10})
     assert response.status == 201, await response.text()
     body = await response.json()
-    assert body["source"] == "manual" and body["eventId"] == "manual-1" and body["state"] == "upcoming"
+    assert (
+        body["source"] == "manual" and body["eventId"] == "manual-1" and body["state"] == "upcoming"
+    )
     newest = tl.last_published(clock.now())
     assert body["adStart"] == format_datetime(tl.start(newest + 2))  # the segment after next
     assert body["discontinuities"] == len(body["discontinuityTimes"]) >= 2
@@ -33,7 +37,11 @@ async def test_post_cue_writes_one_break_that_starts_at_the_first_free_slot(api,
 async def test_a_cue_with_a_future_start(api, clock):
     tl = api.rig.origin.timeline
     start = tl.start(tl.in_production(clock.now()) + 10)
-    body = await (await api.post("/v1/channels/news/cue", json={"duration": 6, "start": format_datetime(start)})).json()
+    body = await (
+        await api.post(
+            "/v1/channels/news/cue", json={"duration": 6, "start": format_datetime(start)}
+        )
+    ).json()
     assert body["startTime"] == body["adStart"] == format_datetime(start)
 
 
@@ -45,7 +53,12 @@ async def test_return_to_network_early_and_cancel(api, clock):
     assert response.status == 200
     body = await response.json()
     assert body["endTime"] == format_datetime(tl.start(tl.last_published(clock.now()) + 2))
-    later = await (await api.post("/v1/channels/news/cue", json={"duration": 6, "start": format_datetime(clock.now() + 60)})).json()
+    later = await (
+        await api.post(
+            "/v1/channels/news/cue",
+            json={"duration": 6, "start": format_datetime(clock.now() + 60)},
+        )
+    ).json()
     cancelled = await (await api.delete(f"/v1/channels/news/breaks/{later['eventId']}")).json()
     assert cancelled["cancelled"] is True and cancelled["state"] == "cancelled"
     assert (await api.delete(f"/v1/channels/news/breaks/{later['eventId']}")).status == 409
@@ -64,13 +77,27 @@ async def test_return_to_network_early_and_cancel(api, clock):
         ("/v1/channels/news/cue", {"duration": "30"}, 400, "positive"),
         ("/v1/channels/news/cue", {"duration": 86400}, 400, "longer than"),
         ("/v1/channels/news/cue", {"duration": 30, "start": "yesterday"}, 400, "ISO-8601"),
-        ("/v1/channels/news/cue", {"duration": 30, "start": "2020-01-01T00:00:00Z"}, 400, "in the past"),
-        ("/v1/channels/news/cue", {"duration": 30, "start": "2099-01-01T00:00:00"}, 400, "time zone"),
+        (
+            "/v1/channels/news/cue",
+            {"duration": 30, "start": "2020-01-01T00:00:00Z"},
+            400,
+            "in the past",
+        ),
+        (
+            "/v1/channels/news/cue",
+            {"duration": 30, "start": "2099-01-01T00:00:00"},
+            400,
+            "time zone",
+        ),
         ("/v1/channels/news/cue", {"duration": 30, "colour": "red"}, 400, "unknown field"),
     ],
 )
 async def test_bad_requests_are_clear_4xx(api, path, body, status, fragment):
-    kwargs = {"data": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, str) else {"json": body}
+    kwargs = (
+        {"data": body, "headers": {"Content-Type": "application/json"}}
+        if isinstance(body, str)
+        else {"json": body}
+    )
     response = await api.post(path, **kwargs)
     assert response.status == status
     assert fragment in (await response.json())["error"]
@@ -83,11 +110,19 @@ async def test_overlapping_cues_are_refused(api, clock):
 
 
 async def test_token_is_required_when_configured(aiohttp_client, rig, clock):
-    client = await aiohttp_client(create_app(rig.catalog, rig.monitor.decisions, clock, rig.ledger, rig.session, token="s3cret"))
+    client = await aiohttp_client(
+        create_app(
+            rig.catalog, rig.monitor.decisions, clock, rig.ledger, rig.session, token="s3cret"
+        )
+    )
     assert (await client.post("/v1/channels/news/cue", json={"duration": 10})).status == 401
-    wrong = await client.post("/v1/channels/news/cue", json={"duration": 10}, headers={"Authorization": "Bearer nope"})
+    wrong = await client.post(
+        "/v1/channels/news/cue", json={"duration": 10}, headers={"Authorization": "Bearer nope"}
+    )
     assert wrong.status == 401
-    right = await client.post("/v1/channels/news/cue", json={"duration": 10}, headers={"Authorization": "Bearer s3cret"})
+    right = await client.post(
+        "/v1/channels/news/cue", json={"duration": 10}, headers={"Authorization": "Bearer s3cret"}
+    )
     assert right.status == 201
     assert (await client.get("/v1/channels/news/breaks")).status == 200  # reading needs no token
 
@@ -117,8 +152,16 @@ def test_write_authorisation(peer, token, header, allowed):
 
     app = {TOKEN: token}
     transport = mock.Mock()
-    transport.get_extra_info.side_effect = lambda name, default=None: peer if name == "peername" else default
-    request = make_mocked_request("POST", "/v1/channels/news/cue", headers={"Authorization": header} if header else {}, app=app, transport=transport)
+    transport.get_extra_info.side_effect = lambda name, default=None: (
+        peer if name == "peername" else default
+    )
+    request = make_mocked_request(
+        "POST",
+        "/v1/channels/news/cue",
+        headers={"Authorization": header} if header else {},
+        app=app,
+        transport=transport,
+    )
     if allowed:
         authorise(request)
     else:

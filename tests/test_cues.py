@@ -343,8 +343,9 @@ VECTORS = [
     (
         "/DA0AAAAAAAAAAAABQb+ADAQ6QAeAhxDVUVJQAAAO3/PAAEUrEoICAAAAAAg+2UBNAAANvrtoQ==",
         {"segmentation_type": 0x34, "duration": 18_132_042, "upid": (8, 0x20FB6501)},
-        dict(command="time_signal", kind="out", event_id=0x4000003B, duration=201.467133,
-             upid=CAID),
+        dict(
+            command="time_signal", kind="out", event_id=0x4000003B, duration=201.467133, upid=CAID
+        ),
     ),
     (
         "/DAvAAAAAAAAAP/wFAUAAAKWf+//4WoauH4BTFYgAAEAAAAKAAhDVUVJAAAAAOv1oqc=",

@@ -25,13 +25,22 @@ async def test_the_page_its_script_and_style_are_served(aiohttp_client, tmp_path
     assert response.status == 302 and response.headers["Location"] == "/demo/"
     response = await client.get("/demo?mode=sgai", allow_redirects=False)
     assert response.headers["Location"] == "/demo/?mode=sgai"
-    for path, kind, needle in (("/demo/", "text/html", '<script src="demo.js">'), ("/demo/index.html", "text/html", "<video"),
-                               ("/demo/demo.js", "text/javascript", "window.rigDemo"), ("/demo/demo.css", "text/css", "video")):
+    for path, kind, needle in (
+        ("/demo/", "text/html", '<script src="demo.js">'),
+        ("/demo/index.html", "text/html", "<video"),
+        ("/demo/demo.js", "text/javascript", "window.rigDemo"),
+        ("/demo/demo.css", "text/css", "video"),
+    ):
         response = await client.get(path)
         assert response.status == 200, path
         assert response.headers["Content-Type"].startswith(kind)
         assert needle in await response.text()
-    for path in ("/demo/nope.js", "/demo/../rig/demo.py", "/demo/%2e%2e/demo.py", "/demo/sub/demo.js"):
+    for path in (
+        "/demo/nope.js",
+        "/demo/../rig/demo.py",
+        "/demo/%2e%2e/demo.py",
+        "/demo/sub/demo.js",
+    ):
         assert (await client.get(path)).status == 404, path
 
 
@@ -58,12 +67,16 @@ def test_one_pinned_hlsjs_version_with_interstitials():
     assert re.fullmatch(r"\d+\.\d+\.\d+", pin), pin
     assert tuple(int(p) for p in pin.split(".")) >= (1, 6, 0)
     script = (STATIC / "demo.js").read_text()
-    assert f"'https://cdn.jsdelivr.net/npm/hls.js@{pin}/dist/hls.js'" in script  # the full build, not hls.light
+    assert (
+        f"'https://cdn.jsdelivr.net/npm/hls.js@{pin}/dist/hls.js'" in script
+    )  # the full build, not hls.light
     lock = json.loads((REPO / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/hls.js"]["version"] == pin
     installed = REPO / HLSJS_RELATIVE.parent.parent / "package.json"
     if installed.is_file():
-        assert json.loads(installed.read_text())["version"] == pin, "node_modules is stale: run `make setup`"
+        assert json.loads(installed.read_text())["version"] == pin, (
+            "node_modules is stale: run `make setup`"
+        )
 
 
 async def test_mounted_on_the_stitcher_app(aiohttp_client, tmp_path):

@@ -60,7 +60,12 @@ def test_daterange_pair():
 
 def test_daterange_with_bom_and_crlf():
     b = only(breaks(load(PLAYLISTS / "crlf_bom.m3u8")))
-    assert (b.break_id, b.start, b.duration, b.end) == ("break-3", epoch("2026-01-01T00:01:42Z"), 60.0, epoch("2026-01-01T00:02:42Z"))
+    assert (b.break_id, b.start, b.duration, b.end) == (
+        "break-3",
+        epoch("2026-01-01T00:01:42Z"),
+        60.0,
+        epoch("2026-01-01T00:02:42Z"),
+    )
     assert b.event.event_id == 173781
 
 
@@ -75,8 +80,14 @@ def test_elemental_oatcls():
     b = only(list(result.breaks))
     assert b.break_id == ms_id(ELEMENTAL_START) and b.start == epoch(ELEMENTAL_START)
     assert b.duration == 201.467  # the tag's duration wins over the cue's 201.467133
-    assert b.format == "oatcls" and b.event.event_id == ELEMENTAL_EVENT and b.event.segmentation_types == (0x34,)
-    assert b.scte35 == "/DA0AAAAAAAAAAAABQb+ADAQ6QAeAhxDVUVJQAAAO3/PAAEUrEoICAAAAAAg+2UBNAAANvrtoQ=="
+    assert (
+        b.format == "oatcls"
+        and b.event.event_id == ELEMENTAL_EVENT
+        and b.event.segmentation_types == (0x34,)
+    )
+    assert (
+        b.scte35 == "/DA0AAAAAAAAAAAABQb+ADAQ6QAeAhxDVUVJQAAAO3/PAAEUrEoICAAAAAAg+2UBNAAANvrtoQ=="
+    )
     assert b.end == pytest.approx(epoch(ELEMENTAL_START) + 201.467)
 
 
@@ -86,7 +97,11 @@ def test_cue_out_cont_elapsed_is_the_same_break_as_the_elemental_start():
     assert result.problems == ()
     b = only(list(result.breaks))
     elemental = only(breaks(load(PLAYLISTS / "elemental_oatcls.m3u8")))
-    assert (b.break_id, b.start, b.duration) == (elemental.break_id, elemental.start, elemental.duration)
+    assert (b.break_id, b.start, b.duration) == (
+        elemental.break_id,
+        elemental.start,
+        elemental.duration,
+    )
     assert b.end == pytest.approx(epoch("2026-01-01T09:33:21.467Z")) and not b.returned_early
     assert b.event.event_id == ELEMENTAL_EVENT
     assert [s.kind for s in result.signals] == ["out", "out", "out", "in"]
@@ -101,23 +116,42 @@ def test_cue_out_without_pdt_is_a_problem():
 def test_mediatailor_splicepoint():
     result = detect(load(PLAYLISTS / "mediatailor_splicepoint.m3u8"))
     b = only(list(result.breaks))
-    assert (b.break_id, b.format, b.start, b.duration) == ("scte35-1207959694", "splicepoint", epoch("2026-01-01T07:32:12Z"), 307.0)
+    assert (b.break_id, b.format, b.start, b.duration) == (
+        "scte35-1207959694",
+        "splicepoint",
+        epoch("2026-01-01T07:32:12Z"),
+        307.0,
+    )
     assert result.signals[0].msn == 4522 and b.event.upid == "000000002ca0a18a"
 
 
 def test_scte35_tag_with_lenient_whitespace():
     result = detect(load(PLAYLISTS / "scte35_tag_lenient.m3u8"))
     assert result.problems == ()
-    assert [(s.kind, s.msn, s.elapsed) for s in result.signals] == [("out", 1802, None), ("out", 1803, 2.0), ("out", 1804, 4.0)]
+    assert [(s.kind, s.msn, s.elapsed) for s in result.signals] == [
+        ("out", 1802, None),
+        ("out", 1803, 2.0),
+        ("out", 1804, 4.0),
+    ]
     b = only(list(result.breaks))
     assert (b.break_id, b.format, b.start, b.duration, b.end) == (
-        "scte35-173781", "scte35", epoch("2026-01-01T01:00:04Z"), 60.0, epoch("2026-01-01T01:01:04Z"),
+        "scte35-173781",
+        "scte35",
+        epoch("2026-01-01T01:00:04Z"),
+        60.0,
+        epoch("2026-01-01T01:01:04Z"),
     )
 
 
 @pytest.mark.parametrize(
     "name",
-    ["interstitial.m3u8", "discontinuity_sequence.m3u8", "disc_between_extinf_and_uri.m3u8", "media_sequence_jump_1.m3u8", "media_sequence_jump_2.m3u8"],
+    [
+        "interstitial.m3u8",
+        "discontinuity_sequence.m3u8",
+        "disc_between_extinf_and_uri.m3u8",
+        "media_sequence_jump_1.m3u8",
+        "media_sequence_jump_2.m3u8",
+    ],
 )
 def test_playlists_without_cues(name):
     assert detect(load(PLAYLISTS / name)) == Detection((), (), ())
@@ -131,7 +165,13 @@ def test_every_fixture_is_read_without_crashing():
         result = detect(parse_media_playlist(text))
         assert result.breaks == tuple(fold(result.signals))
         for s in result.signals:
-            assert s.kind in ("out", "in", "cancel") and s.format in ("daterange", "cue-out", "oatcls", "scte35", "splicepoint")
+            assert s.kind in ("out", "in", "cancel") and s.format in (
+                "daterange",
+                "cue-out",
+                "oatcls",
+                "scte35",
+                "splicepoint",
+            )
 
 
 # --------------------------------------------------------------------------- edge cases (tests/resources/detect)
@@ -150,7 +190,12 @@ def test_cold_start_mid_break_cue_out():
 def test_cold_start_mid_break_scte35_tag():
     warm = only(breaks(load(PLAYLISTS / "scte35_tag_lenient.m3u8")))
     cold = only(breaks(load(DETECT / "scte35_cold.m3u8")))
-    assert (cold.break_id, cold.start, cold.duration, cold.end) == (warm.break_id, warm.start, warm.duration, warm.end)
+    assert (cold.break_id, cold.start, cold.duration, cold.end) == (
+        warm.break_id,
+        warm.start,
+        warm.duration,
+        warm.end,
+    )
 
 
 def test_early_return():
@@ -163,9 +208,14 @@ def test_early_return():
 
 def test_daterange_cancel_is_matched_by_event_id():
     result = detect(load(DETECT / "daterange_cancel.m3u8"))
-    assert [(s.break_id, s.kind, s.msn) for s in result.signals] == [("splice-173781", "out", 500), ("splice-173781", "cancel", 502)]
+    assert [(s.break_id, s.kind, s.msn) for s in result.signals] == [
+        ("splice-173781", "out", 500),
+        ("splice-173781", "cancel", 502),
+    ]
     cancel = result.signals[1]
-    assert cancel.at == epoch("2026-01-01T10:00:04Z") and cancel.start == epoch("2026-01-01T10:00:20Z")
+    assert cancel.at == epoch("2026-01-01T10:00:04Z") and cancel.start == epoch(
+        "2026-01-01T10:00:20Z"
+    )
     b = only(list(result.breaks))
     assert b.cancelled and not b.returned_early and b.duration == 60.0 and b.event.kind == "out"
 
@@ -175,7 +225,15 @@ def test_cancel_without_its_out_range_falls_back_to_the_event_id():
     first = playlist.segments[0]
     without_out = MediaPlaylist(
         target_duration=playlist.target_duration,
-        segments=(first.__class__(first.uri, first.duration, first.duration_text, program_date_time=first.program_date_time),) + playlist.segments[1:],
+        segments=(
+            first.__class__(
+                first.uri,
+                first.duration,
+                first.duration_text,
+                program_date_time=first.program_date_time,
+            ),
+        )
+        + playlist.segments[1:],
         media_sequence=playlist.media_sequence,
     )
     b = only(breaks(without_out))
@@ -200,29 +258,52 @@ def test_crc_broken_daterange_cue_keeps_the_tag_timing():
     result = detect(load(DETECT / "daterange_crc_broken.m3u8"))
     assert len(result.problems) == 1 and "CRC" in result.problems[0]
     b = only(list(result.breaks))
-    assert (b.break_id, b.start, b.duration, b.event, b.scte35) == ("splice-173781", epoch("2026-01-01T10:00:02Z"), 60.0, None, None)
+    assert (b.break_id, b.start, b.duration, b.event, b.scte35) == (
+        "splice-173781",
+        epoch("2026-01-01T10:00:02Z"),
+        60.0,
+        None,
+        None,
+    )
 
 
 def test_trailing_daterange_after_the_last_segment():
     result = detect(load(DETECT / "trailing_daterange.m3u8"))
     (signal,) = result.signals
-    assert signal.msn == 703 and signal.kind == "out" and signal.start == epoch("2026-01-01T10:00:14Z")
+    assert (
+        signal.msn == 703 and signal.kind == "out" and signal.start == epoch("2026-01-01T10:00:14Z")
+    )
     b = only(list(result.breaks))
-    assert (b.break_id, b.duration, b.event.event_id, b.event.immediate) == ("splice-9", 30.0, 9, True)
+    assert (b.break_id, b.duration, b.event.event_id, b.event.immediate) == (
+        "splice-9",
+        30.0,
+        9,
+        True,
+    )
 
 
 def test_no_pdt():
     result = detect(load(DETECT / "no_pdt.m3u8"))
     assert result.signals == () and result.breaks == ()
-    assert result.problems == ("cue tags but no EXT-X-PROGRAM-DATE-TIME: the breaks cannot be placed in time",)
+    assert result.problems == (
+        "cue tags but no EXT-X-PROGRAM-DATE-TIME: the breaks cannot be placed in time",
+    )
 
 
 def test_bare_cue_out_then_cue_in():
     open_ = only(breaks(load(DETECT / "bare_cue_out_open.m3u8")))
-    assert open_.duration is None and open_.end is None and open_.start == epoch("2026-01-01T10:00:02Z")
+    assert (
+        open_.duration is None
+        and open_.end is None
+        and open_.start == epoch("2026-01-01T10:00:02Z")
+    )
     closed = only(breaks(load(DETECT / "bare_cue_out.m3u8")))
     assert closed.break_id == open_.break_id == ms_id("2026-01-01T10:00:02Z")
-    assert closed.duration == 7.5 and closed.end == epoch("2026-01-01T10:00:09.500Z") and not closed.returned_early
+    assert (
+        closed.duration == 7.5
+        and closed.end == epoch("2026-01-01T10:00:09.500Z")
+        and not closed.returned_early
+    )
 
 
 def test_splicepoint_out_and_in():
@@ -234,7 +315,12 @@ def test_splicepoint_out_and_in():
 
 def test_daterange_in_only():
     b = only(breaks(load(DETECT / "daterange_in_only.m3u8")))
-    assert (b.break_id, b.start, b.end, b.duration) == ("splice-662", epoch("2026-01-01T00:04:00Z"), epoch("2026-01-01T00:08:02Z"), 242.0)
+    assert (b.break_id, b.start, b.end, b.duration) == (
+        "splice-662",
+        epoch("2026-01-01T00:04:00Z"),
+        epoch("2026-01-01T00:08:02Z"),
+        242.0,
+    )
     assert b.scte35 is None and b.event.kind == "in"
 
 
@@ -254,13 +340,29 @@ def test_fold_merges_signals_of_successive_reloads():
 CUE_B64 = "/DAlAAAAAAAAAP/wFAUAAqbVf+/+AAAAAH4AUmXAAAAAAAAAdIQsGg=="
 CUE_HEX = "0xFC302500000000000000FFF014050002A6D57FEFFE000000007E005265C000000000000074842C1A"
 TAG_LINES = [
-    "#EXT-X-CUE-OUT", "#EXT-X-CUE-OUT:30", "#EXT-X-CUE-OUT:DURATION=abc", "#EXT-X-CUE-OUT:x y",
-    "#EXT-X-CUE-OUT-CONT", "#EXT-X-CUE-OUT-CONT:4/30", "#EXT-X-CUE-OUT-CONT:a/b", "#EXT-X-CUE-OUT-CONT:ElapsedTime=nan,Duration=inf",
-    f"#EXT-X-CUE-OUT-CONT:ElapsedTime=2,Duration=30,SCTE35={CUE_B64}", "#EXT-X-CUE-OUT-CONT:SCTE35=garbage",
-    "#EXT-X-CUE-IN", f"#EXT-OATCLS-SCTE35:{CUE_B64}", "#EXT-OATCLS-SCTE35:!!", "#EXT-OATCLS-SCTE35",
-    f'#EXT-X-SCTE35:CUE="{CUE_B64}",CUE-OUT=YES', f'#EXT-X-SCTE35:CUE="{CUE_B64}",CUE-OUT=CONT', '#EXT-X-SCTE35:CUE-IN=YES',
-    '#EXT-X-SCTE35:CUE="x",CUE-OUT=CONT,ELAPSED=4', "#EXT-X-SCTE35:broken", "#EXT-X-SCTE35",
-    f"#EXT-X-SPLICEPOINT-SCTE35:{CUE_B64}", "#EXT-X-SPLICEPOINT-SCTE35:AAAA", "#EXT-X-SPLICEPOINT-SCTE35",
+    "#EXT-X-CUE-OUT",
+    "#EXT-X-CUE-OUT:30",
+    "#EXT-X-CUE-OUT:DURATION=abc",
+    "#EXT-X-CUE-OUT:x y",
+    "#EXT-X-CUE-OUT-CONT",
+    "#EXT-X-CUE-OUT-CONT:4/30",
+    "#EXT-X-CUE-OUT-CONT:a/b",
+    "#EXT-X-CUE-OUT-CONT:ElapsedTime=nan,Duration=inf",
+    f"#EXT-X-CUE-OUT-CONT:ElapsedTime=2,Duration=30,SCTE35={CUE_B64}",
+    "#EXT-X-CUE-OUT-CONT:SCTE35=garbage",
+    "#EXT-X-CUE-IN",
+    f"#EXT-OATCLS-SCTE35:{CUE_B64}",
+    "#EXT-OATCLS-SCTE35:!!",
+    "#EXT-OATCLS-SCTE35",
+    f'#EXT-X-SCTE35:CUE="{CUE_B64}",CUE-OUT=YES',
+    f'#EXT-X-SCTE35:CUE="{CUE_B64}",CUE-OUT=CONT',
+    "#EXT-X-SCTE35:CUE-IN=YES",
+    '#EXT-X-SCTE35:CUE="x",CUE-OUT=CONT,ELAPSED=4',
+    "#EXT-X-SCTE35:broken",
+    "#EXT-X-SCTE35",
+    f"#EXT-X-SPLICEPOINT-SCTE35:{CUE_B64}",
+    "#EXT-X-SPLICEPOINT-SCTE35:AAAA",
+    "#EXT-X-SPLICEPOINT-SCTE35",
     f'#EXT-X-DATERANGE:ID="a",START-DATE="2026-01-01T10:00:04Z",SCTE35-OUT={CUE_HEX}',
     f'#EXT-X-DATERANGE:ID="a",DURATION=8,SCTE35-IN={CUE_HEX}',
     '#EXT-X-DATERANGE:ID="b",START-DATE="nonsense",SCTE35-OUT=0x00',
@@ -270,7 +372,9 @@ TAG_LINES = [
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from(TAG_LINES)), max_size=12), st.booleans())
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.sampled_from(TAG_LINES)), max_size=12), st.booleans()
+)
 def test_any_mix_of_cue_tags_never_crashes(placed, with_pdt):
     lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:2", "#EXT-X-MEDIA-SEQUENCE:10"]
     for n in range(5):
@@ -300,7 +404,11 @@ def expected_break(channel, splice: Splice, now: float) -> dict | None:
         in_visible = splice.cancelled is None and first <= splice.stop <= last
         if not (out_visible or in_visible):
             return None
-        cancelled = splice.cancelled is not None and out_visible and tl.in_production(splice.cancelled) <= last
+        cancelled = (
+            splice.cancelled is not None
+            and out_visible
+            and tl.in_production(splice.cancelled) <= last
+        )
         break_id = splice.range_id
         fmt = "daterange"
         has_out_cue = out_visible
@@ -354,7 +462,9 @@ def check_window(channel, splice: Splice, now: float, seen_ids: set[str]) -> Det
     assert b.cancelled == want["cancelled"], context
     assert b.format == want["format"], context
     if want["has_out_cue"]:
-        assert b.event is not None and b.event.kind == "out" and b.event.event_id == splice.event_id, context
+        assert (
+            b.event is not None and b.event.kind == "out" and b.event.event_id == splice.event_id
+        ), context
         assert b.event.command == splice.command
         assert b.event.duration == pytest.approx(want["duration"], abs=1e-5)
         assert b.scte35 == b.event.base64
@@ -401,7 +511,9 @@ def test_origin_breaks_at_every_step(make_channel, clock, fmt, command, duration
     if fmt == "daterange":
         assert any(b is not None and w.stop <= splice.start for w, b in steps)
     if duration > channel.timeline.window_seconds:  # a window wholly inside the break: a cold start
-        assert any(b is not None and w.start > splice.start and w.stop <= splice.stop for w, b in steps)
+        assert any(
+            b is not None and w.start > splice.start and w.stop <= splice.stop for w, b in steps
+        )
     assert any(b is not None and w.start <= splice.stop < w.stop for w, b in steps)
 
 
@@ -418,7 +530,9 @@ def test_origin_early_return(make_channel, clock, fmt, command):
             return channel.delete_splice(current.event_id, now)
         return current
 
-    seen, final, _ = sweep(channel, clock, splice, end_of_story(channel, splice), action=maybe_return)
+    seen, final, _ = sweep(
+        channel, clock, splice, end_of_story(channel, splice), action=maybe_return
+    )
     assert final.returned is not None and final.returned < final.end
     assert len(seen) == 1
     # and the early return was seen once its CUE-IN / IN range was published
@@ -441,10 +555,19 @@ def test_origin_daterange_cancel(make_channel, clock, command):
             return cancelled[0]
         return current
 
-    seen, final, steps = sweep(channel, clock, splice, end_of_story(channel, splice), step=0.5, action=cancel_once_announced)
+    seen, final, steps = sweep(
+        channel,
+        clock,
+        splice,
+        end_of_story(channel, splice),
+        step=0.5,
+        action=cancel_once_announced,
+    )
     assert any(b is not None and b.cancelled for _, b in steps)
     assert final.cancelled is not None and seen == {splice.range_id}
-    when = tl.end(tl.in_production(final.cancelled)) + 0.1  # look back at the first window with the cancel
+    when = (
+        tl.end(tl.in_production(final.cancelled)) + 0.1
+    )  # look back at the first window with the cancel
     result = detect(channel.media("hi", when))
     b = only(list(result.breaks))
     assert b.cancelled and b.break_id == splice.range_id
@@ -475,22 +598,43 @@ def test_origin_late_joiner(make_channel, clock, fmt, command):
     middle = tl.start(splice.start) + 24.5  # the start segment left the 6-segment window long ago
     assert tl.window_range(middle).start > splice.start
     late = only(breaks(early.media("hi", middle)))
-    assert (late.break_id, late.duration, late.end) == (at_start.break_id, at_start.duration, at_start.end)
-    assert late.start == pytest.approx(at_start.start, abs=1e-3) == pytest.approx(tl.start(splice.start), abs=1e-3)
+    assert (late.break_id, late.duration, late.end) == (
+        at_start.break_id,
+        at_start.duration,
+        at_start.end,
+    )
+    assert (
+        late.start
+        == pytest.approx(at_start.start, abs=1e-3)
+        == pytest.approx(tl.start(splice.start), abs=1e-3)
+    )
     assert not late.returned_early and not late.cancelled
 
 
 def test_origin_scheduled_breaks_one_per_splice(make_channel, small_settings, clock):
     """Short scheduled breaks, several per window: one break per splice, each with its own id."""
-    channel = make_channel(cue_format="cue-out", cue_command="time_signal", break_every=10, break_duration=4, break_preroll=2, break_offset=1)
+    channel = make_channel(
+        cue_format="cue-out",
+        cue_command="time_signal",
+        break_every=10,
+        break_duration=4,
+        break_preroll=2,
+        break_offset=1,
+    )
     ids: dict[int, str] = {}
     for _ in range(60):
         now = clock.now()
         found = breaks(parse_media_playlist(channel.media("hi", now).render()))
-        expected = [e for e in (expected_break(channel, s, now) for s in channel.splices(now)) if e is not None]
+        expected = [
+            e
+            for e in (expected_break(channel, s, now) for s in channel.splices(now))
+            if e is not None
+        ]
         assert [b.break_id for b in found] == [e["break_id"] for e in expected]
         for b, e in zip(found, expected):
-            assert b.start == pytest.approx(e["start"], abs=1e-3) and b.end == pytest.approx(e["end"], abs=1e-3)
+            assert b.start == pytest.approx(e["start"], abs=1e-3) and b.end == pytest.approx(
+                e["end"], abs=1e-3
+            )
         for s in channel.splices(now):
             e = expected_break(channel, s, now)
             if e is not None:

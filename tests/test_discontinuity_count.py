@@ -8,7 +8,7 @@ that drops a doubled tag must raise DISCONTINUITY-SEQUENCE by two.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,7 +26,13 @@ def window(first: int, count: int, tags: dict[int, int], sequence: int) -> Media
         media_sequence=first,
         discontinuity_sequence=sequence,
         segments=tuple(
-            Segment(f"s{n}.ts", 2.0, "2.000", discontinuity=tags.get(n, 0), program_date_time=datetime.fromtimestamp(T0 + 2 * n, tz=timezone.utc))
+            Segment(
+                f"s{n}.ts",
+                2.0,
+                "2.000",
+                discontinuity=tags.get(n, 0),
+                program_date_time=datetime.fromtimestamp(T0 + 2 * n, tz=UTC),
+            )
             for n in range(first, first + count)
         ),
     )
@@ -47,7 +53,9 @@ def test_repeated_tags_are_counted_rendered_and_numbered() -> None:
 
 
 def test_a_bool_still_means_one_tag() -> None:
-    playlist = MediaPlaylist(2, (Segment("a.ts", 2.0, "2.000"), Segment("b.ts", 2.0, "2.000", discontinuity=True)))
+    playlist = MediaPlaylist(
+        2, (Segment("a.ts", 2.0, "2.000"), Segment("b.ts", 2.0, "2.000", discontinuity=True))
+    )
     assert playlist.render().count("#EXT-X-DISCONTINUITY\n") == 1
     assert [disc for _, disc, _ in playlist.numbered()] == [0, 1]
     assert parse_media_playlist(playlist.render()) == playlist  # True == 1

@@ -25,16 +25,29 @@ async def test_viewers_follow_the_stream_on_screen(stack, clock):
         shown["mode"] = "sgai"
         fleets.add(1)
         await clock.sleep(20)
-        assert sorted(s.id.split(" ")[0] for s in fleets.snapshot()) == ["news/sgai", "news/ssai", "news/ssai"]
-        assert all(s.state in ("content", "ad", "slate") for s in fleets.snapshot())  # joined and playing
-        assert fleets.remove(1) and [s.id.split(" ")[0] for s in fleets.snapshot()].count("news/sgai") == 0
-        assert fleets.remove(1)  # the stream on screen has none left: the last one that has gives one up
+        assert sorted(s.id.split(" ")[0] for s in fleets.snapshot()) == [
+            "news/sgai",
+            "news/ssai",
+            "news/ssai",
+        ]
+        assert all(
+            s.state in ("content", "ad", "slate") for s in fleets.snapshot()
+        )  # joined and playing
+        assert (
+            fleets.remove(1)
+            and [s.id.split(" ")[0] for s in fleets.snapshot()].count("news/sgai") == 0
+        )
+        assert fleets.remove(
+            1
+        )  # the stream on screen has none left: the last one that has gives one up
         assert [s.id.split(" ")[0] for s in fleets.snapshot()] == ["news/ssai"]
         stop.set()
         await fleets.close()
 
     task = asyncio.ensure_future(scenario())
-    for _ in range(2_000_000):  # fake time moves only while the scenario and every viewer wait on the clock
+    for _ in range(
+        2_000_000
+    ):  # fake time moves only while the scenario and every viewer wait on the clock
         if task.done():
             break
         watching = sum(1 for f in fleets.fleets.values() for v in f.viewers if v.left_at is None)

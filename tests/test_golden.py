@@ -29,9 +29,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -54,9 +54,21 @@ def render_ssai(case: Path, meta: dict) -> str:
     origin = parse_media_playlist((case / "origin.m3u8").read_text())
     records = [BreakRecord.from_json(r) for r in json.loads((case / "records.json").read_text())]
     ledger = Ledger.from_json(json.loads((case / "ledger.json").read_text()))
-    media = {url: VodMedia(url, stand_in_segments(url, count, meta["segment_duration"])) for url, count in meta["vod"].items()}
-    playlist = stitch(origin, meta["origin_url"], records, ledger, meta["segment_duration"], meta["bandwidth"], media, meta["slate_url"],
-                      resume_url=meta.get("resume_url"))
+    media = {
+        url: VodMedia(url, stand_in_segments(url, count, meta["segment_duration"]))
+        for url, count in meta["vod"].items()
+    }
+    playlist = stitch(
+        origin,
+        meta["origin_url"],
+        records,
+        ledger,
+        meta["segment_duration"],
+        meta["bandwidth"],
+        media,
+        meta["slate_url"],
+        resume_url=meta.get("resume_url"),
+    )
     return playlist.render()
 
 
@@ -67,7 +79,9 @@ def render_case(case: Path) -> str:
     meta = json.loads((case / "meta.json").read_text())
     renderer = RENDERERS.get(meta["mode"])
     if renderer is None:
-        pytest.fail(f"golden case {case.name}: no renderer for mode {meta['mode']!r} (add one to RENDERERS)")
+        pytest.fail(
+            f"golden case {case.name}: no renderer for mode {meta['mode']!r} (add one to RENDERERS)"
+        )
     return renderer(case, meta)
 
 
@@ -99,23 +113,47 @@ class GoldenCase:
 
 CASES = tuple(
     GoldenCase(f"{fmt}-{moment}", fmt, command, moment, variant)
-    for fmt, command in zip(CUE_FORMATS, ("splice_insert", "time_signal", "splice_insert", "time_signal"))
+    for fmt, command in zip(
+        CUE_FORMATS, ("splice_insert", "time_signal", "splice_insert", "time_signal")
+    )
     for moment, variant in (("inside", "hi"), ("return", "lo"))
 ) + (
-    GoldenCase("origin-discontinuity-inside", "daterange", "splice_insert", "inside", "hi", discontinuity_every=2),
-    GoldenCase("origin-discontinuity-return", "daterange", "splice_insert", "return", "lo", discontinuity_every=2),
+    GoldenCase(
+        "origin-discontinuity-inside",
+        "daterange",
+        "splice_insert",
+        "inside",
+        "hi",
+        discontinuity_every=2,
+    ),
+    GoldenCase(
+        "origin-discontinuity-return",
+        "daterange",
+        "splice_insert",
+        "return",
+        "lo",
+        discontinuity_every=2,
+    ),
 )
 
 
 async def record_case(case: GoldenCase, settings, content, workdir: Path) -> dict[str, str]:
     """Play the real pipeline until the case's moment; the five files' contents."""
     clock = FakeClock(settings.origin.epoch + 86_400.5)
-    async with ssai_stack(settings, content, workdir, clock, discontinuity_every=case.discontinuity_every) as stack:
+    async with ssai_stack(
+        settings, content, workdir, clock, discontinuity_every=case.discontinuity_every
+    ) as stack:
         timeline = stack.origin.timeline
         preroll = case.preroll
         if case.discontinuity_every:  # make the splice point (and, with a whole number of periods, the return) an origin discontinuity
-            preroll = next(p for p in range(int(case.preroll), 60) if timeline.first_at_or_after(clock.now() + p) % case.discontinuity_every == 0)
-        splice = stack.origin.post_splice(clock.now(), case.duration, preroll, case.fmt, case.command)
+            preroll = next(
+                p
+                for p in range(int(case.preroll), 60)
+                if timeline.first_at_or_after(clock.now() + p) % case.discontinuity_every == 0
+            )
+        splice = stack.origin.post_splice(
+            clock.now(), case.duration, preroll, case.fmt, case.command
+        )
         record = None
         while True:
             clock.advance(0.5)
@@ -134,9 +172,17 @@ async def record_case(case: GoldenCase, settings, content, workdir: Path) -> dic
         records, ledger = await stack.state()
         stitched = stack.stitch(case.variant, origin, records, ledger)
         origin_text = origin.render()
-        assert parse_media_playlist(origin_text) == origin, "the recorded origin playlist must parse back to what was stitched"
+        assert parse_media_playlist(origin_text) == origin, (
+            "the recorded origin playlist must parse back to what was stitched"
+        )
         bandwidth = stack.bandwidth(case.variant)
-        used = {url for r in records for item in r.pod.items for b, url in item.variants if b == bandwidth} | {stack.slate[bandwidth]}
+        used = {
+            url
+            for r in records
+            for item in r.pod.items
+            for b, url in item.variants
+            if b == bandwidth
+        } | {stack.slate[bandwidth]}
         meta = {
             "mode": "ssai",
             "description": case.description,
@@ -165,7 +211,9 @@ def golden_cases(request, tmp_path_factory) -> list[Path]:
         settings = request.getfixturevalue("small_settings")
         content = request.getfixturevalue("small_content")
         for case in CASES:
-            files = asyncio.run(record_case(case, settings, content, tmp_path_factory.mktemp(case.name)))
+            files = asyncio.run(
+                record_case(case, settings, content, tmp_path_factory.mktemp(case.name))
+            )
             directory = GOLDEN / case.name
             directory.mkdir(parents=True, exist_ok=True)
             for name, text in files.items():
@@ -177,7 +225,9 @@ def case_directories() -> list[Path]:
     return sorted(p for p in GOLDEN.iterdir() if p.is_dir()) if GOLDEN.is_dir() else []
 
 
-NAMES = sorted({p.name for p in case_directories()} | ({c.name for c in CASES} if UPDATE else set()))
+NAMES = sorted(
+    {p.name for p in case_directories()} | ({c.name for c in CASES} if UPDATE else set())
+)
 
 
 # --------------------------------------------------------------------------- the tests
@@ -190,15 +240,23 @@ def test_golden_case_renders_exactly(name: str, golden_cases: list[Path]) -> Non
     assert not missing, f"golden case {name} lacks {', '.join(missing)}"
     expected = (case / "expected.m3u8").read_bytes()
     actual = render_case(case).encode()
-    assert actual == expected, f"golden case {name}: stitched bytes differ (GOLDEN_UPDATE=1 regenerates; review the diff)"
+    assert actual == expected, (
+        f"golden case {name}: stitched bytes differ (GOLDEN_UPDATE=1 regenerates; review the diff)"
+    )
 
 
-def test_golden_cases_cover_every_cue_format_and_an_origin_discontinuity(golden_cases: list[Path]) -> None:
+def test_golden_cases_cover_every_cue_format_and_an_origin_discontinuity(
+    golden_cases: list[Path],
+) -> None:
     metas = {p.name: json.loads((p / "meta.json").read_text()) for p in golden_cases}
     assert {m.get("format") for m in metas.values() if m["mode"] == "ssai"} >= set(CUE_FORMATS)
-    assert {c.name for c in CASES} <= set(metas), "a generator case was never recorded: run with GOLDEN_UPDATE=1"
+    assert {c.name for c in CASES} <= set(metas), (
+        "a generator case was never recorded: run with GOLDEN_UPDATE=1"
+    )
     doubled = "#EXT-X-DISCONTINUITY\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:"
     for name in ("origin-discontinuity-inside", "origin-discontinuity-return"):
         origin = (GOLDEN / name / "origin.m3u8").read_text()
         assert "#EXT-X-DISCONTINUITY\n" in origin and doubled not in origin
-        assert doubled in (GOLDEN / name / "expected.m3u8").read_text(), f"{name}: no splice or return on the origin discontinuity"
+        assert doubled in (GOLDEN / name / "expected.m3u8").read_text(), (
+            f"{name}: no splice or return on the origin discontinuity"
+        )

@@ -42,15 +42,27 @@ CORE_MODULES = [
 @pytest.mark.parametrize("module", CORE_MODULES)
 def test_core_does_not_import_textual(module):
     code = f"import json, sys, {module}; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui'))))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert json.loads(result.stdout) == []
 
 
-STITCHER_MODULES = ["stitcher.app", "stitcher.service", "stitcher.streams", "stitcher.probe", "stitcher.ssai", "stitcher.sgai", "stitcher.ts"]
+STITCHER_MODULES = [
+    "stitcher.app",
+    "stitcher.service",
+    "stitcher.streams",
+    "stitcher.probe",
+    "stitcher.ssai",
+    "stitcher.sgai",
+    "stitcher.ts",
+]
 
 
 @pytest.mark.parametrize("module", STITCHER_MODULES)
 def test_the_stitchers_media_modules_import_nothing_of_the_emulator_or_the_rig(module):
     code = f"import json, sys, {module}; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('origin_emulator', 'rig', 'tui'))))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert json.loads(result.stdout) == []

@@ -15,13 +15,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stitcher.ts import AAC_SAMPLES_PER_FRAME, CLOCK, PACKET, av_timing, bridge, chain, flag_discontinuity, scan, whole_aac_frames
-from rig.channels import emulator_channel
+from rig.channels import emulator_channel, in_place_warnings
 from rig.conditioning import describe_rendition
 from rig.errors import MediaError
 from rig.interleave import ad_layout, b_frames_for_offset, decode_delay, loop_layout, nominal_offset
-from rig.channels import in_place_warnings
 from stitcher.probe import audio_offset, in_place_warning
+from stitcher.ts import (
+    AAC_SAMPLES_PER_FRAME,
+    CLOCK,
+    PACKET,
+    av_timing,
+    bridge,
+    chain,
+    flag_discontinuity,
+    scan,
+    whole_aac_frames,
+)
 from tests.stitcher_stack import ADS, conditioned_ads
 
 FRAME = AAC_SAMPLES_PER_FRAME  # samples
@@ -59,13 +68,18 @@ def test_a_loop_that_is_not_whole_aac_frames_is_refused():
     rate=st.sampled_from([48000, 44100, 32000]),
     fps=st.sampled_from([Fraction(25), Fraction(30000, 1001), Fraction(30)]),
 )
-def test_an_ads_sound_ends_within_a_quarter_frame_of_the_interleave_on_both_sides(segments, offset_ms, rate, fps):
+def test_an_ads_sound_ends_within_a_quarter_frame_of_the_interleave_on_both_sides(
+    segments, offset_ms, rate, fps
+):
     picture = Fraction(segments * 50) / fps * rate  # 50 pictures a segment
     layout = ad_layout(picture, rate, offset_ms / 1000)
     want = Fraction(offset_ms).limit_denominator(1000) / 1000 * rate
     assert abs(layout.first - want) <= FRAME / 4 + 1
     assert abs(layout.end - picture - want) <= FRAME / 4 + 1
-    assert layout.input_samples == (layout.frames - 1) * FRAME and layout.input_start == layout.first + FRAME
+    assert (
+        layout.input_samples == (layout.frames - 1) * FRAME
+        and layout.input_start == layout.first + FRAME
+    )
 
 
 def test_the_encoders_input_is_cut_or_padded_from_picture_zero():
@@ -86,17 +100,25 @@ def test_the_interleave_is_the_middle_of_the_offsets_seen():
 
 def test_the_small_loop_switches_its_sound_at_one_point_at_every_boundary(small_content):
     for rendition in small_content.renditions:
-        offsets = [segment.audio_offset for segment in rendition.segments]  # segment 0's is the wrap's
+        offsets = [
+            segment.audio_offset for segment in rendition.segments
+        ]  # segment 0's is the wrap's
         assert max(offsets) - min(offsets) < 1920, offsets
-        timings = [av_timing(scan(rendition.path(s.index).read_bytes())) for s in rendition.segments]
+        timings = [
+            av_timing(scan(rendition.path(s.index).read_bytes())) for s in rendition.segments
+        ]
         assert [t.start_offset for t in timings] == offsets
         assert all(bridge(a, b, discontinuity=False) == 0 for a, b in zip(timings, timings[1:]))
-    assert small_content.audio_offset == audio_offset([s.audio_offset for r in small_content.renditions for s in r.segments])
+    assert small_content.audio_offset == audio_offset(
+        [s.audio_offset for r in small_content.renditions for s in r.segments]
+    )
 
 
 @pytest.fixture(scope="module")
 def conditioned(small_settings, small_content):
-    return conditioned_ads(small_settings, small_content, dict(ADS), preset=small_settings.media.preset)
+    return conditioned_ads(
+        small_settings, small_content, dict(ADS), preset=small_settings.media.preset
+    )
 
 
 def _files(settings, rendition):
@@ -104,24 +126,35 @@ def _files(settings, rendition):
     return folder, [folder / f"seg_{k:05d}.ts" for k in range(rendition.segments)]
 
 
-def test_a_conditioned_ads_counters_run_on_and_its_first_packets_are_flagged(small_settings, conditioned):
+def test_a_conditioned_ads_counters_run_on_and_its_first_packets_are_flagged(
+    small_settings, conditioned
+):
     for renditions in conditioned.values():
         _, files = _files(small_settings, renditions[0])
         infos = [scan(path.read_bytes()) for path in files]
         assert infos[0].flagged == set(infos[0].first_cc)  # PAT, PMT, SDT, video, audio
         for a, b in zip(infos, infos[1:]):
-            assert not b.flagged and all(b.first_cc[pid] == (a.last_cc[pid] + 1) % 16 for pid in b.first_cc)
+            assert not b.flagged and all(
+                b.first_cc[pid] == (a.last_cc[pid] + 1) % 16 for pid in b.first_cc
+            )
 
 
-def test_a_conditioned_ads_sound_is_measured_where_its_layout_puts_it(small_settings, small_content, conditioned):
+def test_a_conditioned_ads_sound_is_measured_where_its_layout_puts_it(
+    small_settings, small_content, conditioned
+):
     channel = emulator_channel(small_settings.channels[0], small_content, small_settings)
     for renditions in conditioned.values():
         extra = renditions[0].extra
         want = channel.audio_offset * 1000
-        assert abs(extra["audio_start_ms"] - want) <= 21.4 / 4 and abs(extra["audio_end_ms"] - want) <= 21.4 / 4, extra
+        assert (
+            abs(extra["audio_start_ms"] - want) <= 21.4 / 4
+            and abs(extra["audio_end_ms"] - want) <= 21.4 / 4
+        ), extra
 
 
-def test_an_ad_that_does_not_match_the_channels_interleave_is_refused(small_settings, small_content, conditioned):
+def test_an_ad_that_does_not_match_the_channels_interleave_is_refused(
+    small_settings, small_content, conditioned
+):
     channel = emulator_channel(small_settings.channels[0], small_content, small_settings)
     rung = channel.ladder[0]
     rendition = next(r for r in conditioned["house-1"] if r.rendition == rung.name)
@@ -139,7 +172,9 @@ def test_flagging_puts_the_discontinuity_indicator_on_every_pids_first_packet(sm
     assert len(flagged) == len(data) and len(flagged) % PACKET == 0
     before, after = scan(data), scan(flagged)
     assert after.flagged == set(before.first_cc)
-    assert after.streams.keys() == before.streams.keys()  # the tables still parse (PAT -> PMT -> streams)
+    assert (
+        after.streams.keys() == before.streams.keys()
+    )  # the tables still parse (PAT -> PMT -> streams)
     assert av_timing(after) == av_timing(before) and after.payload_packets == before.payload_packets
 
 
@@ -154,15 +189,27 @@ def test_chaining_renumbers_each_pid_on_from_the_segment_before(small_content):
 
 
 def test_segments_of_whole_aac_frames():
-    assert whole_aac_frames(1.92, 48000) and whole_aac_frames(3.84, 48000) and whole_aac_frames(0.64, 48000)
-    assert not whole_aac_frames(2.0, 48000) and not whole_aac_frames(6.006, 48000) and not whole_aac_frames(1.92, 44100)
+    assert (
+        whole_aac_frames(1.92, 48000)
+        and whole_aac_frames(3.84, 48000)
+        and whole_aac_frames(0.64, 48000)
+    )
+    assert (
+        not whole_aac_frames(2.0, 48000)
+        and not whole_aac_frames(6.006, 48000)
+        and not whole_aac_frames(1.92, 44100)
+    )
 
 
 def test_the_hlsjs_in_place_warning():
     """Said where hls.js 1.7.4 in place would stall at some splice-in; measured offsets decide when known."""
-    assert in_place_warning(1.92, 48000) is None  # the sound switches at one point: the shipped shape
+    assert (
+        in_place_warning(1.92, 48000) is None
+    )  # the sound switches at one point: the shipped shape
     assert "2 s segments are not whole AAC frames at 48000 Hz" in in_place_warning(2.0, 48000)
-    assert in_place_warning(2.0, 48000, (0.0027, 0.008, -0.0099)) is None  # measured, all within 10 ms
+    assert (
+        in_place_warning(2.0, 48000, (0.0027, 0.008, -0.0099)) is None
+    )  # measured, all within 10 ms
     said = in_place_warning(6.006, 48000, (0.0027, 0.008, 0.0133, 0.0187))
     assert "up to 18.7 ms" in said and "SSAI is not affected" in said
 

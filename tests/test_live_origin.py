@@ -20,13 +20,13 @@ import pytest
 from origin_emulator.app import create_app
 from origin_emulator.cli import live_channels
 from origin_emulator.encoder import live_argv
-from stitcher.ts import scan
 from rig.ffmpeg import ffmpeg_executable
 from rig.media import find_font
 from rig.validate import validate
 from stitcher.clock import SystemClock
 from stitcher.playlist import parse_master_playlist, parse_media_playlist
 from stitcher.scte35 import decode
+from stitcher.ts import scan
 
 pytestmark = pytest.mark.realtime
 
@@ -52,12 +52,16 @@ async def read_as_hls_client(url: str, seconds: float, out) -> tuple[int, str]:
     return process.returncode, stderr.decode()
 
 
-async def test_the_live_origin_in_real_time(aiohttp_server, small_settings, small_content, tmp_path):
+async def test_the_live_origin_in_real_time(
+    aiohttp_server, small_settings, small_content, tmp_path
+):
     settings = dataclasses.replace(
         small_settings,
         state_dir=tmp_path,
         origin=dataclasses.replace(small_settings.origin, live=True),
-        channels=(dataclasses.replace(small_settings.channels[0], break_every=0),),  # the QA splice may go anywhere
+        channels=(
+            dataclasses.replace(small_settings.channels[0], break_every=0),
+        ),  # the QA splice may go anywhere
     )
     channels = live_channels(settings, {"news": small_content})
     channel = channels["news"]
@@ -66,10 +70,14 @@ async def test_the_live_origin_in_real_time(aiohttp_server, small_settings, smal
     hi_url = str(server.make_url("/news/hi/index.m3u8"))
     async with aiohttp.ClientSession() as session:
         await first_window(session, hi_url, 15)  # ≤ 2 s to a boundary, then 3 segments
-        async with session.post(server.make_url("/control/news/splice"), json={"duration": 4, "preroll": 2}) as response:
+        async with session.post(
+            server.make_url("/control/news/splice"), json={"duration": 4, "preroll": 2}
+        ) as response:
             assert response.status == 201, await response.text()
             splice = await response.json()
-        watching = asyncio.create_task(validate(master_url, seconds=8, viewers=2, clock=SystemClock(), session=session))
+        watching = asyncio.create_task(
+            validate(master_url, seconds=8, viewers=2, clock=SystemClock(), session=session)
+        )
         code, errors = await read_as_hls_client(hi_url, 6, tmp_path / "client.ts")
         checker = await watching
         async with session.get(hi_url) as response:
@@ -85,19 +93,34 @@ async def test_the_live_origin_in_real_time(aiohttp_server, small_settings, smal
     # PDT is the wall clock: the newest segment ended less than ~3 s before the fetch
     playlist = parse_media_playlist(text)
     newest = playlist.segments[-1]
-    assert 0 <= fetched - (newest.program_date_time + timedelta(seconds=newest.duration)).timestamp() < 3
-    due = channel.timeline.last_published(fetched)  # published when the clock has passed its end, as in the loop
+    assert (
+        0
+        <= fetched - (newest.program_date_time + timedelta(seconds=newest.duration)).timestamp()
+        < 3
+    )
+    due = channel.timeline.last_published(
+        fetched
+    )  # published when the clock has passed its end, as in the loop
     assert playlist.media_sequence + len(playlist.segments) - 1 in (due - 1, due)
 
     # the splice's SCTE-35 time is the real PTS of its first segment's first frame, in every rung
-    out = next(t for s in playlist.segments for t in s.tags if t.name == "EXT-X-DATERANGE" and "SCTE35-OUT" in t.value)
+    out = next(
+        t
+        for s in playlist.segments
+        for t in s.tags
+        if t.name == "EXT-X-DATERANGE" and "SCTE35-OUT" in t.value
+    )
     event = decode(out.attributes().raw("SCTE35-OUT"))
     assert event.event_id == splice["id"] and event.duration == 4
     for variant in ("hi", "lo"):
         info = scan(channel.segment(variant, splice["start_msn"]))
-        assert info.stream("video").first_pts == event.pts == channel.timeline.pts(splice["start_msn"])
+        assert (
+            info.stream("video").first_pts == event.pts == channel.timeline.pts(splice["start_msn"])
+        )
         assert info.stream("video").frames == 50  # one closed GOP of exactly one segment
-        codecs = next(v for v in master.variants if v.uri == f"{variant}/index.m3u8").attributes.text("CODECS")
+        codecs = next(
+            v for v in master.variants if v.uri == f"{variant}/index.m3u8"
+        ).attributes.text("CODECS")
         assert codecs == f"{info.codec},mp4a.40.2"  # the master's ladder describes the live stream
 
     # ffmpeg as a player: 6 s read without a warning, continuous timestamps
@@ -107,6 +130,8 @@ async def test_the_live_origin_in_real_time(aiohttp_server, small_settings, smal
     assert read.stream("audio").frames >= 6 * 48000 / 1024 - 2
 
     # the wall clock is burned in (DejaVu is installed here; drawtext expands %{gmtime} per frame)
-    argv = live_argv(channel.config, settings.media, tmp_path, 1, "ffmpeg", find_font() or "/fonts/x.ttf")
+    argv = live_argv(
+        channel.config, settings.media, tmp_path, 1, "ffmpeg", find_font() or "/fonts/x.ttf"
+    )
     assert "%{gmtime" in " ".join(argv) and "drawtext" in " ".join(argv)
     assert channel.restarts == 0, channel.last_exit

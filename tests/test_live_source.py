@@ -17,6 +17,7 @@ import pytest
 
 from origin_emulator.app import create_app
 from origin_emulator.book import SpliceBook
+from origin_emulator.cli import build_parser
 from origin_emulator.encoder import (
     LIVE_FIRST_PTS,
     ListedSegment,
@@ -29,17 +30,18 @@ from origin_emulator.encoder import (
     parse_segment_list,
     run_directory,
 )
-from origin_emulator.cli import build_parser
 from origin_emulator.live_source import EncodedChannel, LiveEncoding
 from origin_emulator.splices import SCHEDULE_ID_LIMIT
-from stitcher.ts import PTS_MODULO
 from rig.settings import load_settings
 from stitcher.clock import FakeClock
+from stitcher.ts import PTS_MODULO
 
 RUNGS = ("hi", "lo")
 
 
-def write_segments(directory: Path, start: int, numbers: range, rungs=RUNGS, last_end: float | None = None) -> Path:
+def write_segments(
+    directory: Path, start: int, numbers: range, rungs=RUNGS, last_end: float | None = None
+) -> Path:
     """Append `numbers` to run `start`'s lists (as ffmpeg does) and write their files; `last_end`
     gives the last one a short end time (a stopped run's final segment)."""
     run = run_directory(directory, start)
@@ -60,7 +62,9 @@ def timeline(small_settings):
 
 @pytest.fixture
 def encoded_channel(small_settings, small_content, tmp_path):
-    def make(directory: Path = tmp_path / "live", ffmpeg: str | None = None, **overrides) -> EncodedChannel:
+    def make(
+        directory: Path = tmp_path / "live", ffmpeg: str | None = None, **overrides
+    ) -> EncodedChannel:
         config = dataclasses.replace(small_settings.channels[0], **overrides)
         return EncodedChannel(config, small_content, small_settings.origin.epoch, 6, SpliceBook(None),
                               media_settings=small_settings.media, directory=directory, ffmpeg=ffmpeg)  # fmt: skip
@@ -76,19 +80,31 @@ def test_live_argv_is_pure_and_complete(small_settings, tmp_path):
     argv = live_argv(channel, media, tmp_path, 1234, "ffmpeg", "/fonts/x.ttf")
     assert argv == live_argv(channel, media, tmp_path, 1234, "ffmpeg", "/fonts/x.ttf")
     joined = " ".join(argv)
-    assert argv[0] == "ffmpeg" and "-re" not in argv  # the graph is paced by realtime/arealtime filters
+    assert (
+        argv[0] == "ffmpeg" and "-re" not in argv
+    )  # the graph is paced by realtime/arealtime filters
     assert "realtime=limit=86400" in joined and "arealtime=limit=86400" in joined
     assert "duration=" not in joined  # never ends
     assert joined.count("-c:v libx264") == 2 and joined.count("-tune zerolatency") == 2
-    assert "-force_key_frames expr:eq(mod(n,50),0)" in joined and "-g 50 -keyint_min 50 -sc_threshold 0" in joined
-    assert joined.count("-output_ts_offset 2468000000us") == 2  # 1234 segments of 2 s: PTS follow the number
+    assert (
+        "-force_key_frames expr:eq(mod(n,50),0)" in joined
+        and "-g 50 -keyint_min 50 -sc_threshold 0" in joined
+    )
+    assert (
+        joined.count("-output_ts_offset 2468000000us") == 2
+    )  # 1234 segments of 2 s: PTS follow the number
     assert joined.count("-segment_start_number 1234") == 2 and joined.count("-segment_time 2 ") == 2
-    assert joined.count("-reset_timestamps 0") == 2 and joined.count("-individual_header_trailer 0") == 2
+    assert (
+        joined.count("-reset_timestamps 0") == 2
+        and joined.count("-individual_header_trailer 0") == 2
+    )
     run = tmp_path / "run-1234"
     for rung in RUNGS:
         assert str(run / f"{rung}.csv") in argv and str(run / rung / "seg_%d.ts") in argv
     assert "drawtext=fontfile=/fonts/x.ttf:text='NEWS'" in joined
-    assert r"%{gmtime\:%Y-%m-%d %H\\\:%M\\\:%S.%1N} UTC" in joined  # the wall clock, drawn per frame
+    assert (
+        r"%{gmtime\:%Y-%m-%d %H\\\:%M\\\:%S.%1N} UTC" in joined
+    )  # the wall clock, drawn per frame
     assert r"seg %{eif\:floor(t/2)+1234\:d}" in joined  # the segment number, from the frame's time
     assert "drawtext" not in " ".join(live_argv(channel, media, tmp_path, 1234, "ffmpeg", None))
 
@@ -101,9 +117,15 @@ def test_a_live_run_never_starts_at_segment_zero(small_settings, tmp_path):
 def test_the_live_timeline_is_the_clock(timeline, small_settings):
     epoch = small_settings.origin.epoch
     n = 14_428_448
-    assert timeline.start(n) == epoch + 2 * n and timeline.duration(n) == 2.0 and timeline.target_duration == 2
+    assert (
+        timeline.start(n) == epoch + 2 * n
+        and timeline.duration(n) == 2.0
+        and timeline.target_duration == 2
+    )
     assert timeline.last_published(epoch + 2 * n + 2.5) == n
-    assert timeline.pts(n) == (LIVE_FIRST_PTS + n * 180_000) % PTS_MODULO  # what ffmpeg writes (-output_ts_offset)
+    assert (
+        timeline.pts(n) == (LIVE_FIRST_PTS + n * 180_000) % PTS_MODULO
+    )  # what ffmpeg writes (-output_ts_offset)
     assert not timeline.discontinuity(n)
 
 
@@ -129,7 +151,10 @@ def test_parse_segment_list_leaves_a_line_being_written():
 @pytest.mark.parametrize(
     "listed, number",
     [
-        (ListedSegment("seg_5.ts", 0.0, 12.0), 5),  # the first line of a run has start 0: only the end counts
+        (
+            ListedSegment("seg_5.ts", 0.0, 12.0),
+            5,
+        ),  # the first line of a run has start 0: only the end counts
         (ListedSegment("seg_5.ts", 10.0, 12.02), 5),  # within half a frame
         (ListedSegment("seg_5.ts", 10.0, 11.52), None),  # the short last segment of a stopped run
         (ListedSegment("seg_6.ts", 10.0, 12.0), None),  # name and time disagree
@@ -151,18 +176,26 @@ def test_a_segment_is_complete_when_every_rung_lists_it():
 def test_the_window_grows_to_its_length_then_slides(timeline):
     end = timeline.end
     assert live_window(timeline, [10, 11], end(11)) == range(0)  # fewer than 3 segments: not yet
-    assert live_window(timeline, [10, 11, 12], end(12) - 0.01) == range(0)  # complete, but the clock has not finished 12
+    assert live_window(timeline, [10, 11, 12], end(12) - 0.01) == range(
+        0
+    )  # complete, but the clock has not finished 12
     assert live_window(timeline, [10, 11, 12], end(12)) == range(10, 13)
     assert live_window(timeline, list(range(10, 20)), end(19) + 1) == range(14, 20)
-    assert live_window(timeline, list(range(10, 20)), end(15) + 1) == range(10, 16)  # 16.. are not due yet
+    assert live_window(timeline, list(range(10, 20)), end(15) + 1) == range(
+        10, 16
+    )  # 16.. are not due yet
 
 
 def test_after_a_restart_the_old_window_stays_until_the_new_run_holds_three(timeline):
     end = timeline.end
     segments = [*range(10, 20), 22, 23]
     assert live_window(timeline, segments, end(23)) == range(14, 20)  # frozen: 19 ended 8 s ago
-    assert live_window(timeline, segments, end(23) + 4.5) == range(0)  # stale after a window's duration (12 s)
-    assert live_window(timeline, [*segments, 24], end(24)) == range(22, 25)  # MEDIA-SEQUENCE jumps forward
+    assert live_window(timeline, segments, end(23) + 4.5) == range(
+        0
+    )  # stale after a window's duration (12 s)
+    assert live_window(timeline, [*segments, 24], end(24)) == range(
+        22, 25
+    )  # MEDIA-SEQUENCE jumps forward
     assert live_window(timeline, [*segments, 24], end(23)) == range(14, 20)  # 24 is not due yet
 
 
@@ -181,7 +214,10 @@ def test_segments_are_published_once_closed_in_every_rung(tmp_path, timeline):
     run = encoding.begin(100)
     write_segments(tmp_path, 100, range(100, 103))
     encoding.refresh(timeline.end(102), 4.0)
-    assert encoding.numbers == [100, 101]  # 102 is listed but its successor is not open: it may still be written
+    assert encoding.numbers == [
+        100,
+        101,
+    ]  # 102 is listed but its successor is not open: it may still be written
     (run / "hi" / "seg_103.ts").write_bytes(b"")
     encoding.refresh(timeline.end(102), 4.0)
     assert encoding.numbers == [100, 101]  # ... in every rung
@@ -200,7 +236,10 @@ def test_a_list_line_is_read_once_it_is_whole(tmp_path, timeline):
         with open(run_directory(tmp_path, 100) / f"{rung}.csv", "a") as handle:
             handle.write("seg_102.ts,204.0,2")
     encoding.refresh(timeline.end(102), 4.0)
-    assert encoding.numbers == [100] and encoding.runs[100].listed == {"hi": {100, 101}, "lo": {100, 101}}
+    assert encoding.numbers == [100] and encoding.runs[100].listed == {
+        "hi": {100, 101},
+        "lo": {100, 101},
+    }
     for rung in RUNGS:
         (run_directory(tmp_path, 100) / rung / "seg_102.ts").write_bytes(b"")
         with open(run_directory(tmp_path, 100) / f"{rung}.csv", "a") as handle:
@@ -232,11 +271,17 @@ def test_a_stopped_runs_short_segment_is_never_published_and_old_files_go(tmp_pa
 # --------------------------------------------------------------------------- the channel
 
 
-def test_the_live_playlist_is_the_looped_one_with_the_encoders_segments(encoded_channel, make_channel, clock, tmp_path):
+def test_the_live_playlist_is_the_looped_one_with_the_encoders_segments(
+    encoded_channel, make_channel, clock, tmp_path
+):
     now = clock.now()
-    live = encoded_channel(break_offset=86_400 - 10, break_every=3600)  # a scheduled break in the window
+    live = encoded_channel(
+        break_offset=86_400 - 10, break_every=3600
+    )  # a scheduled break in the window
     last = live.timeline.last_published(now)
-    write_segments(tmp_path / "live", 43_000, range(last - 20, last + 2))  # 1 ahead: complete, not yet due
+    write_segments(
+        tmp_path / "live", 43_000, range(last - 20, last + 2)
+    )  # 1 ahead: complete, not yet due
     live.encoding.refresh(now, 4.0)
     loop = make_channel(break_offset=86_400 - 10, break_every=3600)
     mine, theirs = live.media("hi", now), loop.media("hi", now)
@@ -244,10 +289,20 @@ def test_the_live_playlist_is_the_looped_one_with_the_encoders_segments(encoded_
     assert [(s.uri, s.duration, s.program_date_time) for s in mine.segments] == [
         (s.uri, s.duration, s.program_date_time) for s in theirs.segments
     ]
-    tags = [(n, t.name, t.attributes().raw("ID"), t.attributes().raw("START-DATE")) for n, s in enumerate(mine.segments) for t in s.tags]
-    assert tags and tags == [(n, t.name, t.attributes().raw("ID"), t.attributes().raw("START-DATE")) for n, s in enumerate(theirs.segments) for t in s.tags]
+    tags = [
+        (n, t.name, t.attributes().raw("ID"), t.attributes().raw("START-DATE"))
+        for n, s in enumerate(mine.segments)
+        for t in s.tags
+    ]
+    assert tags and tags == [
+        (n, t.name, t.attributes().raw("ID"), t.attributes().raw("START-DATE"))
+        for n, s in enumerate(theirs.segments)
+        for t in s.tags
+    ]
     (splice,) = [s for s in live.splices(now) if s.event_id < SCHEDULE_ID_LIMIT]
-    assert live.timeline.pts(splice.start) == (LIVE_FIRST_PTS + splice.start * 180_000) % PTS_MODULO  # the live segment's real PTS
+    assert (
+        live.timeline.pts(splice.start) == (LIVE_FIRST_PTS + splice.start * 180_000) % PTS_MODULO
+    )  # the live segment's real PTS
     assert live.master().render() == loop.master().render()
     assert live.status(now)["source"] == "live" and live.status(now)["last_published"] == last
 
@@ -276,7 +331,9 @@ def test_a_live_channel_publishes_nothing_before_its_encoder_has(encoded_channel
     live = encoded_channel()
     with pytest.raises(NotFound, match="no published segment"):
         live.media("hi", clock.now())
-    assert live.splices(clock.now()) is not None  # and listing splices does not walk back to the epoch
+    assert (
+        live.splices(clock.now()) is not None
+    )  # and listing splices does not walk back to the epoch
 
 
 # --------------------------------------------------------------------------- the supervisor
@@ -319,7 +376,9 @@ async def test_an_encoder_that_exits_is_restarted_on_a_boundary(encoded_channel,
     await asyncio.wait_for(job, 5)
 
 
-async def test_a_stalled_encoder_is_restarted_and_the_app_stops_it(encoded_channel, clock, tmp_path, aiohttp_server):
+async def test_a_stalled_encoder_is_restarted_and_the_app_stops_it(
+    encoded_channel, clock, tmp_path, aiohttp_server
+):
     live = encoded_channel(ffmpeg=stand_in(tmp_path, "exec sleep 60"))
     server = await aiohttp_server(create_app({"news": live}, clock))
     pids = tmp_path / "pids"

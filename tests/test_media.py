@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from stitcher.ts import scan
 from rig.errors import MediaError
 from rig.ffmpeg import ffmpeg_executable, parse_progress, run_ffmpeg
 from rig.media import ContentRecipe, build_content, content_argv, load_content
+from stitcher.ts import scan
 
 
 def test_content_argv_is_pure_and_complete(small_settings, tmp_path):
@@ -24,7 +24,10 @@ def test_content_argv_is_pure_and_complete(small_settings, tmp_path):
     assert "-force_key_frames expr:eq(mod(n,50),0)" in joined
     assert "-g 50 -keyint_min 50 -sc_threshold 0" in joined
     assert "open-gop=0" in joined
-    assert str(tmp_path / "hi" / "seg_%05d.ts") in argv and str(tmp_path / "lo" / "seg_%05d.ts") in argv
+    assert (
+        str(tmp_path / "hi" / "seg_%05d.ts") in argv
+        and str(tmp_path / "lo" / "seg_%05d.ts") in argv
+    )
     assert "atrim=end_sample=382976" in joined  # 8 s x 48 kHz minus the AAC priming frame
     assert "drawtext=fontfile=/fonts/x.ttf:text='NEWS'" in joined
     assert "drawtext" not in " ".join(content_argv(recipe, tmp_path, "ffmpeg", None))
@@ -32,21 +35,40 @@ def test_content_argv_is_pure_and_complete(small_settings, tmp_path):
 
 def test_recipe_key_changes_with_the_recipe(small_settings):
     recipe = ContentRecipe.for_channel(small_settings.channels[0], small_settings.media)
-    assert recipe.key == ContentRecipe.for_channel(small_settings.channels[0], small_settings.media).key
+    assert (
+        recipe.key
+        == ContentRecipe.for_channel(small_settings.channels[0], small_settings.media).key
+    )
     assert dataclasses.replace(recipe, tone_hz=441).key != recipe.key
     assert recipe.key.startswith("news-")
 
 
 @pytest.mark.parametrize(
     "line, seconds",
-    [("out_time_us=1500000", 1.5), ("out_time_ms=2000000", None), ("out_time_us=N/A", None), ("frame=12", None), ("out_time_us=-5", None)],
+    [
+        ("out_time_us=1500000", 1.5),
+        ("out_time_ms=2000000", None),
+        ("out_time_us=N/A", None),
+        ("frame=12", None),
+        ("out_time_us=-5", None),
+    ],
 )
 def test_parse_progress(line, seconds):
     assert parse_progress(line) == seconds
 
 
 async def test_ffmpeg_failure_is_a_clear_error_with_ffmpegs_words():
-    argv = [ffmpeg_executable(), "-hide_banner", "-f", "lavfi", "-i", "nosuchsource=x", "-f", "null", "-"]
+    argv = [
+        ffmpeg_executable(),
+        "-hide_banner",
+        "-f",
+        "lavfi",
+        "-i",
+        "nosuchsource=x",
+        "-f",
+        "null",
+        "-",
+    ]
     with pytest.raises(MediaError) as caught:
         await run_ffmpeg(argv, what="test render")
     message = str(caught.value)
@@ -71,7 +93,9 @@ def test_small_render_is_a_seamless_loop_of_closed_gops(small_content, small_set
             assert info.stream("video").frames == 50  # one closed GOP of exactly 2 s
             total_audio += info.stream("audio").frames
             assert info.has_pcr
-        assert total_audio * 1024 == recipe.loop_seconds * recipe.audio_rate  # audio spans the loop exactly
+        assert (
+            total_audio * 1024 == recipe.loop_seconds * recipe.audio_rate
+        )  # audio spans the loop exactly
         assert rendition.codecs.startswith("avc1.") and rendition.codecs.endswith("mp4a.40.2")
     starts = [s.first_pts for s in small_content.renditions[0].segments]
     assert [b - a for a, b in zip(starts, starts[1:])] == [180_000] * 3
@@ -84,17 +108,28 @@ async def test_build_from_scratch_reports_progress_and_caches(small_settings, tm
         title="FRESH",
     )
     progress: list[tuple[float, float]] = []
-    built = await build_content(recipe, tmp_path, lambda done, total: progress.append((done, total)))
+    built = await build_content(
+        recipe, tmp_path, lambda done, total: progress.append((done, total))
+    )
     assert progress[-1] == (8.0, 8.0)
     assert built.directory == tmp_path / "content" / recipe.key
-    assert json.loads((built.directory / "manifest.json").read_text())["recipe"]["key"] == recipe.key
-    assert [p.name for p in (tmp_path / "content").iterdir()] == [recipe.key]  # no temporary leftovers
-    again = await build_content(recipe, tmp_path, lambda *_: pytest.fail("a cached build must not render"))
+    assert (
+        json.loads((built.directory / "manifest.json").read_text())["recipe"]["key"] == recipe.key
+    )
+    assert [p.name for p in (tmp_path / "content").iterdir()] == [
+        recipe.key
+    ]  # no temporary leftovers
+    again = await build_content(
+        recipe, tmp_path, lambda *_: pytest.fail("a cached build must not render")
+    )
     assert again == built
 
 
 async def test_failed_build_leaves_nothing_behind(small_settings, tmp_path):
-    recipe = dataclasses.replace(ContentRecipe.for_channel(small_settings.channels[0], small_settings.media), colour="notacolour")
+    recipe = dataclasses.replace(
+        ContentRecipe.for_channel(small_settings.channels[0], small_settings.media),
+        colour="notacolour",
+    )
     with pytest.raises(MediaError, match="ffmpeg said"):
         await build_content(recipe, tmp_path)
     assert not any((tmp_path / "content").iterdir())

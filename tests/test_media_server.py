@@ -23,18 +23,35 @@ def library(tmp_path_factory, small_settings, small_content):
     """A media cache holding one conditioned 3.3 s ad and the conditioned slate (small ladder)."""
     work = tmp_path_factory.mktemp("media-server")
     cache = work / "cache"
-    conditioning = emulator_channel(small_settings.channels[0], small_content, small_settings).conditioning
+    conditioning = emulator_channel(
+        small_settings.channels[0], small_content, small_settings
+    ).conditioning
 
     async def build():
-        slate = await render_creative(sized_for(small_settings.media, slate_recipe(4.0)), cache, preset="ultrafast")
-        ad = await condition(make_creative(work / "spot.mp4", 3.3), "spot", conditioning, cache, slate, preset="ultrafast")
+        slate = await render_creative(
+            sized_for(small_settings.media, slate_recipe(4.0)), cache, preset="ultrafast"
+        )
+        ad = await condition(
+            make_creative(work / "spot.mp4", 3.3),
+            "spot",
+            conditioning,
+            cache,
+            slate,
+            preset="ultrafast",
+        )
         slates = await condition(slate, "slate", conditioning, cache, slate, preset="ultrafast")
         return ad, slates
 
     ad, slates = asyncio.run(build())
-    for secret in (cache / "secret" / "hi" / "seg_00000.ts", cache / "secret" / "seg_00000.ts", cache / "seg_00000.ts"):
+    for secret in (
+        cache / "secret" / "hi" / "seg_00000.ts",
+        cache / "secret" / "seg_00000.ts",
+        cache / "seg_00000.ts",
+    ):
         secret.parent.mkdir(parents=True, exist_ok=True)
-        secret.write_bytes(b"SECRET" * 10)  # outside ads/ and slate/, with servable names: never served
+        secret.write_bytes(
+            b"SECRET" * 10
+        )  # outside ads/ and slate/, with servable names: never served
     return cache, ad, slates
 
 
@@ -52,11 +69,18 @@ async def test_serves_playlists_and_segments_with_the_right_headers(aiohttp_clie
         segment_path = rendition.path.replace("index.m3u8", "seg_00001.ts")
         response = await client.get(segment_path)
         assert response.status == 200 and response.headers["Content-Type"] == "video/mp2t"
-        assert response.headers["Cache-Control"] == "public, max-age=86400" and response.headers["Access-Control-Allow-Origin"] == "*"
+        assert (
+            response.headers["Cache-Control"] == "public, max-age=86400"
+            and response.headers["Access-Control-Allow-Origin"] == "*"
+        )
         body = await response.read()
         assert body == (cache / segment_path.lstrip("/")).read_bytes()
         head = await client.head(segment_path)
-        assert head.status == 200 and int(head.headers["Content-Length"]) == len(body) and await head.read() == b""
+        assert (
+            head.status == 200
+            and int(head.headers["Content-Length"]) == len(body)
+            and await head.read() == b""
+        )
         assert head.headers["Access-Control-Allow-Origin"] == "*"
     assert "/ads/" in ad[0].path and "/slate/" in slates[0].path
     health = await client.get("/healthz")
@@ -150,7 +174,9 @@ async def test_ffmpeg_plays_an_ad_over_http(aiohttp_server, library):
     assert process.returncode == 0, err.decode()[-500:]
     assert "192x108" in err.decode() and "48000 Hz, stereo" in err.decode()
     frames = [line for line in out.decode().splitlines() if line.startswith("0,")]
-    samples = sum(int(line.split(",")[3]) for line in out.decode().splitlines() if line.startswith("1,"))
+    samples = sum(
+        int(line.split(",")[3]) for line in out.decode().splitlines() if line.startswith("1,")
+    )
     assert len(frames) == 100  # 3.3 s -> two 2 s segments at 25 fps
     assert abs(samples / 48000 - 4.0) <= 1024 / 48000
 
@@ -168,7 +194,10 @@ async def test_preflight_and_port_in_use(library):
         port = runner.addresses[0][1]
         async with aiohttp.ClientSession() as session:
             async with session.options(f"http://127.0.0.1:{port}/ads/x/y/z/index.m3u8") as response:
-                assert response.status == 204 and response.headers["Access-Control-Allow-Origin"] == "*"
+                assert (
+                    response.status == 204
+                    and response.headers["Access-Control-Allow-Origin"] == "*"
+                )
             async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
                 assert response.status == 200
     finally:

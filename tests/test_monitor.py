@@ -19,6 +19,7 @@ from stitcher.breaks import BreakLedger, Retention
 from stitcher.kv import open_kv
 from stitcher.monitor import Monitor
 
+
 async def run_until(rig, clock, until: float, step: float = 1.0) -> list:
     """Poll once per `step` of fake time until `until`; returns (time, outcome) of every poll."""
     polls = []
@@ -36,14 +37,21 @@ async def test_every_cue_becomes_one_record_before_its_first_slot(rig, clock, fm
     created = [(t, r) for t, o in polls for r in o.created]
     assert len(created) == 1, created
     when, record = created[0]
-    assert record.event_id == {"daterange": f"splice-{splice.event_id}", "scte35": f"scte35-{splice.event_id}"}.get(fmt, f"cue-{round(tl.start(splice.start) * 1000)}")
+    assert record.event_id == {
+        "daterange": f"splice-{splice.event_id}",
+        "scte35": f"scte35-{splice.event_id}",
+    }.get(fmt, f"cue-{round(tl.start(splice.start) * 1000)}")
     assert record.start == tl.start(splice.start) and record.duration == pytest.approx(12.0)
     assert record.end == tl.start(splice.end)
     assert record.source == "scte35"
-    assert (record.scte35 is not None) == (fmt != "cue-out")  # a bare CUE-OUT carries no SCTE-35 bytes
+    assert (record.scte35 is not None) == (
+        fmt != "cue-out"
+    )  # a bare CUE-OUT carries no SCTE-35 bytes
     first_slot = tl.published_count(record.ad_start)  # the origin segment the first ad replaces
     assert tl.start(first_slot) == record.ad_start
-    assert when < tl.end(first_slot)  # written before that segment was published: nobody served it yet
+    assert when < tl.end(
+        first_slot
+    )  # written before that segment was published: nobody served it yet
     if fmt == "daterange":
         assert record.ad_start == record.start  # announced 8 s ahead: the break starts on time
     else:
@@ -83,14 +91,24 @@ async def test_a_cancelled_announcement_cancels_the_record(rig, clock):
 async def test_two_monitors_create_each_break_once(rig, clock, kv_url):
     second_kv = open_kv(kv_url, clock)  # another client of the same store
     try:
-        other = Monitor(rig.catalog, BreakLedger(second_kv, lambda slug: Retention(window=12)), rig.monitor.decisions, rig.session, clock)
+        other = Monitor(
+            rig.catalog,
+            BreakLedger(second_kv, lambda slug: Retention(window=12)),
+            rig.monitor.decisions,
+            rig.session,
+            clock,
+        )
         tl = rig.origin.timeline
         splices = [rig.origin.post_splice(clock.now(), 6, 8, "daterange", "splice_insert")]
         created = []
         for _ in range(100):
             clock.advance(1.0)
             if clock.now() > tl.end(splices[-1].end) + 4 and len(splices) < 4:
-                splices.append(rig.origin.post_splice(clock.now(), 6, 4, CUE_FORMATS[len(splices)], "time_signal"))
+                splices.append(
+                    rig.origin.post_splice(
+                        clock.now(), 6, 4, CUE_FORMATS[len(splices)], "time_signal"
+                    )
+                )
             outcomes = await asyncio.gather(rig.monitor.poll(rig.channel), other.poll(rig.channel))
             created += [r.event_id for o in outcomes for r in o.created]
         assert len(created) == len(set(created)) == len(splices) == 4
@@ -106,7 +124,11 @@ async def test_a_hanging_origin_does_not_delay_another_channel(rig, clock, aioht
     app = web.Application()
     app.router.add_get("/{tail:.*}", hang)
     stuck = await aiohttp_server(app)
-    rig.catalog.put_channel(dataclasses.replace(rig.channel, slug="stuck", origin_url=str(stuck.make_url("/stuck/master.m3u8"))))
+    rig.catalog.put_channel(
+        dataclasses.replace(
+            rig.channel, slug="stuck", origin_url=str(stuck.make_url("/stuck/master.m3u8"))
+        )
+    )
     rig.monitor.fetch_timeout = 0.2  # real seconds: aiohttp timeouts run on the wall clock
     stop = asyncio.Event()
     task = asyncio.create_task(rig.monitor.run(stop, refresh=3600))

@@ -8,8 +8,8 @@ import pytest
 
 from origin_emulator.app import create_app
 from origin_emulator.book import SpliceBook
-from stitcher.ts import scan
 from stitcher.playlist import parse_master_playlist, parse_media_playlist
+from stitcher.ts import scan
 
 
 @pytest.fixture
@@ -18,7 +18,9 @@ async def origin(aiohttp_client, make_channel, clock):
     book = SpliceBook(None)
     channels = {
         "news": make_channel(book=book),
-        "sports": make_channel(book=book, name="sports", cue_format="cue-out", cue_command="time_signal", break_every=0),
+        "sports": make_channel(
+            book=book, name="sports", cue_format="cue-out", cue_command="time_signal", break_every=0
+        ),
     }
     client = await aiohttp_client(create_app(channels, clock))
     client.channels = channels
@@ -39,7 +41,9 @@ async def test_master_playlist(origin):
     master = parse_master_playlist(await response.text())
     assert [v.uri for v in master.variants] == ["hi/index.m3u8", "lo/index.m3u8"]
     assert master.variants[0].resolution == (320, 180)
-    assert master.variants[0].codecs.startswith("avc1.") and master.variants[0].codecs.endswith(",mp4a.40.2")
+    assert master.variants[0].codecs.startswith("avc1.") and master.variants[0].codecs.endswith(
+        ",mp4a.40.2"
+    )
     assert master.variants[0].bandwidth > master.variants[1].bandwidth > 100_000
     assert not master.notes
 
@@ -69,12 +73,19 @@ async def test_variants_agree(origin, clock):
         clock.advance(1.0)
         hi, lo = await media(origin, variant="hi"), await media(origin, variant="lo")
         assert hi.media_sequence == lo.media_sequence
-        assert [s.program_date_time for s in hi.segments] == [s.program_date_time for s in lo.segments]
+        assert [s.program_date_time for s in hi.segments] == [
+            s.program_date_time for s in lo.segments
+        ]
         assert [s.tags for s in hi.segments] == [s.tags for s in lo.segments]
 
 
 async def test_unknown_channel_variant_and_segment(origin, clock):
-    for path in ("/nope/master.m3u8", "/news/nope/index.m3u8", "/news/hi/seg_x.ts", "/news/hi/seg_999999999999.ts"):
+    for path in (
+        "/nope/master.m3u8",
+        "/news/nope/index.m3u8",
+        "/news/hi/seg_x.ts",
+        "/news/hi/seg_999999999999.ts",
+    ):
         response = await origin.get(path)
         assert response.status == 404, path
         assert "error" in await response.json()
@@ -152,7 +163,9 @@ async def test_injected_origin_discontinuities(aiohttp_client, make_channel, clo
     ],
 )
 async def test_splice_request_errors(origin, body, status, fragment):
-    response = await origin.post("/control/news/splice", data=body, headers={"Content-Type": "application/json"})
+    response = await origin.post(
+        "/control/news/splice", data=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status == status
     assert fragment in (await response.json())["error"]
 
@@ -172,8 +185,14 @@ async def test_overlapping_splice_is_refused(origin, clock):
 
 async def test_a_splice_may_not_overlap_a_later_scheduled_break(origin, clock):
     timeline = origin.channels["news"].timeline
-    upcoming = [s for s in origin.channels["news"].splices(clock.now(), until=clock.now() + 120) if s.source == "schedule"]
-    target = next(s for s in upcoming if timeline.start(s.start) - clock.now() > 20)  # beyond the 8 s announcement
+    upcoming = [
+        s
+        for s in origin.channels["news"].splices(clock.now(), until=clock.now() + 120)
+        if s.source == "schedule"
+    ]
+    target = next(
+        s for s in upcoming if timeline.start(s.start) - clock.now() > 20
+    )  # beyond the 8 s announcement
     preroll = timeline.start(target.start) - clock.now() - 2
     response = await origin.post("/control/news/splice", json={"duration": 10, "preroll": preroll})
     assert response.status == 409, await response.text()
@@ -193,7 +212,9 @@ async def test_splice_lands_on_a_segment_boundary_after_the_preroll(origin, cloc
 
 async def test_return_to_network_early(origin, clock):
     timeline = origin.channels["sports"].timeline
-    splice = await (await origin.post("/control/sports/splice", json={"duration": 20, "preroll": 0})).json()
+    splice = await (
+        await origin.post("/control/sports/splice", json={"duration": 20, "preroll": 0})
+    ).json()
     clock.set(timeline.end(splice["start_msn"] + 2) + 0.5)  # three break segments are out
     response = await origin.delete(f"/control/sports/splice/{splice['id']}")
     assert response.status == 200
@@ -210,7 +231,9 @@ async def test_return_to_network_early(origin, clock):
 
 
 async def test_cancel_before_anything_is_published_removes_the_splice(origin, clock):
-    splice = await (await origin.post("/control/sports/splice", json={"duration": 10, "preroll": 20})).json()
+    splice = await (
+        await origin.post("/control/sports/splice", json={"duration": 10, "preroll": 20})
+    ).json()
     response = await origin.delete(f"/control/sports/splice/{splice['id']}")
     assert (await response.json())["state"] == "cancelled"
     assert (await origin.delete(f"/control/sports/splice/{splice['id']}")).status == 404
@@ -220,7 +243,9 @@ async def test_cancel_before_anything_is_published_removes_the_splice(origin, cl
 
 
 async def test_cancel_after_a_daterange_announcement_adds_a_cancel_range(origin, clock):
-    splice = await (await origin.post("/control/news/splice", json={"duration": 10, "preroll": 8})).json()
+    splice = await (
+        await origin.post("/control/news/splice", json={"duration": 10, "preroll": 8})
+    ).json()
     clock.advance(2.0)  # the OUT range is published with a future START-DATE
     playlist = await media(origin)
     assert [d.id for d in playlist.dateranges] == [f"splice-{splice['id']}"]
@@ -265,9 +290,13 @@ async def test_validate_over_http_for_ten_minutes(aiohttp_server, make_channel, 
     channel = make_channel(**overrides)
     server = await aiohttp_server(create_app({"news": channel}, clock))
     url = str(server.make_url("/news/master.m3u8"))
-    checker = await drive(clock, validate(url, seconds=600, viewers=3, clock=clock, check_segments=True), sleepers=3)
+    checker = await drive(
+        clock, validate(url, seconds=600, viewers=3, clock=clock, check_segments=True), sleepers=3
+    )
     summary = checker.summary()
     assert summary["violations"] == 0, [v.line() for v in checker.violations[:10]]
     assert summary["segments_seen"] >= 2 * 300
     assert sum(summary["reloads_per_viewer"].values()) >= 3 * 2 * 500
-    assert len(channel.splices(clock.now(), since=clock.now() - 600)) >= 10  # breaks happened meanwhile
+    assert (
+        len(channel.splices(clock.now(), since=clock.now() - 600)) >= 10
+    )  # breaks happened meanwhile

@@ -85,15 +85,26 @@ def test_every_cue_decodes_to_the_request(make_channel, clock, fmt, command):
         playlist = channel.media("hi", clock.now())
         for n, _, segment in playlist.numbered():
             if segment.tags:
-                assert seen.setdefault(n, list(segment.tags)) == list(segment.tags) or n == playlist.media_sequence
+                assert (
+                    seen.setdefault(n, list(segment.tags)) == list(segment.tags)
+                    or n == playlist.media_sequence
+                )
             for tag in segment.tags:
                 first_seen.setdefault(tag.render(), clock.now())
     pts_out, pts_in = timeline.pts(splice.start), timeline.pts(splice.stop)
     cues = [(n, tag, cue_payload(tag)) for n, tags in seen.items() for tag in tags]
     decoded = [(n, tag, decode(p)) for n, tag, p in cues if p is not None]
     assert decoded, "no SCTE-35 payload was emitted"
-    outs = [c for _, t, c in decoded if not ("SCTE35-IN" in (t.value or "") or "CUE-IN=YES" in (t.value or ""))]
-    ins = [c for _, t, c in decoded if "SCTE35-IN" in (t.value or "") or "CUE-IN=YES" in (t.value or "")]
+    outs = [
+        c
+        for _, t, c in decoded
+        if not ("SCTE35-IN" in (t.value or "") or "CUE-IN=YES" in (t.value or ""))
+    ]
+    ins = [
+        c
+        for _, t, c in decoded
+        if "SCTE35-IN" in (t.value or "") or "CUE-IN=YES" in (t.value or "")
+    ]
     for cue in outs:
         check_out(cue, command, splice.event_id, pts_out, 10.0)
     for cue in ins:
@@ -132,14 +143,18 @@ def test_every_cue_decodes_to_the_request(make_channel, clock, fmt, command):
 
 @pytest.mark.parametrize("fmt", CUE_FORMATS)
 def test_scheduled_breaks_follow_the_channel_config(make_channel, small_settings, fmt):
-    channel = make_channel(cue_format=fmt, break_every=60, break_duration=10, break_preroll=8, break_offset=20)
+    channel = make_channel(
+        cue_format=fmt, break_every=60, break_duration=10, break_preroll=8, break_offset=20
+    )
     epoch = small_settings.origin.epoch
     splices = channel.splices(epoch + 3600, since=epoch)
     starts = [channel.timeline.start(s.start) - epoch for s in splices]
     assert starts[:3] == [20.0, 80.0, 140.0]
     assert all(s.source == "schedule" and s.format == fmt for s in splices)
     assert len({s.event_id for s in splices}) == len(splices)
-    assert all(channel.timeline.start(s.end) - channel.timeline.start(s.start) == 10.0 for s in splices)
+    assert all(
+        channel.timeline.start(s.end) - channel.timeline.start(s.start) == 10.0 for s in splices
+    )
 
 
 def test_cue_base64_is_standard(make_channel, clock):
@@ -154,6 +169,23 @@ def test_cue_base64_is_standard(make_channel, clock):
 
 def test_plan_refuses_impossible_requests(make_channel, clock):
     channel = make_channel()
-    for duration, preroll in ((0, 0), (-1, 0), (float("nan"), 0), (float("inf"), 0), (4000, 0), (10, -1), (10, 1e6)):
+    for duration, preroll in (
+        (0, 0),
+        (-1, 0),
+        (float("nan"), 0),
+        (float("inf"), 0),
+        (4000, 0),
+        (10, -1),
+        (10, 1e6),
+    ):
         with pytest.raises(ValueError):
-            plan(channel.timeline, clock.now(), duration, preroll, 1, "daterange", "splice_insert", "control")
+            plan(
+                channel.timeline,
+                clock.now(),
+                duration,
+                preroll,
+                1,
+                "daterange",
+                "splice_insert",
+                "control",
+            )

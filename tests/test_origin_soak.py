@@ -32,7 +32,11 @@ def soak(channel, clock, hours: float, seed: int) -> Checker:
         if rng.random() < 1 / 80:  # a QA splice about every 40 s of stream
             try:
                 splice = channel.post_splice(
-                    now, rng.uniform(1, 25), rng.uniform(0, 12), rng.choice(CUE_FORMATS), rng.choice(CUE_COMMANDS)
+                    now,
+                    rng.uniform(1, 25),
+                    rng.uniform(0, 12),
+                    rng.choice(CUE_FORMATS),
+                    rng.choice(CUE_COMMANDS),
                 )
                 posted.append(splice.event_id)
             except SpliceError as exc:
@@ -48,7 +52,9 @@ def soak(channel, clock, hours: float, seed: int) -> Checker:
         round_id += 1
         for variant in ("hi", "lo"):
             text = channel.media(variant, now).render()
-            checker.observe_media(f"{base}/{variant}/index.m3u8", text, now, viewer=f"v{viewer}", round_id=round_id)
+            checker.observe_media(
+                f"{base}/{variant}/index.m3u8", text, now, viewer=f"v{viewer}", round_id=round_id
+            )
     return checker
 
 
@@ -62,8 +68,12 @@ def soak(channel, clock, hours: float, seed: int) -> Checker:
         ("scte35", "time_signal", 0, 0.5),
     ],
 )
-def test_hours_of_origin_stream_are_clean(make_channel, clock, fmt, command, discontinuity_every, hours):
-    channel = make_channel(cue_format=fmt, cue_command=command, discontinuity_every=discontinuity_every)
+def test_hours_of_origin_stream_are_clean(
+    make_channel, clock, fmt, command, discontinuity_every, hours
+):
+    channel = make_channel(
+        cue_format=fmt, cue_command=command, discontinuity_every=discontinuity_every
+    )
     checker = soak(channel, clock, hours, seed=hash((fmt, command)) & 0xFFFF)
     summary = checker.summary()
     assert summary["violations"] == 0, [v.line() for v in checker.violations[:10]]

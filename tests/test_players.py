@@ -41,7 +41,7 @@ import threading
 import time
 import urllib.error
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -79,8 +79,12 @@ GST_HARMLESS = [
 ]
 
 # ffmpeg warnings that a correct stream may bring, each with its reason (and its bound, below).
-FF_KEEPALIVE = re.compile(r"keepalive request failed for '[^']+' with error: '[^']+' when opening url, retrying with new connection")
-FF_TS_DISCONTINUITY = re.compile(r"timestamp discontinuity \(stream id=\d+\): (-?\d+), new offset= (-?\d+)")
+FF_KEEPALIVE = re.compile(
+    r"keepalive request failed for '[^']+' with error: '[^']+' when opening url, retrying with new connection"
+)
+FF_TS_DISCONTINUITY = re.compile(
+    r"timestamp discontinuity \(stream id=\d+\): (-?\d+), new offset= (-?\d+)"
+)
 FF_OUT_OF_ORDER = re.compile(r"DTS (\d+) < (\d+) out of order")
 
 
@@ -92,22 +96,39 @@ def require(condition: bool, missing: str) -> None:
 
 
 def require_gstreamer() -> None:
-    require(shutil.which("gst-launch-1.0") is not None and shutil.which("gst-inspect-1.0") is not None,
-            "GStreamer is not installed (apt-get install gstreamer1.0-tools): GStreamer tests not run")
+    require(
+        shutil.which("gst-launch-1.0") is not None and shutil.which("gst-inspect-1.0") is not None,
+        "GStreamer is not installed (apt-get install gstreamer1.0-tools): GStreamer tests not run",
+    )
     for element, package in GST_ELEMENTS.items():
-        found = subprocess.run(["gst-inspect-1.0", "--exists", element], capture_output=True, timeout=60).returncode == 0
-        require(found, f"the GStreamer element {element} is missing (apt-get install {package}): GStreamer tests not run")
+        found = (
+            subprocess.run(
+                ["gst-inspect-1.0", "--exists", element], capture_output=True, timeout=60
+            ).returncode
+            == 0
+        )
+        require(
+            found,
+            f"the GStreamer element {element} is missing (apt-get install {package}): GStreamer tests not run",
+        )
 
 
-def small_config_without_scheduled_breaks(folder: Path, segment_seconds: float | None = None) -> Path:
+def small_config_without_scheduled_breaks(
+    folder: Path, segment_seconds: float | None = None
+) -> Path:
     """The small test config with its scheduled break switched off: the only breaks are the test's own.
     With `segment_seconds`, its 4-segment loop is cut into segments of that duration instead of 2 s."""
     config = SMALL_CONFIG.read_text()
     media = "\nloop_seconds = 8\nsegment_seconds = 2\n"
-    assert "\nbreak_every = 60\n" in config and media in config, "the small config changed: adapt the real-player tests"
+    assert "\nbreak_every = 60\n" in config and media in config, (
+        "the small config changed: adapt the real-player tests"
+    )
     config = config.replace("\nbreak_every = 60\n", "\nbreak_every = 0\n")
     if segment_seconds is not None:
-        config = config.replace(media, f"\nloop_seconds = {round(4 * segment_seconds, 6)}\nsegment_seconds = {segment_seconds}\n")
+        config = config.replace(
+            media,
+            f"\nloop_seconds = {round(4 * segment_seconds, 6)}\nsegment_seconds = {segment_seconds}\n",
+        )
     path = folder / "small-no-scheduled-breaks.toml"
     path.write_text(config)
     return path
@@ -126,11 +147,17 @@ def epoch(iso: str) -> float:
 
 
 def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(t, tz=UTC).isoformat()
 
 
-def schedule_breaks(api: str, durations: list[float], lead: float = 6.0, gap: float = 6.0, not_before: float = 0.0,
-                    segment: float = SEGMENT) -> list[dict]:
+def schedule_breaks(
+    api: str,
+    durations: list[float],
+    lead: float = 6.0,
+    gap: float = 6.0,
+    not_before: float = 0.0,
+    segment: float = SEGMENT,
+) -> list[dict]:
     """/cue breaks of `durations`, the first about `lead` s ahead (and not before `not_before`), each
     next one `gap` s of content after the previous; the stitcher snaps them to the segment grid
     (`segment` s), so a refused start is retried a segment later."""
@@ -151,7 +178,11 @@ def schedule_breaks(api: str, durations: list[float], lead: float = 6.0, gap: fl
 
 
 def pods(records: list[dict]) -> list[str]:
-    return [f"{r['eventId']} {r['adStart']}..{r['endTime']}: " + " + ".join(f"{i['id']} {i['duration']:g} s" for i in r["decision"]["items"]) for r in records]
+    return [
+        f"{r['eventId']} {r['adStart']}..{r['endTime']}: "
+        + " + ".join(f"{i['id']} {i['duration']:g} s" for i in r["decision"]["items"])
+        for r in records
+    ]
 
 
 def source_of(url: str) -> str:
@@ -179,7 +210,9 @@ class GstLine:
     message: str
 
 
-GST_LINE = re.compile(r"^(\d+):(\d\d):(\d\d\.\d+)\s+\d+\s+0x[0-9a-f]+\s+([A-Z]+)\s+(\S+)\s+(\S+?:\d+:[^:\s]+:)(?:<[^>]*>)?\s?(.*)$")
+GST_LINE = re.compile(
+    r"^(\d+):(\d\d):(\d\d\.\d+)\s+\d+\s+0x[0-9a-f]+\s+([A-Z]+)\s+(\S+)\s+(\S+?:\d+:[^:\s]+:)(?:<[^>]*>)?\s?(.*)$"
+)
 
 
 def parse_gst_log(text: str) -> list[GstLine]:
@@ -189,7 +222,9 @@ def parse_gst_log(text: str) -> list[GstLine]:
         m = GST_LINE.match(raw)
         if m:
             h, mi, s, level, category, where, message = m.groups()
-            lines.append(GstLine(int(h) * 3600 + int(mi) * 60 + float(s), level, category, where, message))
+            lines.append(
+                GstLine(int(h) * 3600 + int(mi) * 60 + float(s), level, category, where, message)
+            )
         elif lines and raw.strip():
             last = lines[-1]
             lines[-1] = dataclasses.replace(last, message=last.message + "\n" + raw)
@@ -225,10 +260,16 @@ def short(uri: str) -> str:
     if uri.startswith("("):
         return uri
     source = source_of(uri)
-    return "/".join(uri.split("/")[-2:]) if source == "content" else f"{source}/{uri.rsplit('/', 1)[-1]}"
+    return (
+        "/".join(uri.split("/")[-2:])
+        if source == "content"
+        else f"{source}/{uri.rsplit('/', 1)[-1]}"
+    )
 
 
-SINK_BUFFER = re.compile(r"GstFakeSink:vsink: last-message = chain .*?pts: (\d+):(\d\d):(\d\d\.\d+)")
+SINK_BUFFER = re.compile(
+    r"GstFakeSink:vsink: last-message = chain .*?pts: (\d+):(\d\d):(\d\d\.\d+)"
+)
 
 
 class GstPlayer:
@@ -237,12 +278,27 @@ class GstPlayer:
 
     def __init__(self, uri: str, log: Path, debug: str = "*:2,hlsdemux2:5,mpegtsbase:5"):
         self.log = log
-        argv = ["gst-launch-1.0", "-v", "playbin3", f"uri={uri}",
-                "video-sink=fakesink name=vsink sync=true silent=false", "audio-sink=fakesink name=asink sync=true silent=false"]
-        env = {**os.environ, "GST_DEBUG": debug, "GST_DEBUG_NO_COLOR": "1", "GST_DEBUG_FILE": str(log)}
+        argv = [
+            "gst-launch-1.0",
+            "-v",
+            "playbin3",
+            f"uri={uri}",
+            "video-sink=fakesink name=vsink sync=true silent=false",
+            "audio-sink=fakesink name=asink sync=true silent=false",
+        ]
+        env = {
+            **os.environ,
+            "GST_DEBUG": debug,
+            "GST_DEBUG_NO_COLOR": "1",
+            "GST_DEBUG_FILE": str(log),
+        }
         self.started = time.monotonic()
-        self.process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.positions: list[tuple[float, float]] = []  # (wall seconds since start, video buffer PTS)
+        self.process = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        self.positions: list[
+            tuple[float, float]
+        ] = []  # (wall seconds since start, video buffer PTS)
         self.lines: list[tuple[float, str]] = []  # every other stdout line, with its wall time
         self._reader = threading.Thread(target=self._read, name="gst-stdout", daemon=True)
         self._reader.start()
@@ -257,8 +313,14 @@ class GstPlayer:
                 line = raw.decode(errors="replace")
                 m = SINK_BUFFER.search(line)
                 if m:
-                    self.positions.append((wall, int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))))
-                elif line.strip() and "last-message" not in line and not line.lstrip().startswith("buffering..."):
+                    self.positions.append(
+                        (wall, int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)))
+                    )
+                elif (
+                    line.strip()
+                    and "last-message" not in line
+                    and not line.lstrip().startswith("buffering...")
+                ):
                     self.lines.append((round(wall, 3), line[:400]))
 
     def stop(self) -> int | None:
@@ -292,7 +354,11 @@ def drift(positions: list[tuple[float, float]], playing: float = 0.0) -> dict:
         "behind": round(-min(offsets), 3),  # the most the position fell behind the wall clock
         "ahead": round(max(offsets), 3),
         "longestGap": round(max(b - a for a, b in zip(walls, walls[1:])), 3),
-        "backwards": [(round(w, 2), round(a, 3), round(p, 3)) for (_, a), (w, p) in zip(positions, positions[1:]) if p < a - 0.001],
+        "backwards": [
+            (round(w, 2), round(a, 3), round(p, 3))
+            for (_, a), (w, p) in zip(positions, positions[1:])
+            if p < a - 0.001
+        ],
     }
 
 
@@ -342,10 +408,18 @@ def judge_ffmpeg(warnings: list[str], crossed: int) -> tuple[list[str], dict]:
         else:
             failures.append(line)
     if len(resets) > crossed:
-        failures.append(f"{len(resets)} timestamp resets (deltas {resets} µs) but only {crossed} discontinuities crossed")
+        failures.append(
+            f"{len(resets)} timestamp resets (deltas {resets} µs) but only {crossed} discontinuities crossed"
+        )
     if len(out_of_order) > crossed:
-        failures.append(f"{len(out_of_order)} backward DTS jumps {sorted(out_of_order)} but only {crossed} discontinuities crossed")
-    return failures, {"keepalive": keepalive, "timestampResets": resets, "backwardJumps": sorted(out_of_order)}
+        failures.append(
+            f"{len(out_of_order)} backward DTS jumps {sorted(out_of_order)} but only {crossed} discontinuities crossed"
+        )
+    return failures, {
+        "keepalive": keepalive,
+        "timestampResets": resets,
+        "backwardJumps": sorted(out_of_order),
+    }
 
 
 def frame_steps(ffmpeg: str, path: Path) -> dict[str, list[int]]:
@@ -372,20 +446,28 @@ def timeline_faults(steps: dict[str, list[int]]) -> dict[str, list[str]]:
     for stream, nominal in (("0", VIDEO_FRAME), ("1", AAC_FRAME)):
         for k, step in enumerate(steps.get(stream, [])):
             if step <= 0 or abs(step - nominal) >= AAC_FRAME:
-                faults.setdefault(stream, []).append(f"packet {k + 1}: step {step} ticks ({(step - nominal) / 90:+.1f} ms)")
+                faults.setdefault(stream, []).append(
+                    f"packet {k + 1}: step {step} ticks ({(step - nominal) / 90:+.1f} ms)"
+                )
     return faults
 
 
 def off_nominal(steps: dict[str, list[int]]) -> dict[str, list[str]]:
     nominal = {"0": VIDEO_FRAME, "1": AAC_FRAME}
-    return {s: [f"{(x - nominal[s]) / 90:+.1f} ms" for x in xs if x != nominal.get(s)] for s, xs in steps.items() if s in nominal}
+    return {
+        s: [f"{(x - nominal[s]) / 90:+.1f} ms" for x in xs if x != nominal.get(s)]
+        for s, xs in steps.items()
+        if s in nominal
+    }
 
 
 # --------------------------------------------------------------------------- the tests
 
 
 @pytest.mark.realtime
-def test_gstreamer_plays_the_ssai_stream_through_a_break_quietly_on_the_wall_clock(players_rig, tmp_path):
+def test_gstreamer_plays_the_ssai_stream_through_a_break_quietly_on_the_wall_clock(
+    players_rig, tmp_path
+):
     require_gstreamer()
     api = players_rig
     (record,) = schedule_breaks(api, [12], lead=8)
@@ -401,34 +483,68 @@ def test_gstreamer_plays_the_ssai_stream_through_a_break_quietly_on_the_wall_clo
         ended = player.stop()
     lines = parse_gst_log(log.read_text(errors="replace") if log.exists() else "")
     segments = gst_by_segment(lines)
-    playing = next((w for w, line in player.lines if line.startswith("Setting pipeline to PLAYING")), 0.0)
+    playing = next(
+        (w for w, line in player.lines if line.startswith("Setting pipeline to PLAYING")), 0.0
+    )
     timing = drift(player.positions, playing)
-    bus = [f"{w:7.2f} s  {line}" for w, line in player.lines if re.match(r"(WARNING|ERROR)\b", line)]
-    rebuffering = [f"{w:7.2f} s  {line}" for w, line in player.lines if line.startswith("Buffering, setting pipeline to PAUSED")]
-    harmless = Counter(reason for line in lines if line.level in ("WARN", "ERROR") and (reason := harmless_gst(line)))
+    bus = [
+        f"{w:7.2f} s  {line}" for w, line in player.lines if re.match(r"(WARNING|ERROR)\b", line)
+    ]
+    rebuffering = [
+        f"{w:7.2f} s  {line}"
+        for w, line in player.lines
+        if line.startswith("Buffering, setting pipeline to PAUSED")
+    ]
+    harmless = Counter(
+        reason
+        for line in lines
+        if line.level in ("WARN", "ERROR") and (reason := harmless_gst(line))
+    )
     report = {
         "break": pods([record]),
-        "segments": [f"{'DISCONT ' if s['flushed'] else '        '}{short(s['uri'])}" + "".join(f"\n            ! {w}" for w in s["warnings"]) for s in segments],
+        "segments": [
+            f"{'DISCONT ' if s['flushed'] else '        '}{short(s['uri'])}"
+            + "".join(f"\n            ! {w}" for w in s["warnings"])
+            for s in segments
+        ],
         "busWarnings": bus,
         "rebuffering": rebuffering,
         "position": timing,
         "harmlessFiltered": dict(harmless),
     }
     print("\n=== GStreamer playbin3 through a break ===\n" + json.dumps(report, indent=1))
-    assert ended is None, f"gst-launch-1.0 ended by itself (exit {ended}): " + "\n".join(line for _, line in player.lines[-30:])
+    assert ended is None, f"gst-launch-1.0 ended by itself (exit {ended}): " + "\n".join(
+        line for _, line in player.lines[-30:]
+    )
     uris = [s["uri"] for s in segments[1:]]
     ads = [k for k, u in enumerate(uris) if "/ads/" in u or "/slate/" in u]
-    assert ads and "/ads/" in "".join(uris[k] for k in ads), f"GStreamer never played an ad segment: {report['segments']}"
-    assert source_of(uris[0]) == "content" and source_of(uris[-1]) == "content" and ads[-1] < len(uris) - 1, report["segments"]
+    assert ads and "/ads/" in "".join(uris[k] for k in ads), (
+        f"GStreamer never played an ad segment: {report['segments']}"
+    )
+    assert (
+        source_of(uris[0]) == "content"
+        and source_of(uris[-1]) == "content"
+        and ads[-1] < len(uris) - 1
+    ), report["segments"]
     # every splice, change of ad and return is a discontinuity: hlsdemux2 must have flushed tsdemux there
     for before, after in zip(segments[1:], segments[2:]):
         if source_of(before["uri"]) != source_of(after["uri"]):
-            assert after["flushed"], f"no DISCONT flush at {short(before['uri'])} -> {short(after['uri'])}"
-    warned = [f"{short(b['uri'])} -> {short(a['uri'])}: " + "; ".join(a["warnings"]) for b, a in zip(segments, segments[1:]) if a["warnings"]]
-    assert not warned and not segments[0]["warnings"], "GStreamer warned while playing the break:\n" + "\n".join(segments[0]["warnings"] + warned)
+            assert after["flushed"], (
+                f"no DISCONT flush at {short(before['uri'])} -> {short(after['uri'])}"
+            )
+    warned = [
+        f"{short(b['uri'])} -> {short(a['uri'])}: " + "; ".join(a["warnings"])
+        for b, a in zip(segments, segments[1:])
+        if a["warnings"]
+    ]
+    assert not warned and not segments[0]["warnings"], (
+        "GStreamer warned while playing the break:\n" + "\n".join(segments[0]["warnings"] + warned)
+    )
     assert not bus, bus
     assert not rebuffering, rebuffering
-    assert timing["buffers"] >= 20 * timing.get("seconds", 60), timing  # pictures reached the sink all along (-v prints most of them)
+    assert timing["buffers"] >= 20 * timing.get("seconds", 60), (
+        timing
+    )  # pictures reached the sink all along (-v prints most of them)
     assert timing["behind"] <= GST_DRIFT and timing["ahead"] <= GST_DRIFT, timing
     assert timing["longestGap"] < GST_DRIFT and not timing["backwards"], timing
 
@@ -439,8 +555,12 @@ def test_ffmpeg_reads_the_ssai_stream_across_two_breaks_with_one_timeline(player
     ffmpeg = ffmpeg_executable()
     records = schedule_breaks(api, [10, 12], lead=8, gap=4)
     first, last = epoch(records[0]["adStart"]), epoch(records[-1]["endTime"])
-    time.sleep(max(0.0, first - 2 - time.time()))  # (< 10 s) ffmpeg joins 3 segments behind live: content first
-    seconds = round(last - first) + 10 + 6  # the content before the first break, both breaks, content after the last
+    time.sleep(
+        max(0.0, first - 2 - time.time())
+    )  # (< 10 s) ffmpeg joins 3 segments behind live: content first
+    seconds = (
+        round(last - first) + 10 + 6
+    )  # the content before the first break, both breaks, content after the last
     out = tmp_path / "out.ts"
     started = time.monotonic()
     result = subprocess.run(
@@ -455,18 +575,25 @@ def test_ffmpeg_reads_the_ssai_stream_across_two_breaks_with_one_timeline(player
     failures, bounded = judge_ffmpeg(ffmpeg_warnings(result.stderr), crossed)
     steps = frame_steps(ffmpeg, out)
     faults = timeline_faults(steps)
-    print(f"\n=== ffmpeg across two breaks ===\n" + json.dumps({
+    print("\n=== ffmpeg across two breaks ===\n" + json.dumps({
         "breaks": pods(records), "segments": [short(u) for u in opened], "discontinuitiesCrossed": crossed,
         "mediaSeconds": seconds, "wallSeconds": round(wall, 1), "documented": bounded, "failures": failures,
         "offNominalSteps": off_nominal(steps), "timelineFaults": faults,
     }, indent=1))  # fmt: skip
     kinds = [source_of(u) for u in opened]
     assert kinds and kinds[0] == "content" and kinds[-1] == "content", kinds
-    assert sum(1 for a, b in zip(kinds, kinds[1:]) if a == "content" and b != "content") == 2, f"ffmpeg did not play both breaks: {kinds}"
+    assert sum(1 for a, b in zip(kinds, kinds[1:]) if a == "content" and b != "content") == 2, (
+        f"ffmpeg did not play both breaks: {kinds}"
+    )
     assert not failures, "ffmpeg warned reading the SSAI stream:\n" + "\n".join(failures)
     assert not faults, f"the timeline ffmpeg wrote has holes, overlaps or steps back: {faults}"
-    assert len(steps.get("0", [])) >= (seconds - 1) * 25 and len(steps.get("1", [])) >= (seconds - 1) * 48000 / 1024, {k: len(v) for k, v in steps.items()}
-    assert seconds - 10 <= wall <= seconds + 4, wall  # ffmpeg joins 3 segments behind live, then reads at the live edge's pace
+    assert (
+        len(steps.get("0", [])) >= (seconds - 1) * 25
+        and len(steps.get("1", [])) >= (seconds - 1) * 48000 / 1024
+    ), {k: len(v) for k, v in steps.items()}
+    assert seconds - 10 <= wall <= seconds + 4, (
+        wall
+    )  # ffmpeg joins 3 segments behind live, then reads at the live edge's pace
 
 
 # --------------------------------------------------------------------------- the judges themselves, on recorded output
@@ -510,9 +637,15 @@ def test_the_ffmpeg_judge_bounds_timeline_resets_by_the_discontinuities():
     ]
     failures, bounded = judge_ffmpeg(recorded, crossed=3)
     assert failures == [recorded[1], recorded[2], recorded[8]]
-    assert bounded == {"keepalive": 1, "timestampResets": [14034156089, -10000000, -14024156089], "backwardJumps": [("8590060592", "8590956992")]}
+    assert bounded == {
+        "keepalive": 1,
+        "timestampResets": [14034156089, -10000000, -14024156089],
+        "backwardJumps": [("8590060592", "8590956992")],
+    }
     failures, _ = judge_ffmpeg(recorded[3:8], crossed=2)
-    assert failures == ["3 timestamp resets (deltas [14034156089, -10000000, -14024156089] µs) but only 2 discontinuities crossed"]
+    assert failures == [
+        "3 timestamp resets (deltas [14034156089, -10000000, -14024156089] µs) but only 2 discontinuities crossed"
+    ]
     urls = ["http://o/news/hi/seg_1.ts", "http://m/ads/house-1/d/hi/seg_00000.ts", "http://m/ads/house-1/d/hi/seg_00001.ts",
             "http://m/slate/s/hi/seg_00000.ts", "http://o/news/hi/seg_7.ts"]  # fmt: skip
     assert boundaries(urls) == 3

@@ -11,7 +11,7 @@ SCTE-35 payloads are the published vectors of REFERENCES.md (hex form for DATERA
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ from stitcher.playlist import (
 )
 
 RESOURCES = Path(__file__).parent / "resources" / "playlists"
-UTC = timezone.utc
+UTC = UTC
 
 # SCTE-35 vectors (REFERENCES.md)
 TS_0x34_307S = "/DA0AAAAAAAA///wBQb+cr0AUAAeAhxDVUVJSAAAjn/PAAGlmbAICAAAAAAsoKGKNAIAmsnRfg=="
@@ -136,13 +136,20 @@ def test_parse_playlist_picks_master(name: str) -> None:
 
 def test_daterange_scte35_out_in_pair() -> None:
     p = parse_media_playlist(read("daterange_scte35_pair.m3u8"))
-    assert (p.version, p.target_duration, p.media_sequence, p.discontinuity_sequence) == (6, 2, 238, 0)
+    assert (p.version, p.target_duration, p.media_sequence, p.discontinuity_sequence) == (
+        6,
+        2,
+        238,
+        0,
+    )
     assert not p.endlist and p.playlist_type is None
     numbered = list(p.numbered())
     assert [(msn, disc) for msn, disc, _ in numbered] == [(n, 0) for n in range(238, 244)]
     assert [s.uri for _, _, s in numbered] == [f"live/720p/seg{n}.ts" for n in range(238, 244)]
     # PDT = 2 s per MSN since 00:00:00
-    assert [s.program_date_time for s in p.segments] == [utc(2026, 1, 1) + timedelta(seconds=2 * n) for n in range(238, 244)]
+    assert [s.program_date_time for s in p.segments] == [
+        utc(2026, 1, 1) + timedelta(seconds=2 * n) for n in range(238, 244)
+    ]
     assert [s.extinf for s in p.segments] == ["2.000"] * 6
     assert p.duration == 12.0
 
@@ -178,7 +185,9 @@ def test_elemental_oatcls_asset_cue_out() -> None:
     # only the first segment carries a PDT; the splice is two segments later
     assert p.segments[0].program_date_time == utc(2026, 1, 1, 9, 29, 47, 988_000)
     assert [s.program_date_time for s in p.segments[1:]] == [None] * 4
-    splice = p.segments[0].program_date_time + timedelta(seconds=sum(s.duration for s in p.segments[:2]))
+    splice = p.segments[0].program_date_time + timedelta(
+        seconds=sum(s.duration for s in p.segments[:2])
+    )
     assert splice == utc(2026, 1, 1, 9, 30)
 
     out = p.segments[2]
@@ -187,7 +196,10 @@ def test_elemental_oatcls_asset_cue_out() -> None:
         Tag("EXT-X-ASSET", "CAID=0x0000000020FB6501"),
         Tag("EXT-X-CUE-OUT", "201.467"),
     )
-    assert Tag("EXT-X-ASSET", "CAID=0x0000000020FB6501").attributes().raw("CAID") == "0x0000000020FB6501"
+    assert (
+        Tag("EXT-X-ASSET", "CAID=0x0000000020FB6501").attributes().raw("CAID")
+        == "0x0000000020FB6501"
+    )
     elapsed = []
     for segment in p.segments[3:]:
         (value,) = segment.tag_values("EXT-X-CUE-OUT-CONT")
@@ -197,14 +209,22 @@ def test_elemental_oatcls_asset_cue_out() -> None:
         assert attrs.raw("SCTE35") == ELEMENTAL_0x34  # base64 '=' padding stays in the value
         elapsed.append(attrs.raw("ElapsedTime"))
     assert elapsed == ["5.939", "11.945"]
-    assert [s.has_tag("EXT-X-CUE-OUT-CONT") for s in p.segments] == [False, False, False, True, True]
+    assert [s.has_tag("EXT-X-CUE-OUT-CONT") for s in p.segments] == [
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
 
 
 def test_cue_out_cont_elapsed_time_for_a_viewer_joining_mid_break() -> None:
     p = parse_media_playlist(read("cue_out_cont_elapsed.m3u8"))
     assert [msn for msn, _, _ in p.numbered()] == list(range(51237, 51242))
     assert p.segments[0].program_date_time == utc(2026, 1, 1, 9, 33, 6, 119_000)
-    conts = [parse_attribute_list(v) for s in p.segments for v in s.tag_values("EXT-X-CUE-OUT-CONT")]
+    conts = [
+        parse_attribute_list(v) for s in p.segments for v in s.tag_values("EXT-X-CUE-OUT-CONT")
+    ]
     assert [a.number("ElapsedTime") for a in conts] == [186.119, 192.125, 198.131]
     assert {a.raw("Duration") for a in conts} == {"201.467"}
     assert {a.raw("SCTE35") for a in conts} == {ELEMENTAL_0x34}
@@ -222,7 +242,11 @@ def test_cue_out_with_fraction_cont_and_cue_in() -> None:
     assert all(s.program_date_time is None for s in p.segments)
     assert [msn for msn, _, _ in p.numbered()] == list(range(7730, 7740))
     assert p.segments[1].tags == (Tag("EXT-X-CUE-OUT", "30"),)  # raw "30", not "30.000"
-    conts = [(i, s.tag_values("EXT-X-CUE-OUT-CONT")[0]) for i, s in enumerate(p.segments) if s.has_tag("EXT-X-CUE-OUT-CONT")]
+    conts = [
+        (i, s.tag_values("EXT-X-CUE-OUT-CONT")[0])
+        for i, s in enumerate(p.segments)
+        if s.has_tag("EXT-X-CUE-OUT-CONT")
+    ]
     assert [i for i, _ in conts] == list(range(2, 9))
     assert conts[1][1] == "8.308/30"
     for i, value in conts:
@@ -242,13 +266,19 @@ def test_ext_x_scte35_with_lenient_whitespace() -> None:
     text = read("scte35_tag_lenient.m3u8")
     p = parse_media_playlist(text)
     assert [msn for msn, _, _ in p.numbered()] == list(range(1800, 1805))
-    assert [s.program_date_time for s in p.segments] == [utc(2026, 1, 1, 1, 0, 2 * i) for i in range(5)]
+    assert [s.program_date_time for s in p.segments] == [
+        utc(2026, 1, 1, 1, 0, 2 * i) for i in range(5)
+    ]
     values = [s.tag_values("EXT-X-SCTE35") for s in p.segments]
     assert values[:2] == [[], []]
     # the tag text is kept verbatim (spaces included) ...
-    assert values[2] == ['CUE="' + INSERT_173781_OUT + '", CUE-OUT=YES, DURATION=60.000 ,ID="173781"']
-    assert values[4] == [' CUE="' + INSERT_173781_OUT + '",CUE-OUT=CONT,ELAPSED=4.000,DURATION=60.000,ID="173781"']
-    assert f"#EXT-X-SCTE35:CUE = \"{INSERT_173781_OUT}\",CUE-OUT=CONT, ELAPSED = 2.000," in p.render()
+    assert values[2] == [
+        'CUE="' + INSERT_173781_OUT + '", CUE-OUT=YES, DURATION=60.000 ,ID="173781"'
+    ]
+    assert values[4] == [
+        ' CUE="' + INSERT_173781_OUT + '",CUE-OUT=CONT,ELAPSED=4.000,DURATION=60.000,ID="173781"'
+    ]
+    assert f'#EXT-X-SCTE35:CUE = "{INSERT_173781_OUT}",CUE-OUT=CONT, ELAPSED = 2.000,' in p.render()
     # ... and reads the same whatever the spacing
     attrs = [Tag("EXT-X-SCTE35", v[0]).attributes() for v in values[2:]]
     assert attrs[0].names() == ["CUE", "CUE-OUT", "DURATION", "ID"]
@@ -267,7 +297,12 @@ def test_mediatailor_splicepoint() -> None:
     assert [msn for msn, _, _ in p.numbered()] == list(range(4520, 4524))
     assert [s.extinf for s in p.segments] == ["6.0"] * 4  # raw EXTINF text survives
     assert p.segments[0].uri == "https://origin.example.com/out/v1/live/index_720p_4520.ts"
-    assert [s.tags for s in p.segments] == [(), (), (Tag("EXT-X-SPLICEPOINT-SCTE35", TS_0x34_307S),), ()]
+    assert [s.tags for s in p.segments] == [
+        (),
+        (),
+        (Tag("EXT-X-SPLICEPOINT-SCTE35", TS_0x34_307S),),
+        (),
+    ]
     assert p.segments[2].program_date_time == utc(2026, 1, 1, 7, 32, 12)
     # the only non-canonical line: a zero DISCONTINUITY-SEQUENCE is not written
     assert p.render() == text.replace("#EXT-X-DISCONTINUITY-SEQUENCE:0\n", "")
@@ -312,12 +347,23 @@ def test_interstitial_daterange_announced_after_the_last_segment() -> None:
     (dr,) = p.dateranges
     assert dr.id == "break-42"
     assert dr.klass == "com.apple.hls.interstitial"
-    assert dr.attributes.names() == ["ID", "CLASS", "START-DATE", "DURATION", "X-ASSET-LIST", "X-RESUME-OFFSET", "X-RESTRICT"]
+    assert dr.attributes.names() == [
+        "ID",
+        "CLASS",
+        "START-DATE",
+        "DURATION",
+        "X-ASSET-LIST",
+        "X-RESUME-OFFSET",
+        "X-RESTRICT",
+    ]
     assert dr.attributes.raw("DURATION") == "30.0" and dr.duration == 30.0
     assert dr.attributes.raw("X-RESUME-OFFSET") == "0"
     assert dr.attributes.raw("X-RESTRICT") == '"SKIP,JUMP"'
     assert dr.attributes.text("X-RESTRICT") == "SKIP,JUMP"
-    assert dr.attributes.text("X-ASSET-LIST") == "https://ads.example.com/sgai/break-42.json?_HLS_interstitial_id=break-42"
+    assert (
+        dr.attributes.text("X-ASSET-LIST")
+        == "https://ads.example.com/sgai/break-42.json?_HLS_interstitial_id=break-42"
+    )
     assert "X-ASSET-URI" not in dr.attributes  # I2: exactly one of the two
     last = p.segments[-1]
     assert dr.start_date == last.program_date_time + timedelta(seconds=last.duration)
@@ -329,12 +375,27 @@ def test_interstitial_daterange_announced_after_the_last_segment() -> None:
 def test_master_with_media_groups_and_codecs() -> None:
     m = parse_master_playlist(read("master.m3u8"))
     assert (m.version, m.independent_segments, m.notes) == (6, True, ())
-    assert [v.uri for v in m.variants] == ["720p/index.m3u8", "360p/index.m3u8", "234p/index.m3u8?token=abc%2Cdef"]
+    assert [v.uri for v in m.variants] == [
+        "720p/index.m3u8",
+        "360p/index.m3u8",
+        "234p/index.m3u8?token=abc%2Cdef",
+    ]
     assert [v.bandwidth for v in m.variants] == [2493000, 1128000, 420000]
     assert [v.resolution for v in m.variants] == [(1280, 720), (640, 360), (416, 234)]
-    assert [v.codecs for v in m.variants] == ["avc1.64001f,mp4a.40.2", "avc1.4d401e,mp4a.40.2", "avc1.42c015,mp4a.40.2"]
+    assert [v.codecs for v in m.variants] == [
+        "avc1.64001f,mp4a.40.2",
+        "avc1.4d401e,mp4a.40.2",
+        "avc1.42c015,mp4a.40.2",
+    ]
     assert m.variants[0].attributes.raw("CODECS") == '"avc1.64001f,mp4a.40.2"'
-    assert m.variants[0].attributes.names() == ["BANDWIDTH", "AVERAGE-BANDWIDTH", "RESOLUTION", "FRAME-RATE", "CODECS", "AUDIO"]
+    assert m.variants[0].attributes.names() == [
+        "BANDWIDTH",
+        "AVERAGE-BANDWIDTH",
+        "RESOLUTION",
+        "FRAME-RATE",
+        "CODECS",
+        "AUDIO",
+    ]
     assert {v.attributes.text("AUDIO") for v in m.variants} == {"aac"}
     assert [t.name for t in m.tags] == ["EXT-X-MEDIA", "EXT-X-MEDIA"]
     media = [t.attributes() for t in m.tags]
@@ -376,11 +437,16 @@ def test_crlf_errors_keep_line_numbers() -> None:
 def test_discontinuity_between_extinf_and_uri_is_noted() -> None:
     p = parse_media_playlist(read("disc_between_extinf_and_uri.m3u8"))
     assert len(p.notes) == 1
-    assert "EXT-X-DISCONTINUITY" in p.notes[0] and "line 10" in p.notes[0] and "line 9" in p.notes[0]
+    assert (
+        "EXT-X-DISCONTINUITY" in p.notes[0] and "line 10" in p.notes[0] and "line 9" in p.notes[0]
+    )
     assert [s.discontinuity for s in p.segments] == [False, True, False]
     assert [disc for _, disc, _ in p.numbered()] == [0, 1, 1]
     # rendering puts the tag where it belongs
-    assert "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:03:22.000Z\n#EXTINF:2.000," in p.render()
+    assert (
+        "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:03:22.000Z\n#EXTINF:2.000,"
+        in p.render()
+    )
     assert parse_media_playlist(p.render()).notes == ()
 
 
@@ -405,8 +471,14 @@ def test_media_tags_in_a_master_are_noted() -> None:
 
 
 def test_attribute_list_quoted_values_keep_commas() -> None:
-    a = parse_attribute_list('BANDWIDTH=1128000,CODECS="avc1.4d401e,mp4a.40.2",X-RESTRICT="SKIP,JUMP"')
-    assert a.items == (("BANDWIDTH", "1128000"), ("CODECS", '"avc1.4d401e,mp4a.40.2"'), ("X-RESTRICT", '"SKIP,JUMP"'))
+    a = parse_attribute_list(
+        'BANDWIDTH=1128000,CODECS="avc1.4d401e,mp4a.40.2",X-RESTRICT="SKIP,JUMP"'
+    )
+    assert a.items == (
+        ("BANDWIDTH", "1128000"),
+        ("CODECS", '"avc1.4d401e,mp4a.40.2"'),
+        ("X-RESTRICT", '"SKIP,JUMP"'),
+    )
     assert a.text("CODECS") == "avc1.4d401e,mp4a.40.2"
     assert a.text("BANDWIDTH") == "1128000" and a.number("BANDWIDTH") == 1128000.0
     assert a.raw("MISSING") is None and a.text("MISSING") is None and a.number("MISSING") is None
@@ -440,7 +512,7 @@ def test_attribute_list_is_lenient_with_whitespace() -> None:
         ('ID="ad-1,DURATION=30', "unterminated quoted string"),
         ("CUE-OUT", "without a value"),
         ('ID="x",CUE-OUT', "without a value"),
-        ('CUE-OUT,DURATION=30', "without a value"),  # a bare flag before a real attribute
+        ("CUE-OUT,DURATION=30", "without a value"),  # a bare flag before a real attribute
         ("=30", "empty attribute name"),
         ('ID="x"y,DURATION=3', "junk after quoted value"),
     ],
@@ -460,11 +532,18 @@ def test_attribute_number_error_and_quote() -> None:
 
 
 def test_daterange_properties_and_errors() -> None:
-    dr = DateRange(parse_attribute_list('ID="x",START-DATE="2026-01-01T00:00:00.000Z",END-DATE="2026-01-01T00:00:30.000Z"'))
+    dr = DateRange(
+        parse_attribute_list(
+            'ID="x",START-DATE="2026-01-01T00:00:00.000Z",END-DATE="2026-01-01T00:00:30.000Z"'
+        )
+    )
     assert dr.start_date == utc(2026, 1, 1) and dr.end_date == utc(2026, 1, 1, 0, 0, 30)
     assert dr.klass is None and dr.duration is None and dr.planned_duration is None
     assert DateRange.from_tag(dr.to_tag()) == dr
-    assert dr.to_tag().render() == '#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:00:00.000Z",END-DATE="2026-01-01T00:00:30.000Z"'
+    assert (
+        dr.to_tag().render()
+        == '#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:00:00.000Z",END-DATE="2026-01-01T00:00:30.000Z"'
+    )
     with pytest.raises(PlaylistError, match="without ID"):
         DateRange(parse_attribute_list('START-DATE="2026-01-01T00:00:00.000Z"')).id
 
@@ -473,8 +552,15 @@ def test_tag_parse_and_render() -> None:
     assert Tag.parse("#EXT-X-CUE-IN") == Tag("EXT-X-CUE-IN", None)
     assert Tag.parse("#EXT-X-CUE-OUT:") == Tag("EXT-X-CUE-OUT", "")
     assert Tag.parse("#EXT-X-CUE-OUT-CONT:8.308/30") == Tag("EXT-X-CUE-OUT-CONT", "8.308/30")
-    assert Tag.parse("#EXT-X-ASSET:CAID=0x00:11") == Tag("EXT-X-ASSET", "CAID=0x00:11")  # first ':' only
-    for line in ("#EXT-X-CUE-IN", "#EXT-X-CUE-OUT:", "#EXT-X-CUE-OUT:30", '#EXT-X-SCTE35: CUE="a" ,CUE-IN=YES'):
+    assert Tag.parse("#EXT-X-ASSET:CAID=0x00:11") == Tag(
+        "EXT-X-ASSET", "CAID=0x00:11"
+    )  # first ':' only
+    for line in (
+        "#EXT-X-CUE-IN",
+        "#EXT-X-CUE-OUT:",
+        "#EXT-X-CUE-OUT:30",
+        '#EXT-X-SCTE35: CUE="a" ,CUE-IN=YES',
+    ):
         assert Tag.parse(line).render() == line
 
 
@@ -559,13 +645,19 @@ def test_master_errors_without_a_line() -> None:
     [
         (1767225600.9996, "2026-01-01T00:00:01.000Z"),  # .9996 carries into the next second
         (utc(2026, 1, 1, 0, 0, 0, 999_500), "2026-01-01T00:00:01.000Z"),  # .9995 too
-        (utc(2025, 12, 31, 23, 59, 59, 999_700), "2026-01-01T00:00:00.000Z"),  # ... and into the next year
+        (
+            utc(2025, 12, 31, 23, 59, 59, 999_700),
+            "2026-01-01T00:00:00.000Z",
+        ),  # ... and into the next year
         (1767225600.9994, "2026-01-01T00:00:00.999Z"),
         (1767225600.1236, "2026-01-01T00:00:00.124Z"),
         (1767225600.0004, "2026-01-01T00:00:00.000Z"),
         (1767225600, "2026-01-01T00:00:00.000Z"),
         (utc(2026, 1, 1, 0, 3, 24), "2026-01-01T00:03:24.000Z"),
-        (datetime(2026, 1, 1, 1, 0, 2, 500_000, tzinfo=timezone(timedelta(hours=1))), "2026-01-01T00:00:02.500Z"),
+        (
+            datetime(2026, 1, 1, 1, 0, 2, 500_000, tzinfo=timezone(timedelta(hours=1))),
+            "2026-01-01T00:00:02.500Z",
+        ),
     ],
 )
 def test_format_datetime(value: datetime | float, expected: str) -> None:
@@ -582,7 +674,11 @@ def test_parse_datetime() -> None:
             parse_datetime(naive)
     with pytest.raises(PlaylistError, match="bad date-time"):
         parse_datetime("2026-13-01T00:00:00Z")
-    assert format_decimal(2) == "2.000" and format_decimal(6.0055, 2) == "6.01" and format_decimal(4.1536) == "4.154"
+    assert (
+        format_decimal(2) == "2.000"
+        and format_decimal(6.0055, 2) == "6.01"
+        and format_decimal(4.1536) == "4.154"
+    )
 
 
 MILLIS_2000_2100 = st.integers(946_684_800_000, 4_102_444_800_000)
@@ -599,7 +695,9 @@ def test_datetime_round_trip_at_millisecond_precision(millis: int) -> None:
 
 @given(MILLIS_2000_2100, st.integers(0, 999))
 def test_format_datetime_rounds_to_the_nearest_millisecond(millis: int, micros: int) -> None:
-    value = datetime.fromtimestamp(millis // 1000, tz=UTC) + timedelta(milliseconds=millis % 1000, microseconds=micros)
+    value = datetime.fromtimestamp(millis // 1000, tz=UTC) + timedelta(
+        milliseconds=millis % 1000, microseconds=micros
+    )
     error = parse_datetime(format_datetime(value)) - value
     assert abs(error) <= timedelta(microseconds=500)
 
@@ -607,10 +705,18 @@ def test_format_datetime_rounds_to_the_nearest_millisecond(millis: int, micros: 
 # --------------------------------------------------------------------------- hypothesis models
 
 SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:?&=%+"
-quoted_text = st.text(SAFE + " ,;", max_size=24).map(quote)  # quoted-strings may hold commas and spaces
+quoted_text = st.text(SAFE + " ,;", max_size=24).map(
+    quote
+)  # quoted-strings may hold commas and spaces
 token = st.text(SAFE.replace("=", ""), min_size=1, max_size=12).filter(lambda s: s[0] != '"')
-decimal_text = st.builds(lambda ms, places: format_decimal(ms / 1000, places), st.integers(0, 600_000), st.sampled_from([0, 1, 3, 6]))
-pdt = MILLIS_2000_2100.map(lambda ms: datetime.fromtimestamp(ms // 1000, tz=UTC) + timedelta(milliseconds=ms % 1000))
+decimal_text = st.builds(
+    lambda ms, places: format_decimal(ms / 1000, places),
+    st.integers(0, 600_000),
+    st.sampled_from([0, 1, 3, 6]),
+)
+pdt = MILLIS_2000_2100.map(
+    lambda ms: datetime.fromtimestamp(ms // 1000, tz=UTC) + timedelta(milliseconds=ms % 1000)
+)
 attr_name = st.from_regex(r"X-[A-Z0-9]{1,8}(-[A-Z0-9]{1,4})?", fullmatch=True)
 
 
@@ -618,12 +724,24 @@ attr_name = st.from_regex(r"X-[A-Z0-9]{1,8}(-[A-Z0-9]{1,4})?", fullmatch=True)
 def daterange_tags(draw: st.DrawFn) -> Tag:
     items = [("ID", draw(quoted_text.filter(lambda q: q != '""')))]
     if draw(st.booleans()):
-        items.append(("CLASS", quote(draw(st.sampled_from(["com.apple.hls.interstitial", "com.example.ad"])))))
+        items.append(
+            (
+                "CLASS",
+                quote(draw(st.sampled_from(["com.apple.hls.interstitial", "com.example.ad"]))),
+            )
+        )
     items.append(("START-DATE", quote(format_datetime(draw(pdt)))))
-    for name in draw(st.lists(st.sampled_from(["DURATION", "PLANNED-DURATION", "X-RESUME-OFFSET"]), unique=True)):
+    for name in draw(
+        st.lists(st.sampled_from(["DURATION", "PLANNED-DURATION", "X-RESUME-OFFSET"]), unique=True)
+    ):
         items.append((name, draw(decimal_text)))
     if draw(st.booleans()):
-        items.append((draw(st.sampled_from(["SCTE35-OUT", "SCTE35-IN"])), hex_of(draw(st.sampled_from([INSERT_662_OUT, INSERT_662_IN])))))
+        items.append(
+            (
+                draw(st.sampled_from(["SCTE35-OUT", "SCTE35-IN"])),
+                hex_of(draw(st.sampled_from([INSERT_662_OUT, INSERT_662_IN]))),
+            )
+        )
     for name in draw(st.lists(attr_name, max_size=3, unique=True)):
         if name not in dict(items):
             items.append((name, draw(st.one_of(quoted_text, token))))
@@ -639,7 +757,9 @@ segment_tag = st.one_of(
             Tag("EXT-X-CUE-OUT", "DURATION=30"),
             Tag("EXT-X-CUE-OUT"),
             Tag("EXT-X-CUE-OUT-CONT", "8.308/30"),
-            Tag("EXT-X-CUE-OUT-CONT", f"ElapsedTime=5.939,Duration=201.467,SCTE35={ELEMENTAL_0x34}"),
+            Tag(
+                "EXT-X-CUE-OUT-CONT", f"ElapsedTime=5.939,Duration=201.467,SCTE35={ELEMENTAL_0x34}"
+            ),
             Tag("EXT-X-CUE-IN"),
             Tag("EXT-OATCLS-SCTE35", ELEMENTAL_0x34),
             Tag("EXT-X-ASSET", "CAID=0x0000000020FB6501"),
@@ -658,7 +778,15 @@ def segments(draw: st.DrawFn) -> Segment:
     text = draw(decimal_text)
     title = draw(st.text("abc XYZ,-", max_size=10).filter(lambda t: t == t.rstrip()))
     return Segment(
-        uri=draw(st.sampled_from(["seg{}.ts", "/ads/b{}/720p/a0.ts", "https://cdn.example.com/live/{}.ts?token=a%2Cb"])).format(draw(st.integers(0, 10**6))),
+        uri=draw(
+            st.sampled_from(
+                [
+                    "seg{}.ts",
+                    "/ads/b{}/720p/a0.ts",
+                    "https://cdn.example.com/live/{}.ts?token=a%2Cb",
+                ]
+            )
+        ).format(draw(st.integers(0, 10**6))),
         duration=float(text),
         duration_text=text,
         title=title,
@@ -679,10 +807,18 @@ media_playlists = st.builds(
     endlist=st.booleans(),
     independent_segments=st.booleans(),
     header_tags=st.lists(
-        st.sampled_from([Tag("EXT-X-START", "TIME-OFFSET=-6.0,PRECISE=YES"), Tag("EXT-X-SERVER-CONTROL", "CAN-SKIP-UNTIL=12.0"), Tag("EXT-X-ALLOW-CACHE", "NO")]),
+        st.sampled_from(
+            [
+                Tag("EXT-X-START", "TIME-OFFSET=-6.0,PRECISE=YES"),
+                Tag("EXT-X-SERVER-CONTROL", "CAN-SKIP-UNTIL=12.0"),
+                Tag("EXT-X-ALLOW-CACHE", "NO"),
+            ]
+        ),
         unique=True,
     ).map(tuple),
-    trailing_tags=st.lists(st.one_of(daterange_tags(), st.just(Tag("EXT-X-CUE-IN"))), max_size=2).map(tuple),
+    trailing_tags=st.lists(
+        st.one_of(daterange_tags(), st.just(Tag("EXT-X-CUE-IN"))), max_size=2
+    ).map(tuple),
 )
 
 
@@ -695,7 +831,8 @@ def test_media_playlist_model_round_trips(p: MediaPlaylist) -> None:
     assert back.notes == ()
     assert back.render() == text
     assert [disc for _, disc, _ in back.numbered()] == [
-        p.discontinuity_sequence + sum(s.discontinuity for s in p.segments[: i + 1]) for i in range(len(p.segments))
+        p.discontinuity_sequence + sum(s.discontinuity for s in p.segments[: i + 1])
+        for i in range(len(p.segments))
     ]
 
 
@@ -713,7 +850,10 @@ variant_attributes = st.builds(
 )
 master_tags = st.sampled_from(
     [
-        Tag("EXT-X-MEDIA", 'TYPE=AUDIO,GROUP-ID="aac",NAME="English",DEFAULT=YES,URI="audio/en.m3u8"'),
+        Tag(
+            "EXT-X-MEDIA",
+            'TYPE=AUDIO,GROUP-ID="aac",NAME="English",DEFAULT=YES,URI="audio/en.m3u8"',
+        ),
         Tag("EXT-X-MEDIA", 'TYPE=SUBTITLES,GROUP-ID="subs",NAME="Français, CC",URI="subs/fr.m3u8"'),
         Tag("EXT-X-SESSION-DATA", 'DATA-ID="com.example.title",VALUE="Live, news"'),
         Tag("EXT-X-I-FRAME-STREAM-INF", 'BANDWIDTH=90000,URI="iframes.m3u8"'),
@@ -722,7 +862,11 @@ master_tags = st.sampled_from(
 master_playlists = st.builds(
     MasterPlaylist,
     variants=st.lists(
-        st.builds(Variant, st.sampled_from(["720p/index.m3u8", "https://cdn.example.com/v/360p.m3u8?x=1,2"]), variant_attributes),
+        st.builds(
+            Variant,
+            st.sampled_from(["720p/index.m3u8", "https://cdn.example.com/v/360p.m3u8?x=1,2"]),
+            variant_attributes,
+        ),
         min_size=1,
         max_size=4,
     ).map(tuple),

@@ -54,9 +54,19 @@ def rig_up(config: Path, state: Path, **env: str):
     """`rig up --headless` as a real process on free ports (one house ad): yields (stitcher URL, its
     environment); stopped with SIGTERM afterwards. The first run conditions the house ad and slate."""
     ports = {name: free_port() for name in ("ORIGIN", "ADS", "STITCHER")}
-    environment = {**os.environ, "RIG_STATE_DIR": str(state), "RIG_ADS_HOUSE_COUNT": "1", **{f"RIG_{k}_PORT": str(v) for k, v in ports.items()}, **env}
+    environment = {
+        **os.environ,
+        "RIG_STATE_DIR": str(state),
+        "RIG_ADS_HOUSE_COUNT": "1",
+        **{f"RIG_{k}_PORT": str(v) for k, v in ports.items()},
+        **env,
+    }
     process = subprocess.Popen(
-        [str(BIN / "rig"), "up", "--headless", "--config", str(config)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [str(BIN / "rig"), "up", "--headless", "--config", str(config)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     api = f"http://127.0.0.1:{ports['STITCHER']}"
     try:
@@ -89,7 +99,17 @@ def running_origin(tmp_path_factory, small_content):
 def test_rig_validate_on_the_running_origin(running_origin, tmp_path):
     report = tmp_path / "report.json"
     result = subprocess.run(
-        [str(BIN / "rig"), "validate", f"{running_origin}/news/master.m3u8", "--seconds", "10", "--viewers", "2", "--json", str(report)],
+        [
+            str(BIN / "rig"),
+            "validate",
+            f"{running_origin}/news/master.m3u8",
+            "--seconds",
+            "10",
+            "--viewers",
+            "2",
+            "--json",
+            str(report),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -122,7 +142,9 @@ def test_ffmpeg_reads_across_a_loop_wrap(running_origin, tmp_path):
         if line.startswith("#") or not line.strip():
             continue
         stream, dts = (part.strip() for part in line.split(",")[:2])
-        assert int(dts) > last.get(stream, -1), f"stream {stream}: DTS {dts} after {last.get(stream)}"
+        assert int(dts) > last.get(stream, -1), (
+            f"stream {stream}: DTS {dts} after {last.get(stream)}"
+        )
         last[stream] = int(dts)
         counts[stream] = counts.get(stream, 0) + 1
     assert counts["0"] >= 11 * 25 - 1  # 11 s of 25 fps video, across at least one 8 s loop wrap
@@ -130,7 +152,9 @@ def test_ffmpeg_reads_across_a_loop_wrap(running_origin, tmp_path):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
-def test_two_monitor_processes_create_each_break_once(running_origin, tmp_path, small_settings, small_content, backend, request):
+def test_two_monitor_processes_create_each_break_once(
+    running_origin, tmp_path, small_settings, small_content, backend, request
+):
     """Two `stitcher monitor` processes, one KV store, a real origin: every cue becomes one break."""
     import asyncio as aio
     import dataclasses
@@ -141,10 +165,16 @@ def test_two_monitor_processes_create_each_break_once(running_origin, tmp_path, 
     from stitcher.kv import open_kv
     from tests.conftest import stock
 
-    kv_url = f"sqlite://{tmp_path}/kv.db" if backend == "sqlite" else request.getfixturevalue("redis_server").url_for(3)
+    kv_url = (
+        f"sqlite://{tmp_path}/kv.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("redis_server").url_for(3)
+    )
     catalog = Catalog(tmp_path / "channels.db")
-    channel = dataclasses.replace(emulator_channel(small_settings.channels[0], small_content, small_settings),
-                                  origin_url=f"{running_origin}/news/master.m3u8")
+    channel = dataclasses.replace(
+        emulator_channel(small_settings.channels[0], small_content, small_settings),
+        origin_url=f"{running_origin}/news/master.m3u8",
+    )
     catalog.put_channel(channel)
     stock(catalog, catalog.channel("news"))
     catalog.close()
@@ -158,9 +188,18 @@ def test_two_monitor_processes_create_each_break_once(running_origin, tmp_path, 
         posted, preroll = [], 4
         for fmt in ("daterange", "scte35"):
             while True:  # later if it would overlap a break already there (the channel's schedule, the other one)
-                request_body = json.dumps({"duration": 10, "preroll": preroll, "format": fmt}).encode()
+                request_body = json.dumps(
+                    {"duration": 10, "preroll": preroll, "format": fmt}
+                ).encode()
                 try:
-                    with urllib.request.urlopen(urllib.request.Request(f"{running_origin}/control/news/splice", data=request_body, method="POST"), timeout=5) as r:
+                    with urllib.request.urlopen(
+                        urllib.request.Request(
+                            f"{running_origin}/control/news/splice",
+                            data=request_body,
+                            method="POST",
+                        ),
+                        timeout=5,
+                    ) as r:
                         posted.append(json.loads(r.read()))
                         break
                 except urllib.error.HTTPError as exc:
@@ -174,7 +213,10 @@ def test_two_monitor_processes_create_each_break_once(running_origin, tmp_path, 
             async with open_kv(kv_url, SystemClock()) as kv:
                 return await kv.list("adbreak:news:"), await kv.get("ledger:news")
 
-        wanted = {f"adbreak:news:splice-{posted[0]['id']}", f"adbreak:news:scte35-{posted[1]['id']}"}
+        wanted = {
+            f"adbreak:news:splice-{posted[0]['id']}",
+            f"adbreak:news:scte35-{posted[1]['id']}",
+        }
         found, ledger = {}, None
         while time.monotonic() < deadline:  # bounded: the breaks happen within ~30 s of real time
             found, ledger = aio.run(records())
@@ -185,7 +227,9 @@ def test_two_monitor_processes_create_each_break_once(running_origin, tmp_path, 
         # each break written once: the ledger counts every record's discontinuities exactly once
         assert ledger["total"] == sum(r["discontinuities"] for r in found.values())
         assert len(ledger["breaks"]) == len([r for r in found.values() if r["discontinuities"]])
-        assert all(m.poll() is None for m in monitors), [m.stderr.read() for m in monitors if m.poll() is not None]
+        assert all(m.poll() is None for m in monitors), [
+            m.stderr.read() for m in monitors if m.poll() is not None
+        ]
         assert last_start > 0
     finally:
         for m in monitors:

@@ -32,7 +32,9 @@ BIN = Path(sys.executable).parent
 
 
 def fetch(url: str, method: str = "GET", body: dict | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(
+        url, method=method, data=json.dumps(body).encode() if body is not None else None
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return response.status, response.read().decode()
 
@@ -48,14 +50,28 @@ def test_two_workers_on_one_port_answer_identically(running_rig, tmp_path):
     api, env = running_rig
     port = free_port()
     process = subprocess.Popen(
-        [str(BIN / "stitcher"), "serve", "--config", str(SMALL_CONFIG), "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            str(BIN / "stitcher"),
+            "serve",
+            "--config",
+            str(SMALL_CONFIG),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/healthz", process, 30)
         pids, lines_by_msn = set(), {}
-        for _ in range(40):  # a fresh connection each time: the kernel spreads them over the workers
+        for _ in range(
+            40
+        ):  # a fresh connection each time: the kernel spreads them over the workers
             pids.add(json.loads(fetch(f"{base}/healthz")[1])["pid"])
             playlist = parse_media_playlist(fetch(f"{base}/ssai/news/hi.m3u8")[1])
             for msn, disc, segment in playlist.numbered():
@@ -66,7 +82,12 @@ def test_two_workers_on_one_port_answer_identically(running_rig, tmp_path):
             time.sleep(0.25)
         assert len(pids) == 2, pids
         metrics = fetch(f"{base}/metrics")[1]
-        served = sum(float(m) for m in re.findall(r'stitcher_requests_total\{route="/healthz",status="200"\} ([0-9.]+)', metrics))
+        served = sum(
+            float(m)
+            for m in re.findall(
+                r'stitcher_requests_total\{route="/healthz",status="200"\} ([0-9.]+)', metrics
+            )
+        )
         assert served >= 2
     finally:
         process.terminate()
@@ -98,10 +119,26 @@ def test_a_port_in_use_is_a_clear_error(tmp_path, small_content):
         taken.listen()
         port = taken.getsockname()[1]
         env = {**os.environ, "RIG_STATE_DIR": str(tmp_path)}
-        result = subprocess.run([str(BIN / "rig"), "up", "--headless", "--config", str(SMALL_CONFIG), "--stitcher-port", str(port)],
-                                env=env, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [
+                str(BIN / "rig"),
+                "up",
+                "--headless",
+                "--config",
+                str(SMALL_CONFIG),
+                "--stitcher-port",
+                str(port),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 2
-    assert f"stitcher cannot listen on 127.0.0.1:{port}" in result.stderr and "--stitcher-port" in result.stderr
+    assert (
+        f"stitcher cannot listen on 127.0.0.1:{port}" in result.stderr
+        and "--stitcher-port" in result.stderr
+    )
 
 
 def test_rig_up_opens_the_tui_in_a_terminal_and_q_stops_everything(tmp_path, small_content):
@@ -111,8 +148,15 @@ def test_rig_up_opens_the_tui_in_a_terminal_and_q_stops_everything(tmp_path, sma
     import select
 
     ports = {name: free_port() for name in ("ORIGIN", "ADS", "STITCHER")}
-    env = {**os.environ, "RIG_STATE_DIR": str(tmp_path), "RIG_ADS_HOUSE_COUNT": "1", "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "44",
-           **{f"RIG_{k}_PORT": str(v) for k, v in ports.items()}}
+    env = {
+        **os.environ,
+        "RIG_STATE_DIR": str(tmp_path),
+        "RIG_ADS_HOUSE_COUNT": "1",
+        "TERM": "xterm-256color",
+        "COLUMNS": "140",
+        "LINES": "44",
+        **{f"RIG_{k}_PORT": str(v) for k, v in ports.items()},
+    }
     pid, fd = pty.fork()
     if pid == 0:  # the child: rig up on the terminal
         os.execve(str(BIN / "rig"), [str(BIN / "rig"), "up", "--config", str(SMALL_CONFIG)], env)
@@ -141,5 +185,7 @@ def test_rig_up_opens_the_tui_in_a_terminal_and_q_stops_everything(tmp_path, sma
     finally:
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
-    left = subprocess.run(["pgrep", "-f", f"--port {ports['STITCHER']}"], capture_output=True, text=True).stdout.split()
+    left = subprocess.run(
+        ["pgrep", "-f", f"--port {ports['STITCHER']}"], capture_output=True, text=True
+    ).stdout.split()
     assert not left, left

@@ -25,19 +25,40 @@ TICKS = 90_000
 VECTORS = [
     (
         "/DA0AAAAAAAA///wBQb+cr0AUAAeAhxDVUVJSAAAjn/PAAGlmbAICAAAAAAsoKGKNAIAmsnRfg==",
-        dict(command="time_signal", event_id=0x4800008E, kind="out", duration=307.0, segmentation_types=(0x34,), upid="000000002ca0a18a"),
+        dict(
+            command="time_signal",
+            event_id=0x4800008E,
+            kind="out",
+            duration=307.0,
+            segmentation_types=(0x34,),
+            upid="000000002ca0a18a",
+        ),
     ),
     (
         "/DAvAAAAAAAA///wFAVIAACPf+/+c2nALv4AUsz1AAAAAAAKAAhDVUVJAAABNWLbowo=",
-        dict(command="splice_insert", event_id=0x4800008F, kind="out", auto_return=True, immediate=False),
+        dict(
+            command="splice_insert",
+            event_id=0x4800008F,
+            kind="out",
+            auto_return=True,
+            immediate=False,
+        ),
     ),
     (
         "/DAvAAAAAAAA///wBQb+dGKQoAAZAhdDVUVJSAAAjn+fCAgAAAAALKChijUCAKnMZ1g=",
-        dict(command="time_signal", event_id=0x4800008E, kind="in", duration=None, segmentation_types=(0x35,)),
+        dict(
+            command="time_signal",
+            event_id=0x4800008E,
+            kind="in",
+            duration=None,
+            segmentation_types=(0x35,),
+        ),
     ),
     (
         "/DA0AAAAAAAAAAAABQb+ADAQ6QAeAhxDVUVJQAAAO3/PAAEUrEoICAAAAAAg+2UBNAAANvrtoQ==",
-        dict(command="time_signal", kind="out", segmentation_types=(0x34,), upid="0000000020fb6501"),
+        dict(
+            command="time_signal", kind="out", segmentation_types=(0x34,), upid="0000000020fb6501"
+        ),
     ),
     (
         "/DAvAAAAAAAAAP/wFAUAAAKWf+//4WoauH4BTFYgAAEAAAAKAAhDVUVJAAAAAOv1oqc=",
@@ -53,7 +74,14 @@ VECTORS = [
     ),
     (
         "/DAgAAAAAAAAAP/wDwUAAAjsf/9+AKTLgAAAAAAAAAcCe8k=",
-        dict(command="splice_insert", event_id=2284, kind="out", duration=120.0, immediate=True, pts=None),
+        dict(
+            command="splice_insert",
+            event_id=2284,
+            kind="out",
+            duration=120.0,
+            immediate=True,
+            pts=None,
+        ),
     ),
 ]
 # RFC 8216 / rfc8216bis example, DATERANGE ID "splice-6FFFFFF0": zero CRC (and one byte short)
@@ -63,8 +91,17 @@ RFC_EXAMPLE = "0xFC002F0000000000FF000014056FFFFFF000E011622DCAFF000052636200000
 # --------------------------------------------------------------------------- section builders
 
 
-def section(command_type: int, command: bytes, descriptors: bytes = b"", *, pts_adjustment: int = 0, command_length: int | None = None,
-            table_id: int = 0xFC, encrypted: bool = False, crc: int | None = None) -> bytes:
+def section(
+    command_type: int,
+    command: bytes,
+    descriptors: bytes = b"",
+    *,
+    pts_adjustment: int = 0,
+    command_length: int | None = None,
+    table_id: int = 0xFC,
+    encrypted: bool = False,
+    crc: int | None = None,
+) -> bytes:
     length = len(command) if command_length is None else command_length
     body = bytes([0])  # protocol_version
     body += ((int(encrypted) << 39) | pts_adjustment).to_bytes(5, "big")
@@ -80,12 +117,22 @@ def splice_time(pts: int | None) -> bytes:
     return bytes([0x7F]) if pts is None else ((1 << 39) | (0x3F << 33) | pts).to_bytes(5, "big")
 
 
-def splice_insert(event_id: int, *, out: bool = True, pts: int | None = 0, duration: int | None = None, auto_return: bool = True,
-                  cancel: bool = False, program: bool = True) -> bytes:
+def splice_insert(
+    event_id: int,
+    *,
+    out: bool = True,
+    pts: int | None = 0,
+    duration: int | None = None,
+    auto_return: bool = True,
+    cancel: bool = False,
+    program: bool = True,
+) -> bytes:
     data = event_id.to_bytes(4, "big") + bytes([0xFF if cancel else 0x7F])
     if cancel:
         return data
-    flags = (out << 7) | (program << 6) | ((duration is not None) << 5) | ((pts is None) << 4) | 0x0F
+    flags = (
+        (out << 7) | (program << 6) | ((duration is not None) << 5) | ((pts is None) << 4) | 0x0F
+    )
     data += bytes([flags])
     if program:
         if pts is not None:
@@ -97,8 +144,15 @@ def splice_insert(event_id: int, *, out: bool = True, pts: int | None = 0, durat
     return data + (1).to_bytes(2, "big") + bytes([0, 0])
 
 
-def segmentation(event_id: int, type_id: int = 0x34, *, duration: int | None = None, upid: bytes = b"", upid_type: int | None = None,
-                 cancel: bool = False) -> bytes:
+def segmentation(
+    event_id: int,
+    type_id: int = 0x34,
+    *,
+    duration: int | None = None,
+    upid: bytes = b"",
+    upid_type: int | None = None,
+    cancel: bool = False,
+) -> bytes:
     body = b"CUEI" + event_id.to_bytes(4, "big")
     if cancel:
         body += bytes([0xFF])
@@ -123,7 +177,11 @@ def no_output():
     saved = threefive.stuff.stderr
     threefive.stuff.stderr = theirs
     try:
-        with mock.patch.dict(os.environ, {"HTTP_USER_AGENT": "test"}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            mock.patch.dict(os.environ, {"HTTP_USER_AGENT": "test"}),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             yield
     finally:
         threefive.stuff.stderr = saved
@@ -156,7 +214,12 @@ def test_vector_details():
 def test_vectors_decode_from_hex_and_bytes():
     for cue, _ in VECTORS:
         raw = base64.b64decode(cue)
-        assert decode(raw) == decode(cue) == decode("0x" + raw.hex()) == decode("0X" + raw.hex().upper())
+        assert (
+            decode(raw)
+            == decode(cue)
+            == decode("0x" + raw.hex())
+            == decode("0X" + raw.hex().upper())
+        )
         assert decode(cue.rstrip("=")) == decode(cue)  # missing padding is tolerated
         assert decode(f"  {cue}\n") == decode(cue)
 
@@ -173,11 +236,13 @@ def test_rfc_example_is_rejected_for_its_crc():
 
 
 def specs():
-    for command, kind in itertools.product(("splice_insert", "time_signal"), ("out", "in", "cancel")):
+    for command, kind in itertools.product(
+        ("splice_insert", "time_signal"), ("out", "in", "cancel")
+    ):
         for pts in (None, 0, 1, 123_456_789, (1 << 33) - 1):
             if kind == "cancel" and pts is not None and command == "splice_insert":
                 continue
-            for duration in ((None, 0.5, 30.0, 201.467133) if kind == "out" else (None,)):
+            for duration in (None, 0.5, 30.0, 201.467133) if kind == "out" else (None,):
                 try:
                     yield CueSpec(command, kind, 0x80000001, pts, duration)
                 except CueError:
@@ -216,7 +281,9 @@ def check_round_trip(spec: CueSpec) -> None:
             assert event.upid == upid.hex()
 
 
-@pytest.mark.parametrize("spec", list(specs()), ids=lambda s: f"{s.command}-{s.kind}-{s.pts}-{s.duration}")
+@pytest.mark.parametrize(
+    "spec", list(specs()), ids=lambda s: f"{s.command}-{s.kind}-{s.pts}-{s.duration}"
+)
 def test_round_trip_with_our_encoder(spec):
     with no_output():
         check_round_trip(spec)
@@ -234,9 +301,13 @@ def cue_specs(draw):
     upid = seg_type = None
     if command == "time_signal" and kind != "cancel":
         upid = draw(st.none() | st.binary(min_size=8, max_size=8))
-        seg_type = draw(st.none() | st.sampled_from(sorted(OUT_TYPES if kind == "out" else IN_TYPES)))
+        seg_type = draw(
+            st.none() | st.sampled_from(sorted(OUT_TYPES if kind == "out" else IN_TYPES))
+        )
     try:
-        return CueSpec(command, kind, draw(st.integers(0, (1 << 32) - 1)), pts, duration, upid, seg_type)
+        return CueSpec(
+            command, kind, draw(st.integers(0, (1 << 32) - 1)), pts, duration, upid, seg_type
+        )
     except CueError:
         from hypothesis import assume
 
@@ -261,7 +332,13 @@ def test_pts_adjustment_is_added_mod_2_33():
 
 def test_splice_insert_cancel_and_in():
     cancel = decode(section(0x05, splice_insert(42, cancel=True)))
-    assert (cancel.kind, cancel.event_id, cancel.pts, cancel.duration, cancel.immediate) == ("cancel", 42, None, None, False)
+    assert (cancel.kind, cancel.event_id, cancel.pts, cancel.duration, cancel.immediate) == (
+        "cancel",
+        42,
+        None,
+        None,
+        False,
+    )
     back = decode(section(0x05, splice_insert(42, out=False, pts=900)))
     assert (back.kind, back.pts, back.auto_return) == ("in", 900, None)
     no_auto = decode(section(0x05, splice_insert(42, duration=90 * TICKS, auto_return=False)))
@@ -269,12 +346,23 @@ def test_splice_insert_cancel_and_in():
 
 
 def test_time_signal_kinds():
-    assert decode(section(0x06, splice_time(5), segmentation(9, 0x10))).kind == "other"  # program start
-    program_start = decode(section(0x06, splice_time(5), segmentation(9, 0x10) + segmentation(10, 0x36, duration=TICKS)))
+    assert (
+        decode(section(0x06, splice_time(5), segmentation(9, 0x10))).kind == "other"
+    )  # program start
+    program_start = decode(
+        section(
+            0x06, splice_time(5), segmentation(9, 0x10) + segmentation(10, 0x36, duration=TICKS)
+        )
+    )
     assert (program_start.kind, program_start.event_id, program_start.duration) == ("out", 10, 1.0)
     assert program_start.segmentation_types == (0x10, 0x36)
     cancel = decode(section(0x06, splice_time(None), segmentation(11, cancel=True)))
-    assert (cancel.kind, cancel.event_id, cancel.pts, cancel.immediate) == ("cancel", 11, None, True)
+    assert (cancel.kind, cancel.event_id, cancel.pts, cancel.immediate) == (
+        "cancel",
+        11,
+        None,
+        True,
+    )
     for start in OUT_TYPES:
         assert decode(section(0x06, splice_time(1), segmentation(1, start))).kind == "out"
         assert decode(section(0x06, splice_time(1), segmentation(1, start + 1))).kind == "in"
@@ -284,14 +372,24 @@ def test_time_signal_kinds():
 
 def test_other_commands():
     null = decode(section(0x00, b""))
-    assert (null.command, null.kind, null.event_id, null.pts, null.immediate) == ("splice_null", "other", None, None, False)
+    assert (null.command, null.kind, null.event_id, null.pts, null.immediate) == (
+        "splice_null",
+        "other",
+        None,
+        None,
+        False,
+    )
     assert decode(section(0x07, b"")).command == "bandwidth_reservation"
     private = decode(section(0xFF, b"ABCD\x00\x01\xff"))
     assert (private.command, private.kind) == ("private", "other")
 
 
 def test_private_descriptors_with_binary_payload_are_skipped():
-    raw = section(0x05, splice_insert(5, duration=TICKS), private_descriptor(b"\xff\xfe\x00\x80") + segmentation(6, 0x34))
+    raw = section(
+        0x05,
+        splice_insert(5, duration=TICKS),
+        private_descriptor(b"\xff\xfe\x00\x80") + segmentation(6, 0x34),
+    )
     with no_output():
         event = decode(raw)
     assert (event.kind, event.event_id, event.segmentation_types) == ("out", 5, (0x34,))
@@ -301,14 +399,29 @@ def test_legacy_command_length_0xfff():
     command = splice_insert(77, pts=1234, duration=30 * TICKS)
     legacy = decode(section(0x05, command, segmentation(1, 0x10), command_length=0xFFF))
     normal = decode(section(0x05, command, segmentation(1, 0x10)))
-    assert (legacy.event_id, legacy.pts, legacy.duration, legacy.segmentation_types) == (77, 1234, 30.0, (0x10,))
-    assert (legacy.event_id, legacy.pts, legacy.duration) == (normal.event_id, normal.pts, normal.duration)
+    assert (legacy.event_id, legacy.pts, legacy.duration, legacy.segmentation_types) == (
+        77,
+        1234,
+        30.0,
+        (0x10,),
+    )
+    assert (legacy.event_id, legacy.pts, legacy.duration) == (
+        normal.event_id,
+        normal.pts,
+        normal.duration,
+    )
 
 
 def test_upid_is_hex_of_the_relevant_descriptor():
-    raw = section(0x06, splice_time(1), segmentation(1, 0x10) + segmentation(2, 0x34, upid=b"abc", upid_type=0x0F))
+    raw = section(
+        0x06,
+        splice_time(1),
+        segmentation(1, 0x10) + segmentation(2, 0x34, upid=b"abc", upid_type=0x0F),
+    )
     assert decode(raw).upid == "616263"
-    fallback = section(0x06, splice_time(1), segmentation(1, 0x10, upid=b"\xaa" * 8) + segmentation(2, 0x34))
+    fallback = section(
+        0x06, splice_time(1), segmentation(1, 0x10, upid=b"\xaa" * 8) + segmentation(2, 0x34)
+    )
     assert decode(fallback).upid == "aa" * 8
 
 
@@ -347,11 +460,19 @@ def with_crc(data: bytes) -> bytes:
         (section(0x09, b""), "unsupported", "reserved command type 0x09"),
         (section(0x05, splice_insert(1), encrypted=True), "unsupported", "encrypted"),
         (section(0x05, splice_insert(1, program=False)), "unsupported", "component"),
-        (section(0x05, splice_insert(1, pts=5), command_length=9), "command", "splice_command_length is 9"),
+        (
+            section(0x05, splice_insert(1, pts=5), command_length=9),
+            "command",
+            "splice_command_length is 9",
+        ),
         (section(0x06, splice_time(5), command_length=3), "command", "splice_command_length is 3"),
         (section(0x05, splice_insert(1), b"\x02\x30CUEI"), "descriptor", "overruns"),
         (section(0x05, splice_insert(1), b"\x02\x01C"), "descriptor", "too short"),
-        (section(0x06, splice_time(5), segmentation(1, 0x34, upid=b"\x01", upid_type=0x77)), "threefive", "upid"),
+        (
+            section(0x06, splice_time(5), segmentation(1, 0x34, upid=b"\x01", upid_type=0x77)),
+            "threefive",
+            "upid",
+        ),
         (section(0xFF, b"AB"), "command", "private_command"),
     ],
 )
@@ -436,4 +557,6 @@ def test_base64_input_never_prints_even_in_threefive_cgi_mode():
         for cue, _ in VECTORS:
             decode(cue)
         with pytest.raises(Scte35Error):
-            decode(section(0x06, splice_time(5), segmentation(1, 0x34, upid=b"\x01", upid_type=0x77)))
+            decode(
+                section(0x06, splice_time(5), segmentation(1, 0x34, upid=b"\x01", upid_type=0x77))
+            )

@@ -18,12 +18,21 @@ def test_shipped_defaults_define_two_channels_with_different_cue_formats():
     assert settings.origin.port == 8081 and settings.origin.window_segments == 6
     assert settings.origin.epoch == 1_767_225_600.0
     # whole pictures and whole AAC frames, no B-frames: the sound switches with the picture (docs/splices.md)
-    assert (settings.media.segment_seconds, settings.media.loop_seconds, settings.media.b_frames) == (1.92, 61.44, 0)
+    assert (
+        settings.media.segment_seconds,
+        settings.media.loop_seconds,
+        settings.media.b_frames,
+    ) == (1.92, 61.44, 0)
     assert settings.state_dir == Path("~/.local/state/ssai-rig").expanduser()
 
 
 def test_environment_overrides(tmp_path):
-    env = {"RIG_STATE_DIR": str(tmp_path), "RIG_ORIGIN_PORT": "9999", "RIG_ORIGIN_EPOCH": "2026-06-01T00:00:00Z", "RIG_MEDIA_FPS": "50"}
+    env = {
+        "RIG_STATE_DIR": str(tmp_path),
+        "RIG_ORIGIN_PORT": "9999",
+        "RIG_ORIGIN_EPOCH": "2026-06-01T00:00:00Z",
+        "RIG_MEDIA_FPS": "50",
+    }
     settings = load_settings(env=env)
     assert settings.state_dir == tmp_path
     assert settings.origin.port == 9999

@@ -12,18 +12,23 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import pytest
 
-from tests.driving import random_qa_cues
 from rig.validator import Checker
 from rig.validator_rules import check_master_playlist, check_media_playlist
 from stitcher.breaks import BreakError, BreakRecord, Grid, shorten
 from stitcher.catalog import Rung
 from stitcher.decision import Pod, PodItem
-from stitcher.playlist import MediaPlaylist, Segment, Tag, parse_master_playlist, parse_media_playlist
+from stitcher.playlist import (
+    MediaPlaylist,
+    Segment,
+    Tag,
+    parse_master_playlist,
+    parse_media_playlist,
+)
 from stitcher.sgai import (
     NoInterstitial,
     SgaiError,
@@ -34,11 +39,25 @@ from stitcher.sgai import (
     interstitial_id,
     item_master,
 )
+from tests.driving import random_qa_cues
 
 D = 2.0
 T0 = 1_767_312_000.0  # a segment boundary
-VARIANTS = ((800_000, "http://media.test/ads/a/lo/index.m3u8"), (2_000_000, "http://media.test/ads/a/hi/index.m3u8"))
-ORDER = ["ID", "CLASS", "START-DATE", "DURATION", "X-ASSET-LIST", "X-RESUME-OFFSET", "X-PLAYOUT-LIMIT", "X-RESTRICT", "X-SNAP"]
+VARIANTS = (
+    (800_000, "http://media.test/ads/a/lo/index.m3u8"),
+    (2_000_000, "http://media.test/ads/a/hi/index.m3u8"),
+)
+ORDER = [
+    "ID",
+    "CLASS",
+    "START-DATE",
+    "DURATION",
+    "X-ASSET-LIST",
+    "X-RESUME-OFFSET",
+    "X-PLAYOUT-LIMIT",
+    "X-RESTRICT",
+    "X-SNAP",
+]
 
 
 def pod(*durations: float, slate: float = 0.0) -> Pod:
@@ -48,25 +67,55 @@ def pod(*durations: float, slate: float = 0.0) -> Pod:
     return Pod("p", tuple(items))
 
 
-def record(event_id="7", ad_start=T0 + 20, end=T0 + 50, announced=None, the_pod=None, created=T0 + 1.25, **kw) -> BreakRecord:
+def record(
+    event_id="7",
+    ad_start=T0 + 20,
+    end=T0 + 50,
+    announced=None,
+    the_pod=None,
+    created=T0 + 1.25,
+    **kw,
+) -> BreakRecord:
     the_pod = the_pod or pod(4, 6, slate=20)
     points = (ad_start, end)
-    return BreakRecord("news", event_id, "scte35", ad_start, end - ad_start, end, ad_start, the_pod, points, created, created,
-                       interstitial_end=end if announced is None else announced, **kw)
+    return BreakRecord(
+        "news",
+        event_id,
+        "scte35",
+        ad_start,
+        end - ad_start,
+        end,
+        ad_start,
+        the_pod,
+        points,
+        created,
+        created,
+        interstitial_end=end if announced is None else announced,
+        **kw,
+    )
 
 
 def origin(first: int, count: int = 6, disc_at: int | None = None) -> MediaPlaylist:
     """An origin window of `count` 2 s segments from MSN `first` (segment n starts at T0 + 2n)."""
     segments = []
     for n in range(first, first + count):
-        pdt = datetime.fromtimestamp(T0 + D * n, tz=timezone.utc)
+        pdt = datetime.fromtimestamp(T0 + D * n, tz=UTC)
         tags = (Tag("EXT-X-CUE-OUT-CONT", "2.000/30"),) if n == first + 1 else ()
         segments.append(Segment(f"seg_{n}.ts", D, "2.000", "", n == disc_at, pdt, tags))
-    return MediaPlaylist(target_duration=2, segments=tuple(segments), media_sequence=first, discontinuity_sequence=3, version=3)
+    return MediaPlaylist(
+        target_duration=2,
+        segments=tuple(segments),
+        media_sequence=first,
+        discontinuity_sequence=3,
+        version=3,
+    )
 
 
 def is_interstitial(tag: Tag) -> bool:
-    return tag.name == "EXT-X-DATERANGE" and tag.attributes().text("CLASS") == "com.apple.hls.interstitial"
+    return (
+        tag.name == "EXT-X-DATERANGE"
+        and tag.attributes().text("CLASS") == "com.apple.hls.interstitial"
+    )
 
 
 def interstitials(playlist: MediaPlaylist) -> dict[int, list[Tag]]:
@@ -93,11 +142,16 @@ def test_the_tag_byte_by_byte():
     )
     assert tag.attributes().names() == ORDER
     # the asset list is relative: hls.js resolves it against the media playlist URL the app serves
-    assert urljoin("http://stitcher.test/sgai/news/hi.m3u8", tag.attributes().text("X-ASSET-LIST")) == (
-        f"http://stitcher.test/sgai/news/breaks/7/assets.json?_HLS_interstitial_id={ident}"
-    )
+    assert urljoin(
+        "http://stitcher.test/sgai/news/hi.m3u8", tag.attributes().text("X-ASSET-LIST")
+    ) == (f"http://stitcher.test/sgai/news/breaks/7/assets.json?_HLS_interstitial_id={ident}")
     text = out.render()
-    assert check_media_playlist(parse_media_playlist(text), "http://stitcher.test/sgai/news/hi.m3u8", text=text) == []
+    assert (
+        check_media_playlist(
+            parse_media_playlist(text), "http://stitcher.test/sgai/news/hi.m3u8", text=text
+        )
+        == []
+    )
 
 
 def test_origin_segments_stay_the_origins():
@@ -106,8 +160,14 @@ def test_origin_segments_stay_the_origins():
     assert (out.media_sequence, out.discontinuity_sequence, out.target_duration) == (8, 3, 2)
     for before, after in zip(source.segments, out.segments):
         assert after.uri == f"http://origin.test/news/hi/{before.uri}"
-        assert (after.extinf, after.discontinuity, after.program_date_time) == (before.extinf, before.discontinuity, before.program_date_time)
-        assert after.tags[: len(before.tags)] == before.tags  # the origin's tags first, in their order
+        assert (after.extinf, after.discontinuity, after.program_date_time) == (
+            before.extinf,
+            before.discontinuity,
+            before.program_date_time,
+        )
+        assert (
+            after.tags[: len(before.tags)] == before.tags
+        )  # the origin's tags first, in their order
     assert [n for n, _, _ in out.numbered()] == [n for n, _, _ in source.numbered()]
     assert [d for _, d, _ in out.numbered()] == [d for _, d, _ in source.numbered()]
 
@@ -117,13 +177,23 @@ def test_presence_follows_the_window():
     loads the asset list before it reaches the break), while that is in the window; then on the
     first segment while the window still overlaps the break (hls.js kills an interstitial whose
     DATERANGE leaves the playlist)."""
-    r = record(created=T0 + 12.5)  # recorded while segment 6 was being produced; adStart = segment 10, end = 25
-    assert interstitials(interleave(origin(0), URL, [r], D)) == {}  # window 0..5: segment 6 is not out yet
-    assert list(interstitials(interleave(origin(1), URL, [r], D))) == [6]  # the newest segment announces it
+    r = record(
+        created=T0 + 12.5
+    )  # recorded while segment 6 was being produced; adStart = segment 10, end = 25
+    assert (
+        interstitials(interleave(origin(0), URL, [r], D)) == {}
+    )  # window 0..5: segment 6 is not out yet
+    assert list(interstitials(interleave(origin(1), URL, [r], D))) == [
+        6
+    ]  # the newest segment announces it
     tag = interstitials(interleave(origin(1), URL, [r], D))[6]
     assert interstitials(interleave(origin(6), URL, [r], D)) == {6: tag}
-    assert interstitials(interleave(origin(7), URL, [r], D)) == {7: tag}  # the first segment takes it over
-    assert interstitials(interleave(origin(24), URL, [r], D)) == {24: tag}  # the last slot of the break
+    assert interstitials(interleave(origin(7), URL, [r], D)) == {
+        7: tag
+    }  # the first segment takes it over
+    assert interstitials(interleave(origin(24), URL, [r], D)) == {
+        24: tag
+    }  # the last slot of the break
     assert interstitials(interleave(origin(25), URL, [r], D)) == {}  # the window is past the break
 
 
@@ -132,7 +202,9 @@ def test_cancelled_breaks_have_no_interstitial_and_ids_are_never_reused():
     assert interstitials(interleave(origin(8), URL, [cancelled], D)) == {}
     with pytest.raises(NoInterstitial):
         asset_list(cancelled, D, str)
-    again = record(created=T0 + 3600.5, ad_start=T0 + 3620, end=T0 + 3650)  # SCTE-35 reused event id 7
+    again = record(
+        created=T0 + 3600.5, ad_start=T0 + 3620, end=T0 + 3650
+    )  # SCTE-35 reused event id 7
     assert interstitial_id(again) != interstitial_id(record())
     with pytest.raises(SgaiError, match="DATERANGE ID"):
         interleave(origin(8), URL, [record(event_id='7"')], D)
@@ -145,14 +217,18 @@ def test_identical_in_every_variant_and_reload():
     assert interstitials(hi) == interstitials(lo) and sum(map(len, interstitials(hi).values())) == 2
     reload = interleave(origin(6), URL, [r, other], D)
     # the same tag, moved to the new first segment; the other break is behind the window now
-    assert interstitials(reload) == {6: [t for t in interstitials(hi)[5] if interstitial_id(r) in t.value]}
+    assert interstitials(reload) == {
+        6: [t for t in interstitials(hi)[5] if interstitial_id(r) in t.value]
+    }
 
 
 def test_an_early_return_after_it_was_served_keeps_the_duration():
     seen = record(end=T0 + 30, announced=T0 + 50)  # returned early to segment 15; announced to 25
     (tag,) = interstitials(interleave(origin(10), URL, [seen], D))[10]
     assert tag.attributes().raw("DURATION") == "30.000" and interstitial_duration(seen, D) == 30.0
-    assert list(interstitials(interleave(origin(20), URL, [seen], D))) == [20]  # while the announced range lasts
+    assert list(interstitials(interleave(origin(20), URL, [seen], D))) == [
+        20
+    ]  # while the announced range lasts
 
 
 def test_after_an_earlier_break_the_tag_waits_for_the_segment_after_its_end():
@@ -163,20 +239,37 @@ def test_after_an_earlier_break_the_tag_waits_for_the_segment_after_its_end():
     an earlier break a tag waits for the segment starting one segment after that break's end;
     with breaks at least two segments apart it still comes before its break's first segment."""
     b1 = record("1", ad_start=T0 + 20, end=T0 + 32, created=T0 + 1.25)  # segments 10-15
-    b2 = record("2", ad_start=T0 + 38, end=T0 + 48, created=T0 + 1.26)  # 19-23: three segments after b1
+    b2 = record(
+        "2", ad_start=T0 + 38, end=T0 + 48, created=T0 + 1.26
+    )  # 19-23: three segments after b1
     b3 = record("3", ad_start=T0 + 54, end=T0 + 66, created=T0 + 1.27)  # 27-32
     both = [b3, b1, b2]
 
     def where(first: int, records=both) -> dict[str, int]:
-        return {interstitial_id(r).split("-")[1]: msn for msn, tags in interstitials(interleave(origin(first), URL, records, D)).items()
-                for r in records for t in tags if interstitial_id(r) in t.value}
+        return {
+            interstitial_id(r).split("-")[1]: msn
+            for msn, tags in interstitials(interleave(origin(first), URL, records, D)).items()
+            for r in records
+            for t in tags
+            if interstitial_id(r) in t.value
+        }
 
     assert where(0) == {"1": 0}  # b2 and b3 are not announced with b1
-    assert where(11) == {"1": 11}  # segment 16 (32-34 s) is the first past b1's end: nothing after b1 yet
-    assert where(12) == {"1": 12, "2": 17}  # then segment 17 carries b2, ahead of its first segment (19)
+    assert where(11) == {
+        "1": 11
+    }  # segment 16 (32-34 s) is the first past b1's end: nothing after b1 yet
+    assert where(12) == {
+        "1": 12,
+        "2": 17,
+    }  # then segment 17 carries b2, ahead of its first segment (19)
     assert where(17) == {"2": 17}  # b1 is behind the window; b2 stays
-    assert where(19) == {"2": 19} and where(20) == {"2": 20, "3": 25}  # segment 24 (48-50 s) first, then b3 on 25
-    for first in range(0, 30):  # every reload: a tag once served stays until the window is past its break
+    assert where(19) == {"2": 19} and where(20) == {
+        "2": 20,
+        "3": 25,
+    }  # segment 24 (48-50 s) first, then b3 on 25
+    for first in range(
+        0, 30
+    ):  # every reload: a tag once served stays until the window is past its break
         for r, ident in ((b1, "1"), (b2, "2"), (b3, "3")):
             now, later = where(first), where(first + 1)
             if ident in now and T0 + (first + 1) * D < r.sgai_end - D / 2:
@@ -188,21 +281,31 @@ def test_after_an_earlier_break_the_tag_waits_for_the_segment_after_its_end():
 
 def test_what_holds_a_tag_back():
     b1 = record("1", ad_start=T0 + 20, end=T0 + 32, created=T0 + 1.25)
-    abutting = record("2", ad_start=T0 + 32, end=T0 + 42, created=T0 + 1.26)  # no content between: not held back
+    abutting = record(
+        "2", ad_start=T0 + 32, end=T0 + 42, created=T0 + 1.26
+    )  # no content between: not held back
     assert announce_from(abutting, [b1, abutting], D) is None
     later = record("2", ad_start=T0 + 38, end=T0 + 48, created=T0 + 1.26)
     assert announce_from(later, [b1, later], D) == T0 + 34
-    assert announce_from(later, [replace(b1, cancelled=True), later], D) is None  # a cancelled break has no interstitial
+    assert (
+        announce_from(later, [replace(b1, cancelled=True), later], D) is None
+    )  # a cancelled break has no interstitial
     assert announce_from(b1, [b1, later], D) is None  # only earlier breaks count
-    inserted = record("0", ad_start=T0 + 6, end=T0 + 12, created=T0 + 30.5)  # recorded after b1, placed before it
-    assert announce_from(b1, [inserted, b1], D) is None  # b1's tag may be out already: it never moves
+    inserted = record(
+        "0", ad_start=T0 + 6, end=T0 + 12, created=T0 + 30.5
+    )  # recorded after b1, placed before it
+    assert (
+        announce_from(b1, [inserted, b1], D) is None
+    )  # b1's tag may be out already: it never moves
     # an early return after it was announced keeps the interstitial's end, so the next tag keeps its place
     returned = replace(b1, end=T0 + 26, interstitial_end=T0 + 32)
     assert announce_from(later, [returned, later], D) == T0 + 34
 
 
 def test_no_program_date_time_is_a_clear_error():
-    plain = parse_media_playlist("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\na.ts\n#EXTINF:2.000,\nb.ts\n")
+    plain = parse_media_playlist(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\na.ts\n#EXTINF:2.000,\nb.ts\n"
+    )
     with pytest.raises(SgaiError, match="PROGRAM-DATE-TIME"):
         interleave(plain, URL, [record()], D)
 
@@ -220,23 +323,49 @@ def millis(assets: dict) -> int:
 
 def test_the_assets_add_up_to_the_duration_exactly():
     full = asset_list(record(), D, uri, slate_media=10.0)
-    assert full == {"ASSETS": [{"URI": uri(0), "DURATION": 4.0}, {"URI": uri(1), "DURATION": 6.0},
-                               {"URI": uri(2), "DURATION": 10.0}, {"URI": uri(2), "DURATION": 10.0}]}
-    late = asset_list(record(ad_start=T0 + 26), D, uri, slate_media=10.0)  # a late cue: 24 s of the 30 s pod
-    assert [a["DURATION"] for a in late["ASSETS"]] == [4.0, 6.0, 10.0, 4.0] and millis(late) == 24_000
-    odd = asset_list(record(the_pod=pod(4, slate=3.3), end=T0 + 30), D, uri, slate_media=10.0)  # a remote pod: 7.3 s of 10 s
-    assert [(a["URI"], a["DURATION"]) for a in odd["ASSETS"]] == [(uri(0), 4.0), (uri(1), 3.3), (uri(2), 2.7)]  # filler: len(items)
+    assert full == {
+        "ASSETS": [
+            {"URI": uri(0), "DURATION": 4.0},
+            {"URI": uri(1), "DURATION": 6.0},
+            {"URI": uri(2), "DURATION": 10.0},
+            {"URI": uri(2), "DURATION": 10.0},
+        ]
+    }
+    late = asset_list(
+        record(ad_start=T0 + 26), D, uri, slate_media=10.0
+    )  # a late cue: 24 s of the 30 s pod
+    assert [a["DURATION"] for a in late["ASSETS"]] == [4.0, 6.0, 10.0, 4.0] and millis(
+        late
+    ) == 24_000
+    odd = asset_list(
+        record(the_pod=pod(4, slate=3.3), end=T0 + 30), D, uri, slate_media=10.0
+    )  # a remote pod: 7.3 s of 10 s
+    assert [(a["URI"], a["DURATION"]) for a in odd["ASSETS"]] == [
+        (uri(0), 4.0),
+        (uri(1), 3.3),
+        (uri(2), 2.7),
+    ]  # filler: len(items)
     assert millis(odd) == 10_000 and math.isclose(sum(a["DURATION"] for a in odd["ASSETS"]), 10.0)
-    short = asset_list(record(end=T0 + 24, announced=T0 + 24), D, uri, slate_media=10.0)  # returned early before it was seen
+    short = asset_list(
+        record(end=T0 + 24, announced=T0 + 24), D, uri, slate_media=10.0
+    )  # returned early before it was seen
     assert [a["DURATION"] for a in short["ASSETS"]] == [4.0] and millis(short) == 4_000
-    kept = asset_list(record(end=T0 + 24, announced=T0 + 50), D, uri, slate_media=10.0)  # after: the announced 30 s
+    kept = asset_list(
+        record(end=T0 + 24, announced=T0 + 50), D, uri, slate_media=10.0
+    )  # after: the announced 30 s
     assert millis(kept) == 30_000
 
 
 def test_every_asset_fits_its_media():
-    for slate_media, expected in ((10.0, [10.0, 10.0]), (None, [2.0] * 10), (6.0, [6.0, 6.0, 6.0, 2.0])):
+    for slate_media, expected in (
+        (10.0, [10.0, 10.0]),
+        (None, [2.0] * 10),
+        (6.0, [6.0, 6.0, 6.0, 2.0]),
+    ):
         assets = asset_list(record(), D, uri, slate_media=slate_media)["ASSETS"]
-        assert [a["DURATION"] for a in assets[2:]] == expected and millis({"ASSETS": assets}) == 30_000
+        assert [a["DURATION"] for a in assets[2:]] == expected and millis(
+            {"ASSETS": assets}
+        ) == 30_000
 
 
 def test_start_offset():
@@ -256,16 +385,28 @@ def test_start_offset():
 
 
 def test_item_master_has_a_variant_per_rung():
-    ladder = (Rung("hi", 2_000_000, 1280, 720, frame_rate=25.0), Rung("mid", 1_200_000, 960, 540), Rung("lo", 800_000, 640, 360, "avc1.42c01e,mp4a.40.2"))
+    ladder = (
+        Rung("hi", 2_000_000, 1280, 720, frame_rate=25.0),
+        Rung("mid", 1_200_000, 960, 540),
+        Rung("lo", 800_000, 640, 360, "avc1.42c01e,mp4a.40.2"),
+    )
     master = item_master(ladder, PodItem("house-1", "ad", 4.0, VARIANTS))
     text = master.render()
     parsed = parse_master_playlist(text)
     assert check_master_playlist(parsed) == [] and not parsed.notes
-    assert [v.uri for v in parsed.variants] == [VARIANTS[1][1], VARIANTS[0][1], VARIANTS[0][1]]  # mid: the nearest
+    assert [v.uri for v in parsed.variants] == [
+        VARIANTS[1][1],
+        VARIANTS[0][1],
+        VARIANTS[0][1],
+    ]  # mid: the nearest
     first = parsed.variants[0].attributes
     assert first.names() == ["BANDWIDTH", "RESOLUTION", "CODECS", "FRAME-RATE"]
-    assert (first.raw("BANDWIDTH"), first.raw("RESOLUTION"), first.raw("CODECS"), first.raw("FRAME-RATE")) == (
-        "2000000", "1280x720", '"avc1.4d401f,mp4a.40.2"', "25.000")
+    assert (
+        first.raw("BANDWIDTH"),
+        first.raw("RESOLUTION"),
+        first.raw("CODECS"),
+        first.raw("FRAME-RATE"),
+    ) == ("2000000", "1280x720", '"avc1.4d401f,mp4a.40.2"', "25.000")
     assert parsed.variants[2].codecs == "avc1.42c01e,mp4a.40.2"
     with pytest.raises(SgaiError):
         item_master(ladder, PodItem("x", "ad", 4.0, ()))
@@ -281,14 +422,23 @@ def media_seconds(catalog, channel) -> dict[str, float]:
 
 async def render(rig, variant: str, now: float) -> MediaPlaylist:
     records = await rig.ledger.records("news")
-    return interleave(rig.origin.media(variant, now), f"http://origin.test/news/{variant}/index.m3u8", records, rig.channel.segment_duration)
+    return interleave(
+        rig.origin.media(variant, now),
+        f"http://origin.test/news/{variant}/index.m3u8",
+        records,
+        rig.channel.segment_duration,
+    )
 
 
-def check_assets(record: BreakRecord, lengths: dict[str, float], offset: float | None = None) -> None:
+def check_assets(
+    record: BreakRecord, lengths: dict[str, float], offset: float | None = None
+) -> None:
     """The asset list adds up to DURATION, no asset is longer than its media, a late joiner gets it all."""
     item_uri = lambda k: f"http://stitcher.test/sgai/news/items/{k}.m3u8"  # noqa: E731
     assets = asset_list(record, D, item_uri, None, lengths["slate"])["ASSETS"]
-    assert sum(round(a["DURATION"] * 1000) for a in assets) == round(interstitial_duration(record, D) * 1000)
+    assert sum(round(a["DURATION"] * 1000) for a in assets) == round(
+        interstitial_duration(record, D) * 1000
+    )
     items = record.pod.items
     for a in assets:
         k = int(a["URI"].rsplit("/", 1)[1].split(".")[0])
@@ -307,15 +457,30 @@ async def test_interleaved_playlists_keep_the_timeline_for_every_viewer(rig, clo
     while clock.now() - start < 20 * 60:  # twenty minutes of stream
         clock.advance(0.5)
         now = clock.now()
-        random_qa_cues(rng, rig.origin, now, posted, return_rate=1 / 100)  # returns: the origin's CUE-IN or a cancel
-        if rng.random() < 1 / 40:  # QA returns a break early through the ledger, at a random time or at once
+        random_qa_cues(
+            rng, rig.origin, now, posted, return_rate=1 / 100
+        )  # returns: the origin's CUE-IN or a cancel
+        if (
+            rng.random() < 1 / 40
+        ):  # QA returns a break early through the ledger, at a random time or at once
             live = [r for r in await rig.ledger.records("news") if not r.cancelled and r.end > now]
-            upcoming = [r for r in live if r.ad_start > now + 2 * D]  # announced by a pre-roll, not yet published
+            upcoming = [
+                r for r in live if r.ad_start > now + 2 * D
+            ]  # announced by a pre-roll, not yet published
             if live:
                 target = rng.choice(upcoming or live)
                 grid = Grid.of(rig.origin.media("hi", now), D)
                 try:
-                    await rig.ledger.update(target, shorten(target, grid, now, rng.choice([None, target.ad_start + rng.choice([2, 4, 6])])), now)
+                    await rig.ledger.update(
+                        target,
+                        shorten(
+                            target,
+                            grid,
+                            now,
+                            rng.choice([None, target.ad_start + rng.choice([2, 4, 6])]),
+                        ),
+                        now,
+                    )
                 except BreakError:
                     pass  # it ends by then anyway, or it changed meanwhile
         if round(now * 2) % 2 == 0:
@@ -329,17 +494,32 @@ async def test_interleaved_playlists_keep_the_timeline_for_every_viewer(rig, clo
             for tag in (t for s in playlist.segments for t in s.tags if is_interstitial(t)):
                 ident, duration = tag.attributes().text("ID"), tag.attributes().raw("DURATION")
                 durations.setdefault(ident, duration)
-                joined = now - records[ident].ad_start  # a player joining now starts this far into it (none before it)
+                joined = (
+                    now - records[ident].ad_start
+                )  # a player joining now starts this far into it (none before it)
                 check_assets(records[ident], lengths, joined if joined >= 0 else None)
-            checker.observe_media(f"http://stitcher.test/sgai/news/{variant}.m3u8", playlist.render(), now, viewer=f"v{viewer}", round_id=round_id)
+            checker.observe_media(
+                f"http://stitcher.test/sgai/news/{variant}.m3u8",
+                playlist.render(),
+                now,
+                viewer=f"v{viewer}",
+                round_id=round_id,
+            )
     assert checker.summary()["violations"] == 0, [v.line() for v in checker.violations[:10]]
     assert len(durations) >= 8, durations  # interstitials really happened
     kept = shortened = 0
-    for ident, duration in durations.items():  # the DURATION first served is the record's announced one, for good
+    for (
+        ident,
+        duration,
+    ) in durations.items():  # the DURATION first served is the record's announced one, for good
         final = records[ident]
         assert duration == f"{final.sgai_end - final.ad_start:.3f}"
-        kept += final.sgai_end > final.end + 1e-3  # returned early after it was served: DURATION unchanged
-        shortened += final.sgai_end < final.start + final.duration - D / 2  # returned early before: the shorter DURATION
+        kept += (
+            final.sgai_end > final.end + 1e-3
+        )  # returned early after it was served: DURATION unchanged
+        shortened += (
+            final.sgai_end < final.start + final.duration - D / 2
+        )  # returned early before: the shorter DURATION
     assert kept >= 1 and shortened >= 1, (kept, shortened)
 
 
@@ -364,23 +544,35 @@ async def test_an_early_return_keeps_the_duration_once_visible(rig, clock):
 
     async def created():
         return bool(await rig.ledger.records("news"))
+
     await poll_until(rig, clock, created)
     (first,) = await rig.ledger.records("news")
     event = first.event_id
-    assert interstitials(await render(rig, "hi", clock.now())) == {}  # its start slot is not published yet
+    assert (
+        interstitials(await render(rig, "hi", clock.now())) == {}
+    )  # its start slot is not published yet
 
     async def served():  # the start slot and two more are out
         return tl.start(tl.last_published(clock.now())) >= first.ad_start + 2 * D
+
     await poll_until(rig, clock, served)
     tag = only_tag(await render(rig, "hi", clock.now()))
-    assert tag.attributes().text("ID") == interstitial_id(first) and tag.attributes().raw("DURATION") == "20.000"
-    rig.origin.delete_splice(splice.event_id, clock.now())  # the origin returns to the network early (CUE-IN)
+    assert (
+        tag.attributes().text("ID") == interstitial_id(first)
+        and tag.attributes().raw("DURATION") == "20.000"
+    )
+    rig.origin.delete_splice(
+        splice.event_id, clock.now()
+    )  # the origin returns to the network early (CUE-IN)
 
     async def returned():
         return (await rig.ledger.get("news", event)).end < first.end
+
     await poll_until(rig, clock, returned)
     record = await rig.ledger.get("news", event)
-    assert record.end < record.sgai_end == first.end  # SSAI returns early; the interstitial keeps its 20 s
+    assert (
+        record.end < record.sgai_end == first.end
+    )  # SSAI returns early; the interstitial keeps its 20 s
     assert only_tag(await render(rig, "lo", clock.now())) == tag
     check_assets(record, lengths)
 
@@ -392,15 +584,19 @@ async def test_an_early_return_before_it_is_visible_shortens_the_duration(rig, c
 
     async def created():
         return bool(await rig.ledger.records("news"))
+
     await poll_until(rig, clock, created)
     (first,) = await rig.ledger.records("news")
     grid = Grid.of(rig.origin.media("hi", clock.now()), D)
     assert first.ad_start >= grid.earliest  # announced, not yet published
-    record = await rig.ledger.update(first, shorten(first, grid, clock.now(), at=first.ad_start + 6), clock.now())
+    record = await rig.ledger.update(
+        first, shorten(first, grid, clock.now(), at=first.ad_start + 6), clock.now()
+    )
     assert record.end == record.sgai_end == first.ad_start + 6
 
     async def served():
         return tl.start(tl.last_published(clock.now())) >= first.ad_start
+
     await poll_until(rig, clock, served)
     tag = only_tag(await render(rig, "hi", clock.now()))
     assert tag.attributes().raw("DURATION") == "6.000" == tag.attributes().raw("X-PLAYOUT-LIMIT")

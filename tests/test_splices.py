@@ -26,13 +26,13 @@ import pytest
 
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
-from stitcher.ts import flag_discontinuity, scan
 from rig.inspect import SpliceReport, measure
 from rig.media import ContentRecipe, build_content
 from rig.settings import CUE_COMMANDS, CUE_FORMATS, load_settings
 from stitcher.clock import FakeClock
 from stitcher.kv import open_kv
 from stitcher.playlist import parse_playlist
+from stitcher.ts import flag_discontinuity, scan
 from tests.conftest import RESOURCES, SMALL_CONFIG
 from tests.stitcher_stack import conditioned_ads, make_stack
 
@@ -51,12 +51,18 @@ def channel_media(request, tmp_path_factory):
     else:
         settings = load_settings(SMALL_CONFIG, env=state)
         if request.param == "b-frames":
-            settings = dataclasses.replace(settings, media=dataclasses.replace(settings.media, preset="veryfast"))
-    settings = dataclasses.replace(settings, channels=(dataclasses.replace(settings.channels[0], break_every=0),))
+            settings = dataclasses.replace(
+                settings, media=dataclasses.replace(settings.media, preset="veryfast")
+            )
+    settings = dataclasses.replace(
+        settings, channels=(dataclasses.replace(settings.channels[0], break_every=0),)
+    )
     content = _render(settings)
     segment = settings.media.segment_seconds
     seconds = {ad_id: n * segment - 0.01 for ad_id, n in AD_SEGMENTS.items()}
-    ads = conditioned_ads(settings, content, {**seconds, "slate": 5 * segment - 0.01}, preset=settings.media.preset)
+    ads = conditioned_ads(
+        settings, content, {**seconds, "slate": 5 * segment - 0.01}, preset=settings.media.preset
+    )
     return request.param, settings, content, ads
 
 
@@ -72,8 +78,12 @@ async def spliced(channel_media, aiohttp_server, aiohttp_client, tmp_path):
     kv = open_kv(f"sqlite:///{tmp_path}/kv.db", clock)
     await kv.start()
     config = settings.channels[0]
-    origin = LiveChannel(config, content, settings.origin.epoch, settings.origin.window_segments, SpliceBook(None))
-    stack = await make_stack(aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path, settings, content, ads=ads)
+    origin = LiveChannel(
+        config, content, settings.origin.epoch, settings.origin.window_segments, SpliceBook(None)
+    )
+    stack = await make_stack(
+        aiohttp_server, aiohttp_client, origin, clock, kv, tmp_path, settings, content, ads=ads
+    )
     try:
         yield name, stack, clock
     finally:
@@ -90,14 +100,20 @@ class Seen:
     def __init__(self, stack):
         self.stack = stack
         self.by_msn: dict[int, tuple[str, int]] = {}
-        self.reports: dict[int, tuple[str, str, SpliceReport]] = {}  # msn of the later segment -> (before, after, report)
+        self.reports: dict[
+            int, tuple[str, str, SpliceReport]
+        ] = {}  # msn of the later segment -> (before, after, report)
         self.bytes: dict[str, bytes] = {}
 
     async def observe(self, text: str, url: str) -> None:
         playlist = parse_playlist(text)
         for msn, dsn, segment in playlist.numbered():
             fact = (urljoin(url, segment.uri), dsn)
-            assert self.by_msn.setdefault(msn, fact) == fact, (msn, fact, self.by_msn[msn])  # T1, for the bytes judged here
+            assert self.by_msn.setdefault(msn, fact) == fact, (
+                msn,
+                fact,
+                self.by_msn[msn],
+            )  # T1, for the bytes judged here
         for msn in sorted(self.by_msn):
             if msn in self.reports or msn - 1 not in self.by_msn:
                 continue
@@ -158,14 +174,22 @@ async def play(stack, clock, breaks, variants) -> dict[str, Seen]:
 
 def scte35_break(fmt: str, segments: int):
     async def place(stack, now):
-        stack.origin.post_splice(now, segments * stack.channel.segment_duration, 2 * stack.channel.segment_duration, fmt, CUE_COMMANDS[0])
+        stack.origin.post_splice(
+            now,
+            segments * stack.channel.segment_duration,
+            2 * stack.channel.segment_duration,
+            fmt,
+            CUE_COMMANDS[0],
+        )
 
     return place
 
 
 def cue_break(segments: int):
     async def place(stack, now):
-        response = await stack.client.post("/v1/channels/news/cue", json={"duration": segments * stack.channel.segment_duration})
+        response = await stack.client.post(
+            "/v1/channels/news/cue", json={"duration": segments * stack.channel.segment_duration}
+        )
         assert response.status == 201, await response.text()
 
     return place
@@ -183,9 +207,14 @@ async def test_every_ssai_splice_is_seamless_for_each_cue_format(spliced, cue_fo
     for variant in variants:
         splices = seen[variant].splices()
         found |= {kinds(before, after) for before, after, _ in splices}
-        assert len(splices) >= 2 * len(PODS), (variant, len(splices))  # in and out of every break, at least
+        assert len(splices) >= 2 * len(PODS), (
+            variant,
+            len(splices),
+        )  # in and out of every break, at least
         worst = max(abs(r.bridge) for *_, r in seen[variant].reports.values())
-        print(f"{name} {cue_format} {variant}: {len(seen[variant].reports)} boundaries, {len(splices)} splices, worst bridge {worst / 90:.1f} ms")
+        print(
+            f"{name} {cue_format} {variant}: {len(seen[variant].reports)} boundaries, {len(splices)} splices, worst bridge {worst / 90:.1f} ms"
+        )
     assert {"content->ad", "ad->ad", "ad->slate", "slate->content", "ad->content"} <= found, found
 
 
@@ -216,15 +245,24 @@ async def test_every_sgai_asset_edge_is_seamless(spliced):
         for msn, _, segment_ in playlist.numbered():
             when = segment_.program_date_time.timestamp()
             if when not in primary:  # its bytes now: content segments are only kept a while
-                async with stack.session.get(urljoin(str(stack.client.make_url(url)), segment_.uri)) as response:
+                async with stack.session.get(
+                    urljoin(str(stack.client.make_url(url)), segment_.uri)
+                ) as response:
                     primary[when] = await response.read()
         for daterange in playlist.dateranges:
-            if daterange.attributes.text("CLASS") == "com.apple.hls.interstitial" and daterange.id not in dateranges:
-                listing = await stack.client.get(urljoin(url, daterange.attributes.text("X-ASSET-LIST")))
+            if (
+                daterange.attributes.text("CLASS") == "com.apple.hls.interstitial"
+                and daterange.id not in dateranges
+            ):
+                listing = await stack.client.get(
+                    urljoin(url, daterange.attributes.text("X-ASSET-LIST"))
+                )
                 assert listing.status == 200, await listing.text()
                 assets = []  # each asset's first and last segment, while the break is on record
                 for asset in json.loads(await listing.text())["ASSETS"]:
-                    media = await _variant_segments(stack, urljoin(str(stack.client.make_url(url)), asset["URI"]), variant)
+                    media = await _variant_segments(
+                        stack, urljoin(str(stack.client.make_url(url)), asset["URI"]), variant
+                    )
                     assets += [await _get(stack, media[0]), await _get(stack, media[-1])]
                 dateranges[daterange.id] = (daterange, assets)
     assert len(dateranges) == 2, dateranges
@@ -233,7 +271,9 @@ async def test_every_sgai_asset_edge_is_seamless(spliced):
         start = daterange.start_date.timestamp()
         resume = start + daterange.attributes.number("X-RESUME-OFFSET")
         chain = [_nearest_before(primary, start), *assets, _at(primary, resume)]
-        edges = [(chain[0], chain[1])] + [(chain[k], chain[k + 1]) for k in range(2, len(chain) - 1, 2)]
+        edges = [(chain[0], chain[1])] + [
+            (chain[k], chain[k + 1]) for k in range(2, len(chain) - 1, 2)
+        ]
         for before, after in edges:
             report = measure(before, after, True)
             assert report.ok, report.to_json()
@@ -259,7 +299,10 @@ async def _get(stack, url: str) -> bytes:
 
 async def _variant_segments(stack, uri: str, variant: str) -> list[str]:
     master = parse_playlist(await (await stack.session.get(uri)).text())
-    chosen = next((v.uri for v in master.variants if f"/{variant}/" in urljoin(uri, v.uri)), master.variants[0].uri)
+    chosen = next(
+        (v.uri for v in master.variants if f"/{variant}/" in urljoin(uri, v.uri)),
+        master.variants[0].uri,
+    )
     media_url = urljoin(uri, chosen)
     media = parse_playlist(await (await stack.session.get(media_url)).text())
     return [urljoin(media_url, s.uri) for s in media.segments]
@@ -276,9 +319,14 @@ async def test_the_return_segment_is_the_origins_with_its_first_packets_flagged(
         original = await response.read()
     response = await stack.client.get("/ssai/news/hi/resume.ts", params={"src": src})
     assert response.status == 200 and response.content_type == "video/mp2t"
-    assert "immutable" in response.headers["Cache-Control"] and response.headers["Access-Control-Allow-Origin"] == "*"
+    assert (
+        "immutable" in response.headers["Cache-Control"]
+        and response.headers["Access-Control-Allow-Origin"] == "*"
+    )
     flagged = await response.read()
-    assert flagged == flag_discontinuity(original) and scan(flagged).flagged == set(scan(original).first_cc)
+    assert flagged == flag_discontinuity(original) and scan(flagged).flagged == set(
+        scan(original).first_cc
+    )
 
 
 @pytest.mark.parametrize(
@@ -286,11 +334,19 @@ async def test_the_return_segment_is_the_origins_with_its_first_packets_flagged(
     [
         ({}, 400, "needs ?src="),
         ({"src": "http://example.test/hi/seg_1.ts"}, 404, "not a segment of channel news's origin"),
-        ({"src": "hi/seg_1.ts"}, 404, "not a segment of channel news's origin"),  # only absolute URLs of the origin
+        (
+            {"src": "hi/seg_1.ts"},
+            404,
+            "not a segment of channel news's origin",
+        ),  # only absolute URLs of the origin
         ({"src": "{origin}/hi/seg_999999999.ts"}, 404, "not (or no longer) at the origin"),
     ],
 )
-async def test_a_return_segment_that_is_not_the_origins_is_a_clear_error(stack, query, status, says):
+async def test_a_return_segment_that_is_not_the_origins_is_a_clear_error(
+    stack, query, status, says
+):
     origin = stack.channel.origin_url.rsplit("/", 1)[0]
-    response = await stack.client.get("/ssai/news/hi/resume.ts", params={k: v.format(origin=origin) for k, v in query.items()})
+    response = await stack.client.get(
+        "/ssai/news/hi/resume.ts", params={k: v.format(origin=origin) for k, v in query.items()}
+    )
     assert response.status == status and says in (await response.json())["error"]

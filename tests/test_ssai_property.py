@@ -59,7 +59,9 @@ class Action:
     preroll: float
     fmt: str
     command: str
-    early: float | None  # end it this many seconds after its splice point (negative: cancel during the pre-roll)
+    early: (
+        float | None
+    )  # end it this many seconds after its splice point (negative: cancel during the pre-roll)
     via: str  # "origin" (delete_splice, seen by the monitor) or "api" (shorten + BreakLedger.update, as /cue does)
 
 
@@ -69,7 +71,9 @@ class Return:
 
     at: float
     via: str
-    splice: int | None  # the origin splice (via origin); via the API: the record of `event_id`, else the live one
+    splice: (
+        int | None
+    )  # the origin splice (via origin); via the API: the record of `event_id`, else the live one
     event_id: str | None = None
 
 
@@ -105,10 +109,16 @@ actions = st.builds(
 scenarios = st.builds(
     Scenario,
     discontinuity_every=st.integers(3, 9),
-    actions=st.lists(actions, min_size=3, max_size=12).map(lambda xs: tuple(sorted(xs, key=lambda a: a.at))),
-    gaps=st.lists(st.tuples(half_seconds, st.sampled_from([2.0, 4.0, 7.5, 12.0, 20.0])), max_size=3).map(tuple),
+    actions=st.lists(actions, min_size=3, max_size=12).map(
+        lambda xs: tuple(sorted(xs, key=lambda a: a.at))
+    ),
+    gaps=st.lists(
+        st.tuples(half_seconds, st.sampled_from([2.0, 4.0, 7.5, 12.0, 20.0])), max_size=3
+    ).map(tuple),
     viewers=st.lists(
-        st.builds(Viewer, name=st.just(""), join=half_seconds, interval=st.sampled_from([0.5, 1.0, 2.0])),
+        st.builds(
+            Viewer, name=st.just(""), join=half_seconds, interval=st.sampled_from([0.5, 1.0, 2.0])
+        ),
         min_size=1,
         max_size=4,
     ).map(lambda vs: tuple(Viewer(f"v{i}", v.join, v.interval) for i, v in enumerate(vs))),
@@ -122,18 +132,28 @@ class Tally:
     examples: int = 0
     playlists: int = 0
     breaks: int = 0
-    on_origin_discontinuity: set = field(default_factory=set)  # (example, msn): stitcher tags added to origin ones
+    on_origin_discontinuity: set = field(
+        default_factory=set
+    )  # (example, msn): stitcher tags added to origin ones
     kept_in_slot: set = field(default_factory=set)  # (example, msn): a slot keeps the origin's tag
-    back_to_back: set = field(default_factory=set)  # (example, msn): one break returns where the next begins
+    back_to_back: set = field(
+        default_factory=set
+    )  # (example, msn): one break returns where the next begins
     ads: set = field(default_factory=set)
-    done: Counter = field(default_factory=Counter)  # what was accepted: break kinds, returns by path
+    done: Counter = field(
+        default_factory=Counter
+    )  # what was accepted: break kinds, returns by path
     seconds: float = 0.0
 
 
-async def play(scenario: Scenario, settings_, content, directory, tally: Tally, example: int) -> Checker:
+async def play(
+    scenario: Scenario, settings_, content, directory, tally: Tally, example: int
+) -> Checker:
     clock = FakeClock(settings_.origin.epoch + 86_400.5)
     checker = Checker()
-    async with ssai_stack(settings_, content, directory, clock, discontinuity_every=scenario.discontinuity_every) as stack:
+    async with ssai_stack(
+        settings_, content, directory, clock, discontinuity_every=scenario.discontinuity_every
+    ) as stack:
         start = clock.now()
         pending: list[Action | Return] = list(scenario.actions)
         posted: list[int] = []
@@ -146,16 +166,28 @@ async def play(scenario: Scenario, settings_, content, directory, tally: Tally, 
             now = clock.now()
             while pending and pending[0].at <= t:
                 action = pending.pop(0)
-                done, follow = await (apply(stack, action, now, posted) if isinstance(action, Action) else end_early(stack, action, now))
+                done, follow = await (
+                    apply(stack, action, now, posted)
+                    if isinstance(action, Action)
+                    else end_early(stack, action, now)
+                )
                 if done:
                     tally.done[done] += 1
                 if follow is not None:
-                    pending.append(replace(follow, at=max(t + STEP, STEP * math.ceil((follow.at - start) / STEP))))
+                    pending.append(
+                        replace(
+                            follow, at=max(t + STEP, STEP * math.ceil((follow.at - start) / STEP))
+                        )
+                    )
                     pending.sort(key=lambda a: a.at)
             silent = any(g <= t < g + length for g, length in scenario.gaps)
             if t == int(t) and not silent:
                 await stack.monitor.poll(stack.channel)
-            due = [v for v in scenario.viewers if t >= v.join and ((t - v.join) / v.interval).is_integer()]
+            due = [
+                v
+                for v in scenario.viewers
+                if t >= v.join and ((t - v.join) / v.interval).is_integer()
+            ]
             if not due:
                 continue
             records, ledger = await stack.state()
@@ -165,30 +197,52 @@ async def play(scenario: Scenario, settings_, content, directory, tally: Tally, 
                 playlist = stack.stitch(variant, origin, records, ledger)
                 rendered[variant] = playlist.render()
                 count_coincidences(origin, playlist, tally, example)
-                tally.ads |= {s.uri.split("/ads/")[1].split("/")[0] for s in playlist.segments if "/ads/" in s.uri}
+                tally.ads |= {
+                    s.uri.split("/ads/")[1].split("/")[0]
+                    for s in playlist.segments
+                    if "/ads/" in s.uri
+                }
             for viewer in due:
                 round_id += 1
                 for variant in VARIANTS:
-                    checker.observe_media(f"http://stitcher.test/ssai/news/{variant}.m3u8", rendered[variant], now, viewer=viewer.name, round_id=round_id)
+                    checker.observe_media(
+                        f"http://stitcher.test/ssai/news/{variant}.m3u8",
+                        rendered[variant],
+                        now,
+                        viewer=viewer.name,
+                        round_id=round_id,
+                    )
                     tally.playlists += 1
         tally.breaks += (await stack.ledger.ledger("news")).total
         assert clock.now() - start == RUN_SECONDS
     return checker
 
 
-async def apply(stack, action: Action, now: float, posted: list[int]) -> tuple[str | None, Return | None]:
+async def apply(
+    stack, action: Action, now: float, posted: list[int]
+) -> tuple[str | None, Return | None]:
     """Start one break; refusals (overlaps, too late) are part of the game. Returns (what was done, the
     early return to schedule, with `at` in epoch seconds)."""
     try:
         if action.kind == "cue":
-            record = await stack.cue(action.duration, None if action.preroll == 0 else now + action.preroll)
-            follow = Return(record.start + action.early, "api", None, record.event_id) if action.early is not None else None
+            record = await stack.cue(
+                action.duration, None if action.preroll == 0 else now + action.preroll
+            )
+            follow = (
+                Return(record.start + action.early, "api", None, record.event_id)
+                if action.early is not None
+                else None
+            )
             return "cue", follow
         preroll = action.preroll
         fmt = action.fmt
         if action.kind == "back-to-back":  # a break starting where the latest one returns
             latest = stack.origin.find(posted[-1], now) if posted else None
-            if latest is None or latest.cancelled is not None or stack.origin.timeline.start(latest.stop) < now:
+            if (
+                latest is None
+                or latest.cancelled is not None
+                or stack.origin.timeline.start(latest.stop) < now
+            ):
                 return None, None
             preroll = stack.origin.timeline.start(latest.stop) - now
             # only a DATERANGE cue shows during its pre-roll, so only then can the monitor place the
@@ -198,7 +252,9 @@ async def apply(stack, action: Action, now: float, posted: list[int]) -> tuple[s
         posted.append(splice.event_id)
         if action.early is None:
             return action.kind, None
-        return action.kind, Return(stack.origin.timeline.start(splice.start) + action.early, action.via, splice.event_id)
+        return action.kind, Return(
+            stack.origin.timeline.start(splice.start) + action.early, action.via, splice.event_id
+        )
     except (SpliceError, BreakError, LookupError):
         return None, None
 
@@ -210,7 +266,13 @@ async def end_early(stack, back: Return, now: float) -> tuple[str | None, None]:
             stack.origin.delete_splice(back.splice, now)
             return "origin-return", None
         records = await stack.ledger.records("news")
-        live = [r for r in records if not r.cancelled and r.end > now and (back.event_id is None or r.event_id == back.event_id)]
+        live = [
+            r
+            for r in records
+            if not r.cancelled
+            and r.end > now
+            and (back.event_id is None or r.event_id == back.event_id)
+        ]
         if live:
             await stack.return_now(live[0].event_id)
             return "api-return", None
@@ -231,7 +293,9 @@ def count_coincidences(origin, stitched, tally: Tally, example: int) -> None:
             tally.kept_in_slot.add((example, msn))
 
 
-def test_ssai_keeps_the_timeline_over_random_schedules_and_origin_discontinuities(small_settings, small_content, tmp_path_factory):
+def test_ssai_keeps_the_timeline_over_random_schedules_and_origin_discontinuities(
+    small_settings, small_content, tmp_path_factory
+):
     tally = Tally()
     started = time.monotonic()
 
@@ -246,7 +310,9 @@ def test_ssai_keeps_the_timeline_over_random_schedules_and_origin_discontinuitie
     def check(scenario: Scenario) -> None:
         tally.examples += 1
         directory = tmp_path_factory.mktemp("ssai-property")
-        checker = asyncio.run(play(scenario, small_settings, small_content, directory, tally, tally.examples))
+        checker = asyncio.run(
+            play(scenario, small_settings, small_content, directory, tally, tally.examples)
+        )
         assert checker.summary()["violations"] == 0, [v.line() for v in checker.violations[:10]]
 
     check()
@@ -258,6 +324,8 @@ def test_ssai_keeps_the_timeline_over_random_schedules_and_origin_discontinuitie
         f" splices, {tally.seconds:.1f} s"
     )
     assert tally.ads >= {"house-1", "house-2", "slate"}
-    assert len(tally.on_origin_discontinuity) >= 5, "splices and returns never fell on an origin discontinuity"
+    assert len(tally.on_origin_discontinuity) >= 5, (
+        "splices and returns never fell on an origin discontinuity"
+    )
     assert len(tally.kept_in_slot) >= 2, "no slot ever fell on an origin discontinuity"
     assert tally.back_to_back, "no break ever began where the previous one returned"

@@ -14,13 +14,12 @@ from urllib.parse import urljoin
 
 from aiohttp import web
 
-from tests.driving import random_qa_cues
 from rig.validator import Checker
 from stitcher.app import StreamOptions, create_app
 from stitcher.catalog import MODES
 from stitcher.playlist import parse_datetime, parse_master_playlist, parse_media_playlist
+from tests.driving import random_qa_cues
 from tests.stitcher_stack import make_stack, replica
-
 
 
 async def get(target, path: str, **headers):
@@ -30,7 +29,9 @@ async def get(target, path: str, **headers):
     return response, await response.text()
 
 
-async def test_every_mode_keeps_the_timeline_for_every_viewer_on_every_replica(stack, clock, aiohttp_client):
+async def test_every_mode_keeps_the_timeline_for_every_viewer_on_every_replica(
+    stack, clock, aiohttp_client
+):
     """Eight minutes of stream with random SCTE-35 cues in every format and /cue breaks; three
     viewers per mode, each reload answered by one of two replicas at random, every playlist into the
     validator (one per mode: T1 and T2 across viewers, variants and replicas)."""
@@ -44,9 +45,13 @@ async def test_every_mode_keeps_the_timeline_for_every_viewer_on_every_replica(s
     while clock.now() - start < 8 * 60:
         clock.advance(0.5)
         now = clock.now()
-        random_qa_cues(rng, origin, now, posted, 1 / 40, 1 / 150, durations=(8, 12), prerolls=(0, 4, 8))
+        random_qa_cues(
+            rng, origin, now, posted, 1 / 40, 1 / 150, durations=(8, 12), prerolls=(0, 4, 8)
+        )
         if rng.random() < 1 / 60:
-            response = await stack.client.post("/v1/channels/news/cue", json={"duration": rng.choice([6, 10])})
+            response = await stack.client.post(
+                "/v1/channels/news/cue", json={"duration": rng.choice([6, 10])}
+            )
             assert response.status in (201, 409), await response.text()
             cues += response.status == 201
         if round(now * 2) % 2 == 0:
@@ -56,19 +61,40 @@ async def test_every_mode_keeps_the_timeline_for_every_viewer_on_every_replica(s
             client = rng.choice(replicas)
             response, text = await get(client, f"/{mode}/news/master.m3u8")
             assert response.status == 200, text
-            checkers[mode].observe_master(f"http://stitcher.test/{mode}/news/master.m3u8", text, now, viewer=f"{mode}-{viewer}")
+            checkers[mode].observe_master(
+                f"http://stitcher.test/{mode}/news/master.m3u8",
+                text,
+                now,
+                viewer=f"{mode}-{viewer}",
+            )
             for variant in ("hi", "lo"):
                 response, text = await get(client, f"/{mode}/news/{variant}.m3u8")
                 assert response.status == 200, text
-                checkers[mode].observe_media(f"http://stitcher.test/{mode}/news/{variant}.m3u8", text, now, viewer=f"{mode}-{viewer}")
-                seen[mode] |= {line.split("/")[4] for line in text.splitlines() if "/ads/" in line and not line.startswith("#")}
+                checkers[mode].observe_media(
+                    f"http://stitcher.test/{mode}/news/{variant}.m3u8",
+                    text,
+                    now,
+                    viewer=f"{mode}-{viewer}",
+                )
+                seen[mode] |= {
+                    line.split("/")[4]
+                    for line in text.splitlines()
+                    if "/ads/" in line and not line.startswith("#")
+                }
                 if "com.apple.hls.interstitial" in text:
                     seen[mode].add("interstitial")
     for mode, checker in checkers.items():
-        assert checker.summary()["violations"] == 0, (mode, [v.line() for v in checker.violations[:10]])
+        assert checker.summary()["violations"] == 0, (
+            mode,
+            [v.line() for v in checker.violations[:10]],
+        )
         assert checker.summary()["playlists_checked"] > 1500
     assert cues >= 2 and len(posted) >= 6
-    assert {"house-1", "house-2"} <= seen["ssai"] and seen["sgai"] == {"interstitial"} and seen["passthrough"] == set()
+    assert (
+        {"house-1", "house-2"} <= seen["ssai"]
+        and seen["sgai"] == {"interstitial"}
+        and seen["passthrough"] == set()
+    )
 
 
 async def test_master_keeps_the_mode_and_playlists_are_cacheable(stack, clock):
@@ -92,18 +118,36 @@ async def test_many_viewers_cost_one_origin_fetch_and_one_render(stack, clock):
     results = await asyncio.gather(*(get(stack, "/ssai/news/hi.m3u8") for _ in range(200)))
     assert len({text for _, text in results}) == 1
     _, metrics = await get(stack, "/metrics")
-    samples = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines() if line and not line.startswith("#")}
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in metrics.splitlines()
+        if line and not line.startswith("#")
+    }
     assert samples['stitcher_origin_fetches_total{result="ok"}'] == 1
     assert samples['stitcher_renders_total{mode="ssai"}'] == 1
-    assert samples['stitcher_cache_hits_total{cache="flight"}'] + samples.get('stitcher_cache_hits_total{cache="render"}', 0) == 199
-    assert samples['stitcher_requests_total{route="/{mode}/{channel}/{variant}.m3u8",status="200"}'] == 200
+    assert (
+        samples['stitcher_cache_hits_total{cache="flight"}']
+        + samples.get('stitcher_cache_hits_total{cache="render"}', 0)
+        == 199
+    )
+    assert (
+        samples['stitcher_requests_total{route="/{mode}/{channel}/{variant}.m3u8",status="200"}']
+        == 200
+    )
 
 
 async def test_unknown_channel_variant_and_mode(stack):
-    for path, status in (("/ssai/nope/hi.m3u8", 404), ("/ssai/news/nope.m3u8", 404), ("/vod/news/hi.m3u8", 404), ("/sgai/news/breaks/none/assets.json", 404)):
+    for path, status in (
+        ("/ssai/nope/hi.m3u8", 404),
+        ("/ssai/news/nope.m3u8", 404),
+        ("/vod/news/hi.m3u8", 404),
+        ("/sgai/news/breaks/none/assets.json", 404),
+    ):
         response, text = await get(stack, path)
         assert response.status == status, (path, text)
-        assert "error" in (await response.json()) and response.headers["Cache-Control"] == "no-store"
+        assert (
+            "error" in (await response.json()) and response.headers["Cache-Control"] == "no-store"
+        )
 
 
 async def test_origin_down_serves_the_last_good_copy_then_502(stack, clock):
@@ -119,7 +163,9 @@ async def test_origin_down_serves_the_last_good_copy_then_502(stack, clock):
     assert 'stitcher_errors_total{kind="origin_stale_served"} 1.0' in metrics
 
 
-async def test_origin_garbage_and_timeout(aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content):
+async def test_origin_garbage_and_timeout(
+    aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content
+):
     """A hanging origin is a 504 after origin_timeout (real seconds: aiohttp's timeout is the wall
     clock, bounded at 0.3 s); garbage is a 502 naming the problem."""
     behaviour = {"mode": "hang"}
@@ -132,11 +178,24 @@ async def test_origin_garbage_and_timeout(aiohttp_server, aiohttp_client, make_c
     app = web.Application()
     app.router.add_get("/{tail:.*}", origin)
     broken = await aiohttp_server(app)
-    s = await make_stack(aiohttp_server, aiohttp_client, make_channel(break_every=0), clock, kv, tmp_path, small_settings, small_content)
+    s = await make_stack(
+        aiohttp_server,
+        aiohttp_client,
+        make_channel(break_every=0),
+        clock,
+        kv,
+        tmp_path,
+        small_settings,
+        small_content,
+    )
     try:
-        s.catalog.put_channel(dataclasses.replace(s.channel, origin_url=str(broken.make_url("/news/master.m3u8"))))
+        s.catalog.put_channel(
+            dataclasses.replace(s.channel, origin_url=str(broken.make_url("/news/master.m3u8")))
+        )
         options = dataclasses.replace(s.options, origin_timeout=0.3)
-        client = await aiohttp_client(create_app(s.catalog, s.monitor.decisions, clock, s.ledger, s.session, "", options))
+        client = await aiohttp_client(
+            create_app(s.catalog, s.monitor.decisions, clock, s.ledger, s.session, "", options)
+        )
         response = await client.get("/ssai/news/hi.m3u8")
         assert response.status == 504 and "did not answer" in (await response.json())["error"]
         behaviour["mode"] = "garbage"
@@ -148,7 +207,16 @@ async def test_origin_garbage_and_timeout(aiohttp_server, aiohttp_client, make_c
         s.catalog.close()
 
 
-async def test_kv_down_keeps_the_last_view_then_passes_new_breaks_through(aiohttp_server, aiohttp_client, make_channel, clock, tmp_path, small_settings, small_content, caplog):
+async def test_kv_down_keeps_the_last_view_then_passes_new_breaks_through(
+    aiohttp_server,
+    aiohttp_client,
+    make_channel,
+    clock,
+    tmp_path,
+    small_settings,
+    small_content,
+    caplog,
+):
     """The break store goes away (a real redis-server, stopped): the breaks already known keep their
     slots, a break that would begin after the grace period is passed through, and every playlist
     served stays valid (T1: segment numbers never jump)."""
@@ -161,12 +229,25 @@ async def test_kv_down_keeps_the_last_view_then_passes_new_breaks_through(aiohtt
     kv = open_kv(server.url, clock, command_timeout=1.0)
     await kv.start()
     options = StreamOptions(kv_grace=10.0)
-    s = await make_stack(aiohttp_server, aiohttp_client, make_channel(break_every=0), clock, kv, tmp_path, small_settings, small_content, options)
+    s = await make_stack(
+        aiohttp_server,
+        aiohttp_client,
+        make_channel(break_every=0),
+        clock,
+        kv,
+        tmp_path,
+        small_settings,
+        small_content,
+        options,
+    )
     try:
         from stitcher.playlist import format_datetime
 
         soon = (await s.client.post("/v1/channels/news/cue", json={"duration": 10})).status
-        later = await s.client.post("/v1/channels/news/cue", json={"duration": 10, "start": format_datetime(clock.now() + 40)})
+        later = await s.client.post(
+            "/v1/channels/news/cue",
+            json={"duration": 10, "start": format_datetime(clock.now() + 40)},
+        )
         assert soon == 201 and later.status == 201
         checker = Checker()
         ads_at: set[int] = set()
@@ -178,8 +259,17 @@ async def test_kv_down_keeps_the_last_view_then_passes_new_breaks_through(aiohtt
                 for variant in ("hi", "lo"):
                     response, text = await get(s, f"/ssai/news/{variant}.m3u8")
                     assert response.status == 200, text
-                    checker.observe_media(f"http://stitcher.test/ssai/news/{variant}.m3u8", text, clock.now(), viewer="v")
-                    ads_at.update(n for n, _, seg in parse_media_playlist(text).numbered() if "/ads/" in seg.uri)
+                    checker.observe_media(
+                        f"http://stitcher.test/ssai/news/{variant}.m3u8",
+                        text,
+                        clock.now(),
+                        viewer="v",
+                    )
+                    ads_at.update(
+                        n
+                        for n, _, seg in parse_media_playlist(text).numbered()
+                        if "/ads/" in seg.uri
+                    )
 
         await watch(6.0)
         server.stop()  # the KV is gone from here on
@@ -206,27 +296,40 @@ async def test_sgai_asset_lists_and_item_playlists_over_http(stack, clock):
     for _ in range(40):
         clock.advance(0.5)
         _, text = await get(stack, "/sgai/news/lo.m3u8")
-        found = [d for d in parse_media_playlist(text).dateranges if d.klass == "com.apple.hls.interstitial"]
+        found = [
+            d
+            for d in parse_media_playlist(text).dateranges
+            if d.klass == "com.apple.hls.interstitial"
+        ]
         if found:
             daterange = found[0]
             break
     assert daterange is not None and daterange.attributes.text("START-DATE") == record["adStart"]
     _, hi = await get(stack, "/sgai/news/hi.m3u8")
     assert daterange.to_tag().render() in hi  # identical in every variant
-    target = urljoin("http://stitcher.test/sgai/news/lo.m3u8", daterange.attributes.text("X-ASSET-LIST"))
+    target = urljoin(
+        "http://stitcher.test/sgai/news/lo.m3u8", daterange.attributes.text("X-ASSET-LIST")
+    )
     path = target.removeprefix("http://stitcher.test")
     response = await stack.client.get(path)
     assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == "*"
     assets = (await response.json())["ASSETS"]
-    planned = parse_datetime(record["endTime"]).timestamp() - parse_datetime(record["adStart"]).timestamp()
+    planned = (
+        parse_datetime(record["endTime"]).timestamp()
+        - parse_datetime(record["adStart"]).timestamp()
+    )
     assert round(sum(a["DURATION"] for a in assets), 3) == daterange.duration == planned > 10
     for asset in assets:
         assert asset["URI"].startswith("http://127.0.0.1:")  # absolute (I3)
-        item = await stack.client.get(asset["URI"].split(str(stack.client.make_url("")).rstrip("/"))[-1])
+        item = await stack.client.get(
+            asset["URI"].split(str(stack.client.make_url("")).rstrip("/"))[-1]
+        )
         assert item.status == 200, await item.text()
         master = parse_master_playlist(await item.text())
         assert {v.attributes.text("RESOLUTION") for v in master.variants} == {"320x180", "192x108"}
-        for variant in master.variants:  # the conditioned playlists really exist on the media server
+        for (
+            variant
+        ) in master.variants:  # the conditioned playlists really exist on the media server
             async with stack.session.get(variant.uri) as vod:
                 assert vod.status == 200 and "/ads/" in variant.uri
     late = await stack.client.get(path + "&_HLS_start_offset=5.5")
@@ -243,20 +346,30 @@ async def test_channels_and_where_real_players_are(stack, clock):
     assert news["slug"] == "news" and [v["name"] for v in news["variants"]] == ["hi", "lo"]
     assert news["masters"]["sgai"] == "/sgai/news/master.m3u8"
     _, master = await get(stack, "/ssai/news/master.m3u8?session=p1")
-    assert [v.uri for v in parse_master_playlist(master).variants] == ["hi.m3u8?session=p1", "lo.m3u8?session=p1"]
+    assert [v.uri for v in parse_master_playlist(master).variants] == [
+        "hi.m3u8?session=p1",
+        "lo.m3u8?session=p1",
+    ]
     _, plain = await get(stack, "/ssai/news/master.m3u8")
     assert "session" not in plain  # the shared copy never carries anyone's session
     response = await stack.client.post("/v1/channels/news/cue", json={"duration": 10})
     record = await response.json()
     ad_start = parse_datetime(record["adStart"]).timestamp()
-    while clock.now() < ad_start + 3 * 2 + 1:  # the playhead (3 targets behind live) reaches the break
+    while (
+        clock.now() < ad_start + 3 * 2 + 1
+    ):  # the playhead (3 targets behind live) reaches the break
         clock.advance(0.5)
         await get(stack, "/ssai/news/lo.m3u8?session=p1")
         await get(stack, "/sgai/news/hi.m3u8")
     _, text = await get(stack, "/v1/sessions")
     sessions = {s["id"]: s for s in json.loads(text)["sessions"]}
     p1 = sessions["p1"]
-    assert (p1["channel"], p1["mode"], p1["variant"], p1["kind"]) == ("news", "ssai", "lo", "ad") and p1["ad"].startswith("house-")
+    assert (p1["channel"], p1["mode"], p1["variant"], p1["kind"]) == (
+        "news",
+        "ssai",
+        "lo",
+        "ad",
+    ) and p1["ad"].startswith("house-")
     (other,) = [s for s in sessions.values() if s["id"] != "p1"]
     assert other["mode"] == "sgai" and other["kind"] == "content" and other["client"] == "127.0.0.1"
     clock.advance(61)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from stitcher.ts import TsError, rewrite, scan
 from rig.ffmpeg import ffmpeg_executable
+from stitcher.ts import TsError, rewrite, scan
 
 PACKET = 188
 WRAP = 1 << 33
@@ -49,7 +49,18 @@ def streams(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     made = {}
     for name, extra in ENCODINGS.items():
         path = folder / f"{name}.ts"
-        argv = [ffmpeg_executable(), "-nostdin", "-v", "error", "-y", *COMMON, *extra, "-f", "mpegts", str(path)]
+        argv = [
+            ffmpeg_executable(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            *COMMON,
+            *extra,
+            "-f",
+            "mpegts",
+            str(path),
+        ]
         subprocess.run(argv, check=True, capture_output=True, timeout=60)
         made[name] = path.read_bytes()
     return made
@@ -99,7 +110,12 @@ def read_packets(data: bytes) -> list[Packet]:
                 fields.update(pcr=int.from_bytes(b[6:12], "big") >> 15, pcr_at=start + 6)
             body = 5 + b[4]
         payload_at = start + body if afc in (1, 3) and body < PACKET else None
-        if pusi and payload_at is not None and b[body : body + 3] == b"\x00\x00\x01" and 0xC0 <= b[body + 3] <= 0xEF:
+        if (
+            pusi
+            and payload_at is not None
+            and b[body : body + 3] == b"\x00\x00\x01"
+            and 0xC0 <= b[body + 3] <= 0xEF
+        ):
             flags = b[body + 7] >> 6
             fields["stream_id"] = b[body + 3]
             if flags in (2, 3):
@@ -146,7 +162,9 @@ def changeable_bits(packets: list[Packet], size: int) -> int:
     for p in packets:
         mask[p.start + 3] = 0x0F  # continuity counter
         if p.pcr_at is not None:
-            mask[p.pcr_at : p.pcr_at + 5] = b"\xff\xff\xff\xff\x80"  # PCR base, not reserved/extension
+            mask[p.pcr_at : p.pcr_at + 5] = (
+                b"\xff\xff\xff\xff\x80"  # PCR base, not reserved/extension
+            )
         for at in (p.pts_at, p.dts_at):
             if at is not None:
                 mask[at : at + 5] = b"\x0e\xff\xfe\xff\xfe"  # timestamp bits, not prefix/markers
@@ -234,14 +252,22 @@ def test_rewrite_shifts_every_timestamp(ts: bytes, offset: int) -> None:
     before, after = read_packets(ts), read_packets(out)
     shifted = 0
     for a, b in zip(before, after, strict=True):
-        assert (a.pid, a.pusi, a.afc, a.cc, a.payload_at) == (b.pid, b.pusi, b.afc, b.cc, b.payload_at)
+        assert (a.pid, a.pusi, a.afc, a.cc, a.payload_at) == (
+            b.pid,
+            b.pusi,
+            b.afc,
+            b.cc,
+            b.payload_at,
+        )
         for old, new in ((a.pts, b.pts), (a.dts, b.dts), (a.pcr, b.pcr)):
             assert (old is None) == (new is None)
             if old is not None:
                 assert new == (old + offset) % WRAP
                 shifted += 1
     pes = sum(stream.pes_count for stream in scan(ts).streams.values())
-    assert sum(a.pts is not None for a in before) == pes  # every PES carries a PTS, and each one moved
+    assert (
+        sum(a.pts is not None for a in before) == pes
+    )  # every PES carries a PTS, and each one moved
     assert shifted > pes  # PCRs (and DTSs) too
     if offset == WRAP - 150_000:  # part of the segment wraps past 2^33, part does not
         pts = [(a.pts, b.pts) for a, b in zip(before, after) if a.pts is not None]
@@ -327,12 +353,18 @@ def test_two_rewritten_copies_play_as_one_stream(ts: bytes, base: int, tmp_path:
         if line.startswith("#media_type"):
             index, kind = line.removeprefix("#media_type").split(":")
             kinds[kind.strip()] = int(index)
-    rows = [[f.strip() for f in line.split(",")] for line in copied.stdout.splitlines() if not line.startswith("#")]
+    rows = [
+        [f.strip() for f in line.split(",")]
+        for line in copied.stdout.splitlines()
+        if not line.startswith("#")
+    ]
     video = [int(r[1]) for r in rows if int(r[0]) == kinds["video"]]
     audio = [int(r[1]) for r in rows if int(r[0]) == kinds["audio"]]
     assert len(video) == 2 * SECONDS * FPS
     assert all(b > a for a, b in zip(video, video[1:]))  # strictly increasing DTS
-    assert {b - a for a, b in zip(video, video[1:])} == {FRAME_TICKS}  # and seamless across the join
+    assert {b - a for a, b in zip(video, video[1:])} == {
+        FRAME_TICKS
+    }  # and seamless across the join
     assert all(b > a for a, b in zip(audio, audio[1:]))
 
 

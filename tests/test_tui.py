@@ -31,12 +31,21 @@ def kv_url(tmp_path) -> str:
 
 
 def urls(stack) -> tuple[str, str]:
-    return str(stack.origin_server.make_url("")).rstrip("/"), str(stack.client.make_url("")).rstrip("/")
+    return str(stack.origin_server.make_url("")).rstrip("/"), str(stack.client.make_url("")).rstrip(
+        "/"
+    )
 
 
 def rig_app(stack, clock, channels=("news",), **options) -> RigApp:
     origin, stitcher = urls(stack)
-    return RigApp(origin, stitcher, list(channels), {"news": ["hi", "lo"], "sports": ["hi"]}, clock=clock, **options)
+    return RigApp(
+        origin,
+        stitcher,
+        list(channels),
+        {"news": ["hi", "lo"], "sports": ["hi"]},
+        clock=clock,
+        **options,
+    )
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,11 @@ class FakeFleet:
     def add(self, n: int) -> None:
         self.calls.append(("add", n))
         for _ in range(n):
-            self.viewers.append(FakeViewer(f"v{len(self.viewers) + 1}", "lo", "content", None, self.clock.now() - 6.0, None))
+            self.viewers.append(
+                FakeViewer(
+                    f"v{len(self.viewers) + 1}", "lo", "content", None, self.clock.now() - 6.0, None
+                )
+            )
 
     async def remove(self, n: int) -> None:  # the protocol allows either kind
         self.calls.append(("remove", n))
@@ -115,7 +128,9 @@ async def test_windows_show_origin_and_stitched_rows_and_the_ads_of_a_cue(stack,
         breaks = cells(app.screen.query_one(BreaksTable))
         assert breaks[0][:3] == ["manual-1", "manual", "active"] and breaks[0][4] == "2 s left"
         assert "house-2 6s" in breaks[0][5]
-        assert "● poll 00:00:06 · origin ok · stitcher ok" in str(app.screen.query_one(StatusBar).render())
+        assert "● poll 00:00:06 · origin ok · stitcher ok" in str(
+            app.screen.query_one(StatusBar).render()
+        )
 
 
 async def test_c_posts_a_manual_cue_that_the_real_api_writes_to_the_ledger(stack, clock):
@@ -128,10 +143,16 @@ async def test_c_posts_a_manual_cue_that_the_real_api_writes_to_the_ledger(stack
         await pilot.press("1", "2", "enter")  # the default is selected on focus: typing replaces it
         await settle(pilot)
         records = await stack.ledger.records("news")
-        assert [(r.event_id, r.source, r.duration) for r in records] == [("manual-1", "manual", 12.0)]
+        assert [(r.event_id, r.source, r.duration) for r in records] == [
+            ("manual-1", "manual", 12.0)
+        ]
         assert ("Cue", "break manual-1 on news: ads 00:00:02–00:00:12", "information") in notes(app)
         await refresh(pilot)
-        assert cells(app.screen.query_one(BreaksTable))[0][2:5] == ["upcoming", "00:00:02", "in 2 s"]
+        assert cells(app.screen.query_one(BreaksTable))[0][2:5] == [
+            "upcoming",
+            "00:00:02",
+            "in 2 s",
+        ]
 
 
 async def test_s_injects_an_scte35_cue_at_the_origin_and_the_monitor_makes_it_a_break(stack, clock):
@@ -151,8 +172,12 @@ async def test_s_injects_an_scte35_cue_at_the_origin_and_the_monitor_makes_it_a_
         origin, _ = urls(stack)
         async with stack.session.get(f"{origin}/control/news/splices") as response:
             splices = [s for s in (await response.json())["splices"] if s["source"] == "control"]
-        assert [(s["format"], s["command"], s["duration"], s["state"]) for s in splices] == [("cue-out", "time_signal", 8.0, "pending")]
-        assert any(title == "Splice" and "cue-out/time_signal" in text for title, text, _ in notes(app))
+        assert [(s["format"], s["command"], s["duration"], s["state"]) for s in splices] == [
+            ("cue-out", "time_signal", 8.0, "pending")
+        ]
+        assert any(
+            title == "Splice" and "cue-out/time_signal" in text for title, text, _ in notes(app)
+        )
         clock.advance(8)
         await stack.monitor.poll(stack.channel)
         records = await stack.ledger.records("news")
@@ -160,7 +185,11 @@ async def test_s_injects_an_scte35_cue_at_the_origin_and_the_monitor_makes_it_a_
         await refresh(pilot)
         rows = cells(app.screen.query_one(WindowsTable))
         assert any(r[3].startswith("CUE-OUT 8") for r in rows)
-        assert cells(app.screen.query_one(SplicesTable))[0][1:4] == ["cue-out", "time_signal", "active"]
+        assert cells(app.screen.query_one(SplicesTable))[0][1:4] == [
+            "cue-out",
+            "time_signal",
+            "active",
+        ]
 
 
 async def test_r_returns_to_network_early(stack, clock):
@@ -168,15 +197,23 @@ async def test_r_returns_to_network_early(stack, clock):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")  # nothing to end yet
         assert notes(app)[-1] == ("Return to network", "no active break on news", "warning")
-        created = await (await stack.client.post("/v1/channels/news/cue", json={"duration": 20})).json()
+        created = await (
+            await stack.client.post("/v1/channels/news/cue", json={"duration": 20})
+        ).json()
         clock.advance(6)
         await refresh(pilot)
         await pilot.press("r")
         await settle(pilot)
         (record,) = await stack.ledger.records("news")
         assert record.end < parse_datetime(created["endTime"]).timestamp()
-        assert record.end == parse_datetime(created["startTime"]).timestamp() + 8  # the segment after next
-        assert notes(app)[-1] == ("Return to network", "manual-1 on news returns at 00:00:08", "information")
+        assert (
+            record.end == parse_datetime(created["startTime"]).timestamp() + 8
+        )  # the segment after next
+        assert notes(app)[-1] == (
+            "Return to network",
+            "manual-1 on news returns at 00:00:08",
+            "information",
+        )
 
 
 async def test_server_errors_are_notifications_in_the_servers_words(stack, clock):
@@ -203,12 +240,20 @@ async def test_mode_and_channel_switching(stack, clock):
         await refresh(pilot)
         rows = cells(app.screen.query_one(WindowsTable))
         assert all("ad" not in r[4] for r in rows)
-        assert any(r[5].startswith("INTERSTITIAL ad-manual-1-") and r[5].endswith(" 6s") for r in rows)  # the pod's length
-        assert app.screen.query_one(WindowsTable).border_title == "Live windows · news/hi · origin | sgai"
+        assert any(
+            r[5].startswith("INTERSTITIAL ad-manual-1-") and r[5].endswith(" 6s") for r in rows
+        )  # the pod's length
+        assert (
+            app.screen.query_one(WindowsTable).border_title
+            == "Live windows · news/hi · origin | sgai"
+        )
         await pilot.press("m")
         await refresh(pilot)
         assert app.selection.mode == "passthrough"
-        assert all(r[4] == "2.000 content" and r[5] == "" for r in cells(app.screen.query_one(WindowsTable)))
+        assert all(
+            r[4] == "2.000 content" and r[5] == ""
+            for r in cells(app.screen.query_one(WindowsTable))
+        )
         await pilot.press("m", "b")
         assert (app.selection.mode, app.selection.variant) == ("ssai", "lo")
         await pilot.press("tab")
@@ -222,11 +267,15 @@ async def test_mode_and_channel_switching(stack, clock):
         assert app.screen.query_one(BreaksTable).border_title == "Breaks · sports"
         await pilot.press("n")
         await refresh(pilot)
-        assert app.selection.channel == "news" and "ad house-" in " ".join(r[4] for r in cells(app.screen.query_one(WindowsTable)))
+        assert app.selection.channel == "news" and "ad house-" in " ".join(
+            r[4] for r in cells(app.screen.query_one(WindowsTable))
+        )
 
 
 async def test_viewers_add_remove_and_show_positions(stack, clock):
-    fleet = FakeFleet(clock, [FakeViewer("v1", "hi", "ad", "house-1", clock.now() - 9.5, 43199, stalls=1)])
+    fleet = FakeFleet(
+        clock, [FakeViewer("v1", "hi", "ad", "house-1", clock.now() - 9.5, 43199, stalls=1)]
+    )
     app = rig_app(stack, clock, viewers=fleet)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("v", "v")
@@ -259,7 +308,13 @@ async def test_real_players_from_the_stitchers_sessions(stack, clock):
         await refresh(pilot)
         table = app.screen.query_one(ViewersTable)
         assert table.border_title == "Viewers · no fleet · 1 players"
-        assert cells(table)[0][:5] == ["player-1 (127.0.0.1) 1s ago", "news/ssai/lo", "live-6.5s", "ad", "house-2"]
+        assert cells(table)[0][:5] == [
+            "player-1 (127.0.0.1) 1s ago",
+            "news/ssai/lo",
+            "live-6.5s",
+            "ad",
+            "house-2",
+        ]
 
 
 async def test_without_a_fleet_viewer_keys_only_warn(stack, clock):
@@ -281,18 +336,27 @@ async def test_a_source_that_fails_is_shown_in_the_status_line_and_polling_goes_
         clock.advance(1)
         await refresh(pilot)
         status = str(app.screen.query_one(StatusBar).render())
-        assert status.startswith("● poll 00:00:01 · stitcher ok") and " · origin: GET /news/hi/index.m3u8: " in status
+        assert (
+            status.startswith("● poll 00:00:01 · stitcher ok")
+            and " · origin: GET /news/hi/index.m3u8: " in status
+        )
         assert " · splices: GET /control/news/splices: " in status
-        rows = cells(app.screen.query_one(WindowsTable))  # the stitcher's last good copy, no origin side
+        rows = cells(
+            app.screen.query_one(WindowsTable)
+        )  # the stitcher's last good copy, no origin side
         assert len(rows) == 6 and all(r[2] == "—" and r[4] == "2.000 content" for r in rows)
         clock.advance(3)  # past the stitcher's last-good-copy grace: its own words
         await refresh(pilot)
-        assert "stitcher: the origin cannot be read" in str(app.screen.query_one(StatusBar).render())
+        assert "stitcher: the origin cannot be read" in str(
+            app.screen.query_one(StatusBar).render()
+        )
         assert app.is_running
 
 
 @pytest.mark.parametrize("key", ["q", "ctrl+c"])
-async def test_run_async_shares_the_loop_with_the_rig_servers_and_ends_on_q_or_ctrl_c(stack, clock, key):
+async def test_run_async_shares_the_loop_with_the_rig_servers_and_ends_on_q_or_ctrl_c(
+    stack, clock, key
+):
     """As `rig up` runs it: `await app.run_async()` in the loop that serves the origin and the
     stitcher; the app's polls are answered by those servers; q / Ctrl-C end it; the servers live on."""
     fleet = FakeFleet(clock)
@@ -310,7 +374,11 @@ async def test_run_async_shares_the_loop_with_the_rig_servers_and_ends_on_q_or_c
     app.post_message(events.Key(key, key if len(key) == 1 else None))  # after the poll's message
     await asyncio.wait_for(running, 10)
     assert app.return_code == 0 and sessions[0].closed
-    assert len(app.snapshot.origin) == 6 and len(app.snapshot.stitched) == 6 and not app.snapshot.failures
+    assert (
+        len(app.snapshot.origin) == 6
+        and len(app.snapshot.stitched) == 6
+        and not app.snapshot.failures
+    )
     response = await stack.client.get("/ssai/news/hi.m3u8")
     assert response.status == 200
 
@@ -318,14 +386,22 @@ async def test_run_async_shares_the_loop_with_the_rig_servers_and_ends_on_q_or_c
 def _snapshot_app(stack, clock) -> RigApp:
     """A rig at a fixed instant with one active /cue break, an origin splice announced, two viewers."""
     fixed = FakeClock(clock.now())  # the app's own clock (it runs on another thread's loop)
-    fleet = FakeFleet(fixed, [FakeViewer("v1", "hi", "ad", "house-2", fixed.now() - 6.0, 43201), FakeViewer("v2", "lo", "stalled", None, fixed.now() - 14.0, 43197, 2, 1)])
+    fleet = FakeFleet(
+        fixed,
+        [
+            FakeViewer("v1", "hi", "ad", "house-2", fixed.now() - 6.0, 43201),
+            FakeViewer("v2", "lo", "stalled", None, fixed.now() - 14.0, 43197, 2, 1),
+        ],
+    )
     return rig_app(stack, fixed, viewers=fleet)
 
 
 async def _rig_with_a_break(stack, clock) -> None:
     assert (await stack.client.post("/v1/channels/news/cue", json={"duration": 8})).status == 201
     origin, _ = urls(stack)
-    async with stack.session.post(f"{origin}/control/news/splice", json={"duration": 10, "preroll": 8, "format": "daterange"}) as response:
+    async with stack.session.post(
+        f"{origin}/control/news/splice", json={"duration": 10, "preroll": 8, "format": "daterange"}
+    ) as response:
         assert response.status == 201
     clock.advance(4)
 
@@ -344,4 +420,6 @@ async def test_snapshot_main_screen(stack, clock, snap_compare):
 async def test_snapshot_help_screen(stack, clock, snap_compare):
     await _rig_with_a_break(stack, clock)
     app = _snapshot_app(stack, clock)
-    assert await asyncio.to_thread(snap_compare, app, press=["question_mark"], terminal_size=SIZE, run_before=_polled)
+    assert await asyncio.to_thread(
+        snap_compare, app, press=["question_mark"], terminal_size=SIZE, run_before=_polled
+    )

@@ -14,8 +14,8 @@ import argparse
 import asyncio
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
-from datetime import datetime, timezone
 
 import pytest
 from aiohttp import web
@@ -24,9 +24,17 @@ from pytest_aiohttp import AiohttpServer
 
 from rig.validate import MasterUnavailable, add_arguments, run, validate
 from rig.validator import Checker, Violation
-from tests.driving import drive
 from stitcher.clock import FakeClock
-from stitcher.playlist import AttributeList, MasterPlaylist, MediaPlaylist, Segment, Tag, Variant, format_datetime
+from stitcher.playlist import (
+    AttributeList,
+    MasterPlaylist,
+    MediaPlaylist,
+    Segment,
+    Tag,
+    Variant,
+    format_datetime,
+)
+from tests.driving import drive
 
 SEG = 2.0
 WINDOW = 6
@@ -46,7 +54,9 @@ class Faults:
     no_cors: bool = False  # no Access-Control-Allow-Origin (CORS)
     missing_segments: bool = False  # every 7th content segment is 404 (HTTP, R12)
     early_delete: bool = False  # segments are deleted as soon as they leave the window (R12)
-    flapping_discontinuities: bool = False  # DISCONTINUITY-SEQUENCE off by one every other request (T1)
+    flapping_discontinuities: bool = (
+        False  # DISCONTINUITY-SEQUENCE off by one every other request (T1)
+    )
     quoted_duration: bool = False  # DATERANGE DURATION="6.0" (D5)
     daterange_only_in_720p: bool = False  # 360p has no DATERANGE (D9)
 
@@ -89,22 +99,30 @@ class Origin:
         slot = self.ad_slot(msn)
         tags: tuple[Tag, ...] = ()
         if slot is None:
-            changed = self.faults.uri_change_after is not None and self.elapsed() >= self.faults.uri_change_after
+            changed = (
+                self.faults.uri_change_after is not None
+                and self.elapsed() >= self.faults.uri_change_after
+            )
             uri = f"seg{msn}-b.ts" if changed else f"seg{msn}.ts"
         else:
             uri = f"/ads/{slot[0]}/{variant}/a{slot[1]}.ts"
             if slot[1] == 0 and not (self.faults.daterange_only_in_720p and variant != "720p"):
                 duration = '"6.0"' if self.faults.quoted_duration else "6.0"
                 start = format_datetime(self.epoch + msn * self.seg)
-                tags = (Tag("EXT-X-DATERANGE", f'ID="break-{slot[0]}",START-DATE="{start}",DURATION={duration},'
-                                                f"SCTE35-OUT=0xFC302500{slot[0]:04X}"),)
+                tags = (
+                    Tag(
+                        "EXT-X-DATERANGE",
+                        f'ID="break-{slot[0]}",START-DATE="{start}",DURATION={duration},'
+                        f"SCTE35-OUT=0xFC302500{slot[0]:04X}",
+                    ),
+                )
         offset = msn % BREAK_EVERY
         return Segment(
             uri=uri,
             duration=self.seg,
             duration_text=f"{self.seg:.3f}",
             discontinuity=offset in (AD_AT, AD_AT + AD_LENGTH),
-            program_date_time=datetime.fromtimestamp(self.epoch + msn * self.seg, tz=timezone.utc),
+            program_date_time=datetime.fromtimestamp(self.epoch + msn * self.seg, tz=UTC),
             tags=tags,
         )
 
@@ -143,10 +161,14 @@ def create_app(origin: Origin) -> web.Application:
 
     async def master(request: web.Request) -> web.Response:
         variants = tuple(
-            Variant(f"{name}/index.m3u8", AttributeList.of(("BANDWIDTH", str(bw)), ("RESOLUTION", res)))
+            Variant(
+                f"{name}/index.m3u8", AttributeList.of(("BANDWIDTH", str(bw)), ("RESOLUTION", res))
+            )
             for name, bw, res in (("720p", 2_000_000, "1280x720"), ("360p", 800_000, "640x360"))
         )
-        return web.Response(text=MasterPlaylist(variants, version=6).render(), content_type=PLAYLIST)
+        return web.Response(
+            text=MasterPlaylist(variants, version=6).render(), content_type=PLAYLIST
+        )
 
     async def media(request: web.Request) -> web.Response:
         variant = request.match_info["variant"]
@@ -161,7 +183,9 @@ def create_app(origin: Origin) -> web.Application:
         return segment_response(msn)
 
     async def ad_segment(request: web.Request) -> web.Response:
-        msn = int(request.match_info["brk"]) * BREAK_EVERY + AD_AT + int(request.match_info["index"])
+        msn = (
+            int(request.match_info["brk"]) * BREAK_EVERY + AD_AT + int(request.match_info["index"])
+        )
         return segment_response(msn)
 
     def segment_response(msn: int) -> web.Response:
@@ -192,7 +216,13 @@ async def watch(
     server = await aiohttp_server(create_app(Origin(clock, faults, segment_seconds)))
     url = str(server.make_url("/live/master.m3u8"))
     return await asyncio.wait_for(
-        drive(clock, validate(url, seconds=seconds, viewers=viewers, clock=clock, **options), viewers, STEP), timeout=60
+        drive(
+            clock,
+            validate(url, seconds=seconds, viewers=viewers, clock=clock, **options),
+            viewers,
+            STEP,
+        ),
+        timeout=60,
     )
 
 
@@ -215,7 +245,11 @@ async def test_clean_server_twenty_minutes_three_viewers(aiohttp_server: Aiohttp
 async def test_clean_server_two_second_segments(aiohttp_server: AiohttpServer) -> None:
     checker = await watch(aiohttp_server, Faults(), seconds=240)
     assert checker.ok, [v.line() for v in checker.violations[:10]]
-    assert checker.summary()["reloads_per_viewer"] == {"viewer-0": 480, "viewer-1": 476, "viewer-2": 472}
+    assert checker.summary()["reloads_per_viewer"] == {
+        "viewer-0": 480,
+        "viewer-1": 476,
+        "viewer-2": 472,
+    }
 
 
 BROKEN = [
@@ -234,7 +268,9 @@ BROKEN = [
 @pytest.mark.parametrize(
     "faults, expected", BROKEN, ids=[next(k for k, v in vars(f).items() if v) for f, _ in BROKEN]
 )
-async def test_broken_server(aiohttp_server: AiohttpServer, faults: Faults, expected: set[str]) -> None:
+async def test_broken_server(
+    aiohttp_server: AiohttpServer, faults: Faults, expected: set[str]
+) -> None:
     checker = await watch(aiohttp_server, faults, seconds=120)
     found = set(checker.counts)
     if faults.flapping_discontinuities:  # the variants may also disagree with each other
@@ -258,11 +294,15 @@ async def test_uri_change_names_both_uris(aiohttp_server: AiohttpServer) -> None
 
 async def test_cors_reported_once_per_kind(aiohttp_server: AiohttpServer) -> None:
     checker = await watch(aiohttp_server, Faults(no_cors=True), seconds=30)
-    assert checker.counts["CORS"] == 5  # master, playlist GET × 2 variants, segment HEAD × 2 variants
+    assert (
+        checker.counts["CORS"] == 5
+    )  # master, playlist GET × 2 variants, segment HEAD × 2 variants
 
 
 async def test_without_segment_checks_nothing_is_headed(aiohttp_server: AiohttpServer) -> None:
-    checker = await watch(aiohttp_server, Faults(early_delete=True), seconds=60, check_segments=False)
+    checker = await watch(
+        aiohttp_server, Faults(early_delete=True), seconds=60, check_segments=False
+    )
     assert checker.ok
 
 
@@ -272,8 +312,13 @@ async def test_media_playlist_url_and_violation_callback(aiohttp_server: Aiohttp
     seen: list[Violation] = []
     checker = await drive(
         clock,
-        validate(str(server.make_url("/live/720p/index.m3u8")), seconds=90, viewers=2, clock=clock,
-                 on_violation=seen.append),
+        validate(
+            str(server.make_url("/live/720p/index.m3u8")),
+            seconds=90,
+            viewers=2,
+            clock=clock,
+            on_violation=seen.append,
+        ),
         2,
     )
     assert checker.variants == [str(server.make_url("/live/720p/index.m3u8"))]
@@ -303,5 +348,7 @@ async def test_not_a_playlist_is_a_parse_violation(aiohttp_server: AiohttpServer
     app = web.Application()
     app.router.add_get("/junk.m3u8", junk)
     server = await aiohttp_server(app)
-    checker = await validate(str(server.make_url("/junk.m3u8")), seconds=10, viewers=1, clock=FakeClock())
+    checker = await validate(
+        str(server.make_url("/junk.m3u8")), seconds=10, viewers=1, clock=FakeClock()
+    )
     assert set(checker.counts) == {"PARSE"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +47,18 @@ class Stream:
         tags: tuple[Tag, ...] = ()
         if msn == self.ad.start:
             start = format_datetime(T0 + msn * SEG)
-            tags = (Tag("EXT-X-DATERANGE", f'ID="break-1",START-DATE="{start}",DURATION=6.0,SCTE35-OUT=0xFC3020'),)
+            tags = (
+                Tag(
+                    "EXT-X-DATERANGE",
+                    f'ID="break-1",START-DATE="{start}",DURATION=6.0,SCTE35-OUT=0xFC3020',
+                ),
+            )
         return Segment(
             uri=f"/ads/b1/{self.variant}/a{msn - self.ad.start}.ts" if in_ad else f"seg{msn}.ts",
             duration=SEG,
             duration_text="2.000",
             discontinuity=msn in (self.ad.start, self.ad.stop),
-            program_date_time=datetime.fromtimestamp(T0 + msn * SEG, tz=timezone.utc),
+            program_date_time=datetime.fromtimestamp(T0 + msn * SEG, tz=UTC),
             tags=tags,
         )
 
@@ -90,14 +95,26 @@ def edit(playlist: MediaPlaylist, index: int, **changes: Any) -> MediaPlaylist:
 
 def live(*lines: str, target: int = 2, sequence: int = 100) -> str:
     """A small live playlist from segment lines."""
-    return "\n".join(["#EXTM3U", f"#EXT-X-TARGETDURATION:{target}", f"#EXT-X-MEDIA-SEQUENCE:{sequence}", *lines]) + "\n"
+    return (
+        "\n".join(
+            [
+                "#EXTM3U",
+                f"#EXT-X-TARGETDURATION:{target}",
+                f"#EXT-X-MEDIA-SEQUENCE:{sequence}",
+                *lines,
+            ]
+        )
+        + "\n"
+    )
 
 
 def pdt(msn: int) -> str:
     return f"#EXT-X-PROGRAM-DATE-TIME:{format_datetime(T0 + msn * SEG)}"
 
 
-def three(first: int = 100, *, with_pdt: bool = True, tags: dict[int, list[str]] | None = None) -> list[str]:
+def three(
+    first: int = 100, *, with_pdt: bool = True, tags: dict[int, list[str]] | None = None
+) -> list[str]:
     """Lines of three clean 2 s segments from `first` (6 s: exactly 3 × TD 2)."""
     lines: list[str] = []
     for msn in range(first, first + 3):
@@ -121,11 +138,18 @@ def test_clean_live_stream_has_no_violations() -> None:
             if last < 10 + 4 * number:
                 continue  # late joiners
             for stream in streams:
-                found = checker.observe_media(stream.url, stream.text(last), at(last, 0.2 + 0.1 * number),
-                                              viewer=viewer, round_id=last)
+                found = checker.observe_media(
+                    stream.url,
+                    stream.text(last),
+                    at(last, 0.2 + 0.1 * number),
+                    viewer=viewer,
+                    round_id=last,
+                )
                 assert found == [], [v.line() for v in found]
         # a slow reload of an unchanged playlist is fine as long as it is within 1.5 × TD
-        checker.observe_media(Stream().url, Stream().text(last), at(last, 1.9), viewer="a", round_id=f"{last}b")
+        checker.observe_media(
+            Stream().url, Stream().text(last), at(last, 1.9), viewer="a", round_id=f"{last}b"
+        )
     summary = checker.summary()
     assert summary["ok"] is True, checker.violations[:5]
     assert summary["violations"] == 0
@@ -147,7 +171,9 @@ def test_violation_line_and_summary() -> None:
     assert [v.rule for v in found] == ["PARSE"]
     assert found[0].line().startswith(f"[PARSE] variant={URL} viewer=v1 ")
     summary = checker.summary()
-    assert summary["ok"] is False and summary["by_rule"] == {"PARSE": 1} and summary["violations"] == 1
+    assert (
+        summary["ok"] is False and summary["by_rule"] == {"PARSE": 1} and summary["violations"] == 1
+    )
     assert summary["examples"][0]["rule"] == "PARSE"
     json.dumps(summary)
 
@@ -178,7 +204,9 @@ def test_unparseable_text_is_a_violation_not_an_exception(text: str) -> None:
 
 def test_r4_target_duration_missing_or_not_an_integer() -> None:
     body = "\n".join(three()) + "\n"
-    assert rules(Checker().observe_media(URL, "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:100\n" + body, at(102))) == {"R4"}
+    assert rules(
+        Checker().observe_media(URL, "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:100\n" + body, at(102))
+    ) == {"R4"}
     not_int = "#EXTM3U\n#EXT-X-TARGETDURATION:2.0\n#EXT-X-MEDIA-SEQUENCE:100\n" + body
     assert rules(Checker().observe_media(URL, not_int, at(102))) == {"R4"}
 
@@ -187,7 +215,12 @@ def test_r4_extinf_rounds_above_target_duration() -> None:
     text = live(*three(), pdt(103), "#EXTINF:2.5,", "seg103.ts")
     found = Checker().observe_media(URL, text, at(103) + 0.5)
     assert rules(found) == {"R4"} and found[0].msn == 103 and "2.5" in found[0].message
-    assert Checker().observe_media(URL, live(*three(), pdt(103), "#EXTINF:2.499,", "seg103.ts"), at(103)) == []
+    assert (
+        Checker().observe_media(
+            URL, live(*three(), pdt(103), "#EXTINF:2.499,", "seg103.ts"), at(103)
+        )
+        == []
+    )
 
 
 def test_r9_window_shorter_than_three_target_durations() -> None:
@@ -196,7 +229,9 @@ def test_r9_window_shorter_than_three_target_durations() -> None:
 
 
 def test_r13_playlist_type_in_a_live_playlist() -> None:
-    assert rules(Checker().observe_media(URL, live("#EXT-X-PLAYLIST-TYPE:EVENT", *three()), at(102))) == {"R13"}
+    assert rules(
+        Checker().observe_media(URL, live("#EXT-X-PLAYLIST-TYPE:EVENT", *three()), at(102))
+    ) == {"R13"}
     vod = live("#EXT-X-PLAYLIST-TYPE:VOD", *three(), "#EXT-X-ENDLIST")
     assert Checker().observe_media(URL, vod, at(102)) == []
 
@@ -209,7 +244,9 @@ def test_p1_discontinuity_without_pdt() -> None:
 
 def test_p2_pdt_does_not_follow_extinf() -> None:
     lines = three()
-    lines[lines.index(pdt(102))] = f"#EXT-X-PROGRAM-DATE-TIME:{format_datetime(T0 + 102 * SEG + 0.010)}"
+    lines[lines.index(pdt(102))] = (
+        f"#EXT-X-PROGRAM-DATE-TIME:{format_datetime(T0 + 102 * SEG + 0.010)}"
+    )
     found = Checker().observe_media(URL, live(*lines), at(102))
     assert rules(found) == {"P2"} and found[0].msn == 102 and "+10 ms" in found[0].message
     # 5 ms is within the tolerance
@@ -246,7 +283,9 @@ def test_d2_first_daterange_without_start_date() -> None:
 
 def test_d2_later_tag_may_omit_start_date() -> None:
     tags = {
-        101: ['#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:03:22.000Z",PLANNED-DURATION=2.0,SCTE35-OUT=0xFC01'],
+        101: [
+            '#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:03:22.000Z",PLANNED-DURATION=2.0,SCTE35-OUT=0xFC01'
+        ],
         102: ['#EXT-X-DATERANGE:ID="x",DURATION=2.0,SCTE35-IN=0xFC02'],
     }
     assert Checker().observe_media(URL, live(*three(tags=tags)), at(102)) == []
@@ -255,10 +294,16 @@ def test_d2_later_tag_may_omit_start_date() -> None:
 @pytest.mark.parametrize(
     "attributes, fragment",
     [
-        ('START-DATE="2026-01-01T00:03:22.000Z",END-DATE="2026-01-01T00:03:20.000Z"', "before START-DATE"),
+        (
+            'START-DATE="2026-01-01T00:03:22.000Z",END-DATE="2026-01-01T00:03:20.000Z"',
+            "before START-DATE",
+        ),
         ('START-DATE="2026-01-01T00:03:22.000Z",DURATION=-1.0', "negative"),
         ('START-DATE="2026-01-01T00:03:22.000Z",PLANNED-DURATION=-2', "negative"),
-        ('START-DATE="2026-01-01T00:03:22.000Z",END-DATE="2026-01-01T00:03:32.000Z",DURATION=30.0', "DURATION=30.0"),
+        (
+            'START-DATE="2026-01-01T00:03:22.000Z",END-DATE="2026-01-01T00:03:32.000Z",DURATION=30.0',
+            "DURATION=30.0",
+        ),
     ],
 )
 def test_d4_dates_and_durations(attributes: str, fragment: str) -> None:
@@ -269,9 +314,19 @@ def test_d4_dates_and_durations(attributes: str, fragment: str) -> None:
 
 @pytest.mark.parametrize(
     "attribute",
-    ['DURATION="30.0"', "ID=x", 'CLASS=foo', "START-DATE=2026-01-01T00:03:22.000Z", 'START-DATE="yesterday"',
-     'PLANNED-DURATION="30"', 'X-RESUME-OFFSET="0"', "X-PLAYOUT-LIMIT=30s", 'SCTE35-OUT="0xFC30"',
-     "SCTE35-IN=FC30", "SCTE35-CMD=0x"],
+    [
+        'DURATION="30.0"',
+        "ID=x",
+        "CLASS=foo",
+        "START-DATE=2026-01-01T00:03:22.000Z",
+        'START-DATE="yesterday"',
+        'PLANNED-DURATION="30"',
+        'X-RESUME-OFFSET="0"',
+        "X-PLAYOUT-LIMIT=30s",
+        'SCTE35-OUT="0xFC30"',
+        "SCTE35-IN=FC30",
+        "SCTE35-CMD=0x",
+    ],
 )
 def test_d5_attribute_types(attribute: str) -> None:
     parts = {"ID": 'ID="x"', "START-DATE": 'START-DATE="2026-01-01T00:03:22.000Z"'}
@@ -284,7 +339,9 @@ def test_d5_attribute_types(attribute: str) -> None:
 
 def test_d5_quoted_duration_fixture() -> None:
     """Deployed-stitcher failure mode: DATERANGE attributes quoted."""
-    found = Checker().observe_media(URL, (RESOURCES / "quoted_daterange_duration.m3u8").read_text(), at(102))
+    found = Checker().observe_media(
+        URL, (RESOURCES / "quoted_daterange_duration.m3u8").read_text(), at(102)
+    )
     assert rules(found) == {"D5"}
     assert {v.message for v in found} == {
         "DATERANGE ID='ad-1': DURATION=\"30.0\" must be an unquoted decimal-floating-point",
@@ -303,7 +360,11 @@ def test_d5_quoted_duration_fixture() -> None:
 def test_d6_end_on_next(attributes: str) -> None:
     tags = {101: [f'#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:03:22.000Z",{attributes}']}
     assert rules(Checker().observe_media(URL, live(*three(tags=tags)), at(102))) == {"D6"}
-    good = {101: ['#EXT-X-DATERANGE:ID="x",CLASS="c",START-DATE="2026-01-01T00:03:22.000Z",END-ON-NEXT=YES']}
+    good = {
+        101: [
+            '#EXT-X-DATERANGE:ID="x",CLASS="c",START-DATE="2026-01-01T00:03:22.000Z",END-ON-NEXT=YES'
+        ]
+    }
     assert Checker().observe_media(URL, live(*three(tags=good)), at(102)) == []
 
 
@@ -311,7 +372,10 @@ def test_d1_d3_same_id_different_values_in_one_playlist() -> None:
     first = '#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:03:22.000Z",PLANNED-DURATION=30'
     tags = {101: [first], 102: ['#EXT-X-DATERANGE:ID="x",PLANNED-DURATION=30.0']}
     found = Checker().observe_media(URL, live(*three(tags=tags)), at(102))
-    assert rules(found) == {"D3"} and "PLANNED-DURATION=30 and later PLANNED-DURATION=30.0" in found[0].message
+    assert (
+        rules(found) == {"D3"}
+        and "PLANNED-DURATION=30 and later PLANNED-DURATION=30.0" in found[0].message
+    )
     tags = {101: [first], 102: ['#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:03:24.000Z"']}
     assert rules(Checker().observe_media(URL, live(*three(tags=tags)), at(102))) == {"D1"}
 
@@ -333,7 +397,9 @@ def test_struct_discontinuity_between_extinf_and_uri() -> None:
 
 
 def test_m1_master_with_media_tags_and_bad_bandwidth() -> None:
-    found = Checker().observe_master(MASTER, (RESOURCES / "master_with_media_tags.m3u8").read_text(), T0)
+    found = Checker().observe_master(
+        MASTER, (RESOURCES / "master_with_media_tags.m3u8").read_text(), T0
+    )
     assert rules(found) == {"M1"}
     messages = " | ".join(v.message for v in found)
     assert "EXT-X-DATERANGE in a master playlist" in messages and "BANDWIDTH=800000.5" in messages
@@ -385,7 +451,9 @@ def test_r1_segments_removed_from_the_tail() -> None:
     checker.observe_media(URL, stream.text(12), at(12), viewer="v")
     shorter = replace(stream.playlist(12), segments=stream.playlist(12).segments[:-2])
     found = checker.observe_media(URL, shorter.render(), at(12, 0.8), viewer="v")
-    assert "R1" in rules(found) and any("11..12 were removed from the tail" in v.message for v in found)
+    assert "R1" in rules(found) and any(
+        "11..12 were removed from the tail" in v.message for v in found
+    )
 
 
 def test_r1_tag_added_before_a_kept_segment() -> None:
@@ -401,7 +469,9 @@ def test_r1_tag_added_before_a_kept_segment() -> None:
 def test_r1_tags_may_be_removed_and_the_first_segment_may_take_over_dateranges() -> None:
     checker = Checker()
     stream = Stream()
-    checker.observe_media(URL, stream.text(24), at(24), viewer="v")  # DATERANGE on MSN 20, window 19..24
+    checker.observe_media(
+        URL, stream.text(24), at(24), viewer="v"
+    )  # DATERANGE on MSN 20, window 19..24
     playlist = stream.playlist(26)  # window 21..26: the DATERANGE moves to the new first segment
     moved = edit(playlist, 0, tags=stream.segment(20).tags)
     assert checker.observe_media(URL, moved.render(), at(26), viewer="v") == []
@@ -416,7 +486,9 @@ def test_r4_target_duration_changes_between_reloads() -> None:
     checker = Checker()
     stream = Stream()
     checker.observe_media(URL, stream.text(12), at(12), viewer="v")
-    found = checker.observe_media(URL, replace(stream.playlist(13), target_duration=3).render(), at(13), viewer="w")
+    found = checker.observe_media(
+        URL, replace(stream.playlist(13), target_duration=3).render(), at(13), viewer="w"
+    )
     assert rules(found) == {"R4"} and "changed from 2 to 3" in found[0].message
 
 
@@ -424,7 +496,9 @@ def test_r10_stall_is_reported_once_per_stall() -> None:
     checker = Checker()
     stream = Stream()
     assert checker.observe_media(URL, stream.text(12), at(12), viewer="v") == []
-    assert checker.observe_media(URL, stream.text(12), at(12) + 3.4, viewer="v") == []  # within 1.5 × 2 + 0.5
+    assert (
+        checker.observe_media(URL, stream.text(12), at(12) + 3.4, viewer="v") == []
+    )  # within 1.5 × 2 + 0.5
     found = checker.observe_media(URL, stream.text(12), at(12) + 3.6, viewer="v")
     assert "R10" in rules(found) and found[0].msn == 12
     assert "R10" not in rules(checker.observe_media(URL, stream.text(12), at(12) + 4.6, viewer="v"))
@@ -447,7 +521,9 @@ def test_t3_latency_drifts_from_live() -> None:
     # the server keeps adding segments, but 4 s late (e.g. stitched from a stale origin fetch)
     found = checker.observe_media(URL, stream.text(16), at(16) + 3.9, viewer="v")
     assert rules(found) == {"T3"} and "drifting from live" in found[0].message
-    assert checker.observe_media(URL, stream.text(17), at(17) + 3.9, viewer="v") == []  # once per episode
+    assert (
+        checker.observe_media(URL, stream.text(17), at(17) + 3.9, viewer="v") == []
+    )  # once per episode
 
 
 # --------------------------------------------------------------------------- across viewers, one variant
@@ -458,7 +534,9 @@ def test_t1_uri_changes_for_a_media_sequence_number() -> None:
     stream = Stream()
     checker.observe_media(URL, stream.text(12), at(12), viewer="a")
     playlist = stream.playlist(12)
-    found = checker.observe_media(URL, edit(playlist, -1, uri="seg12-b.ts").render(), at(12, 0.5), viewer="b")
+    found = checker.observe_media(
+        URL, edit(playlist, -1, uri="seg12-b.ts").render(), at(12, 0.5), viewer="b"
+    )
     assert rules(found) == {"T1"} and found[0].msn == 12
     assert "seg12-b.ts" in found[0].message and "seg12.ts" in found[0].message
 
@@ -470,10 +548,16 @@ def test_t1_extinf_changes_value_or_text() -> None:
     playlist = stream.playlist(12)
     segments = list(playlist.segments)
     segments[-1] = replace(segments[-1], duration=1.9, duration_text="1.900")
-    found = checker.observe_media(URL, replace(playlist, segments=tuple(segments)).render(), at(12, 0.5), viewer="b")
-    assert "T1" in rules(found) and any("EXTINF 1.900 now, 2.000 earlier" in v.message for v in found)
+    found = checker.observe_media(
+        URL, replace(playlist, segments=tuple(segments)).render(), at(12, 0.5), viewer="b"
+    )
+    assert "T1" in rules(found) and any(
+        "EXTINF 1.900 now, 2.000 earlier" in v.message for v in found
+    )
     segments[-1] = replace(segments[-1], duration=2.0, duration_text="2.0")
-    found = checker.observe_media(URL, replace(playlist, segments=tuple(segments)).render(), at(12, 0.6), viewer="c")
+    found = checker.observe_media(
+        URL, replace(playlist, segments=tuple(segments)).render(), at(12, 0.6), viewer="c"
+    )
     assert rules(found) == {"T1"} and "same value" in found[0].message
 
 
@@ -497,10 +581,18 @@ def test_t1_pdt_changes() -> None:
     stream = Stream()
     checker.observe_media(URL, stream.text(12), at(12), viewer="a")
     playlist = stream.playlist(12)
-    shifted = tuple(replace(s, program_date_time=datetime.fromtimestamp(s.program_date_time.timestamp() + 0.002,
-                                                                        tz=timezone.utc))
-                    for s in playlist.segments)
-    found = checker.observe_media(URL, replace(playlist, segments=shifted).render(), at(12, 0.5), viewer="b")
+    shifted = tuple(
+        replace(
+            s,
+            program_date_time=datetime.fromtimestamp(
+                s.program_date_time.timestamp() + 0.002, tz=UTC
+            ),
+        )
+        for s in playlist.segments
+    )
+    found = checker.observe_media(
+        URL, replace(playlist, segments=shifted).render(), at(12, 0.5), viewer="b"
+    )
     assert rules(found) == {"T1"} and "PROGRAM-DATE-TIME" in found[0].message
 
 
@@ -509,21 +601,36 @@ def test_d3_attribute_text_changes_between_reloads() -> None:
     checker = Checker()
     start = '"2026-01-01T00:03:22.000Z"'
     first = live(*three(tags={101: [f'#EXT-X-DATERANGE:ID="ad",START-DATE={start},DURATION=30']}))
-    second = live(*three(tags={101: [f'#EXT-X-DATERANGE:ID="ad",START-DATE={start},DURATION=30.0']}))
+    second = live(
+        *three(tags={101: [f'#EXT-X-DATERANGE:ID="ad",START-DATE={start},DURATION=30.0']})
+    )
     assert checker.observe_media(URL, first, at(102), viewer="a") == []
     found = checker.observe_media(URL, second, at(102, 0.5), viewer="b")
     assert "D3" in rules(found)
-    assert any("DURATION=30.0 now, DURATION=30 earlier" in v.message for v in found if v.rule == "D3")
+    assert any(
+        "DURATION=30.0 now, DURATION=30 earlier" in v.message for v in found if v.rule == "D3"
+    )
 
 
 def test_d1_start_date_changes_for_an_id_and_d3_across_variants() -> None:
     checker = Checker()
     dr = '#EXT-X-DATERANGE:ID="ad",START-DATE="{}",DURATION=2.0'
-    checker.observe_media(URL, live(*three(tags={101: [dr.format("2026-01-01T00:03:22.000Z")]})), at(102))
-    found = checker.observe_media(URL, live(*three(104, tags={105: [dr.format("2026-01-01T00:03:30.000Z")]}),
-                                            sequence=104), at(106))
+    checker.observe_media(
+        URL, live(*three(tags={101: [dr.format("2026-01-01T00:03:22.000Z")]})), at(102)
+    )
+    found = checker.observe_media(
+        URL,
+        live(*three(104, tags={105: [dr.format("2026-01-01T00:03:30.000Z")]}), sequence=104),
+        at(106),
+    )
     assert "D1" in rules(found)
-    other = live(*three(tags={101: ['#EXT-X-DATERANGE:ID="ad",START-DATE="2026-01-01T00:03:22.000Z",DURATION=2']}))
+    other = live(
+        *three(
+            tags={
+                101: ['#EXT-X-DATERANGE:ID="ad",START-DATE="2026-01-01T00:03:22.000Z",DURATION=2']
+            }
+        )
+    )
     found = checker.observe_media(URL_360, other, at(102))
     assert rules(found) == {"D3"} and f"in {URL}" in found[0].message
 
@@ -533,7 +640,9 @@ def test_daterange_may_gain_attributes() -> None:
     out = '#EXT-X-DATERANGE:ID="ad",START-DATE="2026-01-01T00:03:22.000Z",PLANNED-DURATION=30.0'
     both = out + ",DURATION=30.0"
     assert checker.observe_media(URL, live(*three(tags={101: [out]})), at(102), viewer="a") == []
-    assert checker.observe_media(URL, live(*three(tags={101: [both]})), at(102, 0.5), viewer="b") == []
+    assert (
+        checker.observe_media(URL, live(*three(tags={101: [both]})), at(102, 0.5), viewer="b") == []
+    )
 
 
 # --------------------------------------------------------------------------- across variants
@@ -542,7 +651,9 @@ def test_daterange_may_gain_attributes() -> None:
 def test_r4_target_duration_differs_between_variants() -> None:
     checker = Checker()
     checker.observe_media(URL, Stream().text(12), at(12))
-    found = checker.observe_media(URL_360, replace(Stream("360p").playlist(12), target_duration=3).render(), at(12))
+    found = checker.observe_media(
+        URL_360, replace(Stream("360p").playlist(12), target_duration=3).render(), at(12)
+    )
     assert rules(found) == {"R4"} and "differs from 2" in found[0].message
 
 
@@ -550,16 +661,24 @@ def test_t2_discontinuity_number_and_pdt_differ_between_variants() -> None:
     checker = Checker()
     checker.observe_media(URL, Stream().text(30), at(30))
     other = Stream("360p").playlist(30)
-    found = checker.observe_media(URL_360, replace(other, discontinuity_sequence=5).render(), at(30))
+    found = checker.observe_media(
+        URL_360, replace(other, discontinuity_sequence=5).render(), at(30)
+    )
     assert rules(found) == {"T2"} and len(found) == 6 and f"in {URL}" in found[0].message
     checker = Checker()
     checker.observe_media(URL, Stream().text(12), at(12))
     other = Stream("360p").playlist(12)
-    shifted = tuple(replace(s, program_date_time=datetime.fromtimestamp(s.program_date_time.timestamp() + 1,
-                                                                        tz=timezone.utc))
-                    for s in other.segments)
+    shifted = tuple(
+        replace(
+            s,
+            program_date_time=datetime.fromtimestamp(s.program_date_time.timestamp() + 1, tz=UTC),
+        )
+        for s in other.segments
+    )
     found = checker.observe_media(URL_360, replace(other, segments=shifted).render(), at(12))
-    assert "T2" in rules(found) and all("PROGRAM-DATE-TIME" in v.message for v in found if v.rule == "T2")
+    assert "T2" in rules(found) and all(
+        "PROGRAM-DATE-TIME" in v.message for v in found if v.rule == "T2"
+    )
 
 
 def test_p3_pdt_in_one_variant_only() -> None:
@@ -597,10 +716,14 @@ def test_d9_compares_only_within_a_round_and_the_same_window() -> None:
     assert checker.observe_media(b.url, missing, at(24), viewer="v", round_id=2) == []
     checker = Checker()
     checker.observe_media(a.url, a.text(25), at(25), viewer="v", round_id=1)
-    assert checker.observe_media(b.url, missing, at(25), viewer="v", round_id=1) == []  # windows differ
+    assert (
+        checker.observe_media(b.url, missing, at(25), viewer="v", round_id=1) == []
+    )  # windows differ
     checker = Checker()
     checker.observe_media(a.url, a.text(24), at(24), viewer="v", round_id=1)
-    assert checker.observe_media(b.url, missing, at(24), viewer="w", round_id=1) == []  # other viewer
+    assert (
+        checker.observe_media(b.url, missing, at(24), viewer="w", round_id=1) == []
+    )  # other viewer
 
 
 def test_d9_attributes_differ_between_variants() -> None:
@@ -613,10 +736,16 @@ def test_d9_attributes_differ_between_variants() -> None:
     start = format_datetime(T0 + 20 * SEG)
     segments[index] = replace(
         segments[index],
-        tags=(Tag("EXT-X-DATERANGE", f'ID="break-1",START-DATE="{start}",DURATION=6.0,SCTE35-OUT=0xFC3021'),),
+        tags=(
+            Tag(
+                "EXT-X-DATERANGE",
+                f'ID="break-1",START-DATE="{start}",DURATION=6.0,SCTE35-OUT=0xFC3021',
+            ),
+        ),
     )
-    found = checker.observe_media(b.url, replace(playlist, segments=tuple(segments)).render(), at(24), viewer="v",
-                                  round_id=7)
+    found = checker.observe_media(
+        b.url, replace(playlist, segments=tuple(segments)).render(), at(24), viewer="v", round_id=7
+    )
     assert "D9" in rules(found)
     assert any("SCTE35-OUT=0xFC3021 here vs 0xFC3020" in v.message for v in found if v.rule == "D9")
 
@@ -665,17 +794,25 @@ def test_report_from_the_shell() -> None:
     ad_start=st.integers(min_value=8, max_value=40),
     ad_length=st.integers(min_value=1, max_value=8),
     count=st.integers(min_value=3, max_value=10),
-    polls=st.lists(st.tuples(st.sampled_from("abc"), st.floats(min_value=0.0, max_value=1.9)), min_size=1, max_size=4),
+    polls=st.lists(
+        st.tuples(st.sampled_from("abc"), st.floats(min_value=0.0, max_value=1.9)),
+        min_size=1,
+        max_size=4,
+    ),
 )
 def test_any_clean_schedule_gives_no_violation(
     ad_start: int, ad_length: int, count: int, polls: list[tuple[str, float]]
 ) -> None:
     """Whatever the break placement, window length and viewers' reload timing: no violation."""
     checker = Checker()
-    streams = [Stream("720p", count, range(ad_start, ad_start + ad_length)),
-               Stream("360p", count, range(ad_start, ad_start + ad_length))]
+    streams = [
+        Stream("720p", count, range(ad_start, ad_start + ad_length)),
+        Stream("360p", count, range(ad_start, ad_start + ad_length)),
+    ]
     for last in range(10, 60):
         for viewer, late in polls:
             for stream in streams:
-                checker.observe_media(stream.url, stream.text(last), at(last, late), viewer=viewer, round_id=last)
+                checker.observe_media(
+                    stream.url, stream.text(last), at(last, late), viewer=viewer, round_id=last
+                )
     assert checker.ok, [v.line() for v in checker.violations[:5]]

@@ -12,16 +12,17 @@ seconds of `clock`; POST/DELETE on the user's actions) and the fleet's `add`/`re
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 import aiohttp
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from stitcher.catalog import MODES
 from stitcher.clock import Clock, SystemClock
 from tui.messages import Polled
-from stitcher.catalog import MODES
 from tui.models import Selection, Snapshot, clock_text, date_text, epoch
 from tui.screens import CueForm, HelpScreen, MainScreen, SpliceForm
 from tui.sources import ApiError, Poller, RigApi, Viewers, call
@@ -91,7 +92,9 @@ class RigApp(App[None]):
         self.preroll_seconds = preroll_seconds
         self._session_source = session
         self._own_session: aiohttp.ClientSession | None = None
-        self.selection = Selection(self.channels[0], self._first_variant(self.channels[0], None), mode)
+        self.selection = Selection(
+            self.channels[0], self._first_variant(self.channels[0], None), mode
+        )
         self.snapshot: Snapshot | None = None
         self.api: RigApi | None = None
         self.poller: Poller | None = None
@@ -107,9 +110,13 @@ class RigApp(App[None]):
         if isinstance(source, aiohttp.ClientSession):
             session = source
         else:
-            session = self._own_session = source() if source is not None else aiohttp.ClientSession()
+            session = self._own_session = (
+                source() if source is not None else aiohttp.ClientSession()
+            )
         self.api = RigApi(session, self.origin_url, self.stitcher_url, self.timeout)
-        self.poller = Poller(self.api, self.clock, self.selection, self._deliver, self.viewers, self.interval)
+        self.poller = Poller(
+            self.api, self.clock, self.selection, self._deliver, self.viewers, self.interval
+        )
         self.sub_title = self._subtitle(self.clock.now())
         self._poll_task = asyncio.create_task(self.poller.run(), name="tui-poller")
 
@@ -161,8 +168,14 @@ class RigApp(App[None]):
             self.poller.select(selection)
 
     def action_next_channel(self) -> None:
-        channel = self.channels[(self.channels.index(self.selection.channel) + 1) % len(self.channels)]
-        self._select(Selection(channel, self._first_variant(channel, self.selection.variant), self.selection.mode))
+        channel = self.channels[
+            (self.channels.index(self.selection.channel) + 1) % len(self.channels)
+        ]
+        self._select(
+            Selection(
+                channel, self._first_variant(channel, self.selection.variant), self.selection.mode
+            )
+        )
 
     def action_next_mode(self) -> None:
         mode = MODES[(MODES.index(self.selection.mode) + 1) % len(MODES)]
@@ -171,7 +184,9 @@ class RigApp(App[None]):
     def action_next_variant(self) -> None:
         rungs = self.variants.get(self.selection.channel) or [self.selection.variant]
         index = rungs.index(self.selection.variant) + 1 if self.selection.variant in rungs else 0
-        self._select(Selection(self.selection.channel, rungs[index % len(rungs)], self.selection.mode))
+        self._select(
+            Selection(self.selection.channel, rungs[index % len(rungs)], self.selection.mode)
+        )
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -217,14 +232,18 @@ class RigApp(App[None]):
         self.push_screen(SpliceForm(channel, self.cue_seconds, self.preroll_seconds), done)
 
     async def _splice(self, channel: str, request: dict) -> str:
-        body = await self.api.splice(channel, request["duration"], request["preroll"], request["format"], request["command"])
+        body = await self.api.splice(
+            channel, request["duration"], request["preroll"], request["format"], request["command"]
+        )
         return f"splice {body.get('id')} on {channel} ({body.get('format')}/{body.get('command')}) at {_at(body.get('start'))}, {body.get('duration')} s"
 
     def action_return_early(self) -> None:
         channel = self.selection.channel
         active = self.snapshot.active_break if self.snapshot is not None else None
         if active is None:
-            self.notify(f"no active break on {channel}", title="Return to network", severity="warning")
+            self.notify(
+                f"no active break on {channel}", title="Return to network", severity="warning"
+            )
             return
         self._run("Return to network", self._return(channel, active.event_id))
 

@@ -23,4 +23,3 @@ class Polled(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, Polled)
-

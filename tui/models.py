@@ -9,13 +9,13 @@ or imports textual: every function is a pure function of its arguments (`now` is
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from stitcher.playlist import parse_datetime
 from tui.windows import SegmentView, WindowRow, window_rows
-
 
 
 @dataclass(frozen=True)
@@ -167,14 +167,14 @@ def clock_text(t: float | None, millis: bool = False) -> str:
     """`HH:MM:SS` (UTC) of epoch seconds, `-` for None."""
     if t is None:
         return "-"
-    stamp = datetime.fromtimestamp(round(t, 3), tz=timezone.utc)
+    stamp = datetime.fromtimestamp(round(t, 3), tz=UTC)
     text = stamp.strftime("%H:%M:%S")
     return text + f".{stamp.microsecond // 1000:03d}" if millis else text
 
 
 def date_text(t: float) -> str:
     """`2026-01-02 00:00:04 UTC`: the header's clock."""
-    return datetime.fromtimestamp(int(t), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(int(t), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def relative_to_live(playhead: float | None, now: float) -> str:
@@ -216,7 +216,12 @@ def break_views(data: Any) -> tuple[BreakView, ...]:
     views = []
     for entry in _items(data, "breaks"):
         decision = entry.get("decision") if isinstance(entry.get("decision"), Mapping) else {}
-        items = tuple(PodItemView(_text(i.get("id")), _text(i.get("kind") or "ad"), _number(i.get("duration")) or 0.0) for i in _items(decision, "items"))
+        items = tuple(
+            PodItemView(
+                _text(i.get("id")), _text(i.get("kind") or "ad"), _number(i.get("duration")) or 0.0
+            )
+            for i in _items(decision, "items")
+        )
         views.append(
             BreakView(
                 event_id=_text(entry.get("eventId")),

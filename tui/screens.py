@@ -7,13 +7,13 @@ talks to the rig). The forms only collect values and dismiss with them (`CueForm
 
 from __future__ import annotations
 
+from rich import box
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from rich import box
-from rich.table import Table
-from rich.text import Text
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from tui.models import Selection, Snapshot
@@ -34,19 +34,33 @@ KEYS = (
     ("q / ctrl+c", "quit"),
 )
 PANELS = (
-    ("Live windows", "one row per media sequence number: the origin's segment and cue tags, then the "
-     "stitched segment (green content, magenta ad with its id, yellow slate; DISC a discontinuity, "
-     "INTERSTITIAL an SGAI break)."),
-    ("Breaks", "the stitcher's active and upcoming breaks, with the time left on the clock; below, the "
-     "origin emulator's splices (QA ones in bold)."),
-    ("Viewers", "simulated viewers and real players: variant, position behind live, content or which ad."),
+    (
+        "Live windows",
+        "one row per media sequence number: the origin's segment and cue tags, then the "
+        "stitched segment (green content, magenta ad with its id, yellow slate; DISC a discontinuity, "
+        "INTERSTITIAL an SGAI break).",
+    ),
+    (
+        "Breaks",
+        "the stitcher's active and upcoming breaks, with the time left on the clock; below, the "
+        "origin emulator's splices (QA ones in bold).",
+    ),
+    (
+        "Viewers",
+        "simulated viewers and real players: variant, position behind live, content or which ad.",
+    ),
     ("Status line", "poll health; API errors appear as notifications, in the server's words."),
 )
 
 
 def help_text() -> Table:
     """The keys and the panels, as one rich table."""
-    table = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False, title="ssai-rig TUI · the rig through its public HTTP APIs, polled every second")
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        expand=True,
+        show_edge=False,
+        title="ssai-rig TUI · the rig through its public HTTP APIs, polled every second",
+    )
     table.add_column("key", style="bold yellow", no_wrap=True)
     table.add_column("what")
     for key, what in KEYS:
@@ -151,7 +165,10 @@ class CueForm(Form):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form"):
-            yield Label(f"Manual cue on {self.channel} (POST /v1/channels/{self.channel}/cue)", classes="title")
+            yield Label(
+                f"Manual cue on {self.channel} (POST /v1/channels/{self.channel}/cue)",
+                classes="title",
+            )
             yield Label("duration (s)")
             yield Input(f"{self.duration:g}", id="duration", type="number")
             yield Label("", id="problem", classes="problem")
@@ -167,7 +184,6 @@ class CueForm(Form):
         self.dismiss(duration)
 
 
-
 class SpliceForm(Form):
     """An SCTE-35 cue at the origin: format, command (blank: the channel's own), duration, pre-roll."""
 
@@ -179,11 +195,16 @@ class SpliceForm(Form):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form"):
-            yield Label(f"SCTE-35 cue at the origin: {self.channel} (POST /control/{self.channel}/splice)", classes="title")
+            yield Label(
+                f"SCTE-35 cue at the origin: {self.channel} (POST /control/{self.channel}/splice)",
+                classes="title",
+            )
             yield Label("format")
             yield Select([(f, f) for f in SPLICE_FORMATS], id="format", prompt="the channel's own")
             yield Label("command")
-            yield Select([(c, c) for c in SPLICE_COMMANDS], id="command", prompt="the channel's own")
+            yield Select(
+                [(c, c) for c in SPLICE_COMMANDS], id="command", prompt="the channel's own"
+            )
             yield Label("duration (s)")
             yield Input(f"{self.duration:g}", id="duration", type="number")
             yield Label("pre-roll (s)")
@@ -200,9 +221,10 @@ class SpliceForm(Form):
         duration = _seconds(self.query_one("#duration", Input).value)
         preroll = _seconds(self.query_one("#preroll", Input).value)
         if duration is None or preroll is None:
-            self.query_one("#problem", Label).update("duration and pre-roll must be numbers of seconds")
+            self.query_one("#problem", Label).update(
+                "duration and pre-roll must be numbers of seconds"
+            )
             return
         values = {name: self.query_one(f"#{name}", Select).value for name in ("format", "command")}
         body = {name: (None if value is Select.NULL else value) for name, value in values.items()}
         self.dismiss({"duration": duration, "preroll": preroll, **body})
-

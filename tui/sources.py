@@ -18,7 +18,8 @@ import asyncio
 import inspect
 import json
 import logging
-from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -70,30 +71,46 @@ class ApiError(Exception):
 class RigApi:
     """The rig's HTTP endpoints, as the TUI uses them. `timeout` bounds every request (seconds)."""
 
-    def __init__(self, session: aiohttp.ClientSession, origin_url: str, stitcher_url: str, timeout: float = 2.0):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        origin_url: str,
+        stitcher_url: str,
+        timeout: float = 2.0,
+    ):
         self.session = session
         self.origin_url = origin_url.rstrip("/")
         self.stitcher_url = stitcher_url.rstrip("/")
         self.timeout = timeout
 
-    async def _request(self, method: str, url: str, body: dict | None = None, missing_ok: bool = False) -> tuple[int, str]:
+    async def _request(
+        self, method: str, url: str, body: dict | None = None, missing_ok: bool = False
+    ) -> tuple[int, str]:
         what = f"{method} {urlsplit(url).path}"  # no host or port: the words are for the user
         try:
             async with self.session.request(
-                method, url, json=body, timeout=aiohttp.ClientTimeout(total=self.timeout), headers={"User-Agent": USER_AGENT}
+                method,
+                url,
+                json=body,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"User-Agent": USER_AGENT},
             ) as response:
                 text = await response.text()
                 if response.status == 404 and missing_ok:
                     return 404, text
                 if response.status >= 400:
-                    raise ApiError(_error_words(text, response.status, response.reason), response.status)
+                    raise ApiError(
+                        _error_words(text, response.status, response.reason), response.status
+                    )
                 return response.status, text
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ApiError(f"{what}: no answer within {self.timeout:g} s") from None
         except aiohttp.ClientError as exc:
             raise ApiError(f"{what}: {exc}") from None
 
-    async def _json(self, method: str, url: str, body: dict | None = None, missing_ok: bool = False) -> Any:
+    async def _json(
+        self, method: str, url: str, body: dict | None = None, missing_ok: bool = False
+    ) -> Any:
         status, text = await self._request(method, url, body, missing_ok)
         if status == 404 and missing_ok:
             return None
@@ -129,15 +146,21 @@ class RigApi:
 
     # ---- actions
 
-    async def splice(self, channel: str, duration: float, preroll: float, format: str, command: str) -> Any:
+    async def splice(
+        self, channel: str, duration: float, preroll: float, format: str, command: str
+    ) -> Any:
         body = {"duration": duration, "preroll": preroll, "format": format, "command": command}
         return await self._json("POST", f"{self.origin_url}/control/{channel}/splice", body)
 
     async def cue(self, channel: str, duration: float) -> Any:
-        return await self._json("POST", f"{self.stitcher_url}/v1/channels/{channel}/cue", {"duration": duration})
+        return await self._json(
+            "POST", f"{self.stitcher_url}/v1/channels/{channel}/cue", {"duration": duration}
+        )
 
     async def end_break(self, channel: str, event_id: str) -> Any:
-        return await self._json("DELETE", f"{self.stitcher_url}/v1/channels/{channel}/breaks/{event_id}")
+        return await self._json(
+            "DELETE", f"{self.stitcher_url}/v1/channels/{channel}/breaks/{event_id}"
+        )
 
 
 def _error_words(text: str, status: int, reason: str | None) -> str:
@@ -194,11 +217,15 @@ class Poller:
             started = self.clock.now()
             try:
                 await self.poll_once()
-            except Exception:  # a bug in a conversion or in the sink: logged, polled again next time
+            except (
+                Exception
+            ):  # a bug in a conversion or in the sink: logged, polled again next time
                 log.exception("poll failed")
             if self._stopped or self._wake.is_set():
                 continue
-            await self.clock.sleep(max(0.0, self.interval - (self.clock.now() - started)), self._wake)
+            await self.clock.sleep(
+                max(0.0, self.interval - (self.clock.now() - started)), self._wake
+            )
 
     async def poll_once(self) -> Snapshot:
         """Fetch everything for the current selection concurrently; hand the snapshot to the sink."""
@@ -220,11 +247,21 @@ class Poller:
             return value
 
         origin, stitched, breaks, splices, sessions = await asyncio.gather(
-            guarded("origin", api.origin_window(selection.channel, selection.variant), segment_views),
-            guarded("stitcher", api.stitched_window(selection.mode, selection.channel, selection.variant), segment_views),
+            guarded(
+                "origin", api.origin_window(selection.channel, selection.variant), segment_views
+            ),
+            guarded(
+                "stitcher",
+                api.stitched_window(selection.mode, selection.channel, selection.variant),
+                segment_views,
+            ),
             guarded("breaks", api.breaks(selection.channel), break_views),
             guarded("splices", api.splices(selection.channel), splice_views),
-            guarded("sessions", api.sessions(), lambda data: None if data is None else session_views(data, USER_AGENT)),
+            guarded(
+                "sessions",
+                api.sessions(),
+                lambda data: None if data is None else session_views(data, USER_AGENT),
+            ),
         )
         viewers = None
         if self.viewers is not None:

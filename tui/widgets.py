@@ -101,7 +101,10 @@ class WindowsTable(Table):
         if segment is None:
             return text
         if segment.discontinuities:
-            text.append("DISC" + (f"×{segment.discontinuities}" if segment.discontinuities > 1 else ""), style="bold red")
+            text.append(
+                "DISC" + (f"×{segment.discontinuities}" if segment.discontinuities > 1 else ""),
+                style="bold red",
+            )
         for marker in segment.markers:
             if text:
                 text.append(" ")
@@ -181,10 +184,15 @@ class ViewersTable(Table):
                 Text(v.state, style=STATE_STYLE.get(v.state, "")),
                 Text(v.ad_id or ""),
                 Text("-" if v.msn is None else str(v.msn)),
-                Text(f"{v.stalls}/{v.violations}", style="bold red" if v.stalls or v.violations else ""),
+                Text(
+                    f"{v.stalls}/{v.violations}",
+                    style="bold red" if v.stalls or v.violations else "",
+                ),
             )
         for s in players:
-            state, ad_id = locate(s, snapshot.selection, snapshot.breaks or (), snapshot.stitched or ())
+            state, ad_id = locate(
+                s, snapshot.selection, snapshot.breaks or (), snapshot.stitched or ()
+            )
             seen = "" if s.last_seen is None else f" {max(0.0, now - s.last_seen):.0f}s ago"
             label = s.id if not s.client or s.client in s.id else f"{s.id} ({s.client})"
             self.add_row(

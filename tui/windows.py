@@ -8,8 +8,8 @@ the stitcher's windows up by media sequence number. No I/O, no clock, no textual
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from stitcher.playlist import MediaPlaylist, Tag, segment_kind
 
@@ -47,7 +47,12 @@ class WindowRow:
     @property
     def pdt_mismatch(self) -> bool:
         """Both sides carry a PDT and they differ (T1 says they never should)."""
-        if self.origin is None or self.stitched is None or self.origin.pdt is None or self.stitched.pdt is None:
+        if (
+            self.origin is None
+            or self.stitched is None
+            or self.origin.pdt is None
+            or self.stitched.pdt is None
+        ):
             return False
         return abs(self.origin.pdt - self.stitched.pdt) > 0.0005
 
@@ -115,17 +120,36 @@ def segment_views(playlist: MediaPlaylist) -> tuple[SegmentView, ...]:
     for msn, _, segment in playlist.numbered():
         kind, ad_id = segment_kind(segment.uri)
         markers = tuple(m for m in (tag_marker(t) for t in segment.tags) if m)
-        pdt = segment.program_date_time.timestamp() if segment.program_date_time is not None else None
-        views.append(SegmentView(msn, segment.duration, kind, ad_id, pdt, int(segment.discontinuity), markers))
+        pdt = (
+            segment.program_date_time.timestamp() if segment.program_date_time is not None else None
+        )
+        views.append(
+            SegmentView(
+                msn, segment.duration, kind, ad_id, pdt, int(segment.discontinuity), markers
+            )
+        )
     trailing = tuple(f"next {m}" for m in (tag_marker(t) for t in playlist.trailing_tags) if m)
     if trailing and views:
         last = views[-1]
-        views[-1] = SegmentView(last.msn, last.duration, last.kind, last.ad_id, last.pdt, last.discontinuities, last.markers + trailing)
+        views[-1] = SegmentView(
+            last.msn,
+            last.duration,
+            last.kind,
+            last.ad_id,
+            last.pdt,
+            last.discontinuities,
+            last.markers + trailing,
+        )
     return tuple(views)
 
 
-def window_rows(origin: Sequence[SegmentView], stitched: Sequence[SegmentView]) -> tuple[WindowRow, ...]:
+def window_rows(
+    origin: Sequence[SegmentView], stitched: Sequence[SegmentView]
+) -> tuple[WindowRow, ...]:
     """One row per media sequence number in either window, oldest first."""
     by_origin = {s.msn: s for s in origin}
     by_stitched = {s.msn: s for s in stitched}
-    return tuple(WindowRow(msn, by_origin.get(msn), by_stitched.get(msn)) for msn in sorted(by_origin.keys() | by_stitched.keys()))
+    return tuple(
+        WindowRow(msn, by_origin.get(msn), by_stitched.get(msn))
+        for msn in sorted(by_origin.keys() | by_stitched.keys())
+    )

@@ -20,21 +20,37 @@ from stitcher.kv.base import KV, Absent, AtomicResult, Check, Delete, Equals, In
 from stitcher.kv.errors import KVError, KVUnavailable, KVValueError
 
 __all__ = [
-    "KV", "Put", "Delete", "Incr", "Op", "Absent", "Equals", "Check", "AtomicResult",
-    "KVError", "KVUnavailable", "KVValueError", "open_kv", "sqlite_path",
+    "KV",
+    "Put",
+    "Delete",
+    "Incr",
+    "Op",
+    "Absent",
+    "Equals",
+    "Check",
+    "AtomicResult",
+    "KVError",
+    "KVUnavailable",
+    "KVValueError",
+    "open_kv",
+    "sqlite_path",
 ]
 
-SCHEMES = "sqlite:///abs/path.db, sqlite:relative/path.db, redis://host:port/db, rediss://host:port/db"
+SCHEMES = (
+    "sqlite:///abs/path.db, sqlite:relative/path.db, redis://host:port/db, rediss://host:port/db"
+)
 
 
 def sqlite_path(url: str) -> str:
     """The file path of a `sqlite:` URL (`sqlite:///abs` -> `/abs`, `sqlite:rel` -> `rel`)."""
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite://"):]
+        path = url[len("sqlite://") :]
     elif url.startswith("sqlite://"):
-        raise KVValueError(f"a sqlite KV URL has no host: use sqlite:///abs/path.db or sqlite:relative/path.db, not {url!r}")
+        raise KVValueError(
+            f"a sqlite KV URL has no host: use sqlite:///abs/path.db or sqlite:relative/path.db, not {url!r}"
+        )
     else:
-        path = url[len("sqlite:"):]
+        path = url[len("sqlite:") :]
     if not path or path.endswith("/"):
         raise KVValueError(f"a sqlite KV URL needs a file path: {url!r}")
     return path

@@ -23,15 +23,31 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence, Union
+from typing import Any, Protocol, Union
 
 from stitcher.kv.errors import KVValueError
 
 __all__ = [
-    "KV", "Put", "Delete", "Incr", "Op", "Absent", "Equals", "Check", "AtomicResult",
-    "COUNTER_LIMIT", "encode", "decode", "check_key", "check_delta", "expires_at", "is_live",
-    "counter_from_text", "prepare",
+    "KV",
+    "Put",
+    "Delete",
+    "Incr",
+    "Op",
+    "Absent",
+    "Equals",
+    "Check",
+    "AtomicResult",
+    "COUNTER_LIMIT",
+    "encode",
+    "decode",
+    "check_key",
+    "check_delta",
+    "expires_at",
+    "is_live",
+    "counter_from_text",
+    "prepare",
 ]
 
 COUNTER_LIMIT = 2**53  # counters are exact integers strictly inside +/- this bound
@@ -128,7 +144,7 @@ class KV(Protocol):
     async def close(self) -> None:
         """Stop background work and release connections (idempotent)."""
 
-    async def __aenter__(self) -> "KV": ...
+    async def __aenter__(self) -> KV: ...
 
     async def __aexit__(self, *exc_info: object) -> None: ...
 
@@ -206,7 +222,9 @@ PreparedOp = tuple
 PreparedCheck = tuple
 
 
-def prepare(ops: Sequence[Op], checks: Sequence[Check]) -> tuple[list[PreparedOp], list[PreparedCheck]]:
+def prepare(
+    ops: Sequence[Op], checks: Sequence[Check]
+) -> tuple[list[PreparedOp], list[PreparedCheck]]:
     """Validate and encode the arguments of `atomic` (raises `KVValueError` before any I/O)."""
     if isinstance(ops, (Put, Delete, Incr)) or isinstance(checks, (Absent, Equals)):
         raise KVValueError("atomic takes sequences of ops and checks, not a single one")

@@ -23,7 +23,8 @@ Each KV key is one Redis string holding `"<expires_at>|<canonical JSON>"`, where
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -35,7 +36,17 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stitcher.clock import Clock
 from stitcher.kv.base import (
-    AtomicResult, Check, Incr, Op, check_delta, check_key, decode, encode, expires_at, is_live, prepare,
+    AtomicResult,
+    Check,
+    Incr,
+    Op,
+    check_delta,
+    check_key,
+    decode,
+    encode,
+    expires_at,
+    is_live,
+    prepare,
 )
 from stitcher.kv.errors import KVError, KVUnavailable, KVValueError
 
@@ -56,25 +67,33 @@ end
 """
 
 # KEYS[1]; ARGV: now, stored string, PX milliseconds ('' for none) -> 1 written, 0 live key present
-LUA_PUT_IF_ABSENT = LUA_LIVE + """
+LUA_PUT_IF_ABSENT = (
+    LUA_LIVE
+    + """
 if live(KEYS[1]) then return 0 end
 if ARGV[3] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 else redis.call('SET', KEYS[1], ARGV[2]) end
 return 1
 """
+)
 
 # KEYS[1]; ARGV: now -> 1 if a live key was removed
-LUA_DELETE = LUA_LIVE + """
+LUA_DELETE = (
+    LUA_LIVE
+    + """
 local was_live = live(KEYS[1])
 redis.call('DEL', KEYS[1])
 if was_live then return 1 end
 return 0
 """
+)
 
 # KEYS: check keys, then op keys. ARGV: now, #checks, #ops, then per check (kind A|E, expected JSON),
 # then per op (kind P|D|I, JSON or delta, expires_at repr or '', PX ms or '').
 # -> {1, counter values...} committed | {0, failed check index} | {-1, message} invalid counter
-LUA_ATOMIC = LUA_LIVE + """
+LUA_ATOMIC = (
+    LUA_LIVE
+    + """
 local nchecks = tonumber(ARGV[2])
 local nops = tonumber(ARGV[3])
 for i = 1, nchecks do
@@ -122,6 +141,7 @@ local reply = {1}
 for _, s in ipairs(counters) do reply[#reply + 1] = s end
 return reply
 """
+)
 
 
 def glob_escape(text: str) -> str:
@@ -150,7 +170,14 @@ def _parse(key: str, raw: str, now: float) -> tuple[bool, str]:
 class RedisKV:
     """The Redis implementation of `stitcher.kv.KV` (see the module docstring)."""
 
-    def __init__(self, url: str, clock: Clock, *, command_timeout: float = 5.0, native_ttl_margin: float = 300.0):
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        *,
+        command_timeout: float = 5.0,
+        native_ttl_margin: float = 300.0,
+    ):
         """`url`: `redis://[user:password@]host:port/db` (or `rediss://`); `command_timeout`: seconds
         for connecting and for each command; `native_ttl_margin`: seconds added to the native TTL."""
         self.url = redact_url(url)
@@ -191,7 +218,7 @@ class RedisKV:
     async def start(self) -> None:
         """Nothing runs in the background (Redis expires keys itself)."""
 
-    async def __aenter__(self) -> "RedisKV":
+    async def __aenter__(self) -> RedisKV:
         await self.start()
         return self
 
@@ -232,7 +259,9 @@ class RedisKV:
         now = self._clock.now()
         expiry = expires_at(now, ttl)
         stored = f"{'' if expiry is None else repr(expiry)}|{text}"
-        return bool(await self._do(self._put_if_absent(keys=[key], args=[repr(now), stored, self._px(ttl)])))
+        return bool(
+            await self._do(self._put_if_absent(keys=[key], args=[repr(now), stored, self._px(ttl)]))
+        )
 
     async def delete(self, key: str) -> bool:
         check_key(key)
@@ -248,7 +277,7 @@ class RedisKV:
         now = self._clock.now()
         result: dict[str, Any] = {}
         for start in range(0, len(keys), MGET_CHUNK):
-            chunk = keys[start:start + MGET_CHUNK]
+            chunk = keys[start : start + MGET_CHUNK]
             for key, raw in zip(chunk, await self._do(self._redis.mget(chunk))):
                 if raw is None:
                     continue  # deleted or natively expired since the SCAN
@@ -287,4 +316,6 @@ class RedisKV:
         if status < 0:
             raise KVValueError(str(reply[1]))
         incr_keys = [op[1] for op in prepared_ops if op[0] == "incr"]
-        return AtomicResult(True, {key: int(value) for key, value in zip(incr_keys, reply[1:])}, None)
+        return AtomicResult(
+            True, {key: int(value) for key, value in zip(incr_keys, reply[1:])}, None
+        )

@@ -25,14 +25,27 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from stitcher.clock import Clock
 from stitcher.kv.base import (
-    AtomicResult, Check, Incr, Op, PreparedCheck, PreparedOp, check_delta, check_key, checked_counter,
-    counter_from_text, decode, encode, expires_at, prepare,
+    AtomicResult,
+    Check,
+    Incr,
+    Op,
+    PreparedCheck,
+    PreparedOp,
+    check_delta,
+    check_key,
+    checked_counter,
+    counter_from_text,
+    decode,
+    encode,
+    expires_at,
+    prepare,
 )
 from stitcher.kv.errors import KVError, KVUnavailable, KVValueError
 
@@ -168,7 +181,10 @@ class SqliteKV:
 
     @staticmethod
     def _store(conn: sqlite3.Connection, key: str, text: str, expiry: float | None) -> None:
-        conn.execute("INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)", (key, text, expiry))
+        conn.execute(
+            "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
+            (key, text, expiry),
+        )
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -177,9 +193,11 @@ class SqliteKV:
         await self.ping()
         if self._sweeper is None:
             self._stop = asyncio.Event()
-            self._sweeper = asyncio.create_task(self._sweep_loop(self._stop), name=f"kv-sweeper {self.path}")
+            self._sweeper = asyncio.create_task(
+                self._sweep_loop(self._stop), name=f"kv-sweeper {self.path}"
+            )
 
-    async def __aenter__(self) -> "SqliteKV":
+    async def __aenter__(self) -> SqliteKV:
         try:
             await self.start()
         except BaseException:
@@ -221,7 +239,9 @@ class SqliteKV:
 
     @staticmethod
     def _sweep_body(conn: sqlite3.Connection, now: float) -> int:
-        return conn.execute("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)).rowcount
+        return conn.execute(
+            "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+        ).rowcount
 
     async def _sweep_loop(self, stop: asyncio.Event) -> None:
         delay = self._sweep_interval
@@ -256,7 +276,9 @@ class SqliteKV:
         expiry = expires_at(now, ttl)
         return await self._run(self._write, self._put_if_absent_body, key, text, expiry, now)
 
-    def _put_if_absent_body(self, conn: sqlite3.Connection, key: str, text: str, expiry: float | None, now: float) -> bool:
+    def _put_if_absent_body(
+        self, conn: sqlite3.Connection, key: str, text: str, expiry: float | None, now: float
+    ) -> bool:
         if self._live_text(conn, key, now) is not None:
             return False
         self._store(conn, key, text, expiry)
@@ -284,7 +306,10 @@ class SqliteKV:
         if upper is None:
             sql, params = f"SELECT key, value FROM kv WHERE key >= ? AND {LIVE}", (prefix, now)
         else:
-            sql, params = f"SELECT key, value FROM kv WHERE key >= ? AND key < ? AND {LIVE}", (prefix, upper, now)
+            sql, params = (
+                f"SELECT key, value FROM kv WHERE key >= ? AND key < ? AND {LIVE}",
+                (prefix, upper, now),
+            )
         rows = conn.execute(sql + " ORDER BY key", params).fetchall()
         return [(key, text) for key, text in rows if key.startswith(prefix)]
 
@@ -304,11 +329,17 @@ class SqliteKV:
         return AtomicResult(True, counters, None)
 
     def _atomic_body(
-        self, conn: sqlite3.Connection, ops: list[PreparedOp], checks: list[PreparedCheck], now: float
+        self,
+        conn: sqlite3.Connection,
+        ops: list[PreparedOp],
+        checks: list[PreparedCheck],
+        now: float,
     ) -> tuple[int | None, dict[str, int]]:
         for index, check in enumerate(checks):
             text = self._live_text(conn, check[1], now)
-            if (check[0] == "absent" and text is not None) or (check[0] == "equals" and text != check[2]):
+            if (check[0] == "absent" and text is not None) or (
+                check[0] == "equals" and text != check[2]
+            ):
                 return index, {}  # nothing written yet: COMMIT of an empty transaction
         counters: dict[str, int] = {}
         for op in ops:
@@ -317,7 +348,9 @@ class SqliteKV:
             elif op[0] == "delete":
                 conn.execute("DELETE FROM kv WHERE key = ?", (op[1],))
             else:
-                value = checked_counter(op[1], counter_from_text(op[1], self._live_text(conn, op[1], now)) + op[2])
+                value = checked_counter(
+                    op[1], counter_from_text(op[1], self._live_text(conn, op[1], now)) + op[2]
+                )
                 self._store(conn, op[1], encode(value), None)
                 counters[op[1]] = value
         return None, counters

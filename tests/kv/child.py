@@ -31,10 +31,12 @@ async def main(mode: str, url: str, args: list[str]) -> None:
     options = {}
     armed = threading.Event()
     if mode == "hold":
+
         def hook() -> None:
             if armed.is_set():
                 say("in-transaction")
                 sys.stdin.readline()
+
         options["before_commit"] = hook
     if url.startswith("sqlite:") and mode in ("race", "incr", "atomic-loop"):
         # writers contending for one lock on a loaded machine: SQLite's busy handler backs off

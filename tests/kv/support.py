@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

@@ -6,7 +6,17 @@ import math
 
 import pytest
 
-from stitcher.kv import Absent, AtomicResult, Delete, Equals, Incr, KVError, KVUnavailable, KVValueError, Put
+from stitcher.kv import (
+    Absent,
+    AtomicResult,
+    Delete,
+    Equals,
+    Incr,
+    KVError,
+    KVUnavailable,
+    KVValueError,
+    Put,
+)
 
 # --------------------------------------------------------------------------- atomic
 
@@ -15,14 +25,22 @@ async def test_atomic_ledger_write(kv):
     record = {"channelId": "news", "eventId": 42, "duration": 30.0}
     await kv.put("ledger:news:version", 7)
     result = await kv.atomic(
-        [Put("adbreak:news:42", record, ttl=600), Incr("ledger:news:disc", 2), Incr("ledger:news:version")],
+        [
+            Put("adbreak:news:42", record, ttl=600),
+            Incr("ledger:news:disc", 2),
+            Incr("ledger:news:version"),
+        ],
         checks=[Absent("adbreak:news:42"), Equals("ledger:news:version", 7)],
     )
     assert result == AtomicResult(True, {"ledger:news:disc": 2, "ledger:news:version": 8}, None)
     assert await kv.get("adbreak:news:42") == record
     assert await kv.get("ledger:news:disc") == 2
     again = await kv.atomic(
-        [Put("adbreak:news:42", {"other": 1}), Incr("ledger:news:disc", 2), Incr("ledger:news:version")],
+        [
+            Put("adbreak:news:42", {"other": 1}),
+            Incr("ledger:news:disc", 2),
+            Incr("ledger:news:version"),
+        ],
         checks=[Absent("adbreak:news:42"), Equals("ledger:news:version", 8)],
     )
     assert again == AtomicResult(False, {}, Absent("adbreak:news:42"))
@@ -69,7 +87,18 @@ async def test_equals_on_counter(kv):
 
 
 async def test_ops_apply_in_order(kv):
-    result = await kv.atomic([Put("n", 10), Incr("n"), Incr("n", 5), Incr("m"), Delete("m"), Incr("m", 7), Put("p", "x"), Delete("p")])
+    result = await kv.atomic(
+        [
+            Put("n", 10),
+            Incr("n"),
+            Incr("n", 5),
+            Incr("m"),
+            Delete("m"),
+            Incr("m", 7),
+            Put("p", "x"),
+            Delete("p"),
+        ]
+    )
     assert result.committed and result.counters == {"n": 16, "m": 7}
     assert await kv.list("") == {"m": 7, "n": 16}
 
@@ -111,7 +140,13 @@ async def test_atomic_invalid_op_writes_nothing(kv):
 
 @pytest.mark.parametrize("key", ["", 7, None, b"bytes", "\ud800"])
 async def test_bad_keys(kv, key):
-    for call in (kv.get(key), kv.put(key, 1), kv.put_if_absent(key, 1), kv.delete(key), kv.incr(key)):
+    for call in (
+        kv.get(key),
+        kv.put(key, 1),
+        kv.put_if_absent(key, 1),
+        kv.delete(key),
+        kv.incr(key),
+    ):
         with pytest.raises(KVValueError):
             await call
     with pytest.raises(KVValueError):
@@ -120,7 +155,10 @@ async def test_bad_keys(kv, key):
         await kv.atomic([], [Absent(key)])
 
 
-@pytest.mark.parametrize("value", [object(), {1, 2}, math.nan, math.inf, -math.inf, b"bytes", {"k": math.nan}, {(1, 2): 3}])
+@pytest.mark.parametrize(
+    "value",
+    [object(), {1, 2}, math.nan, math.inf, -math.inf, b"bytes", {"k": math.nan}, {(1, 2): 3}],
+)
 async def test_bad_values(kv, value):
     with pytest.raises(KVValueError):
         await kv.put("k", value)

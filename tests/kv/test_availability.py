@@ -26,7 +26,9 @@ async def test_ping_and_close_is_idempotent(kv_url, clock):
     await store.close()
 
 
-@pytest.mark.parametrize("url", ["memcached://x:1", "kv.db", "", "sqlite://host/kv.db", "sqlite:", "sqlite:///dir/"])
+@pytest.mark.parametrize(
+    "url", ["memcached://x:1", "kv.db", "", "sqlite://host/kv.db", "sqlite:", "sqlite:///dir/"]
+)
 def test_bad_urls(url, clock):
     with pytest.raises(KVValueError) as info:
         open_kv(url, clock)
@@ -67,7 +69,13 @@ async def test_redis_server_gone_is_unavailable(clock):
     try:
         await store.put("k", 1)
         server.stop()
-        for call in (store.get("k"), store.put("k", 2), store.atomic([Incr("n")]), store.ping(), store.list("")):
+        for call in (
+            store.get("k"),
+            store.put("k", 2),
+            store.atomic([Incr("n")]),
+            store.ping(),
+            store.list(""),
+        ):
             with pytest.raises(KVUnavailable, match=f"redis://127.0.0.1:{server.port}/0"):
                 await call
     finally:

@@ -19,8 +19,18 @@ def test_bench_kv_writes_positive_figures(tmp_path, capsys, monkeypatch):
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     out = tmp_path / "bench-kv.json"
-    args = parser.parse_args(["--backend", "all" if len(backends) == 2 else "sqlite", "--seconds", "0.2",
-                              "--concurrency", "4", "--json", str(out)])
+    args = parser.parse_args(
+        [
+            "--backend",
+            "all" if len(backends) == 2 else "sqlite",
+            "--seconds",
+            "0.2",
+            "--concurrency",
+            "4",
+            "--json",
+            str(out),
+        ]
+    )
     assert bench.run(args) == 0
     report = json.loads(out.read_text())
     assert report["machine"]["cpu_count"] >= 1 and report["machine"]["python"]
@@ -30,6 +40,10 @@ def test_bench_kv_writes_positive_figures(tmp_path, capsys, monkeypatch):
         assert set(data["results"]) == set(bench.OPERATIONS)
         for runs in data["results"].values():
             for mode in ("sequential", "concurrent"):
-                assert runs[mode]["ops"] > 0 and runs[mode]["ops_per_s"] > 0 and runs[mode]["p99_us"] > 0
+                assert (
+                    runs[mode]["ops"] > 0
+                    and runs[mode]["ops_per_s"] > 0
+                    and runs[mode]["p99_us"] > 0
+                )
     printed = capsys.readouterr().out
     assert "put_if_absent" in printed and "ops/s" in printed

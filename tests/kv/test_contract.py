@@ -25,9 +25,27 @@ async def test_put_then_get_and_overwrite(kv):
 
 @pytest.mark.parametrize(
     "value",
-    [0, -7, 2**70, 3.25, -0.5, 1e300, "", "ünïcödé ☃ \n\t \"quoted\" \\ |pipe|", True, False, None, [], {},
-     [1, "two", 3.0, None, {"x": [True]}],
-     {"channelId": "news", "eventId": 42, "decision": {"podId": "p", "items": [{"id": "a", "duration": 6.0}]}}],
+    [
+        0,
+        -7,
+        2**70,
+        3.25,
+        -0.5,
+        1e300,
+        "",
+        'ünïcödé ☃ \n\t "quoted" \\ |pipe|',
+        True,
+        False,
+        None,
+        [],
+        {},
+        [1, "two", 3.0, None, {"x": [True]}],
+        {
+            "channelId": "news",
+            "eventId": 42,
+            "decision": {"podId": "p", "items": [{"id": "a", "duration": 6.0}]},
+        },
+    ],
     ids=lambda v: repr(v)[:30],
 )
 async def test_json_round_trip(kv, value):
@@ -84,13 +102,25 @@ async def test_delete(kv, clock):
 
 
 async def test_list_by_prefix_sorted(kv):
-    for key in ["adbreak:news:3", "adbreak:news:10", "adbreak:sports:1", "adbreak:news:1", "ledger:news:disc", "adbreak:newsroom:1"]:
+    for key in [
+        "adbreak:news:3",
+        "adbreak:news:10",
+        "adbreak:sports:1",
+        "adbreak:news:1",
+        "ledger:news:disc",
+        "adbreak:newsroom:1",
+    ]:
         await kv.put(key, key.upper())
     listed = await kv.list("adbreak:news:")
     assert list(listed) == ["adbreak:news:1", "adbreak:news:10", "adbreak:news:3"]
     assert listed["adbreak:news:10"] == "ADBREAK:NEWS:10"
     assert list(await kv.list("adbreak:")) == [
-        "adbreak:news:1", "adbreak:news:10", "adbreak:news:3", "adbreak:newsroom:1", "adbreak:sports:1"]
+        "adbreak:news:1",
+        "adbreak:news:10",
+        "adbreak:news:3",
+        "adbreak:newsroom:1",
+        "adbreak:sports:1",
+    ]
     assert await kv.list("nothing:") == {}
     assert len(await kv.list("")) == 6
 
@@ -114,8 +144,26 @@ async def test_list_by_prefix_sorted(kv):
     ],
 )
 async def test_list_prefix_is_literal_not_a_pattern(kv, prefix, expected):
-    keys = ["a*b:1", "a*b:2", "axb:1", "a?c", "abc", "a[b]c:1", "ab]c", "abb]c", "a\\b", "a^z", "a-z", "b", "%_x",
-            "z\U0010ffff", "z\U0010ffff\U0010ffff", "zz", "\ud7ff!", "\ue000"]
+    keys = [
+        "a*b:1",
+        "a*b:2",
+        "axb:1",
+        "a?c",
+        "abc",
+        "a[b]c:1",
+        "ab]c",
+        "abb]c",
+        "a\\b",
+        "a^z",
+        "a-z",
+        "b",
+        "%_x",
+        "z\U0010ffff",
+        "z\U0010ffff\U0010ffff",
+        "zz",
+        "\ud7ff!",
+        "\ue000",
+    ]
     for key in keys:
         await kv.put(key, 1)
     assert list(await kv.list(prefix)) == expected

@@ -30,8 +30,13 @@ class Child:
     def __init__(self, *args: str):
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.kv.child", *args], cwd=ROOT, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [sys.executable, "-m", "tests.kv.child", *args],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -48,7 +53,9 @@ class Child:
             raise AssertionError(f"no line from {self.process.args} within {WAIT} s") from None
         if line is None:
             self.process.wait(WAIT)
-            raise AssertionError(f"child ended (status {self.process.returncode}): {self.process.stderr.read()}")
+            raise AssertionError(
+                f"child ended (status {self.process.returncode}): {self.process.stderr.read()}"
+            )
         return line
 
     def expect(self, text: str) -> None:
@@ -97,7 +104,8 @@ async def test_put_if_absent_race_has_exactly_one_winner_per_key(kv_url, childre
     async with open_kv(kv_url, SystemClock()) as kv:
         stored = await kv.list("race:")
     assert {int(key.split(":")[1]): name for key, name in stored.items()} == {
-        i: name for name, won in wins.items() for i in won}
+        i: name for name, won in wins.items() for i in won
+    }
 
 
 async def test_counters_across_processes(kv_url, children):
@@ -164,4 +172,3 @@ async def test_many_processes_open_a_new_file_at_once(tmp_path, children):
         worker.expect("written")
     async with open_kv(url, SystemClock()) as kv:
         assert await kv.list("key") == {f"key{i}": i for i in range(6)}
-

@@ -8,7 +8,12 @@ import pytest
 
 from rig.errors import RigError
 from rig.redis_server import (
-    RedisServerError, RedisServerMissing, redis_server_argv, running_redis, start_redis, start_redis_sync,
+    RedisServerError,
+    RedisServerMissing,
+    redis_server_argv,
+    running_redis,
+    start_redis,
+    start_redis_sync,
 )
 from stitcher.clock import FakeClock
 from stitcher.kv import open_kv
@@ -19,8 +24,16 @@ def test_argv_is_private_and_not_persistent():
     argv = redis_server_argv("/usr/bin/redis-server", 7001, Path("/tmp/x"))
     assert argv[0] == "/usr/bin/redis-server"
     pairs = dict(zip(argv[1::2], argv[2::2]))
-    assert pairs == {"--port": "7001", "--bind": "127.0.0.1", "--save": "", "--appendonly": "no", "--dir": "/tmp/x",
-                     "--daemonize": "no", "--protected-mode": "yes", "--loglevel": "warning"}
+    assert pairs == {
+        "--port": "7001",
+        "--bind": "127.0.0.1",
+        "--save": "",
+        "--appendonly": "no",
+        "--dir": "/tmp/x",
+        "--daemonize": "no",
+        "--protected-mode": "yes",
+        "--loglevel": "warning",
+    }
 
 
 def test_missing_binary_is_a_clear_rig_error(tmp_path):

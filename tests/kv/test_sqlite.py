@@ -121,7 +121,15 @@ async def test_unwritable_file_is_unavailable(tmp_path):
 
 @pytest.mark.parametrize(
     "prefix, upper",
-    [("abc", "abd"), ("a", "b"), ("", None), ("a\U0010ffff", "b"), ("\U0010ffff", None), ("\ud7ff", "\ue000"), ("x:", "x;")],
+    [
+        ("abc", "abd"),
+        ("a", "b"),
+        ("", None),
+        ("a\U0010ffff", "b"),
+        ("\U0010ffff", None),
+        ("\ud7ff", "\ue000"),
+        ("x:", "x;"),
+    ],
 )
 def test_prefix_upper_bound(prefix, upper):
     assert prefix_upper_bound(prefix) == upper
