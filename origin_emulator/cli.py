@@ -23,18 +23,18 @@ from aiohttp import web
 from origin_emulator.app import create_app
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
+from origin_emulator.config import OriginConfig, load_origin_config
+from origin_emulator.content import ContentMedia, ContentRecipe, build_content
 from origin_emulator.live_source import EncodedChannel
-from rig.errors import RigError
-from rig.media import ContentMedia, ContentRecipe, build_content
-from rig.progress import progress_printer
-from rig.serving import start_site
-from rig.settings import Settings, load_settings
+from origin_emulator.progress import progress_printer
 from stitcher.clock import Clock, SystemClock
+from stitcher.errors import RigError
+from stitcher.http import start_site
 
 log = logging.getLogger("origin_emulator")
 
 
-def selected_channels(settings: Settings, names: list[str] | None):
+def selected_channels(settings: OriginConfig, names: list[str] | None):
     if not names:
         return list(settings.channels)
     known = {c.name: c for c in settings.channels}
@@ -45,7 +45,7 @@ def selected_channels(settings: Settings, names: list[str] | None):
 
 
 async def build_media(
-    settings: Settings, names: list[str] | None = None, report=None
+    settings: OriginConfig, names: list[str] | None = None, report=None
 ) -> dict[str, ContentMedia]:
     built = {}
     for channel in selected_channels(settings, names):
@@ -59,7 +59,9 @@ async def build_media(
     return built
 
 
-def live_channels(settings: Settings, contents: dict[str, ContentMedia]) -> dict[str, LiveChannel]:
+def live_channels(
+    settings: OriginConfig, contents: dict[str, ContentMedia]
+) -> dict[str, LiveChannel]:
     """One channel per rendered content: looped, or encoded live when `settings.origin.live`."""
     book = SpliceBook(settings.state_dir / "origin" / "splices.json")
     channels: dict[str, LiveChannel] = {}
@@ -77,7 +79,7 @@ def live_channels(settings: Settings, contents: dict[str, ContentMedia]) -> dict
 
 
 async def start_origin(
-    settings: Settings, clock: Clock, contents: dict[str, ContentMedia], host: str, port: int
+    settings: OriginConfig, clock: Clock, contents: dict[str, ContentMedia], host: str, port: int
 ) -> web.AppRunner:
     """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
     app = create_app(live_channels(settings, contents), clock, settings.origin.cache_segments)
@@ -87,7 +89,7 @@ async def start_origin(
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    settings = load_settings(args.config, env=_env(args))
+    settings = load_origin_config(args.config, env=_env(args))
     if args.live:
         settings = dataclasses.replace(
             settings, origin=dataclasses.replace(settings.origin, live=True)
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             asyncio.run(_serve(args))
         else:
-            settings = load_settings(args.config, env=_env(args))
+            settings = load_origin_config(args.config, env=_env(args))
             built = asyncio.run(build_media(settings, args.channel, progress_printer()))
             for name, content in built.items():
                 print(f"  {name}: {content.directory}")

@@ -29,8 +29,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from rig.errors import RigError
 from stitcher.clock import SystemClock
+from stitcher.errors import RigError
 from stitcher.kv import KV, Absent, Incr, KVError, Put, open_kv
 
 __all__ = ["add_arguments", "run", "bench_kv", "OPERATIONS"]

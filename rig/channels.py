@@ -16,9 +16,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rig.interleave import decode_delay, nominal_offset
-from rig.media import ContentMedia, ContentRecipe
-from rig.settings import ChannelConfig, Settings
+from origin_emulator.config import ChannelConfig
+from origin_emulator.content import ContentMedia, ContentRecipe
+from origin_emulator.interleave import decode_delay, nominal_offset
+from rig.settings import Settings
 from stitcher.catalog import MODES, Catalog, CatalogError, Channel, Rung
 from stitcher.probe import ProbeError, in_place_warning, probe
 from stitcher.ts import CLOCK
@@ -76,7 +77,7 @@ def in_place_warnings(settings: Settings, contents: dict[str, ContentMedia]) -> 
 def live_audio_offset(recipe: ContentRecipe) -> float:
     """The interleave of the live encoder (`origin.live`): x264's zero-latency tuning has no
     B-frames unless `media.b_frames` asks for them, so its sound is cut at a different point
-    than the loop's (`rig.interleave`)."""
+    than the loop's (`origin_emulator.interleave`)."""
     delay = 0 if recipe.b_frames < 0 else decode_delay(recipe.preset, recipe.b_frames)
     return round(nominal_offset(delay, recipe.audio_rate, recipe.frame_rate), 5)
 

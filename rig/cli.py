@@ -26,19 +26,11 @@ import os
 import sys
 from pathlib import Path
 
-from rig.errors import RigError
-from rig.settings import (
-    AdsSettings,
-    ChannelConfig,
-    MediaSettings,
-    OriginSettings,
-    Rendition,
-    Settings,
-    StitcherSettings,
-    describe,
-    load_settings,
-)
+from origin_emulator.config import ChannelConfig, MediaSettings, OriginSettings, Rendition
+from rig.settings import Settings, load_settings
 from stitcher.catalog import MODES, CatalogError
+from stitcher.config import AdsSettings, StitcherSettings, describe
+from stitcher.errors import RigError
 
 log = logging.getLogger("rig")
 
@@ -84,9 +76,9 @@ def _print_urls(settings: Settings) -> None:
 
 async def _up(args: argparse.Namespace) -> None:
     from origin_emulator.cli import build_media
+    from origin_emulator.progress import progress_printer
     from rig.ads import ensure_house_ads
     from rig.channels import in_place_warnings, seed
-    from rig.progress import progress_printer
     from rig.supervisor import Supervisor, check_free, components
     from stitcher.catalog import Catalog
     from stitcher.cli import stop_event
@@ -104,7 +96,7 @@ async def _up(args: argparse.Namespace) -> None:
         flush=True,
     )
     report = progress_printer()
-    contents = await build_media(settings, None, report)
+    contents = await build_media(settings.for_origin(), None, report)
     catalog = Catalog(settings.state_dir / "channels.db")
     try:
         seed(catalog, settings, contents)
@@ -221,10 +213,11 @@ def _port_env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _media_build(args: argparse.Namespace) -> int:
-    from origin_emulator.cli import build_media, progress_printer
+    from origin_emulator.cli import build_media
+    from origin_emulator.progress import progress_printer
 
     settings = _settings(args)
-    built = asyncio.run(build_media(settings, args.channel, progress_printer()))
+    built = asyncio.run(build_media(settings.for_origin(), args.channel, progress_printer()))
     for name, content in built.items():
         print(f"  {name}: {content.directory}")
     return 0

@@ -16,8 +16,9 @@ import json
 import urllib.error
 import urllib.request
 
-from rig.errors import RigError
-from rig.settings import CUE_COMMANDS, CUE_FORMATS, Settings
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
+from rig.settings import Settings
+from stitcher.errors import RigError
 
 
 def request(method: str, url: str, body: dict | None = None, token: str = "") -> dict:

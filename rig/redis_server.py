@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from rig.errors import RigError
+from stitcher.errors import RigError
 
 __all__ = [
     "RedisServer",

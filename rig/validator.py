@@ -139,7 +139,7 @@ class Checker:
 
     def __init__(
         self,
-        tolerances: Tolerances = Tolerances(),
+        tolerances: Tolerances = Tolerances(),  # noqa: B008 - frozen: one value for all
         on_violation: Callable[[Violation], None] | None = None,
     ):
         self.tolerances = tolerances

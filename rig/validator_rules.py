@@ -149,25 +149,13 @@ def _d5(attrs: AttributeList, ident: str) -> list[str]:
 
 
 def effective_pdts(playlist: MediaPlaylist) -> list[tuple[float | None, bool]]:
-    """(PDT in epoch seconds or None, written explicitly?) per segment.
-
-    A segment without its own PROGRAM-DATE-TIME takes the previous segment's PDT + EXTINF, unless a
-    DISCONTINUITY separates them (then its date is unknown).
-    """
-    result: list[tuple[float | None, bool]] = []
-    previous: float | None = None
-    previous_duration = 0.0
-    for segment in playlist.segments:
-        if segment.program_date_time is not None:
-            current: float | None = segment.program_date_time.timestamp()
-            explicit = True
-        elif previous is not None and not segment.discontinuity:
-            current, explicit = previous + previous_duration, False
-        else:
-            current, explicit = None, False
-        result.append((current, explicit))
-        previous, previous_duration = current, segment.duration
-    return result
+    """(start in epoch seconds or None, written explicitly?) per segment. The times are the
+    playlist model's one rule (`MediaPlaylist.segment_times`); None only in an undated playlist."""
+    times = playlist.segment_times()
+    return [
+        (None if times is None else times[i], segment.program_date_time is not None)
+        for i, segment in enumerate(playlist.segments)
+    ]
 
 
 def daterange_occurrences(playlist: MediaPlaylist) -> list[tuple[int, AttributeList]]:

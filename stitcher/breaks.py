@@ -43,16 +43,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stitcher.decision import Pod, slot_count
+from stitcher.errors import RigError
 from stitcher.kv import KV, Absent, Equals, Put
 from stitcher.playlist import MediaPlaylist, format_datetime, parse_datetime
+from stitcher.pod import Pod, slot_count
 
 SOURCES = ("scte35", "manual", "scheduled")
 MARGIN = 120.0  # seconds of slack on top of every TTL and index horizon
 CAS_RETRIES = 20
 
 
-class BreakError(Exception):
+class BreakError(RigError):
     """A break write that cannot be done; `status` is the HTTP status for the /cue API."""
 
     status = 409
@@ -95,18 +96,8 @@ class Grid:
 
     @classmethod
     def of(cls, playlist: MediaPlaylist, segment: float) -> Grid:
-        starts = []
-        pdt = None
-        for s in playlist.segments:
-            pdt = (
-                s.program_date_time.timestamp()
-                if s.program_date_time is not None
-                else (None if pdt is None else pdt)
-            )
-            starts.append(pdt)
-            if pdt is not None:
-                pdt += s.duration
-        if not playlist.segments or starts[-1] is None:
+        starts = playlist.segment_times()
+        if not playlist.segments or starts is None:
             raise BreakError(
                 "the origin playlist has no PROGRAM-DATE-TIME: breaks cannot be placed in time"
             )

@@ -29,11 +29,13 @@ from typing import Any
 
 import sqlite_utils
 
+from stitcher.errors import RigError
+
 MODES = ("ssai", "sgai", "passthrough")
 STATUSES = ("active", "paused")
 
 
-class CatalogError(Exception):
+class CatalogError(RigError):
     """A catalog request that cannot be done (unknown channel, duplicate, bad value)."""
 
 

@@ -321,20 +321,13 @@ class _Scanner:
         has_cues = any(_is_cue_tag(t) for s in segments for t in s.tags) or any(
             _is_cue_tag(t) for t in playlist.trailing_tags
         )
-        anchor = next((i for i, s in enumerate(segments) if s.program_date_time is not None), None)
-        if anchor is None:
+        pdts = playlist.segment_times()
+        if pdts is None:
             if has_cues:
                 self.problems.append(
                     "cue tags but no EXT-X-PROGRAM-DATE-TIME: the breaks cannot be placed in time"
                 )
             return None
-        pdts: list[float] = [0.0] * len(segments)
-        pdts[anchor] = _epoch(segments[anchor].program_date_time)
-        for i in range(anchor - 1, -1, -1):
-            pdts[i] = pdts[i + 1] - segments[i].duration
-        for i in range(anchor + 1, len(segments)):
-            own = segments[i].program_date_time
-            pdts[i] = _epoch(own) if own is not None else pdts[i - 1] + segments[i - 1].duration
         positions = [
             _Position(playlist.media_sequence + i, pdts[i], s.tags) for i, s in enumerate(segments)
         ]

@@ -64,16 +64,12 @@ class Outcome:
 
 
 def visible_since(playlist: MediaPlaylist, msn: int) -> float | None:
-    """When the segment `msn` of a live playlist was published (its end), if it carries a PDT."""
-    pdt = None
-    for n, _, segment in playlist.numbered():
-        if segment.program_date_time is not None:
-            pdt = segment.program_date_time.timestamp()
-        if n == msn:
-            return None if pdt is None else pdt + segment.duration
-        if pdt is not None:
-            pdt += segment.duration
-    return None
+    """When the segment `msn` of a live playlist was published (its end), if the playlist is dated."""
+    times = playlist.segment_times()
+    index = msn - playlist.media_sequence
+    if times is None or not 0 <= index < len(times):
+        return None
+    return times[index] + playlist.segments[index].duration
 
 
 class Monitor:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from stitcher.errors import RigError
+
 __all__ = [
     "PlaylistError",
     "Tag",
@@ -109,7 +111,7 @@ def segment_kind(uri: str) -> tuple[str, str | None]:
     return "content", None
 
 
-class PlaylistError(ValueError):
+class PlaylistError(RigError, ValueError):
     """A playlist that cannot be read: says what is wrong and on which line."""
 
     def __init__(self, message: str, line: int | None = None):
@@ -375,6 +377,31 @@ class MediaPlaylist:
             disc += int(segment.discontinuity)
             yield self.media_sequence + index, disc, segment
 
+    def segment_times(self) -> list[float] | None:
+        """When each segment starts (epoch seconds): the one timeline rule of the project.
+
+        A segment's own PROGRAM-DATE-TIME, else the previous segment's time plus its EXTINF (across
+        a discontinuity too: the date runs on); segments before the first dated one count back from
+        it by their own EXTINFs. None when no segment is dated (nothing can be placed in time).
+        hls.js dates fragments the same way (its playlist parser carries dates forward from the
+        previous fragment's end and back-fills those before the first dated one)."""
+        first = next(
+            (i for i, s in enumerate(self.segments) if s.program_date_time is not None), None
+        )
+        if first is None:
+            return None
+        times = [0.0] * len(self.segments)
+        anchor = self.segments[first].program_date_time
+        assert anchor is not None
+        times[first] = anchor.timestamp()
+        for i in range(first - 1, -1, -1):
+            times[i] = times[i + 1] - self.segments[i].duration
+        for i in range(first + 1, len(self.segments)):
+            own = self.segments[i].program_date_time
+            previous = self.segments[i - 1]
+            times[i] = own.timestamp() if own is not None else times[i - 1] + previous.duration
+        return times
+
     @property
     def dateranges(self) -> tuple[DateRange, ...]:
         found = [d for s in self.segments for d in s.dateranges]
@@ -589,7 +616,7 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
         else:
             if name == "EXT-X-DATERANGE":
                 try:
-                    DateRange.from_tag(tag).id
+                    DateRange.from_tag(tag).id  # noqa: B018 - reading the ID checks it
                 except PlaylistError as exc:
                     raise PlaylistError(str(exc), number) from None
             pending_tags.append(tag)

@@ -38,6 +38,9 @@ import threefive
 import threefive.stuff
 from threefive.crc import crc32
 
+from stitcher.errors import RigError
+from stitcher.ts import CLOCK, PTS_MODULO  # SCTE-35 times are ticks of the same 90 kHz clock
+
 __all__ = [
     "Scte35Error",
     "SpliceEvent",
@@ -48,8 +51,6 @@ __all__ = [
     "COMMAND_NAMES",
 ]
 
-CLOCK = 90_000  # SCTE-35 times are 90 kHz ticks
-PTS_MODULO = 1 << 33
 TABLE_ID = 0xFC
 MIN_SECTION_LENGTH = 17  # 11 fixed bytes + empty command + descriptor_loop_length (2) + CRC_32 (4)
 LEGACY_COMMAND_LENGTH = 0xFFF  # "unknown": the command's own syntax says how long it is
@@ -71,7 +72,7 @@ COMMAND_NAMES = {
 _SUPPORTED = frozenset({0x00, 0x05, 0x06, 0x07, 0xFF})
 
 
-class Scte35Error(ValueError):
+class Scte35Error(RigError, ValueError):
     """A payload that is not a usable SCTE-35 splice_info_section; the message says why.
 
     `reason` is a short machine-readable word: "input", "base64", "hex", "table_id", "header", "length",

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from stitcher.errors import RigError
+
 PACKET = 188
 SYNC = 0x47
 PTS_MODULO = 1 << 33
@@ -36,7 +38,7 @@ def whole_aac_frames(seconds: float, audio_rate: int) -> bool:
     return abs(frames - round(frames)) <= 1e-9
 
 
-class TsError(ValueError):
+class TsError(RigError, ValueError):
     """Bytes that are not a well-formed MPEG transport stream."""
 
 

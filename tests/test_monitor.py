@@ -14,7 +14,7 @@ import itertools
 import pytest
 from aiohttp import web
 
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from stitcher.breaks import BreakLedger, Retention
 from stitcher.kv import open_kv
 from stitcher.monitor import Monitor
