@@ -1,6 +1,6 @@
 """The origin emulator's HTTP face (aiohttp): live playlists, segments and the QA splice API.
 
-Routes (DESIGN.md):
+Routes (docs/architecture.md):
   GET    /{channel}/master.m3u8                  multivariant playlist
   GET    /{channel}/{variant}/index.m3u8         live media playlist at this moment
   GET    /{channel}/{variant}/seg_{n}.ts         segment n (404 outside its availability, R12)

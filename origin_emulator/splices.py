@@ -6,7 +6,7 @@ the epoch; splices posted by QA, cancels and early returns are stored by `Splice
 (`origin_emulator.book`) and merged in here.
 
 `cue_tags(...)` says which tags go before which segment of a window, in one of four formats
-(REFERENCES.md F1-F4). Rules:
+(docs/references.md F1-F4). Rules:
 - `daterange`: the OUT range (`SCTE35-OUT`, `PLANNED-DURATION`, future START-DATE during the
   pre-roll) appears with the first segment published after the announcement and floats to the
   head of the window while the window still reaches the break or its return; the IN range (same ID,

@@ -8,7 +8,7 @@
   rig bench kv [--backend sqlite|redis|all] [--json FILE]  KV micro-benchmark (figures to a JSON file)
   rig cue CHANNEL --duration 30 | --end EVENT_ID          a manual break through the stitcher's /cue API
   rig splice CHANNEL --duration 30 [--format cue-out]      a real SCTE-35 cue at the origin emulator
-  rig validate URL [--seconds S] [--viewers N]             check a live stream against the HLS rules
+  rig validate URL [--seconds S] [--viewers N] | --rules   check a live stream against the HLS rules
   rig viewers URL [-n N] [--seconds S]                     simulated players: stalls, ads seen, violations
   rig inspect splices URL [--variant V] [--all] [--json]   audio hole/overlap and continuity counters at every splice
   rig config                                               every setting, its value and meaning
@@ -358,7 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser(
         "validate",
         help="check a live HLS stream against RFC 8216 and the rig's timeline invariants",
-        description="Poll a master playlist's variants as several viewers joining at different times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants. Prints each violation, then a JSON summary. Exit 1 on any violation, 2 if the stream cannot be read.",
+        description="Poll a master playlist's variants as several viewers joining at different"
+        " times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants (--rules"
+        " lists every rule). Prints each violation, then a JSON summary. Exit 1 on any violation,"
+        " 2 if the stream cannot be read.",
     )
     validate_module.add_arguments(validate)
 

@@ -3,7 +3,7 @@
 An ad splices into a live channel only if it matches the channel exactly: every segment is one
 closed GOP of exactly the channel's segment duration at its frame rate, every rung of the ladder
 exists at its resolution, and the audio (rate, channels, AAC-LC) covers the video to within one
-AAC frame — otherwise players drift after each splice (REFERENCES.md, hls.js A/V drift). So:
+AAC frame — otherwise players drift after each splice (docs/references.md, hls.js A/V drift). So:
 
 - the creative's length is rounded UP to whole segments and the rest is filled with the slate
   (picture and sound), concatenated inside one filtergraph;

@@ -1,6 +1,6 @@
 """The media server: conditioned ads and slate from the media cache, over HTTP (aiohttp).
 
-Routes (DESIGN.md: ad segment URIs contain `/ads/`, slate ones `/slate/`):
+Routes (docs/architecture.md, HTTP contract: ad segment URIs contain `/ads/`, slate ones `/slate/`):
   GET /ads/{ad}/{version}/{rendition}/index.m3u8     an ad's HLS VOD playlist for one rung
   GET /ads/{ad}/{version}/{rendition}/seg_NNNNN.ts   its segments
   GET /slate/{version}/{rendition}/...               the same for the slate

@@ -1,6 +1,6 @@
 """The stitcher's HTTP app (aiohttp). Handlers parse, call the core, respond.
 
-Routes (DESIGN.md's contract): the playlists of every channel in every mode (`stitcher.streams`:
+Routes (docs/architecture.md): the playlists of every channel in every mode (`stitcher.streams`:
 `/{ssai|sgai|passthrough}/{channel}/master.m3u8`, `/{mode}/{channel}/{variant}.m3u8`, the SGAI asset
 lists), `GET /metrics` (Prometheus text), and:
   POST   /v1/channels/{channel}/cue              {"duration": 30, "start": optional ISO-8601} -> 201 + break

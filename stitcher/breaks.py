@@ -1,8 +1,8 @@
 """The break ledger: creating, shortening and cancelling ad breaks so that only the future changes.
 
 Two kinds of keys per channel:
-- `adbreak:{channel}:{eventId}` — the break record (DESIGN.md): what to play and when; TTL long
-  enough to outlive every window that can show the break.
+- `adbreak:{channel}:{eventId}` — the break record (docs/architecture.md): what to play and
+  when; TTL long enough to outlive every window that can show the break.
 - `ledger:{channel}` — ONE key holding the discontinuity ledger: `total` (every discontinuity tag
   the stitcher has added for all breaks ever created, minus those later cancelled), `version`,
   and an index of the breaks whose discontinuity points may still be in a window
@@ -13,7 +13,7 @@ Every write is one `KV.atomic` compare-and-set on the ledger key plus the record
 the records never disagree, two monitors racing on one cue create one break, and overlapping
 breaks are refused. A window's DISCONTINUITY-SEQUENCE is a function of a single ledger read
 (`added_before`), so a stitcher can never combine a ledger and an index from different moments.
-(DESIGN.md derives the subtraction from the break records; keeping the points in the ledger key
+(The subtraction could be derived from the break records; keeping the points in the ledger key
 itself gives the same numbers from one consistent read, and does not depend on record TTLs.)
 
 "Only the future changes": every time a write decides (`adStart`, an early return's new end) is at
@@ -22,7 +22,7 @@ origin playlist, and snapped to the origin's segment grid. Discontinuity points 
 times on that grid: the first slot of each pod item that starts inside the break, and the return.
 
 The SGAI interstitial (`stitcher.sgai`) announces `[adStart, interstitialEnd)` in a DATERANGE
-whose attributes may never change once served (T4, REFERENCES D3); it is announced ahead, from the
+whose attributes may never change once served (T4, rule D3); it is announced ahead, from the
 first segment the origin publishes after the break was recorded (`createdAt`). `plan_break` sets
 `interstitialEnd` = `endTime`; an early return (`shorten`) moves it to the new end only while that
 segment is not out yet (the fresh origin playlist's newest segment ends at or before `createdAt`).
@@ -158,7 +158,8 @@ class BreakRecord:
         return "active" if now < self.end else "ended"
 
     def to_json(self) -> dict:
-        """The KV value: DESIGN.md's AdBreakState fields plus what a stateless stitcher needs."""
+        """The KV value: the AdBreakState fields plus what a stateless stitcher needs (see
+        docs/architecture.md, "The break record")."""
         return {
             "channelId": self.channel,
             "eventId": self.event_id,

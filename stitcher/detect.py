@@ -7,7 +7,7 @@ tag, in playlist order), the `breaks` they describe (signals folded per break id
 PROGRAM-DATE-TIME). `signals(playlist)` and `breaks(playlist)` are shortcuts; `fold(signals)`
 folds signals gathered from several playlists (e.g. successive reloads) the same way.
 
-Formats (REFERENCES.md F1-F5):
+Formats (docs/references.md F1-F5):
 - ``daterange``: EXT-X-DATERANGE with SCTE35-OUT (start = START-DATE, duration = PLANNED-DURATION),
   SCTE35-IN (same ID; return at START-DATE + DURATION, or END-DATE), SCTE35-CMD (a cancel:
   splice_insert / segmentation descriptor with its cancel indicator).

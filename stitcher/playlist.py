@@ -43,7 +43,7 @@ __all__ = [
     "CUE_TAGS",
 ]
 
-# Tags that carry ad-break cues in live playlists (REFERENCES.md F1-F5).
+# Tags that carry ad-break cues in live playlists (docs/references.md F1-F5).
 CUE_TAGS = frozenset(
     {
         "EXT-X-DATERANGE",
@@ -100,7 +100,7 @@ _HEADER_TAGS = frozenset(
 
 
 def segment_kind(uri: str) -> tuple[str, str | None]:
-    """('content'|'ad'|'slate', ad id or None) of a segment URI, by DESIGN.md's contract: ad segment
+    """('content'|'ad'|'slate', ad id or None) of a segment URI, by the HTTP contract: ad segment
     URIs contain `/ads/<ad id>/`, slate ones `/slate/` (the slate kept among the ads, `/ads/slate/`, too)."""
     parts = urlsplit(uri).path.split("/")[:-1]
     if "slate" in parts:
