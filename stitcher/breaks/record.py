@@ -1,39 +1,8 @@
-"""The break ledger: creating, shortening and cancelling ad breaks so that only the future changes.
+"""A break's record and the pure rules that place, shorten and read it (only the future changes).
 
-Two kinds of keys per channel:
-- `adbreak:{channel}:{eventId}` — the break record (docs/architecture.md): what to play and
-  when; TTL long enough to outlive every window that can show the break.
-- `ledger:{channel}` — ONE key holding the discontinuity ledger: `total` (every discontinuity tag
-  the stitcher has added for all breaks ever created, minus those later cancelled), `version`,
-  and an index of the breaks whose discontinuity points may still be in a window
-  (`breaks: {"<eventId>@<created ms>": {"start", "end", "points"}}` — keyed per break instance,
-  since an event id may be reused once its break is gone).
-
-Every write is one `KV.atomic` compare-and-set on the ledger key plus the record, so the ledger and
-the records never disagree, two monitors racing on one cue create one break, and overlapping
-breaks are refused. A window's DISCONTINUITY-SEQUENCE is a function of a single ledger read
-(`added_before`), so a stitcher can never combine a ledger and an index from different moments.
-(The subtraction could be derived from the break records; keeping the points in the ledger key
-itself gives the same numbers from one consistent read, and does not depend on record TTLs.)
-
-"Only the future changes": every time a write decides (`adStart`, an early return's new end) is at
-or after the PDT of the origin's *segment after next* at the moment of writing, taken from a fresh
-origin playlist, and snapped to the origin's segment grid. Discontinuity points are explicit
-times on that grid: the first slot of each pod item that starts inside the break, and the return.
-
-The SGAI interstitial (`stitcher.sgai`) announces `[adStart, interstitialEnd)` in a DATERANGE
-whose attributes may never change once served (T4, rule D3); it is announced ahead, from the
-first segment the origin publishes after the break was recorded (`createdAt`). `plan_break` sets
-`interstitialEnd` = `endTime`; an early return (`shorten`) moves it to the new end only while that
-segment is not out yet (the fresh origin playlist's newest segment ends at or before `createdAt`).
-Once the interstitial may have been served, `interstitialEnd` keeps its value: SGAI viewers play
-the announced ads to the end (the origin's timeline is unaffected), while SSAI slots return at the
-new `endTime`. Records written before the field existed have no `interstitialEnd` (None): their
-interstitial ends at `endTime` (`BreakRecord.sgai_end`). A cancelled break has no interstitial (its
-tag, if it was announced, goes before its START-DATE is reached). Retention keeps a record until
-its interstitial has left every window too.
-
-Side effects: `BreakLedger` reads and writes the KV; everything above it is pure.
+Every time a write decides is at or after the start of the origin's segment after next, snapped to
+the origin's grid; discontinuity points are explicit times on that grid. The SGAI interstitial's
+end is fixed once it may have been served (`BreakRecord.sgai_end`).
 """
 
 from __future__ import annotations
@@ -44,13 +13,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stitcher.errors import RigError
-from stitcher.kv import KV, Absent, Equals, Put
 from stitcher.playlist import MediaPlaylist, format_datetime, parse_datetime
 from stitcher.pod import Pod, slot_count
 
 SOURCES = ("scte35", "manual", "scheduled")
-MARGIN = 120.0  # seconds of slack on top of every TTL and index horizon
-CAS_RETRIES = 20
 
 
 class BreakError(RigError):
@@ -67,23 +33,12 @@ class BreakTooLate(BreakError):
     pass
 
 
-def record_key(channel: str, event_id: str) -> str:
-    return f"adbreak:{channel}:{event_id}"
-
-
-def ledger_key(channel: str) -> str:
-    return f"ledger:{channel}"
-
-
 def _iso(t: float) -> str:
     return format_datetime(t)
 
 
 def _epoch(text: str) -> float:
     return parse_datetime(text).timestamp()
-
-
-# --------------------------------------------------------------------------- the origin's grid
 
 
 @dataclass(frozen=True)
@@ -112,9 +67,6 @@ class Grid:
     def snap(self, t: float) -> float:
         """The grid boundary nearest to `t`."""
         return round(self.anchor + round((t - self.anchor) / self.segment) * self.segment, 3)
-
-
-# --------------------------------------------------------------------------- the record
 
 
 @dataclass(frozen=True)
@@ -303,9 +255,6 @@ def shorten(record: BreakRecord, grid: Grid, now: float, at: float | None = None
     return replace(record, end=new_end, points=points, interstitial_end=announced, updated=now)
 
 
-# --------------------------------------------------------------------------- slots
-
-
 @dataclass(frozen=True)
 class Slot:
     """What replaces the origin segment starting at some PDT: item `item` of break `event_id`."""
@@ -333,156 +282,3 @@ def slot_at(records: Iterable[BreakRecord], pdt: float, tolerance: float) -> Slo
 def returns_at(records: Iterable[BreakRecord], pdt: float, tolerance: float) -> bool:
     """Does content resume (after a discontinuity) with the segment starting at `pdt`?"""
     return any(not r.cancelled and r.points and abs(r.end - pdt) < tolerance for r in records)
-
-
-# --------------------------------------------------------------------------- the ledger value
-
-
-@dataclass(frozen=True)
-class Ledger:
-    total: int = 0
-    version: int = 0
-    breaks: dict[str, dict] = field(
-        default_factory=dict
-    )  # eventId -> {"start", "end", "points"} (epoch seconds)
-
-    @classmethod
-    def from_json(cls, data: dict | None) -> Ledger:
-        if not data:
-            return cls()
-        return cls(int(data["total"]), int(data["version"]), dict(data.get("breaks", {})))
-
-    def to_json(self) -> dict:
-        return {"total": self.total, "version": self.version, "breaks": self.breaks}
-
-    def added_at_or_after(self, t: float, tolerance: float) -> int:
-        """Discontinuities at or after time `t` (a point counts when it is >= t - tolerance)."""
-        return sum(
-            1 for entry in self.breaks.values() for p in entry["points"] if p >= t - tolerance
-        )
-
-    def added_before(self, t: float, tolerance: float) -> int:
-        """Discontinuities the stitcher added before the segment starting at `t`: DS = origin's + this."""
-        return self.total - self.added_at_or_after(t, tolerance)
-
-    def overlapping(self, entry: str, start: float, end: float) -> str | None:
-        for other, data in self.breaks.items():
-            if (
-                other != entry
-                and data.get("points")
-                and start < data["end"]
-                and data["start"] < end
-            ):
-                return other.rpartition("@")[0] or other
-        return None
-
-    def with_break(self, record: BreakRecord, horizon: float) -> Ledger:
-        """The ledger after writing `record`, forgetting breaks wholly before `horizon`."""
-        old = self.breaks.get(record.entry)
-        delta = record.discontinuities - (len(old["points"]) if old else 0)
-        kept = {
-            k: v
-            for k, v in self.breaks.items()
-            if k != record.entry and v["points"] and v["points"][-1] >= horizon
-        }
-        if record.points:
-            kept[record.entry] = {
-                "start": record.ad_start,
-                "end": record.end,
-                "points": list(record.points),
-            }
-        return Ledger(self.total + delta, self.version + 1, kept)
-
-
-# --------------------------------------------------------------------------- KV shell
-
-
-@dataclass(frozen=True)
-class Retention:
-    """How long records and ledger entries must live: every window that can show them, plus caches."""
-
-    window: float  # the longest playlist window of the channel (seconds)
-    cache: float = 2.0  # longest Cache-Control max-age of a stitched playlist
-
-    def ttl(self, record: BreakRecord, now: float) -> float:
-        return max(1.0, max(record.end, record.sgai_end) - now) + self.window + self.cache + MARGIN
-
-    def horizon(self, now: float) -> float:
-        """Points before this can no longer be in any window."""
-        return now - self.window - self.cache - MARGIN
-
-
-class BreakLedger:
-    """Atomic break writes over a KV (see the module docstring)."""
-
-    def __init__(self, kv: KV, retention_for):
-        self.kv = kv
-        self.retention_for = retention_for  # channel -> Retention
-
-    async def ledger(self, channel: str) -> Ledger:
-        return Ledger.from_json(await self.kv.get(ledger_key(channel)))
-
-    async def get(self, channel: str, event_id: str) -> BreakRecord | None:
-        data = await self.kv.get(record_key(channel, event_id))
-        return BreakRecord.from_json(data) if data else None
-
-    async def records(self, channel: str) -> list[BreakRecord]:
-        found = await self.kv.list(f"adbreak:{channel}:")
-        return sorted(
-            (BreakRecord.from_json(v) for v in found.values()), key=lambda r: (r.start, r.event_id)
-        )
-
-    async def _write(
-        self, record: BreakRecord, now: float, before: BreakRecord | None
-    ) -> tuple[BreakRecord, bool]:
-        """CAS loop on the ledger key and the record. Create (`before` None): an existing record with the
-        same id wins (returns it, False). Update: the stored record must still be `before`."""
-        retention = self.retention_for(record.channel)
-        key = record_key(record.channel, record.event_id)
-        for _ in range(CAS_RETRIES):
-            raw = await self.kv.get(ledger_key(record.channel))
-            ledger = Ledger.from_json(raw)
-            if before is None:
-                existing = await self.get(record.channel, record.event_id)
-                if existing is not None:
-                    return existing, False
-                clash = ledger.overlapping(record.entry, record.ad_start, record.end)
-                if clash is not None:
-                    raise BreakOverlap(
-                        f"break {record.event_id} would overlap break {clash} on channel {record.channel}"
-                    )
-            updated = ledger.with_break(record, retention.horizon(now))
-            stored = replace(record, ledger_after=updated.total)
-            checks = [
-                Absent(ledger_key(record.channel))
-                if raw is None
-                else Equals(ledger_key(record.channel), raw),
-                Absent(key) if before is None else Equals(key, before.to_json()),
-            ]
-            result = await self.kv.atomic(
-                [
-                    Put(key, stored.to_json(), retention.ttl(stored, now)),
-                    Put(ledger_key(record.channel), updated.to_json()),
-                ],
-                checks,
-            )
-            if result.committed:
-                return stored, True
-            if (
-                before is not None
-                and isinstance(result.failed, Equals)
-                and result.failed.key == key
-            ):
-                raise BreakError(f"break {record.event_id} changed meanwhile; try again")
-        raise BreakError(
-            f"break {record.event_id}: the ledger of {record.channel} kept changing; try again"
-        )
-
-    async def create(self, record: BreakRecord, now: float) -> tuple[BreakRecord, bool]:
-        """Create `record` unless a break with its id exists (then return that one, created=False)."""
-        return await self._write(record, now, None)
-
-    async def update(self, before: BreakRecord, after: BreakRecord, now: float) -> BreakRecord:
-        """Replace `before` (early return / cancel); the ledger moves by the change in discontinuities."""
-        stored, _ = await self._write(after, now, before)
-        return stored
