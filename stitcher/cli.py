@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import shutil
 import signal
@@ -24,7 +23,6 @@ import sys
 import tempfile
 import time
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -33,6 +31,7 @@ from stitcher.app import StreamOptions, create_app
 from stitcher.breaks import BreakLedger, Retention
 from stitcher.catalog import Catalog
 from stitcher.clock import Clock, SystemClock
+from stitcher.commands import add_common_options, run_command, settings_env
 from stitcher.config import StitcherConfig, load_stitcher_config
 from stitcher.decision import DecisionSource, FallbackDecisions, HouseDecisions, RemoteDecisions
 from stitcher.demo import add_demo_routes
@@ -274,32 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between looks at each origin (default: stitcher.monitor_interval, 1)",
     )
     for p in (run, watch):
-        p.add_argument(
-            "--config",
-            type=Path,
-            help="TOML config file (default: RIG_CONFIG or the shipped defaults)",
-        )
-        p.add_argument(
-            "--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR)"
-        )
-        p.add_argument("-v", "--verbose", action="store_true", help="log more")
+        add_common_options(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    env = settings_env(
+        args,
+        RIG_STITCHER_MONITOR_INTERVAL=getattr(args, "interval", None) or None,
+        RIG_STITCHER_WORKERS=getattr(args, "workers", None),
     )
-    env = dict(os.environ)
-    if args.state_dir:
-        env["RIG_STATE_DIR"] = str(args.state_dir)
-    if getattr(args, "interval", None):
-        env["RIG_STITCHER_MONITOR_INTERVAL"] = str(args.interval)
-    if getattr(args, "workers", None) is not None:
-        env["RIG_STITCHER_WORKERS"] = str(args.workers)
-    try:
+
+    def body() -> int | None:
         settings = load_stitcher_config(args.config, env=env)
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         if args.command == "serve":
@@ -309,12 +295,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(settings, host, port, worker=args.worker))
         else:
             asyncio.run(monitor(settings))
-    except RigError as exc:
-        print(f"stitcher: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
+        return None
+
+    return run_command("stitcher", args, body)
 
 
 if __name__ == "__main__":
