@@ -36,7 +36,8 @@ _FILES = {re.compile(r"index\.m3u8"): PLAYLIST_TYPE, re.compile(r"seg_\d{5}\.ts"
 
 
 def resolve(cache_dir: Path, kind: str, parts: list[str], name: str) -> tuple[Path, str]:
-    """The file for `/<kind>/<parts...>/<name>` and its content type, or NotFound (reads the file system)."""
+    """The file for `/<kind>/<parts...>/<name>` and its content type, or NotFound (reads the file
+    system)."""
     content_type = next((t for pattern, t in _FILES.items() if pattern.fullmatch(name)), None)
     if content_type is None:
         raise NotFound(f"{name!r} is not a playlist or segment name")
@@ -90,7 +91,8 @@ def create_app(cache_dir: Path) -> web.Application:
 
 
 async def start_media_server(cache_dir: Path, host: str, port: int) -> web.AppRunner:
-    """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
+    """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is
+    taken."""
     runner = await start_site(
         create_app(cache_dir), host, port, "media server", "another rig running? set RIG_ADS_PORT"
     )

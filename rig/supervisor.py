@@ -95,7 +95,8 @@ def check_free(component: Component) -> None:
         except OSError as exc:
             variable = f"RIG_{'ADS' if component.name == 'media' else component.name.upper()}_PORT"
             raise RigError(
-                f"{component.name} cannot listen on {host}:{port}: {exc.strerror or exc} (another rig running? use --{component.name}-port or {variable})"
+                f"{component.name} cannot listen on {host}:{port}: {exc.strerror or exc} (another "
+                f"rig running? use --{component.name}-port or {variable})"
             ) from None
 
 
@@ -156,7 +157,8 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(run.log, "ab") as log:
             log.write(
-                f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(run.component.argv)}\n".encode()
+                f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: "
+                f"{' '.join(run.component.argv)}\n".encode()
             )
             log.flush()
             run.process = await asyncio.create_subprocess_exec(
@@ -174,7 +176,8 @@ class Supervisor:
         while run.component.health:
             if run.process.returncode is not None:
                 raise RigError(
-                    f"{run.component.name} exited with {run.process.returncode} while starting; its log ({run.log}) ends:\n{tail(run.log)}"
+                    f"{run.component.name} exited with {run.process.returncode} while starting; "
+                    f"its log ({run.log}) ends:\n{tail(run.log)}"
                 )
             try:
                 async with session.get(
@@ -186,13 +189,15 @@ class Supervisor:
                 pass
             if time.monotonic() > deadline:
                 raise RigError(
-                    f"{run.component.name} did not answer {run.component.health} within {START_TIMEOUT:g} s; its log ({run.log}) ends:\n{tail(run.log)}"
+                    f"{run.component.name} did not answer {run.component.health} within "
+                    f"{START_TIMEOUT:g} s; its log ({run.log}) ends:\n{tail(run.log)}"
                 )
             await asyncio.sleep(0.1)
         run.state = "running"
 
     async def start(self) -> None:
-        """Start every component and wait until each is ready; on failure stop what started and raise."""
+        """Start every component and wait until each is ready; on failure stop what started and
+        raise."""
         for run in self.running:
             check_free(run.component)
         try:
@@ -220,7 +225,8 @@ class Supervisor:
                 run.state, run.restarts = "restarting", run.restarts + 1
                 last = tail(run.log, 1)
                 self.on_event(
-                    f"{run.component.name} stopped ({run.last_exit}{': ' + last if last else ''}); restarting in {pause:g} s (log: {run.log})"
+                    f"{run.component.name} stopped ({run.last_exit}{': ' + last if last else ''}); "
+                    f"restarting in {pause:g} s (log: {run.log})"
                 )
                 try:
                     await asyncio.wait_for(stop.wait(), pause)
@@ -230,7 +236,8 @@ class Supervisor:
                 await self._spawn(run)
                 run.state = "running"
                 self.on_event(
-                    f"{run.component.name} restarted (pid {run.process.pid}, restart {run.restarts})"
+                    f"{run.component.name} restarted (pid {run.process.pid}, restart "
+                    f"{run.restarts})"
                 )
             try:
                 await asyncio.wait_for(stop.wait(), 0.5)
