@@ -277,7 +277,7 @@ def _frame(data: bytes) -> _Frame:
             f"descriptor_loop_length {loop_length} runs past the end of the section", "descriptor"
         )
     loop = section[at : at + loop_length]
-    descriptors = []
+    descriptors: list[tuple[int, bytes]] = []
     i = 0
     while i < len(loop):
         if i + 2 > len(loop):
