@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stitcher.errors import RigError
-from stitcher.kv import KV, Absent, Equals, Put
+from stitcher.kv import KV, Absent, Check, Equals, Put
 from stitcher.playlist import MediaPlaylist, format_datetime, parse_datetime
 from stitcher.pod import Pod, slot_count
 
@@ -452,7 +452,7 @@ class BreakLedger:
                     )
             updated = ledger.with_break(record, retention.horizon(now))
             stored = replace(record, ledger_after=updated.total)
-            checks = [
+            checks: list[Check] = [
                 Absent(ledger_key(record.channel))
                 if raw is None
                 else Equals(ledger_key(record.channel), raw),

@@ -483,11 +483,8 @@ def _event(frame: _Frame, cue: threefive.Cue) -> SpliceEvent:
         (s for s in segmentations if s.cancel or s.type_id in OUT_TYPES or s.type_id in IN_TYPES),
         None,
     )
-    first_upid = (
-        relevant.upid
-        if relevant is not None and relevant.upid
-        else next((s.upid for s in segmentations if s.upid), None)
-    )
+    any_upid = next((s.upid for s in segmentations if s.upid), None)
+    first_upid = relevant.upid if relevant is not None and relevant.upid else any_upid
     upid = first_upid.hex() if first_upid else None
     event_id: int | None = None
     kind, duration, pts, immediate, auto_return = "other", None, None, False, None
