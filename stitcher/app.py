@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
+import aiohttp
 from aiohttp import web
 
 from stitcher.breaks import BreakLedger, Grid, plan_break, shorten
@@ -39,10 +40,10 @@ from stitcher.service import PlaylistService
 from stitcher.streams import add_routes
 
 CATALOG = web.AppKey("catalog", Catalog)
-DECISIONS = web.AppKey("decisions", object)
-CLOCK = web.AppKey("clock", object)
-LEDGER = web.AppKey("ledger", object)
-SESSION = web.AppKey("session", object)
+DECISIONS = web.AppKey("decisions", DecisionSource)
+CLOCK = web.AppKey("clock", Clock)
+LEDGER = web.AppKey[BreakLedger | None]("ledger")
+SESSION = web.AppKey[aiohttp.ClientSession | None]("session")
 TOKEN = web.AppKey("token", str)
 METRICS = web.AppKey("metrics", Metrics)
 ORIGIN_TIMEOUT = 2.0
@@ -135,7 +136,10 @@ def _ledger(request: web.Request) -> BreakLedger:
 
 
 async def _grid(request: web.Request, channel: Channel) -> Grid:
-    playlist, _ = await origin_playlist(request.app[SESSION], channel, ORIGIN_TIMEOUT)
+    session = request.app[SESSION]
+    if session is None:
+        raise RigError("this stitcher has no HTTP client session: it cannot read the origin")
+    playlist, _ = await origin_playlist(session, channel, ORIGIN_TIMEOUT)
     return Grid.of(playlist, channel.segment_duration)
 
 
@@ -215,7 +219,7 @@ def create_app(
     decisions: DecisionSource,
     clock: Clock,
     ledger: BreakLedger | None = None,
-    session=None,
+    session: aiohttp.ClientSession | None = None,
     token: str = "",
     options: StreamOptions = StreamOptions(),
 ) -> web.Application:

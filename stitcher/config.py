@@ -28,7 +28,10 @@ STATE_DIR = "~/.local/state/ssai-rig"
 def setting(text: str, **kwargs: Any) -> Any:
     """A documented field. `parse=`: a function (value, where) -> value that reads it instead of
     the type's rule; `items=`: the dataclass each table of a list of tables (`[[x]]`) is read as."""
-    meta = {"doc": text, **{k: kwargs.pop(k) for k in ("parse", "items") if k in kwargs}}
+    meta: dict[str, Any] = {
+        "doc": text,
+        **{k: kwargs.pop(k) for k in ("parse", "items") if k in kwargs},
+    }
     return field(metadata=meta, **kwargs)
 
 

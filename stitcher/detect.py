@@ -173,6 +173,7 @@ def fold(found: Iterable[Signal]) -> list[DetectedBreak]:
         if (
             signal.kind == "cancel"
             and signal.event is not None
+            and signal.event.event_id is not None
             and signal.break_id == _event_id(signal.event)
         ):
             target = by_event.get(signal.event.event_id)
@@ -201,6 +202,7 @@ def _fold_one(break_id: str, group: list[Signal]) -> DetectedBreak:
     duration = (
         planned if planned is not None else (returned - start if returned is not None else None)
     )
+    end: float | None
     if returned is not None:
         end = returned
     else:
@@ -249,7 +251,8 @@ def _number(text: str | None) -> float | None:
 def _attributes(value: str | None) -> dict[str, str]:
     """A lenient attribute list with upper-case names and unquoted values."""
     items = parse_attribute_list(value or "")
-    return {name.strip().upper(): items.text(name).strip() for name in items.names()}
+    # text() of a name from names() is never None
+    return {name.strip().upper(): (items.text(name) or "").strip() for name in items.names()}
 
 
 @dataclass(frozen=True)

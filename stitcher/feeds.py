@@ -28,6 +28,7 @@ Side effects: HTTP GETs, KV reads, logging, metrics.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections import OrderedDict
@@ -285,7 +286,7 @@ class VodLibrary:
         for url in urls:
             if url and url not in self._cache and url not in self._flights:
                 task = asyncio.ensure_future(
-                    single_flight(self._flights, url, lambda u=url: self._fetch(u))
+                    single_flight(self._flights, url, functools.partial(self._fetch, url))
                 )
                 task.add_done_callback(_ignore_failure)
 

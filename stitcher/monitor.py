@@ -111,7 +111,7 @@ class Monitor:
         for problem in found.problems:
             log.warning("channel=%s cue problem: %s", channel.slug, problem)
         grid = Grid.of(playlist, channel.segment_duration)
-        first_msn = {}
+        first_msn: dict[str, int] = {}
         for signal in found.signals:
             first_msn.setdefault(signal.break_id, signal.msn)
         for detected in found.breaks:

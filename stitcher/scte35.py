@@ -277,7 +277,7 @@ def _frame(data: bytes) -> _Frame:
             f"descriptor_loop_length {loop_length} runs past the end of the section", "descriptor"
         )
     loop = section[at : at + loop_length]
-    descriptors = []
+    descriptors: list[tuple[int, bytes]] = []
     i = 0
     while i < len(loop):
         if i + 2 > len(loop):
@@ -483,11 +483,8 @@ def _event(frame: _Frame, cue: threefive.Cue) -> SpliceEvent:
         (s for s in segmentations if s.cancel or s.type_id in OUT_TYPES or s.type_id in IN_TYPES),
         None,
     )
-    first_upid = (
-        relevant.upid
-        if relevant is not None and relevant.upid
-        else next((s.upid for s in segmentations if s.upid), None)
-    )
+    any_upid = next((s.upid for s in segmentations if s.upid), None)
+    first_upid = relevant.upid if relevant is not None and relevant.upid else any_upid
     upid = first_upid.hex() if first_upid else None
     event_id: int | None = None
     kind, duration, pts, immediate, auto_return = "other", None, None, False, None

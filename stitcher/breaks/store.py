@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from stitcher.breaks.ledger import Ledger
 from stitcher.breaks.record import BreakError, BreakOverlap, BreakRecord
-from stitcher.kv import KV, Absent, Equals, Put
+from stitcher.kv import KV, Absent, Check, Equals, Put
 
 MARGIN = 120.0  # seconds of slack on top of every TTL and index horizon
 
@@ -83,7 +83,7 @@ class BreakLedger:
                     )
             updated = ledger.with_break(record, retention.horizon(now))
             stored = replace(record, ledger_after=updated.total)
-            checks = [
+            checks: list[Check] = [
                 Absent(ledger_key(record.channel))
                 if raw is None
                 else Equals(ledger_key(record.channel), raw),
