@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup clean-media
+.PHONY: run test check setup clean-media
 
 setup: $(STAMP)
 
@@ -24,7 +24,15 @@ $(STAMP): pyproject.toml package.json package-lock.json
 run: $(STAMP)
 	$(BIN)/rig up
 
-test: $(STAMP)
+# The checks that keep the structure honest: the import-linter layer contracts (pyproject.toml),
+# ruff's lint and format rules, and mypy on the stitcher. `make test` runs them first.
+check: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: check
 	$(BIN)/python -m pytest
 
 clean-media:

@@ -1,6 +1,6 @@
 """The origin emulator's HTTP face (aiohttp): live playlists, segments and the QA splice API.
 
-Routes (DESIGN.md):
+Routes (docs/architecture.md):
   GET    /{channel}/master.m3u8                  multivariant playlist
   GET    /{channel}/{variant}/index.m3u8         live media playlist at this moment
   GET    /{channel}/{variant}/seg_{n}.ts         segment n (404 outside its availability, R12)
@@ -25,10 +25,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from origin_emulator.channel import LiveChannel, NotFound
-from origin_emulator.errors import OriginError
+from origin_emulator.channel import LiveChannel
 from origin_emulator.splices import SpliceError
 from stitcher.clock import Clock
+from stitcher.errors import NotFound
+from stitcher.http import error_middleware
 
 log = logging.getLogger(__name__)
 
@@ -74,33 +75,6 @@ class SegmentCache:
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
         return data
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-@web.middleware
-async def errors_and_cors(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Map the origin's errors to JSON statuses, in one place; add CORS to every response."""
-    try:
-        response = await handler(request)
-    except NotFound as exc:
-        response = _error(404, str(exc))
-    except SpliceError as exc:
-        response = _error(exc.status, str(exc))
-    except OriginError as exc:
-        response = _error(400, str(exc))
-    except web.HTTPException as exc:
-        if exc.status >= 400 and exc.content_type != "application/json":
-            response = _error(exc.status, exc.reason)
-        else:
-            exc.headers["Access-Control-Allow-Origin"] = "*"
-            raise
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
 
 
 def _channel(request: web.Request) -> LiveChannel:
@@ -287,7 +261,7 @@ def create_app(
 ) -> web.Application:
     """Wire the origin: channels (with their segment source and splice book) and a clock; each
     channel's background work (a live encoder) runs from start-up to cleanup."""
-    app = web.Application(middlewares=[errors_and_cors])
+    app = web.Application(middlewares=[error_middleware()])
     app.cleanup_ctx.append(background)
     app[CHANNELS] = channels
     app[CLOCK_KEY] = clock

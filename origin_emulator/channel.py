@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from origin_emulator.book import SpliceBook
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS, ChannelConfig
+from origin_emulator.content import ContentMedia, RenditionMedia
 from origin_emulator.splices import (
     Splice,
     SpliceError,
@@ -31,9 +33,8 @@ from origin_emulator.splices import (
     visible,
 )
 from origin_emulator.timeline import Timeline
-from rig.media import ContentMedia, RenditionMedia
-from rig.settings import CUE_COMMANDS, CUE_FORMATS, ChannelConfig
 from stitcher.clock import Clock
+from stitcher.errors import NotFound
 from stitcher.playlist import (
     AttributeList,
     MasterPlaylist,
@@ -46,10 +47,6 @@ from stitcher.playlist import (
 from stitcher.ts import rewrite
 
 PLAYLIST_VERSION = 3
-
-
-class NotFound(LookupError):
-    """A channel, variant or segment the origin does not serve (HTTP 404)."""
 
 
 @dataclass

@@ -16,25 +16,25 @@ import asyncio
 import dataclasses
 import logging
 import sys
-from pathlib import Path
 
 from aiohttp import web
 
 from origin_emulator.app import create_app
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
+from origin_emulator.config import OriginConfig, load_origin_config
+from origin_emulator.content import ContentMedia, ContentRecipe, build_content
 from origin_emulator.live_source import EncodedChannel
-from rig.errors import RigError
-from rig.media import ContentMedia, ContentRecipe, build_content
-from rig.progress import progress_printer
-from rig.serving import start_site
-from rig.settings import Settings, load_settings
+from origin_emulator.progress import progress_printer
 from stitcher.clock import Clock, SystemClock
+from stitcher.commands import add_common_options, run_command, settings_env
+from stitcher.errors import RigError
+from stitcher.http import start_site
 
 log = logging.getLogger("origin_emulator")
 
 
-def selected_channels(settings: Settings, names: list[str] | None):
+def selected_channels(settings: OriginConfig, names: list[str] | None):
     if not names:
         return list(settings.channels)
     known = {c.name: c for c in settings.channels}
@@ -45,7 +45,7 @@ def selected_channels(settings: Settings, names: list[str] | None):
 
 
 async def build_media(
-    settings: Settings, names: list[str] | None = None, report=None
+    settings: OriginConfig, names: list[str] | None = None, report=None
 ) -> dict[str, ContentMedia]:
     built = {}
     for channel in selected_channels(settings, names):
@@ -59,7 +59,9 @@ async def build_media(
     return built
 
 
-def live_channels(settings: Settings, contents: dict[str, ContentMedia]) -> dict[str, LiveChannel]:
+def live_channels(
+    settings: OriginConfig, contents: dict[str, ContentMedia]
+) -> dict[str, LiveChannel]:
     """One channel per rendered content: looped, or encoded live when `settings.origin.live`."""
     book = SpliceBook(settings.state_dir / "origin" / "splices.json")
     channels: dict[str, LiveChannel] = {}
@@ -77,7 +79,7 @@ def live_channels(settings: Settings, contents: dict[str, ContentMedia]) -> dict
 
 
 async def start_origin(
-    settings: Settings, clock: Clock, contents: dict[str, ContentMedia], host: str, port: int
+    settings: OriginConfig, clock: Clock, contents: dict[str, ContentMedia], host: str, port: int
 ) -> web.AppRunner:
     """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
     app = create_app(live_channels(settings, contents), clock, settings.origin.cache_segments)
@@ -87,7 +89,7 @@ async def start_origin(
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    settings = load_settings(args.config, env=_env(args))
+    settings = load_origin_config(args.config, env=settings_env(args))
     if args.live:
         settings = dataclasses.replace(
             settings, origin=dataclasses.replace(settings.origin, live=True)
@@ -106,15 +108,6 @@ async def _serve(args: argparse.Namespace) -> None:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
-
-
-def _env(args: argparse.Namespace):
-    import os
-
-    env = dict(os.environ)
-    if getattr(args, "state_dir", None):
-        env["RIG_STATE_DIR"] = str(args.state_dir)
-    return env
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,14 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build = sub.add_parser("build", help="render the channels' media into the cache and exit")
     for p in (serve, build):
-        p.add_argument(
-            "--config",
-            type=Path,
-            help="TOML config file (default: RIG_CONFIG or the shipped defaults)",
-        )
-        p.add_argument(
-            "--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR)"
-        )
+        add_common_options(p, verbose=False)
         p.add_argument("--channel", action="append", help="only this channel (repeatable)")
         p.add_argument("-v", "--verbose", action="store_true", help="log more")
     return parser
@@ -153,24 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    try:
+
+    def body() -> None:
         if args.command == "serve":
             asyncio.run(_serve(args))
-        else:
-            settings = load_settings(args.config, env=_env(args))
-            built = asyncio.run(build_media(settings, args.channel, progress_printer()))
-            for name, content in built.items():
-                print(f"  {name}: {content.directory}")
-    except RigError as exc:
-        print(f"origin-emulator: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
+            return
+        settings = load_origin_config(args.config, env=settings_env(args))
+        built = asyncio.run(build_media(settings, args.channel, progress_printer()))
+        for name, content in built.items():
+            print(f"  {name}: {content.directory}")
+
+    return run_command("origin-emulator", args, body)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,8 @@ from typing import Literal
 from threefive import Cue, SegmentationDescriptor, SpliceInsert, TimeSignal
 
 from origin_emulator.errors import CueError
+from stitcher.ts import CLOCK, PTS_MODULO  # pts_time and break_duration: 33-bit 90 kHz ticks
 
-CLOCK = 90_000  # SCTE-35 times are 90 kHz ticks
-PTS_LIMIT = 1 << 33  # pts_time and break_duration are 33 bits
 SEGMENTATION_DURATION_LIMIT = 1 << 40  # segmentation_duration is 40 bits
 EVENT_ID_LIMIT = 1 << 32
 AIRING_ID = 0x08  # segmentation_upid_type: Turner/AiringID, 8 bytes
@@ -69,7 +68,7 @@ class CueSpec:
             raise CueError(f"unknown cue kind {self.kind!r}; expected one of {KINDS}")
         if not _is_int(self.event_id) or not 0 <= self.event_id < EVENT_ID_LIMIT:
             raise CueError(f"event_id must be an int in [0, 2**32), got {self.event_id!r}")
-        if self.pts is not None and (not _is_int(self.pts) or not 0 <= self.pts < PTS_LIMIT):
+        if self.pts is not None and (not _is_int(self.pts) or not 0 <= self.pts < PTS_MODULO):
             raise CueError(f"pts must be None or int 90 kHz ticks in [0, 2**33), got {self.pts!r}")
         if self.command == "splice_insert" and self.kind == "cancel" and self.pts is not None:
             raise CueError("a splice_insert cancel carries no splice time; pass pts=None")
@@ -96,7 +95,7 @@ class CueSpec:
         d = self.duration
         if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d <= 0:
             raise CueError(f"duration must be a finite number of seconds > 0, got {d!r}")
-        limit = PTS_LIMIT if self.command == "splice_insert" else SEGMENTATION_DURATION_LIMIT
+        limit = PTS_MODULO if self.command == "splice_insert" else SEGMENTATION_DURATION_LIMIT
         if d >= limit / CLOCK or not 0 < self.duration_ticks < limit:
             raise CueError(f"duration {d!r} s must be 1 to {limit - 1} ticks of 90 kHz")
 

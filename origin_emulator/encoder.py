@@ -31,9 +31,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from origin_emulator.config import ChannelConfig, MediaSettings
+from origin_emulator.content import ContentRecipe, encode_args, filter_graph
 from origin_emulator.timeline import Timeline
-from rig.media import ContentRecipe, encode_args, filter_graph
-from rig.settings import ChannelConfig, MediaSettings
 
 LIVE_FIRST_PTS = 126_000  # ffmpeg's MPEG-TS mux delay (1.4 s): PTS of segment 0's first frame
 MIN_SEGMENTS = 3  # a run is published once it holds this many segments (3 target durations)
@@ -75,7 +75,7 @@ def live_argv(
     """The ffmpeg command of one live run: every rung into `run-<start>/<rung>/seg_<n>.ts` with the
     list `run-<start>/<rung>.csv`. Pure: builds the argument list only.
 
-    The graph is the loop render's (`rig.media.filter_graph`) paced to the wall clock, with the wall
+    The graph is the loop render's (`origin_emulator.content.filter_graph`) paced to the wall clock, with the wall
     clock burned in; encoding is the loop's (`encode_args`) with x264's zero-latency tuning (no
     look-ahead, no B-frames). The segment muxer keeps one MPEG-TS muxer per rung (continuity
     counters run on across segments; PAT/PMT start every segment) and flags the run's first packets

@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from origin_emulator.channel import LiveChannel, NotFound
+from origin_emulator.channel import LiveChannel
+from origin_emulator.config import MediaSettings
+from origin_emulator.content import find_font
 from origin_emulator.encoder import (
     RUN_NAME,
     accept,
@@ -43,12 +45,11 @@ from origin_emulator.encoder import (
     parse_segment_list,
     run_directory,
 )
+from origin_emulator.errors import MediaError
+from origin_emulator.ffmpeg import ffmpeg_executable, read_lines, start_ffmpeg, stop_process
 from origin_emulator.timeline import Timeline
-from rig.errors import MediaError
-from rig.ffmpeg import ffmpeg_executable, read_lines, start_ffmpeg, stop_process
-from rig.media import find_font
-from rig.settings import MediaSettings
 from stitcher.clock import Clock
+from stitcher.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ class EncodedChannel(LiveChannel):
 
     media_settings: MediaSettings = field(default_factory=MediaSettings)
     directory: Path = Path()
-    ffmpeg: str | None = None  # the binary (default: `rig.ffmpeg.ffmpeg_executable()`)
+    ffmpeg: str | None = None  # the binary (default: `origin_emulator.ffmpeg.ffmpeg_executable()`)
     restarts: int = field(default=0, init=False)
     last_exit: str = field(default="", init=False)
     stderr: deque = field(

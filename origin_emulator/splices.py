@@ -6,7 +6,7 @@ the epoch; splices posted by QA, cancels and early returns are stored by `Splice
 (`origin_emulator.book`) and merged in here.
 
 `cue_tags(...)` says which tags go before which segment of a window, in one of four formats
-(REFERENCES.md F1-F4). Rules:
+(docs/references.md F1-F4). Rules:
 - `daterange`: the OUT range (`SCTE35-OUT`, `PLANNED-DURATION`, future START-DATE during the
   pre-roll) appears with the first segment published after the announcement and floats to the
   head of the window while the window still reaches the break or its return; the IN range (same ID,
@@ -28,9 +28,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from origin_emulator.config import ChannelConfig
 from origin_emulator.cues import CueSpec, encode, to_base64, to_hex
+from origin_emulator.errors import OriginError
 from origin_emulator.timeline import Timeline
-from rig.settings import ChannelConfig
 from stitcher.playlist import AttributeList, Tag, format_datetime, format_decimal, quote
 
 SCHEDULE_ID_LIMIT = 0x80000000  # scheduled breaks use event ids below this, QA splices above
@@ -38,7 +39,7 @@ MAX_DURATION = 3600.0
 MAX_PREROLL = 600.0
 
 
-class SpliceError(ValueError):
+class SpliceError(OriginError, ValueError):
     """A splice that cannot be scheduled or changed; `status` is the HTTP status to answer."""
 
     def __init__(self, message: str, status: int = 400):

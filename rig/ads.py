@@ -30,12 +30,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from origin_emulator.config import MediaSettings
+from origin_emulator.content import FONT_CANDIDATES, _escape, find_font
+from origin_emulator.errors import MediaError
+from origin_emulator.ffmpeg import ProgressCallback, ffmpeg_executable, frame_rate_expr, run_ffmpeg
+from origin_emulator.progress import LabelledProgress
 from rig.conditioning import SLATE_ID, Probe, condition, conditioning_argv, file_sha256, probe  # noqa: F401  (re-exported)
-from rig.errors import MediaError, RigError
-from rig.ffmpeg import ProgressCallback, ffmpeg_executable, frame_rate_expr, run_ffmpeg
-from rig.media import FONT_CANDIDATES, _escape, find_font
-from rig.progress import LabelledProgress
-from rig.settings import MediaSettings, Settings
+from rig.settings import Settings
 from stitcher.catalog import Ad, AdRendition, Catalog, CatalogError, Channel, Conditioning, Rung
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ SLATE_TITLE = "We’ll be right back"  # a typographic apostrophe: no quoting tr
 AD_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
-class AdError(RigError, CatalogError):
+class AdError(CatalogError):
     """An ad request that cannot be done (bad or taken id, missing file)."""
 
 

@@ -1,7 +1,8 @@
 """`rig ads add|list|remove|house`: the ad library in the channel database.
 
   rig ads add FILE --id ID [--title T] [--replace]   condition a creative for every channel's ladder
-  rig ads list                                        ads, durations, sources, ladders conditioned for
+  rig ads list                                        ads, durations, sources, ladders conditioned
+  for
   rig ads remove ID                                   take an ad out of the library
   rig ads house                                       render + condition the house ads and the slate
 
@@ -17,9 +18,9 @@ import argparse
 import asyncio
 from collections.abc import Callable
 
+from origin_emulator.progress import progress_printer
 from rig.ads import SLATE_ID, distinct_conditionings, ensure_house_ads, register_ad
 from rig.channels import catalog_path
-from rig.progress import progress_printer
 from rig.settings import Settings
 from stitcher.catalog import Catalog, CatalogError
 
@@ -28,12 +29,26 @@ def add_arguments(
     subparsers: argparse._SubParsersAction,
     common: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> None:
-    """The `ads` command and its actions; `common` adds the shared options (--config, --state-dir)."""
-    ads = subparsers.add_parser("ads", help="manage the ad library (conditioned ads and slate)",
-                                description="Add creatives to the ad library (each is conditioned with ffmpeg to every channel's ladder, segment duration, frame rate and audio layout), list and remove them, and make the house ads and the slate.")  # fmt: skip
+    """The `ads` command and its actions; `common` adds the shared options (--config,
+    --state-dir)."""
+    ads = subparsers.add_parser(
+        "ads",
+        help="manage the ad library (conditioned ads and slate)",
+        description="Add creatives to the ad library (each is conditioned "
+        "with ffmpeg to every channel's ladder, segment "
+        "duration, frame rate and audio layout), list and "
+        "remove them, and make the house ads and the slate.",
+    )
     sub = ads.add_subparsers(dest="ads_command", required=True, metavar="ACTION")
-    add = sub.add_parser("add", help="condition a video file for every channel and add it to the library",
-                         description="Read FILE with ffmpeg, transcode it to every rung of every channel's ladder as HLS VOD with segments of exactly the channel's segment duration (the last padded with slate, audio aligned to the picture), and register it. A file ffmpeg cannot use is refused and nothing is registered.")  # fmt: skip
+    add = sub.add_parser(
+        "add",
+        help="condition a video file for every channel and add it to the library",
+        description="Read FILE with ffmpeg, transcode it to every rung of every "
+        "channel's ladder as HLS VOD with segments of exactly the "
+        "channel's segment duration (the last padded with slate, "
+        "audio aligned to the picture), and register it. A file "
+        "ffmpeg cannot use is refused and nothing is registered.",
+    )
     add.add_argument(
         "file",
         metavar="FILE",
@@ -53,12 +68,21 @@ def add_arguments(
         help="replace an ad with the same id (re-conditions if the file changed)",
     )
     listing = sub.add_parser("list", help="list the ads in the library",
-                             description="List every ad: id, creative duration, status, source and the channel ladders it is conditioned for.")  # fmt: skip
-    remove = sub.add_parser("remove", help="remove an ad from the library",
-                            description="Remove an ad and its renditions from the catalog. Its conditioned files stay in the media cache (players in a break may still fetch them); new breaks no longer use it.")  # fmt: skip
+                             description="List every ad: id, creative duration, status, source and "
+                                         "the channel ladders it is conditioned for.")  # fmt: skip
+    remove = sub.add_parser(
+        "remove",
+        help="remove an ad from the library",
+        description="Remove an ad and its renditions from the catalog. Its "
+        "conditioned files stay in the media cache (players in a "
+        "break may still fetch them); new breaks no longer use it.",
+    )
     remove.add_argument("ad_id", metavar="ID", help="the ad id")
     house = sub.add_parser("house", help="render and condition the house ads and the slate",
-                           description="Render the house creatives (10/15/20/30 s, each with its own colour, title, countdown and tone) and the slate, condition them for every channel's ladder and register them. Cached: cheap when nothing changed.")  # fmt: skip
+                           description="Render the house creatives (10/15/20/30 s, each with its "
+                                       "own colour, title, countdown and tone) and the slate, "
+                                       "condition them for every channel's ladder and register "
+                                       "them. Cached: cheap when nothing changed.")  # fmt: skip
     for parser in (add, listing, remove, house):
         if common is not None:
             common(parser)
@@ -72,7 +96,8 @@ def _list(catalog: Catalog) -> int:
         channels_by_key.setdefault(channel.conditioning.key, []).append(channel.slug)
     if not ads:
         print(
-            "no ads (rig ads house makes the house ads and slate; rig ads add FILE --id ID adds one)"
+            "no ads (rig ads house makes the house ads and slate; rig ads add FILE --id ID adds "
+            "one)"
         )
     for ad in ads:
         ready_for = [
@@ -89,13 +114,15 @@ def _list(catalog: Catalog) -> int:
             f" (not yet: {'; '.join(missing)})" if missing else ""
         )
         print(
-            f"{ad.id:<12} {ad.duration:6.2f} s  {ad.status:<6} {ad.title!r:<32} {where}  source: {ad.source}"
+            f"{ad.id:<12} {ad.duration:6.2f} s  {ad.status:<6} {ad.title!r:<32} {where}  source: "
+            f"{ad.source}"
         )
     return 0
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run one `rig ads` action. Errors (AdError, CatalogError, MediaError) propagate to `rig`'s main."""
+    """Run one `rig ads` action. Errors (AdError, CatalogError, MediaError) propagate to `rig`'s
+    main."""
     catalog = Catalog(catalog_path(settings))
     report = progress_printer()
     try:
@@ -122,13 +149,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             for key in sorted(keys):
                 for rendition in catalog.ad_renditions(key, ad.id):
                     print(
-                        f"  {rendition.rendition:<8} {rendition.duration:g} s  {settings.ads.base_url}{rendition.path}"
+                        f"  {rendition.rendition:<8} {rendition.duration:g} s  "
+                        f"{settings.ads.base_url}{rendition.path}"
                     )
             return 0
         if args.ads_command == "remove":
             if args.ad_id == SLATE_ID:
                 raise CatalogError(
-                    "the slate fills what ads leave of every break; it cannot be removed (`rig ads house` re-makes it)"
+                    "the slate fills what ads leave of every break; it cannot be removed (`rig ads "
+                    "house` re-makes it)"
                 )
             catalog.remove_ad(args.ad_id)
             print(f"removed {args.ad_id} (its files stay in the media cache)")
@@ -136,8 +165,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.ads_command == "house":
             registered = asyncio.run(ensure_house_ads(catalog, settings, report))
             if not catalog.channels():
-                print("no channels in the catalog yet (rig up seeds the emulator's; rig channels add adds any other): "
-                      "creatives are rendered, conditioning happens once there are channels (run rig ads house again)")  # fmt: skip
+                print("no channels in the catalog yet (rig up seeds the emulator's; rig channels "
+                      "add adds any other): "
+                      "creatives are rendered, conditioning happens once there are channels (run "
+                      "rig ads house again)")  # fmt: skip
             for ad in registered:
                 print(f"  {ad.id:<10} {ad.duration:g} s  {ad.title}")
             return 0

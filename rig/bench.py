@@ -29,8 +29,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from rig.errors import RigError
 from stitcher.clock import SystemClock
+from stitcher.errors import RigError
 from stitcher.kv import KV, Absent, Incr, KVError, Put, open_kv
 
 __all__ = ["add_arguments", "run", "bench_kv", "OPERATIONS"]
@@ -94,7 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--redis-url",
         default=None,
-        help="benchmark this Redis server (keys under bench:<run id>:) instead of a private redis-server",
+        help="benchmark this Redis server (keys under bench:<run id>:) instead of a private "
+        "redis-server",
     )
 
 
@@ -271,7 +272,8 @@ def table(report: dict[str, Any]) -> str:
         for op, runs in data["results"].items():
             seq, conc = runs["sequential"], runs["concurrent"]
             lines.append(
-                f"{backend:<8} {op:<14} {seq['ops_per_s']:>10,.0f} {seq['p50_us']:>8,.0f} {seq['p99_us']:>8,.0f}   "
+                f"{backend:<8} {op:<14} {seq['ops_per_s']:>10,.0f} {seq['p50_us']:>8,.0f} "
+                f"{seq['p99_us']:>8,.0f}   "
                 f"{conc['ops_per_s']:>10,.0f} {conc['p50_us']:>8,.0f} {conc['p99_us']:>8,.0f}"
             )
     machine = report["machine"]
@@ -284,7 +286,8 @@ def table(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run `rig bench kv`: print the table, write the JSON. Exit status 0, or 2 (RigError) from the CLI."""
+    """Run `rig bench kv`: print the table, write the JSON. Exit status 0, or 2 (RigError) from the
+    CLI."""
     if args.seconds <= 0 or args.concurrency < 1:
         raise RigError("--seconds must be > 0 and --concurrency >= 1")
     backends = list(BACKENDS) if args.backend == "all" else [args.backend]

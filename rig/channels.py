@@ -16,9 +16,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rig.interleave import decode_delay, nominal_offset
-from rig.media import ContentMedia, ContentRecipe
-from rig.settings import ChannelConfig, Settings
+from origin_emulator.config import ChannelConfig
+from origin_emulator.content import ContentMedia, ContentRecipe
+from origin_emulator.interleave import decode_delay, nominal_offset
+from rig.settings import Settings
 from stitcher.catalog import MODES, Catalog, CatalogError, Channel, Rung
 from stitcher.probe import ProbeError, in_place_warning, probe
 from stitcher.ts import CLOCK
@@ -76,7 +77,7 @@ def in_place_warnings(settings: Settings, contents: dict[str, ContentMedia]) -> 
 def live_audio_offset(recipe: ContentRecipe) -> float:
     """The interleave of the live encoder (`origin.live`): x264's zero-latency tuning has no
     B-frames unless `media.b_frames` asks for them, so its sound is cut at a different point
-    than the loop's (`rig.interleave`)."""
+    than the loop's (`origin_emulator.interleave`)."""
     delay = 0 if recipe.b_frames < 0 else decode_delay(recipe.preset, recipe.b_frames)
     return round(nominal_offset(delay, recipe.audio_rate, recipe.frame_rate), 5)
 
@@ -105,7 +106,8 @@ def add_arguments(subparsers: argparse._SubParsersAction, common) -> None:
     channels = subparsers.add_parser(
         "channels",
         help="manage the channels the stitcher serves",
-        description="List, add (any live HLS origin, probed) and remove channels in the channel database.",
+        description="List, add (any live HLS origin, probed) and remove channels in the channel "
+        "database.",
     )
     sub = channels.add_subparsers(dest="channels_command", required=True, metavar="ACTION")
     listing = sub.add_parser(
@@ -115,7 +117,8 @@ def add_arguments(subparsers: argparse._SubParsersAction, common) -> None:
     add = sub.add_parser(
         "add",
         help="add a channel from any live HLS origin (probed)",
-        description="Probe a live HLS origin (master playlist URL) for its ladder, frame rate, audio layout and segment duration, and add it as a channel.",
+        description="Probe a live HLS origin (master playlist URL) for its ladder, frame rate, "
+        "audio layout and segment duration, and add it as a channel.",
     )
     add.add_argument("name", help="channel id (lower-case letters, digits, '-')")
     add.add_argument("--origin-url", required=True, help="the origin's master playlist URL")
@@ -142,15 +145,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             channels = catalog.channels()
             if not channels:
                 print(
-                    "no channels (rig up seeds the emulator's channels; rig channels add adds any other)"
+                    "no channels (rig up seeds the emulator's channels; rig channels add adds any "
+                    "other)"
                 )
             for c in channels:
                 ladder = ", ".join(
                     f"{r.name} {r.width}x{r.height} {r.bandwidth // 1000}k" for r in c.ladder
                 )
                 print(
-                    f"{c.slug:<10} {c.status:<7} {c.default_mode:<11} {c.segment_duration:g}s  {c.frame_rate:g}fps  "
-                    f"{c.audio_rate}Hz/{c.audio_channels}ch  interleave {c.audio_offset * 1000:+.1f}ms  [{ladder}]  {c.origin_url}"
+                    f"{c.slug:<10} {c.status:<7} {c.default_mode:<11} {c.segment_duration:g}s  "
+                    f"{c.frame_rate:g}fps  "
+                    f"{c.audio_rate}Hz/{c.audio_channels}ch  interleave "
+                    f"{c.audio_offset * 1000:+.1f}ms  [{ladder}]  {c.origin_url}"
                 )
             return 0
         if args.channels_command == "add":
@@ -166,9 +172,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
             stored = catalog.put_channel(channel, replace_existing=args.replace)
             print(
-                f"added {stored.slug}: {len(stored.ladder)} variants, {stored.segment_duration:g} s segments, "
+                f"added {stored.slug}: {len(stored.ladder)} variants, {stored.segment_duration:g} "
+                "s segments, "
                 f"{stored.frame_rate:g} fps, {stored.audio_rate} Hz/{stored.audio_channels} ch, "
-                f"interleave {stored.audio_offset * 1000:+.1f} ms (sound against picture at segment boundaries)"
+                f"interleave {stored.audio_offset * 1000:+.1f} ms (sound against picture at "
+                "segment boundaries)"
                 + (
                     f", cues seen: {', '.join(result.cue_formats_seen)}"
                     if result.cue_formats_seen

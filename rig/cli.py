@@ -8,7 +8,7 @@
   rig bench kv [--backend sqlite|redis|all] [--json FILE]  KV micro-benchmark (figures to a JSON file)
   rig cue CHANNEL --duration 30 | --end EVENT_ID          a manual break through the stitcher's /cue API
   rig splice CHANNEL --duration 30 [--format cue-out]      a real SCTE-35 cue at the origin emulator
-  rig validate URL [--seconds S] [--viewers N]             check a live stream against the HLS rules
+  rig validate URL [--seconds S] [--viewers N] | --rules   check a live stream against the HLS rules
   rig viewers URL [-n N] [--seconds S]                     simulated players: stalls, ads seen, violations
   rig inspect splices URL [--variant V] [--all] [--json]   audio hole/overlap and continuity counters at every splice
   rig config                                               every setting, its value and meaning
@@ -26,19 +26,11 @@ import os
 import sys
 from pathlib import Path
 
-from rig.errors import RigError
-from rig.settings import (
-    AdsSettings,
-    ChannelConfig,
-    MediaSettings,
-    OriginSettings,
-    Rendition,
-    Settings,
-    StitcherSettings,
-    describe,
-    load_settings,
-)
+from origin_emulator.config import ChannelConfig, MediaSettings, OriginSettings, Rendition
+from rig.settings import Settings, load_settings
 from stitcher.catalog import MODES, CatalogError
+from stitcher.config import AdsSettings, StitcherSettings, describe
+from stitcher.errors import RigError
 
 log = logging.getLogger("rig")
 
@@ -84,9 +76,9 @@ def _print_urls(settings: Settings) -> None:
 
 async def _up(args: argparse.Namespace) -> None:
     from origin_emulator.cli import build_media
+    from origin_emulator.progress import progress_printer
     from rig.ads import ensure_house_ads
     from rig.channels import in_place_warnings, seed
-    from rig.progress import progress_printer
     from rig.supervisor import Supervisor, check_free, components
     from stitcher.catalog import Catalog
     from stitcher.cli import stop_event
@@ -104,7 +96,7 @@ async def _up(args: argparse.Namespace) -> None:
         flush=True,
     )
     report = progress_printer()
-    contents = await build_media(settings, None, report)
+    contents = await build_media(settings.for_origin(), None, report)
     catalog = Catalog(settings.state_dir / "channels.db")
     try:
         seed(catalog, settings, contents)
@@ -221,10 +213,11 @@ def _port_env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _media_build(args: argparse.Namespace) -> int:
-    from origin_emulator.cli import build_media, progress_printer
+    from origin_emulator.cli import build_media
+    from origin_emulator.progress import progress_printer
 
     settings = _settings(args)
-    built = asyncio.run(build_media(settings, args.channel, progress_printer()))
+    built = asyncio.run(build_media(settings.for_origin(), args.channel, progress_printer()))
     for name, content in built.items():
         print(f"  {name}: {content.directory}")
     return 0
@@ -365,7 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser(
         "validate",
         help="check a live HLS stream against RFC 8216 and the rig's timeline invariants",
-        description="Poll a master playlist's variants as several viewers joining at different times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants. Prints each violation, then a JSON summary. Exit 1 on any violation, 2 if the stream cannot be read.",
+        description="Poll a master playlist's variants as several viewers joining at different"
+        " times and check R1-R14, P1-P4, D1-D9 and T1-T3 across reloads and variants (--rules"
+        " lists every rule). Prints each violation, then a JSON summary. Exit 1 on any violation,"
+        " 2 if the stream cannot be read.",
     )
     validate_module.add_arguments(validate)
 

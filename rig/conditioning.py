@@ -3,7 +3,7 @@
 An ad splices into a live channel only if it matches the channel exactly: every segment is one
 closed GOP of exactly the channel's segment duration at its frame rate, every rung of the ladder
 exists at its resolution, and the audio (rate, channels, AAC-LC) covers the video to within one
-AAC frame — otherwise players drift after each splice (REFERENCES.md, hls.js A/V drift). So:
+AAC frame — otherwise players drift after each splice (docs/references.md, hls.js A/V drift). So:
 
 - the creative's length is rounded UP to whole segments and the rest is filled with the slate
   (picture and sound), concatenated inside one filtergraph;
@@ -40,24 +40,24 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from rig.errors import MediaError
-from rig.ffmpeg import (
+from origin_emulator.content import scan_segment
+from origin_emulator.errors import MediaError
+from origin_emulator.ffmpeg import (
     ProgressCallback,
     exact_frame_rate,
     ffmpeg_executable,
     frame_rate_expr,
     run_ffmpeg,
 )
-from rig.interleave import AudioLayout, ad_layout, b_frames_for_offset
-from rig.media import scan_segment
+from origin_emulator.interleave import AudioLayout, ad_layout, b_frames_for_offset
 from stitcher.catalog import AdRendition, Conditioning, Rung
 from stitcher.playlist import MediaPlaylist, Segment, format_decimal
+from stitcher.pod import SLATE_ID
 from stitcher.ts import CLOCK, av_timing, bridge, chain, unchained
 
 log = logging.getLogger(__name__)
 
 CONDITIONING_VERSION = 2  # bump when the command changes: every ad is then conditioned again
-SLATE_ID = "slate"
 MANIFEST = "conditioned.json"
 PLAYLIST = "index.m3u8"
 SEGMENT_PATTERN = "seg_%05d.ts"
@@ -404,7 +404,7 @@ def conditioning_argv(
 
 def b_frames_for(conditioning: Conditioning) -> int:
     """B-frames for an ad of this channel: as many as make ffmpeg's segmenter cut the ad's sound at
-    its own segment boundaries where the channel's is cut (`rig.interleave.b_frames_for_offset`),
+    its own segment boundaries where the channel's is cut (`origin_emulator.interleave.b_frames_for_offset`),
     which is what a player hears where a break ends inside an ad or inside the slate."""
     return b_frames_for_offset(
         conditioning.audio_offset,
@@ -414,7 +414,7 @@ def b_frames_for(conditioning: Conditioning) -> int:
 
 
 def audio_layout(conditioning: Conditioning, total_frames: int) -> AudioLayout:
-    """Where the sound of an ad of `total_frames` pictures starts and ends (`rig.interleave`)."""
+    """Where the sound of an ad of `total_frames` pictures starts and ends (`origin_emulator.interleave`)."""
     fps = exact_frame_rate(conditioning.frame_rate)
     picture = Fraction(total_frames) / fps * conditioning.audio_rate
     return ad_layout(picture, conditioning.audio_rate, conditioning.audio_offset)

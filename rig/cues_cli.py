@@ -16,8 +16,9 @@ import json
 import urllib.error
 import urllib.request
 
-from rig.errors import RigError
-from rig.settings import CUE_COMMANDS, CUE_FORMATS, Settings
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
+from rig.settings import Settings
+from stitcher.errors import RigError
 
 
 def request(method: str, url: str, body: dict | None = None, token: str = "") -> dict:
@@ -39,7 +40,8 @@ def request(method: str, url: str, body: dict | None = None, token: str = "") ->
         raise RigError(f"{method} {url}: HTTP {exc.code}: {message}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise RigError(
-            f"{method} {url}: cannot connect ({getattr(exc, 'reason', exc)}); is the rig running (rig up)?"
+            f"{method} {url}: cannot connect ({getattr(exc, 'reason', exc)}); is the rig running "
+            "(rig up)?"
         ) from None
 
 
@@ -47,7 +49,8 @@ def add_arguments(subparsers: argparse._SubParsersAction, common) -> None:
     cue = subparsers.add_parser(
         "cue",
         help="start (or end) a manual ad break through the stitcher's /cue API",
-        description="Start a manual ad break on a channel through the stitcher's /cue API (it starts at the first slot no viewer can have seen), or end one early with --end.",
+        description="Start a manual ad break on a channel through the stitcher's /cue API (it "
+        "starts at the first slot no viewer can have seen), or end one early with --end.",
     )
     cue.add_argument("channel", help="channel id")
     what = cue.add_mutually_exclusive_group(required=True)
@@ -68,7 +71,8 @@ def add_arguments(subparsers: argparse._SubParsersAction, common) -> None:
     splice = subparsers.add_parser(
         "splice",
         help="inject a real SCTE-35 cue at the origin emulator",
-        description="Schedule a real SCTE-35 cue at the origin emulator, in the channel's playlist format or another; the monitor turns it into a break.",
+        description="Schedule a real SCTE-35 cue at the origin emulator, in the channel's playlist "
+        "format or another; the monitor turns it into a break.",
     )
     splice.add_argument("channel", help="channel id")
     splice.add_argument(
@@ -105,15 +109,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             body = request(
                 "DELETE", f"{base}/v1/channels/{args.channel}/breaks/{args.end}", token=token
             )
-            print(
-                f"{body['eventId']}: {'cancelled' if body['cancelled'] else 'returns to network at ' + body['endTime']}"
+            ending = (
+                "cancelled" if body["cancelled"] else f"returns to network at {body['endTime']}"
             )
+            print(f"{body['eventId']}: {ending}")
             return 0
         payload = {"duration": args.duration, **({"start": args.start} if args.start else {})}
         body = request("POST", f"{base}/v1/channels/{args.channel}/cue", payload, token)
         items = ", ".join(f"{i['id']} {i['duration']:g}s" for i in body["decision"]["items"])
         print(
-            f"{body['eventId']}: {body['adStart']} to {body['endTime']} ({body['discontinuities']} splices): {items}"
+            f"{body['eventId']}: {body['adStart']} to {body['endTime']} ({body['discontinuities']} "
+            f"splices): {items}"
         )
         return 0
     base = (args.url or f"http://{settings.origin.host}:{settings.origin.port}").rstrip("/")
@@ -127,6 +133,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             payload[name] = getattr(args, attribute)
     body = request("POST", f"{base}/control/{args.channel}/splice", payload)
     print(
-        f"splice {body['id']} on {args.channel}: {body['format']}/{body['command']}, starts {body['start']}, {body['duration']:g} s"
+        f"splice {body['id']} on {args.channel}: {body['format']}/{body['command']}, starts "
+        f"{body['start']}, {body['duration']:g} s"
     )
     return 0

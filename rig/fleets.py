@@ -53,7 +53,8 @@ class Fleets:
         return self._current().add(n)
 
     def remove(self, n: int) -> list[str]:
-        """Stop `n` viewers of the stream on screen (or, when it has none, of the last stream that has)."""
+        """Stop `n` viewers of the stream on screen (or, when it has none, of the last stream that
+        has)."""
         fleet = self._current()
         if not any(v.left_at is None for v in fleet.viewers):
             fleet = next(
@@ -74,5 +75,6 @@ class Fleets:
         ]
 
     async def close(self) -> None:
-        """Wait for every fleet to finish (after `stop` is set); a fleet that failed is logged, not raised."""
+        """Wait for every fleet to finish (after `stop` is set); a fleet that failed is logged, not
+        raised."""
         await asyncio.gather(*self._tasks, return_exceptions=True)

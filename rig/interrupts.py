@@ -1,4 +1,5 @@
-"""Ending a wall-clock run of a rig command early on Ctrl-C (or SIGTERM), still reporting what it saw."""
+"""Ending a wall-clock run of a rig command early on Ctrl-C (or SIGTERM), still reporting what it
+saw."""
 
 from __future__ import annotations
 

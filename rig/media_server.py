@@ -1,6 +1,6 @@
 """The media server: conditioned ads and slate from the media cache, over HTTP (aiohttp).
 
-Routes (DESIGN.md: ad segment URIs contain `/ads/`, slate ones `/slate/`):
+Routes (docs/architecture.md, HTTP contract: ad segment URIs contain `/ads/`, slate ones `/slate/`):
   GET /ads/{ad}/{version}/{rendition}/index.m3u8     an ad's HLS VOD playlist for one rung
   GET /ads/{ad}/{version}/{rendition}/seg_NNNNN.ts   its segments
   GET /slate/{version}/{rendition}/...               the same for the slate
@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from rig.serving import start_site
+from stitcher.errors import NotFound
+from stitcher.http import error_middleware, start_site
 
 log = logging.getLogger(__name__)
 
@@ -35,36 +35,9 @@ _COMPONENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
 _FILES = {re.compile(r"index\.m3u8"): PLAYLIST_TYPE, re.compile(r"seg_\d{5}\.ts"): SEGMENT_TYPE}
 
 
-class NotFound(Exception):
-    """Nothing to serve at this path."""
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-@web.middleware
-async def errors_and_cors(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """JSON errors, CORS preflight, and `Access-Control-Allow-Origin: *` on every response, in one place."""
-    try:
-        response = _preflight() if request.method == "OPTIONS" else await handler(request)
-    except NotFound as exc:
-        response = _error(404, str(exc))
-    except web.HTTPException as exc:
-        if exc.status >= 400:
-            message = f"no such resource: {request.path}" if exc.status == 404 else exc.reason
-            response = _error(exc.status, message)
-        else:
-            exc.headers["Access-Control-Allow-Origin"] = "*"
-            raise
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
-
-
 def resolve(cache_dir: Path, kind: str, parts: list[str], name: str) -> tuple[Path, str]:
-    """The file for `/<kind>/<parts...>/<name>` and its content type, or NotFound (reads the file system)."""
+    """The file for `/<kind>/<parts...>/<name>` and its content type, or NotFound (reads the file
+    system)."""
     content_type = next((t for pattern, t in _FILES.items() if pattern.fullmatch(name)), None)
     if content_type is None:
         raise NotFound(f"{name!r} is not a playlist or segment name")
@@ -107,19 +80,9 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-def _preflight() -> web.Response:
-    return web.Response(
-        status=204,
-        headers={
-            "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-            "Access-Control-Max-Age": "600",
-        },
-    )
-
-
 def create_app(cache_dir: Path) -> web.Application:
     """The media server over `cache_dir` (the rig's `media.cache_dir`)."""
-    app = web.Application(middlewares=[errors_and_cors])
+    app = web.Application(middlewares=[error_middleware(preflight="GET, HEAD, OPTIONS")])
     app[CACHE_DIR] = Path(cache_dir)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ads/{ad}/{version}/{rendition}/{file}", ad_file)
@@ -128,7 +91,8 @@ def create_app(cache_dir: Path) -> web.Application:
 
 
 async def start_media_server(cache_dir: Path, host: str, port: int) -> web.AppRunner:
-    """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
+    """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is
+    taken."""
     runner = await start_site(
         create_app(cache_dir), host, port, "media server", "another rig running? set RIG_ADS_PORT"
     )

@@ -1,4 +1,5 @@
-"""The pure model of one player's position: which variant it picks, where it starts, its buffer and playhead.
+"""The pure model of one player's position: which variant it picks, where it starts, its buffer and
+playhead.
 
 `rig.viewers` drives these from the network and the clock; everything here is arithmetic on
 playlists and seconds, tested on data: `choose_variant` (by name, at random, lowest, highest),
@@ -36,7 +37,8 @@ def variant_name(uri: str) -> str:
 
 
 def choose_variant(master: MasterPlaylist, policy: str, rng: random.Random) -> Variant:
-    """`policy`: 'random', 'lowest', 'highest' (by BANDWIDTH), or a name, RESOLUTION or BANDWIDTH."""
+    """`policy`: 'random', 'lowest', 'highest' (by BANDWIDTH), or a name, RESOLUTION or
+    BANDWIDTH."""
     variants = list(master.variants)
     if not variants:
         raise LookupError("the master playlist has no variants")
@@ -89,7 +91,8 @@ class _Break:
 
 
 class Playhead:
-    """The player model, pure: a buffer of downloaded segments and a playhead moving with the time given."""
+    """The player model, pure: a buffer of downloaded segments and a playhead moving with the time
+    given."""
 
     def __init__(self) -> None:
         self.buffer: deque[_Piece] = deque()
@@ -125,7 +128,8 @@ class Playhead:
         return len(self.stalls) + (self.stalled_since is not None)
 
     def advance(self, now: float) -> None:
-        """Move the playhead to `now`; a stall begins where it passes the end of the buffered media."""
+        """Move the playhead to `now`; a stall begins where it passes the end of the buffered
+        media."""
         if self.at is None or self.stalled_since is not None or self.ended:
             return
         elapsed, self.at = max(0.0, now - self.at), now
@@ -183,7 +187,8 @@ class Playhead:
 
 
 def live_start(playlist: MediaPlaylist) -> tuple[int, float]:
-    """(segment index, seconds into it) where playback starts: 3 target durations behind the live edge."""
+    """(segment index, seconds into it) where playback starts: 3 target durations behind the live
+    edge."""
     position = max(0.0, playlist.duration - LIVE_SYNC_TARGETS * playlist.target_duration)
     elapsed = 0.0
     for index, segment in enumerate(playlist.segments):

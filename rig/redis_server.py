@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from rig.errors import RigError
+from stitcher.errors import RigError
 
 __all__ = [
     "RedisServer",
@@ -143,7 +143,8 @@ class RedisServer:
             return ""
 
     def stop(self) -> None:
-        """SIGTERM (then SIGKILL after STOP_TIMEOUT), wait, remove the directory if ours (idempotent)."""
+        """SIGTERM (then SIGKILL after STOP_TIMEOUT), wait, remove the directory if ours
+        (idempotent)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:

@@ -28,14 +28,13 @@ from pathlib import Path
 
 import aiohttp
 
-from rig.errors import RigError
 from rig.settings import Settings
+from stitcher.errors import RigError
+from stitcher.processes import Backoff, death_signal
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
-MAX_PAUSE = 30.0
-STEADY = 60.0  # seconds of running after which a component's restart pause starts again at 1 s
 
 
 @dataclass(frozen=True)
@@ -96,20 +95,9 @@ def check_free(component: Component) -> None:
         except OSError as exc:
             variable = f"RIG_{'ADS' if component.name == 'media' else component.name.upper()}_PORT"
             raise RigError(
-                f"{component.name} cannot listen on {host}:{port}: {exc.strerror or exc} (another rig running? use --{component.name}-port or {variable})"
+                f"{component.name} cannot listen on {host}:{port}: {exc.strerror or exc} (another "
+                f"rig running? use --{component.name}-port or {variable})"
             ) from None
-
-
-def die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM it when the supervisor dies, however it dies
-    (SIGKILL included), so no component outlives `rig up`. A no-op where prctl is not available."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 @dataclass
@@ -118,7 +106,7 @@ class Running:
     process: asyncio.subprocess.Process | None = None
     started: float = 0.0
     restarts: int = 0
-    pause: float = 1.0
+    backoff: Backoff = field(default_factory=Backoff)
     state: str = "starting"  # starting | running | restarting | stopped
     last_exit: str = ""
     log: Path = field(default_factory=Path)
@@ -169,7 +157,8 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(run.log, "ab") as log:
             log.write(
-                f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(run.component.argv)}\n".encode()
+                f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: "
+                f"{' '.join(run.component.argv)}\n".encode()
             )
             log.flush()
             run.process = await asyncio.create_subprocess_exec(
@@ -179,7 +168,7 @@ class Supervisor:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
+                preexec_fn=death_signal(),
             )
         run.started = time.monotonic()
 
@@ -187,7 +176,8 @@ class Supervisor:
         while run.component.health:
             if run.process.returncode is not None:
                 raise RigError(
-                    f"{run.component.name} exited with {run.process.returncode} while starting; its log ({run.log}) ends:\n{tail(run.log)}"
+                    f"{run.component.name} exited with {run.process.returncode} while starting; "
+                    f"its log ({run.log}) ends:\n{tail(run.log)}"
                 )
             try:
                 async with session.get(
@@ -199,13 +189,15 @@ class Supervisor:
                 pass
             if time.monotonic() > deadline:
                 raise RigError(
-                    f"{run.component.name} did not answer {run.component.health} within {START_TIMEOUT:g} s; its log ({run.log}) ends:\n{tail(run.log)}"
+                    f"{run.component.name} did not answer {run.component.health} within "
+                    f"{START_TIMEOUT:g} s; its log ({run.log}) ends:\n{tail(run.log)}"
                 )
             await asyncio.sleep(0.1)
         run.state = "running"
 
     async def start(self) -> None:
-        """Start every component and wait until each is ready; on failure stop what started and raise."""
+        """Start every component and wait until each is ready; on failure stop what started and
+        raise."""
         for run in self.running:
             check_free(run.component)
         try:
@@ -226,26 +218,26 @@ class Supervisor:
                 if run.process is None or run.process.returncode is None or run.state == "stopped":
                     continue
                 code = run.process.returncode
-                if time.monotonic() - run.started > STEADY:
-                    run.pause = 1.0
+                pause = run.backoff.pause(time.monotonic() - run.started)
                 run.last_exit = (
                     f"exit {code}" if code >= 0 else f"killed by {signal.Signals(-code).name}"
                 )
                 run.state, run.restarts = "restarting", run.restarts + 1
                 last = tail(run.log, 1)
                 self.on_event(
-                    f"{run.component.name} stopped ({run.last_exit}{': ' + last if last else ''}); restarting in {run.pause:g} s (log: {run.log})"
+                    f"{run.component.name} stopped ({run.last_exit}{': ' + last if last else ''}); "
+                    f"restarting in {pause:g} s (log: {run.log})"
                 )
                 try:
-                    await asyncio.wait_for(stop.wait(), run.pause)
+                    await asyncio.wait_for(stop.wait(), pause)
                     return
                 except TimeoutError:
                     pass
-                run.pause = min(MAX_PAUSE, run.pause * 2)
                 await self._spawn(run)
                 run.state = "running"
                 self.on_event(
-                    f"{run.component.name} restarted (pid {run.process.pid}, restart {run.restarts})"
+                    f"{run.component.name} restarted (pid {run.process.pid}, restart "
+                    f"{run.restarts})"
                 )
             try:
                 await asyncio.wait_for(stop.wait(), 0.5)

@@ -12,6 +12,7 @@ what the checker cannot see from playlist text:
   contract; HEAD responses carry the headers of the GET they stand for; an error response is already
   an HTTP violation). Reported once per playlist and kind (playlist GET, segment HEAD, ...).
 
+`--rules` prints every rule id it can report, with its meaning and reference (`rig.rules`).
 Time comes from the `Clock` passed in (`clock.sleep`, never `asyncio.sleep`), so the same code runs
 for minutes on the wall clock in the CLI and for hours of stream in milliseconds under `FakeClock`.
 Side effects: HTTP requests to the stream's server; the CLI prints violations and a JSON summary.
@@ -30,6 +31,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 
+from rig import rules as catalogue
 from rig.validator import Checker, Violation
 from stitcher.clock import Clock, SystemClock
 from stitcher.playlist import MediaPlaylist, PlaylistError, parse_media_playlist, parse_playlist
@@ -289,10 +291,24 @@ async def validate(
 # --------------------------------------------------------------------------- CLI
 
 
+class _PrintRules(argparse.Action):
+    """`--rules`: print the rule catalogue (id, meaning, reference) and exit 0, like `--help`."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print("\n".join(catalogue.catalogue_lines()))
+        parser.exit(0)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `rig validate`."""
     parser.add_argument(
         "url", metavar="URL", help="master (multivariant) or media playlist URL of a live stream"
+    )
+    parser.add_argument(
+        "--rules",
+        action=_PrintRules,
+        nargs=0,
+        help="print every rule id this command can report (id, meaning, spec reference) and exit",
     )
     parser.add_argument(
         "--seconds", type=float, default=30.0, help="how long to watch (default: 30)"

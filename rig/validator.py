@@ -1,35 +1,17 @@
-"""The live-playlist validator's pure core: a `Checker` fed with fetched playlists, collecting `Violation`s.
+"""The live-playlist validator's pure core: a `Checker` fed with playlists, collecting `Violation`s.
 
-Every later part of the project proves itself with this: the origin emulator, the stitcher in each
-mode, the viewer fleet and the soak tests feed what they fetch into one `Checker` and assert that it
-stays empty. `rig.validate` is the polling shell that feeds it over HTTP; this module does no I/O
-and never reads a clock (the caller passes the observation time `at`).
+The origin emulator, the stitcher in each mode, the viewer fleet and the soak tests feed what they
+fetch into one `Checker` and assert that it stays empty; `rig.validate` is its polling shell over
+HTTP. No I/O, no clock (the caller passes the observation time `at`). `rig.validator_rules` holds
+the single-playlist rules; this module adds those that need history: reloads by one viewer, all
+viewers of a variant, the variants of a master. Rule ids and meanings are in `rig.rules`; which
+rule is checked at which scope, in docs/architecture.md ("How the validator checks").
 
-What it checks (rule ids from /work/shared/REFERENCES.md and DESIGN.md):
-
-- one playlist at a time (`rig.validator_rules`): R4, R9, R13, R14, P1, P2, P4, D1–D6, STRUCT
-  (parser notes, e.g. a DISCONTINUITY between an EXTINF and its URI), M1; PARSE when it cannot be read;
-- across reloads of one variant by one viewer: R5 (MEDIA-SEQUENCE never decreases), T1
-  (DISCONTINUITY-SEQUENCE never decreases), R1 (no segment removed from the tail; tags before a kept
-  segment only removed — the new first segment may take over DATERANGEs of removed head segments;
-  ENDLIST never removed), R10 (a new segment at least every 1.5 × TD, reported once per stall), T3
-  (segments from the future; latency drifting from live);
-- across all viewers and reloads of one variant: T1 (a media sequence number keeps its URI, EXTINF,
-  discontinuity sequence number and PDT), R4 (TARGETDURATION never changes);
-- across the variants of the master: R4 (same TARGETDURATION), T2 (same discontinuity number and PDT
-  per MSN), P3 (PDT in all or none), D1/D3 (a DATERANGE ID keeps every attribute it ever had, START-DATE
-  differences are D1), D9 (see below).
-
-Poll rounds (D9): observations passed with the same `(viewer, round_id)` are one poll round — the
-viewer fetched those variants together. When two variants of one round have the same MEDIA-SEQUENCE
-and the same last MSN they must carry the same DATERANGE IDs with identical attributes. Only the
-latest round of each viewer is kept.
-
-Repeated reports are de-duplicated: a finding is reported once per variant for a given
-(rule, MSN, message) — so a bad tag that stays in the window for ten reloads by three viewers is one
-violation — while R10 and T3 are reported once per episode. Memory stays bounded in long runs:
-per-MSN history older than `window_multiple` × the longest window (+ a margin) is forgotten; the
-DATERANGE history is kept by ID for the whole run.
+Poll rounds (D9): observations passed with the same `(viewer, round_id)` are one poll round; two
+variants of one round with the same MEDIA-SEQUENCE and last MSN must carry the same DATERANGEs.
+Only the latest round of each viewer is kept. A finding is reported once per variant for a given
+(rule, MSN, key or message); R10 and T3 once per episode. Per-MSN history older than
+`window_multiple` × the longest window (+ a margin) is forgotten; DATERANGE history is kept by ID.
 """
 
 from __future__ import annotations
@@ -39,6 +21,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rig import rules as catalogue
 from rig.validator_rules import (
     Finding,
     Tolerances,
@@ -66,7 +49,11 @@ MAX_KEPT_VIOLATIONS = 10_000
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule, seen in `variant` (a playlist URL) by `viewer` at `at` (epoch seconds)."""
+    """One broken rule, seen in `variant` (a playlist URL) by `viewer` at `at` (epoch seconds).
+
+    `rule` must be an id of the catalogue (`rig.rules`; `UnknownRule` otherwise); `message` is
+    the detail of this finding, `meaning` the rule's one line. `line()` and `to_dict()` carry both.
+    """
 
     rule: str
     message: str
@@ -75,17 +62,26 @@ class Violation:
     msn: int | None = None
     at: float = 0.0
 
+    def __post_init__(self) -> None:
+        catalogue.rule(self.rule)
+
+    @property
+    def meaning(self) -> str:
+        """What the rule requires, in one line (from the catalogue)."""
+        return catalogue.rule(self.rule).meaning
+
     def line(self) -> str:
-        """One human-readable line: `[T1] variant=... viewer=... msn=... message`."""
+        """One human-readable line: `[T1] variant=... viewer=... msn=... message — meaning`."""
         parts = [f"[{self.rule}]", f"variant={self.variant}"]
         if self.viewer is not None:
             parts.append(f"viewer={self.viewer}")
         if self.msn is not None:
             parts.append(f"msn={self.msn}")
-        return " ".join(parts + [self.message])
+        return " ".join(parts + [self.message, "—", self.meaning])
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        known = catalogue.rule(self.rule)
+        return {**asdict(self), "meaning": known.meaning, "reference": known.reference}
 
 
 @dataclass(frozen=True)
@@ -139,7 +135,7 @@ class Checker:
 
     def __init__(
         self,
-        tolerances: Tolerances = Tolerances(),
+        tolerances: Tolerances = Tolerances(),  # noqa: B008 - frozen: one value for all
         on_violation: Callable[[Violation], None] | None = None,
     ):
         self.tolerances = tolerances

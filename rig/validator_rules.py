@@ -1,15 +1,9 @@
-"""Single-playlist rules of the live-playlist validator: pure functions from one parsed playlist to findings.
+"""Single-playlist rules of the live-playlist validator: pure functions from a playlist to findings.
 
 `rig.validator.Checker` runs these on every playlist it is fed and adds the rules that need
-history (reloads, other viewers, other variants). Everything here looks at one playlist only:
-
-- media playlists: R4 (EXTINF vs TARGETDURATION), R9 (window ≥ 3 × TD), R13 (no PLAYLIST-TYPE
-  in a live playlist), R14 (a change of segment directory needs a DISCONTINUITY — a heuristic
-  for ad splices), P1, P2, P4 (PROGRAM-DATE-TIME), D1–D6 (EXT-X-DATERANGE within the playlist)
-  and STRUCT (the parser's notes about legal-but-suspicious layouts);
-- master playlists: M1 (no media-playlist tags, variants with an integer BANDWIDTH).
-
-Rule ids follow /work/shared/REFERENCES.md and DESIGN.md. Side effects: none.
+history. Media playlists: R4, R9, R13, R14 (a change of segment directory without a
+DISCONTINUITY: a heuristic for ad splices), P1, P2, P4, D1–D6 and STRUCT (the parser's notes);
+master playlists: M1. Rule ids and meanings: `rig.rules`. Side effects: none.
 """
 
 from __future__ import annotations
@@ -21,6 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+from rig import rules as catalogue
 from stitcher.playlist import (
     AttributeList,
     MasterPlaylist,
@@ -77,12 +72,18 @@ class Tolerances:
 
 @dataclass(frozen=True)
 class Finding:
-    """One broken rule in one playlist. `key` (default: the message) identifies it for de-duplication."""
+    """One broken rule in one playlist. `key` (default: the message) de-duplicates it.
+
+    `rule` must be an id of the catalogue (`rig.rules`): an unknown one raises `UnknownRule`.
+    """
 
     rule: str
     message: str
     msn: int | None = None
     key: str | None = None
+
+    def __post_init__(self) -> None:
+        catalogue.rule(self.rule)
 
 
 # --------------------------------------------------------------------------- attribute types (D5)
@@ -149,25 +150,13 @@ def _d5(attrs: AttributeList, ident: str) -> list[str]:
 
 
 def effective_pdts(playlist: MediaPlaylist) -> list[tuple[float | None, bool]]:
-    """(PDT in epoch seconds or None, written explicitly?) per segment.
-
-    A segment without its own PROGRAM-DATE-TIME takes the previous segment's PDT + EXTINF, unless a
-    DISCONTINUITY separates them (then its date is unknown).
-    """
-    result: list[tuple[float | None, bool]] = []
-    previous: float | None = None
-    previous_duration = 0.0
-    for segment in playlist.segments:
-        if segment.program_date_time is not None:
-            current: float | None = segment.program_date_time.timestamp()
-            explicit = True
-        elif previous is not None and not segment.discontinuity:
-            current, explicit = previous + previous_duration, False
-        else:
-            current, explicit = None, False
-        result.append((current, explicit))
-        previous, previous_duration = current, segment.duration
-    return result
+    """(start in epoch seconds or None, written explicitly?) per segment. The times are the
+    playlist model's one rule (`MediaPlaylist.segment_times`); None only in an undated playlist."""
+    times = playlist.segment_times()
+    return [
+        (None if times is None else times[i], segment.program_date_time is not None)
+        for i, segment in enumerate(playlist.segments)
+    ]
 
 
 def daterange_occurrences(playlist: MediaPlaylist) -> list[tuple[int, AttributeList]]:

@@ -8,7 +8,7 @@ keeps a buffer and a playhead. The playhead starts 3 target durations behind the
 `liveSyncDurationCount`), moves with the clock while the buffer has media, stalls when it reaches
 the end of the buffered media (start and length are recorded) and resumes when a segment arrives.
 
-It tracks what is under the playhead — content, ad or slate (DESIGN.md: ad segment URIs contain
+It tracks what is under the playhead — content, ad or slate (docs/architecture.md: ad URIs contain
 `/ads/`, the ad id is the path component after it; slate URIs contain `/slate/`) — the ads of each
 break in order (a break is a run of ad/slate segments between content), the SGAI interstitial
 DATERANGEs it saw, and whether a viewer that joined with a break in its window played on cleanly.

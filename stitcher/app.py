@@ -1,6 +1,6 @@
 """The stitcher's HTTP app (aiohttp). Handlers parse, call the core, respond.
 
-Routes (DESIGN.md's contract): the playlists of every channel in every mode (`stitcher.streams`:
+Routes (docs/architecture.md): the playlists of every channel in every mode (`stitcher.streams`:
 `/{ssai|sgai|passthrough}/{channel}/master.m3u8`, `/{mode}/{channel}/{variant}.m3u8`, the SGAI asset
 lists), `GET /metrics` (Prometheus text), and:
   POST   /v1/channels/{channel}/cue              {"duration": 30, "start": optional ISO-8601} -> 201 + break
@@ -21,32 +21,29 @@ import ipaddress
 import json
 import math
 import os
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import aiohttp
 from aiohttp import web
 
-from stitcher.breaks import BreakError, BreakLedger, Grid, plan_break, shorten
+from stitcher.breaks import BreakLedger, Grid, plan_break, shorten
 from stitcher.catalog import Catalog, CatalogError, Channel
 from stitcher.clock import Clock
-from stitcher.decision import DecisionError, DecisionSource
-from stitcher.errors import BadRequest, NotFound, StitcherError
-from stitcher.feeds import AdPlaylistUnavailable, BreakViews, OriginFeed, VodLibrary
-from stitcher.kv import KVUnavailable
+from stitcher.decision import DecisionSource
+from stitcher.errors import BadRequest, Forbidden, NotFound, RigError, Unauthorised
+from stitcher.feeds import BreakViews, OriginFeed, VodLibrary
+from stitcher.http import error_middleware
 from stitcher.metrics import Metrics
-from stitcher.origin import OriginTimeout, OriginUnavailable, origin_playlist
+from stitcher.origin import origin_playlist
 from stitcher.service import PlaylistService
-from stitcher.sgai import SgaiError
-from stitcher.ssai import SsaiError
 from stitcher.streams import add_routes
 
 CATALOG = web.AppKey("catalog", Catalog)
-DECISIONS = web.AppKey("decisions", object)
-CLOCK = web.AppKey("clock", object)
-LEDGER = web.AppKey("ledger", object)
-SESSION = web.AppKey("session", object)
+DECISIONS = web.AppKey("decisions", DecisionSource)
+CLOCK = web.AppKey("clock", Clock)
+LEDGER = web.AppKey[BreakLedger | None]("ledger")
+SESSION = web.AppKey[aiohttp.ClientSession | None]("session")
 TOKEN = web.AppKey("token", str)
 METRICS = web.AppKey("metrics", Metrics)
 ORIGIN_TIMEOUT = 2.0
@@ -64,68 +61,15 @@ class StreamOptions:
     kv_grace: float = 30.0
 
 
-@web.middleware
-async def errors_and_cors(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """One place for errors -> JSON statuses, CORS, and the request metrics."""
-    started = time.perf_counter()
+def _observe(request: web.Request, status: int, seconds: float) -> None:
+    """The request metrics, per route and status."""
     metrics = request.app[METRICS]
-    status = 500  # an exception that escapes (a redirect keeps its own status below)
-    try:
-        response = await _answer(request, handler)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
-        metrics.latency.labels(route).observe(time.perf_counter() - started)
-        metrics.requests.labels(route, str(status)).inc()
-        if status >= 500:
-            metrics.errors.labels(f"http_{status}").inc()
-
-
-async def _answer(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except StitcherError as exc:
-        response = web.json_response({"error": str(exc)}, status=exc.status)
-    except DecisionError as exc:
-        response = web.json_response({"error": str(exc)}, status=503)
-    except BreakError as exc:
-        response = web.json_response({"error": str(exc)}, status=exc.status)
-    except OriginTimeout as exc:
-        response = web.json_response(
-            {"error": f"the origin did not answer in time: {exc}"}, status=504
-        )
-    except AdPlaylistUnavailable as exc:
-        response = web.json_response({"error": f"an ad playlist cannot be read: {exc}"}, status=502)
-    except OriginUnavailable as exc:
-        response = web.json_response({"error": f"the origin cannot be read: {exc}"}, status=502)
-    except SsaiError as exc:
-        response = web.json_response(
-            {"error": f"the origin playlist cannot be stitched: {exc}"}, status=502
-        )
-    except SgaiError as exc:
-        response = web.json_response({"error": str(exc)}, status=exc.status)
-    except KVUnavailable as exc:
-        response = web.json_response(
-            {"error": f"the break store is unavailable: {exc}"}, status=503
-        )
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            exc.headers["Access-Control-Allow-Origin"] = "*"
-            raise
-        response = web.json_response({"error": exc.reason}, status=exc.status)
-    if response.status >= 400:
-        response.headers["Cache-Control"] = "no-store"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    metrics.latency.labels(route).observe(seconds)
+    metrics.requests.labels(route, str(status)).inc()
+    if status >= 500:
+        metrics.errors.labels(f"http_{status}").inc()
 
 
 async def json_object(request: web.Request) -> dict:
@@ -167,24 +111,14 @@ def authorise(request: web.Request) -> None:
     if token:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            raise StitcherUnauthorised("this endpoint needs Authorization: Bearer <token>")
+            raise Unauthorised("this endpoint needs Authorization: Bearer <token>")
         return
     try:
         loopback = ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
     except ValueError:
         loopback = False
     if not loopback:
-        raise StitcherForbidden(
-            "without a configured token, only loopback clients may change breaks"
-        )
-
-
-class StitcherUnauthorised(StitcherError):
-    status = 401
-
-
-class StitcherForbidden(StitcherError):
-    status = 403
+        raise Forbidden("without a configured token, only loopback clients may change breaks")
 
 
 def _channel(request: web.Request) -> Channel:
@@ -197,12 +131,15 @@ def _channel(request: web.Request) -> Channel:
 def _ledger(request: web.Request) -> BreakLedger:
     ledger = request.app[LEDGER]
     if ledger is None:
-        raise StitcherError("this stitcher has no break store configured")
+        raise RigError("this stitcher has no break store configured")
     return ledger
 
 
 async def _grid(request: web.Request, channel: Channel) -> Grid:
-    playlist, _ = await origin_playlist(request.app[SESSION], channel, ORIGIN_TIMEOUT)
+    session = request.app[SESSION]
+    if session is None:
+        raise RigError("this stitcher has no HTTP client session: it cannot read the origin")
+    playlist, _ = await origin_playlist(session, channel, ORIGIN_TIMEOUT)
     return Grid.of(playlist, channel.segment_duration)
 
 
@@ -282,13 +219,13 @@ def create_app(
     decisions: DecisionSource,
     clock: Clock,
     ledger: BreakLedger | None = None,
-    session=None,
+    session: aiohttp.ClientSession | None = None,
     token: str = "",
     options: StreamOptions = StreamOptions(),
 ) -> web.Application:
     """Wire the stitcher: channel catalog, decisions, clock, break ledger (KV) and an HTTP client session
     (without a session there are no playlist routes: nothing to read the origin with)."""
-    app = web.Application(middlewares=[errors_and_cors])
+    app = web.Application(middlewares=[error_middleware(observe=_observe)])
     app[METRICS] = Metrics()
     app[CATALOG] = catalog
     app[DECISIONS] = decisions

@@ -29,11 +29,13 @@ from typing import Any
 
 import sqlite_utils
 
+from stitcher.errors import RigError
+
 MODES = ("ssai", "sgai", "passthrough")
 STATUSES = ("active", "paused")
 
 
-class CatalogError(Exception):
+class CatalogError(RigError):
     """A catalog request that cannot be done (unknown channel, duplicate, bad value)."""
 
 
@@ -197,7 +199,7 @@ class Catalog:
 
     def _create(self) -> None:
         with self.db.conn:
-            self.db["channels"].create(
+            self.db.table("channels").create(
                 {
                     "slug": str, "origin_url": str, "status": str, "scte35_enabled": int, "cue_formats": str,
                     "segment_duration": float, "ladder": str, "audio_rate": int, "audio_channels": int,
@@ -206,7 +208,7 @@ class Catalog:
                 pk="slug",
                 if_not_exists=True,
             )  # fmt: skip
-            self.db["ads"].create(
+            self.db.table("ads").create(
                 {
                     "id": str,
                     "title": str,
@@ -219,7 +221,7 @@ class Catalog:
                 pk="id",
                 if_not_exists=True,
             )
-            self.db["ad_renditions"].create(
+            self.db.table("ad_renditions").create(
                 {
                     "ad_id": str,
                     "ladder_key": str,
@@ -273,12 +275,12 @@ class Catalog:
             updated_at=now,
         )
         with self.db.conn:
-            self.db["channels"].upsert(self._channel_row(stored), pk="slug", alter=True)
+            self.db.table("channels").upsert(self._channel_row(stored), pk="slug", alter=True)
         return stored
 
     @_locked
     def find_channel(self, slug: str) -> Channel | None:
-        rows = list(self.db["channels"].rows_where("slug = ?", [slug]))
+        rows = list(self.db.table("channels").rows_where("slug = ?", [slug]))
         return self._channel(rows[0]) if rows else None
 
     @_locked
@@ -291,13 +293,13 @@ class Catalog:
 
     @_locked
     def channels(self) -> list[Channel]:
-        return [self._channel(row) for row in self.db["channels"].rows_where(order_by="slug")]
+        return [self._channel(row) for row in self.db.table("channels").rows_where(order_by="slug")]
 
     @_locked
     def remove_channel(self, slug: str) -> None:
         self.channel(slug)
         with self.db.conn:
-            self.db["channels"].delete(slug)
+            self.db.table("channels").delete(slug)
 
     # ------------------------------------------------------------------ ads
 
@@ -311,23 +313,23 @@ class Catalog:
         stored = replace(ad, created_at=ad.created_at or _now_iso())
         with self.db.conn:
             if replace_renditions:
-                self.db["ad_renditions"].delete_where("ad_id = ?", [ad.id])
-            self.db["ads"].upsert(asdict(stored), pk="id")
+                self.db.table("ad_renditions").delete_where("ad_id = ?", [ad.id])
+            self.db.table("ads").upsert(asdict(stored), pk="id")
             for rendition in renditions:
                 row = asdict(rendition)
                 row["extra"] = json.dumps(rendition.extra)
-                self.db["ad_renditions"].upsert(row, pk=("ad_id", "ladder_key", "rendition"))
+                self.db.table("ad_renditions").upsert(row, pk=("ad_id", "ladder_key", "rendition"))
         return stored
 
     @_locked
     def find_ad(self, ad_id: str) -> Ad | None:
-        rows = list(self.db["ads"].rows_where("id = ?", [ad_id]))
+        rows = list(self.db.table("ads").rows_where("id = ?", [ad_id]))
         return Ad(**rows[0]) if rows else None
 
     @_locked
     def ads(self, status: str | None = None) -> list[Ad]:
         where, args = ("status = ?", [status]) if status else (None, [])
-        return [Ad(**row) for row in self.db["ads"].rows_where(where, args, order_by="id")]
+        return [Ad(**row) for row in self.db.table("ads").rows_where(where, args, order_by="id")]
 
     @_locked
     def ad_renditions(self, ladder_key: str, ad_id: str | None = None) -> list[AdRendition]:
@@ -336,7 +338,7 @@ class Catalog:
             where, args = where + " and ad_id = ?", args + [ad_id]
         return [
             AdRendition(**{**row, "extra": json.loads(row["extra"] or "{}")})
-            for row in self.db["ad_renditions"].rows_where(
+            for row in self.db.table("ad_renditions").rows_where(
                 where, args, order_by="ad_id, bandwidth desc"
             )
         ]
@@ -346,5 +348,5 @@ class Catalog:
         if self.find_ad(ad_id) is None:
             raise CatalogError(f"no ad {ad_id!r}")
         with self.db.conn:
-            self.db["ad_renditions"].delete_where("ad_id = ?", [ad_id])
-            self.db["ads"].delete(ad_id)
+            self.db.table("ad_renditions").delete_where("ad_id = ?", [ad_id])
+            self.db.table("ads").delete(ad_id)

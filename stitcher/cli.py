@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import shutil
 import signal
@@ -24,27 +23,27 @@ import sys
 import tempfile
 import time
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from rig.demo import add_demo_routes
-from rig.errors import RigError
-from rig.serving import start_site
-from rig.settings import Settings, load_settings
-from rig.supervisor import die_with_parent
 from stitcher.app import StreamOptions, create_app
 from stitcher.breaks import BreakLedger, Retention
 from stitcher.catalog import Catalog
 from stitcher.clock import Clock, SystemClock
+from stitcher.commands import add_common_options, run_command, settings_env
+from stitcher.config import StitcherConfig, load_stitcher_config
 from stitcher.decision import DecisionSource, FallbackDecisions, HouseDecisions, RemoteDecisions
+from stitcher.demo import add_demo_routes
+from stitcher.errors import RigError
+from stitcher.http import start_site
 from stitcher.kv import KVError, open_kv
 from stitcher.monitor import Monitor
+from stitcher.processes import Backoff, death_signal
 
 
 def decisions_for(
-    settings: Settings, catalog: Catalog, session: aiohttp.ClientSession | None
+    settings: StitcherConfig, catalog: Catalog, session: aiohttp.ClientSession | None
 ) -> DecisionSource:
     house = HouseDecisions(catalog, settings.ads.base_url)
     if settings.stitcher.decision_url and session is not None:
@@ -69,7 +68,7 @@ def ledger_for(kv, catalog: Catalog) -> BreakLedger:
 class Services:
     """What `serve`, `monitor` and `rig up` share: catalog, KV, ledger, HTTP session, decisions."""
 
-    def __init__(self, settings: Settings, clock: Clock):
+    def __init__(self, settings: StitcherConfig, clock: Clock):
         self.settings = settings
         self.clock = clock
 
@@ -124,7 +123,7 @@ def stop_event() -> asyncio.Event:
     return stop
 
 
-async def serve(settings: Settings, host: str, port: int, worker: bool = False) -> None:
+async def serve(settings: StitcherConfig, host: str, port: int, worker: bool = False) -> None:
     async with Services(settings, SystemClock()) as services:
         runner = await start_site(
             services.app(),
@@ -145,7 +144,7 @@ async def serve(settings: Settings, host: str, port: int, worker: bool = False) 
             await runner.cleanup()
 
 
-async def monitor(settings: Settings) -> None:
+async def monitor(settings: StitcherConfig) -> None:
     async with Services(settings, SystemClock()) as services:
         print(
             f"monitor: polling every {settings.stitcher.monitor_interval:g} s (KV: {settings.stitcher.kv_url})",
@@ -158,7 +157,7 @@ STARTUP = 10.0  # seconds within which a worker that exits means the fleet canno
 
 
 def serve_workers(
-    args: argparse.Namespace, settings: Settings, host: str, port: int, workers: int
+    args: argparse.Namespace, settings: StitcherConfig, host: str, port: int, workers: int
 ) -> int:
     """Run `workers` stitcher processes on one port; stop them all on SIGINT/SIGTERM or when one dies."""
     metrics_dir = tempfile.mkdtemp(prefix="stitcher-metrics-", dir=settings.state_dir)
@@ -191,7 +190,10 @@ def serve_workers(
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     started = time.monotonic()
-    children = [subprocess.Popen(argv, env=env, preexec_fn=die_with_parent) for _ in range(workers)]
+    children = [subprocess.Popen(argv, env=env, preexec_fn=death_signal()) for _ in range(workers)]
+    born = [started] * workers
+    due: dict[int, float] = {}  # slot -> when its replacement starts (a pause that grows)
+    backoff = [Backoff(first=0.2) for _ in range(workers)]  # at once, unless it keeps failing
     print(
         f"stitcher: {workers} workers on http://{host}:{port} (pids {', '.join(str(c.pid) for c in children)}; metrics summed over all)",
         flush=True,
@@ -199,25 +201,33 @@ def serve_workers(
     failed = 0
     try:
         while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    if time.monotonic() - started < STARTUP:
-                        print(
-                            f"stitcher: worker {child.pid} exited with {child.returncode} while starting; stopping",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                        failed = 2
-                        stopping = True
-                        break
+            now = time.monotonic()
+            for slot, child in enumerate(children):
+                if slot in due:
+                    if now >= due[slot]:
+                        del due[slot]
+                        children[slot] = subprocess.Popen(argv, env=env, preexec_fn=death_signal())
+                        born[slot] = now
+                    continue
+                if child.poll() is None:
+                    continue
+                if now - started < STARTUP:
                     print(
-                        f"stitcher: worker {child.pid} exited with {child.returncode}; starting another",
+                        f"stitcher: worker {child.pid} exited with {child.returncode} while starting; stopping",
                         file=sys.stderr,
                         flush=True,
                     )
-                    children[children.index(child)] = subprocess.Popen(
-                        argv, env=env, preexec_fn=die_with_parent
-                    )
+                    failed = 2
+                    stopping = True
+                    break
+                pause = backoff[slot].pause(now - born[slot])
+                due[slot] = now + pause
+                print(
+                    f"stitcher: worker {child.pid} exited with {child.returncode}; starting another"
+                    f" in {pause:g} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             time.sleep(0.2)
     finally:
         for child in children:
@@ -263,33 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between looks at each origin (default: stitcher.monitor_interval, 1)",
     )
     for p in (run, watch):
-        p.add_argument(
-            "--config",
-            type=Path,
-            help="TOML config file (default: RIG_CONFIG or the shipped defaults)",
-        )
-        p.add_argument(
-            "--state-dir", type=Path, help="runtime state directory (default: RIG_STATE_DIR)"
-        )
-        p.add_argument("-v", "--verbose", action="store_true", help="log more")
+        add_common_options(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    env = settings_env(
+        args,
+        RIG_STITCHER_MONITOR_INTERVAL=getattr(args, "interval", None) or None,
+        RIG_STITCHER_WORKERS=getattr(args, "workers", None),
     )
-    env = dict(os.environ)
-    if args.state_dir:
-        env["RIG_STATE_DIR"] = str(args.state_dir)
-    if getattr(args, "interval", None):
-        env["RIG_STITCHER_MONITOR_INTERVAL"] = str(args.interval)
-    if getattr(args, "workers", None) is not None:
-        env["RIG_STITCHER_WORKERS"] = str(args.workers)
-    try:
-        settings = load_settings(args.config, env=env)
+
+    def body() -> int | None:
+        settings = load_stitcher_config(args.config, env=env)
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         if args.command == "serve":
             host, port = args.host or settings.stitcher.host, args.port or settings.stitcher.port
@@ -298,12 +295,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(settings, host, port, worker=args.worker))
         else:
             asyncio.run(monitor(settings))
-    except RigError as exc:
-        print(f"stitcher: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
+        return None
+
+    return run_command("stitcher", args, body)
 
 
 if __name__ == "__main__":

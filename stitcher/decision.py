@@ -21,69 +21,19 @@ import hashlib
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from stitcher.catalog import AdRendition, Catalog, Channel, Rung
+from stitcher.errors import RigError
+from stitcher.pod import SLATE_ID, Creative, Pod, PodItem, nearest, slot_count
 
 log = logging.getLogger(__name__)
 
-SLATE_ID = "slate"
 
-
-class DecisionError(Exception):
+class DecisionError(RigError):
     """A decision that cannot be made (no slate for the channel's ladder, impossible duration)."""
 
-
-@dataclass(frozen=True)
-class Creative:
-    """An ad as the decision sees it: its conditioned duration and renditions for one ladder."""
-
-    id: str
-    duration: float  # conditioned: whole segments
-    renditions: tuple[AdRendition, ...]
-
-
-@dataclass(frozen=True)
-class PodItem:
-    id: str
-    kind: str  # "ad" | "slate"
-    duration: float
-    variants: tuple[tuple[int, str], ...]  # (channel rung bandwidth, absolute playlist URL)
-
-    def to_json(self) -> dict:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "duration": self.duration,
-            "variants": {str(bw): url for bw, url in self.variants},
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> PodItem:
-        return cls(
-            data["id"],
-            data.get("kind", "ad"),
-            float(data["duration"]),
-            tuple((int(bw), url) for bw, url in data["variants"].items()),
-        )
-
-
-@dataclass(frozen=True)
-class Pod:
-    pod_id: str
-    items: tuple[PodItem, ...]
-
-    @property
-    def duration(self) -> float:
-        return sum(item.duration for item in self.items)
-
-    def to_json(self) -> dict:
-        return {"podId": self.pod_id, "items": [item.to_json() for item in self.items]}
-
-    @classmethod
-    def from_json(cls, data: dict) -> Pod:
-        return cls(data["podId"], tuple(PodItem.from_json(item) for item in data["items"]))
+    status = 503
 
 
 class DecisionSource(Protocol):
@@ -143,24 +93,11 @@ def map_variants(
     by_name = {r.rendition: r for r in renditions}
     mapped = []
     for rung in ladder:
-        chosen = by_name.get(rung.name) or min(
-            renditions,
-            key=lambda r: (
-                abs(math.log(max(r.bandwidth, 1) / max(rung.bandwidth, 1))),
-                -r.bandwidth,
-            ),
+        chosen = by_name.get(rung.name) or nearest(
+            rung.bandwidth, renditions, lambda r: r.bandwidth
         )
         mapped.append((rung.bandwidth, base_url.rstrip("/") + chosen.path))
     return tuple(mapped)
-
-
-def slot_count(duration: float, segment: float) -> int:
-    """How many origin segments ("slots") a break of `duration` seconds replaces: its length to the
-    nearest segment, a tie rounding up, at least one. The origin emulator snaps its splices by the
-    same rule, and `breaks.plan_break` places every break by it, so a pod chosen for the count fills
-    exactly the slots it gets: a 30 s break of 1.92 s segments is 16 slots, room for a 30 s ad
-    (conditioned to 16 segments, 30.72 s)."""
-    return max(1, math.floor(duration / segment + 0.5 + 1e-9))
 
 
 def build_pod(

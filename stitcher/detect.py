@@ -7,7 +7,7 @@ tag, in playlist order), the `breaks` they describe (signals folded per break id
 PROGRAM-DATE-TIME). `signals(playlist)` and `breaks(playlist)` are shortcuts; `fold(signals)`
 folds signals gathered from several playlists (e.g. successive reloads) the same way.
 
-Formats (REFERENCES.md F1-F5):
+Formats (docs/references.md F1-F5):
 - ``daterange``: EXT-X-DATERANGE with SCTE35-OUT (start = START-DATE, duration = PLANNED-DURATION),
   SCTE35-IN (same ID; return at START-DATE + DURATION, or END-DATE), SCTE35-CMD (a cancel:
   splice_insert / segmentation descriptor with its cancel indicator).
@@ -173,6 +173,7 @@ def fold(found: Iterable[Signal]) -> list[DetectedBreak]:
         if (
             signal.kind == "cancel"
             and signal.event is not None
+            and signal.event.event_id is not None
             and signal.break_id == _event_id(signal.event)
         ):
             target = by_event.get(signal.event.event_id)
@@ -201,6 +202,7 @@ def _fold_one(break_id: str, group: list[Signal]) -> DetectedBreak:
     duration = (
         planned if planned is not None else (returned - start if returned is not None else None)
     )
+    end: float | None
     if returned is not None:
         end = returned
     else:
@@ -249,7 +251,8 @@ def _number(text: str | None) -> float | None:
 def _attributes(value: str | None) -> dict[str, str]:
     """A lenient attribute list with upper-case names and unquoted values."""
     items = parse_attribute_list(value or "")
-    return {name.strip().upper(): items.text(name).strip() for name in items.names()}
+    # text() of a name from names() is never None
+    return {name.strip().upper(): (items.text(name) or "").strip() for name in items.names()}
 
 
 @dataclass(frozen=True)
@@ -321,20 +324,13 @@ class _Scanner:
         has_cues = any(_is_cue_tag(t) for s in segments for t in s.tags) or any(
             _is_cue_tag(t) for t in playlist.trailing_tags
         )
-        anchor = next((i for i, s in enumerate(segments) if s.program_date_time is not None), None)
-        if anchor is None:
+        pdts = playlist.segment_times()
+        if pdts is None:
             if has_cues:
                 self.problems.append(
                     "cue tags but no EXT-X-PROGRAM-DATE-TIME: the breaks cannot be placed in time"
                 )
             return None
-        pdts: list[float] = [0.0] * len(segments)
-        pdts[anchor] = _epoch(segments[anchor].program_date_time)
-        for i in range(anchor - 1, -1, -1):
-            pdts[i] = pdts[i + 1] - segments[i].duration
-        for i in range(anchor + 1, len(segments)):
-            own = segments[i].program_date_time
-            pdts[i] = _epoch(own) if own is not None else pdts[i - 1] + segments[i - 1].duration
         positions = [
             _Position(playlist.media_sequence + i, pdts[i], s.tags) for i, s in enumerate(segments)
         ]

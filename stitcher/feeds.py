@@ -28,6 +28,7 @@ Side effects: HTTP GETs, KV reads, logging, metrics.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections import OrderedDict
@@ -65,6 +66,9 @@ class Versioned(Generic[T]):
 
 class AdPlaylistUnavailable(OriginUnavailable):
     """A conditioned ad or slate playlist could not be read this time."""
+
+    status = 502
+    summary = "an ad playlist cannot be read"
 
 
 class OriginWentBack(OriginUnavailable):
@@ -282,7 +286,7 @@ class VodLibrary:
         for url in urls:
             if url and url not in self._cache and url not in self._flights:
                 task = asyncio.ensure_future(
-                    single_flight(self._flights, url, lambda u=url: self._fetch(u))
+                    single_flight(self._flights, url, functools.partial(self._fetch, url))
                 )
                 task.add_done_callback(_ignore_failure)
 
@@ -299,13 +303,13 @@ class VodLibrary:
         try:
             text = await fetch_text(self.session, url, self.timeout)
         except OriginUnavailable as exc:
-            if exc.status in (404, 410):
+            if exc.upstream_status in (404, 410):
                 log.error("ad playlist %s does not exist: its slots get slate", url)
                 self.metrics.errors.labels("ad_playlist_missing").inc()
                 self._remember(url, None)
                 return None
             self.metrics.errors.labels("ad_playlist_unavailable").inc()
-            raise AdPlaylistUnavailable(str(exc), exc.status) from None
+            raise AdPlaylistUnavailable(str(exc), exc.upstream_status) from None
         try:
             playlist = parse_origin(text, url)
         except OriginUnavailable as exc:

@@ -64,16 +64,12 @@ class Outcome:
 
 
 def visible_since(playlist: MediaPlaylist, msn: int) -> float | None:
-    """When the segment `msn` of a live playlist was published (its end), if it carries a PDT."""
-    pdt = None
-    for n, _, segment in playlist.numbered():
-        if segment.program_date_time is not None:
-            pdt = segment.program_date_time.timestamp()
-        if n == msn:
-            return None if pdt is None else pdt + segment.duration
-        if pdt is not None:
-            pdt += segment.duration
-    return None
+    """When the segment `msn` of a live playlist was published (its end), if the playlist is dated."""
+    times = playlist.segment_times()
+    index = msn - playlist.media_sequence
+    if times is None or not 0 <= index < len(times):
+        return None
+    return times[index] + playlist.segments[index].duration
 
 
 class Monitor:
@@ -115,7 +111,7 @@ class Monitor:
         for problem in found.problems:
             log.warning("channel=%s cue problem: %s", channel.slug, problem)
         grid = Grid.of(playlist, channel.segment_duration)
-        first_msn = {}
+        first_msn: dict[str, int] = {}
         for signal in found.signals:
             first_msn.setdefault(signal.break_id, signal.msn)
         for detected in found.breaks:

@@ -15,23 +15,30 @@ from urllib.parse import urljoin
 
 import aiohttp
 
+from stitcher.errors import RigError
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
 
 if TYPE_CHECKING:
     from stitcher.catalog import Channel
 
 
-class OriginUnavailable(Exception):
-    """The origin could not be read this time (timeout, HTTP error, not a playlist); `status` is the
-    HTTP status it answered, if it answered."""
+class OriginUnavailable(RigError):
+    """The origin could not be read this time (timeout, HTTP error, not a playlist);
+    `upstream_status` is the HTTP status it answered, if it answered."""
 
-    def __init__(self, message: str, status: int | None = None):
+    status = 502
+    summary = "the origin cannot be read"
+
+    def __init__(self, message: str, upstream_status: int | None = None):
         super().__init__(message)
-        self.status = status
+        self.upstream_status = upstream_status
 
 
 class OriginTimeout(OriginUnavailable):
     """The origin did not answer in time."""
+
+    status = 504
+    summary = "the origin did not answer in time"
 
 
 async def fetch_bytes(session: aiohttp.ClientSession, url: str, timeout: float) -> bytes:

@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlparse
 import aiohttp
 
 from stitcher.catalog import Channel, Rung
+from stitcher.errors import RigError
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
 from stitcher.ts import CLOCK, TsError, av_timing, scan, whole_aac_frames
 
@@ -33,7 +34,7 @@ CUE_TAGS = {
 }
 
 
-class ProbeError(Exception):
+class ProbeError(RigError):
     """The origin cannot be used: unreachable, not live HLS, or missing what ads need."""
 
 

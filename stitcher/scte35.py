@@ -38,6 +38,9 @@ import threefive
 import threefive.stuff
 from threefive.crc import crc32
 
+from stitcher.errors import RigError
+from stitcher.ts import CLOCK, PTS_MODULO  # SCTE-35 times are ticks of the same 90 kHz clock
+
 __all__ = [
     "Scte35Error",
     "SpliceEvent",
@@ -48,8 +51,6 @@ __all__ = [
     "COMMAND_NAMES",
 ]
 
-CLOCK = 90_000  # SCTE-35 times are 90 kHz ticks
-PTS_MODULO = 1 << 33
 TABLE_ID = 0xFC
 MIN_SECTION_LENGTH = 17  # 11 fixed bytes + empty command + descriptor_loop_length (2) + CRC_32 (4)
 LEGACY_COMMAND_LENGTH = 0xFFF  # "unknown": the command's own syntax says how long it is
@@ -71,7 +72,7 @@ COMMAND_NAMES = {
 _SUPPORTED = frozenset({0x00, 0x05, 0x06, 0x07, 0xFF})
 
 
-class Scte35Error(ValueError):
+class Scte35Error(RigError, ValueError):
     """A payload that is not a usable SCTE-35 splice_info_section; the message says why.
 
     `reason` is a short machine-readable word: "input", "base64", "hex", "table_id", "header", "length",
@@ -276,7 +277,7 @@ def _frame(data: bytes) -> _Frame:
             f"descriptor_loop_length {loop_length} runs past the end of the section", "descriptor"
         )
     loop = section[at : at + loop_length]
-    descriptors = []
+    descriptors: list[tuple[int, bytes]] = []
     i = 0
     while i < len(loop):
         if i + 2 > len(loop):
@@ -482,11 +483,8 @@ def _event(frame: _Frame, cue: threefive.Cue) -> SpliceEvent:
         (s for s in segmentations if s.cancel or s.type_id in OUT_TYPES or s.type_id in IN_TYPES),
         None,
     )
-    first_upid = (
-        relevant.upid
-        if relevant is not None and relevant.upid
-        else next((s.upid for s in segmentations if s.upid), None)
-    )
+    any_upid = next((s.upid for s in segmentations if s.upid), None)
+    first_upid = relevant.upid if relevant is not None and relevant.upid else any_upid
     upid = first_upid.hex() if first_upid else None
     event_id: int | None = None
     kind, duration, pts, immediate, auto_return = "other", None, None, False, None

@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 from stitcher.breaks import BreakRecord
 from stitcher.catalog import Catalog, CatalogError, Channel, Rung
 from stitcher.clock import Clock
-from stitcher.decision import SLATE_ID, DecisionError, PodItem, library, map_variants
+from stitcher.decision import DecisionError, library, map_variants
 from stitcher.errors import NotFound
 from stitcher.feeds import (
     AdPlaylistUnavailable,
@@ -47,6 +47,7 @@ from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, passthrough, rewrite_master
 from stitcher.origin import OriginUnavailable, fetch_bytes
 from stitcher.playlist import MediaPlaylist, segment_kind
+from stitcher.pod import SLATE_ID, PodItem
 from stitcher.sgai import interleave
 from stitcher.ssai import SsaiError, VodMedia, pdts, stitch
 from stitcher.ts import TsError, flag_discontinuity
@@ -416,7 +417,7 @@ async def resume_segment(service: PlaylistService, slug: str, src: str) -> bytes
     try:
         data = await fetch_bytes(service.origin.session, src, service.origin.timeout)
     except OriginUnavailable as exc:
-        if exc.status == 404:
+        if exc.upstream_status == 404:
             raise NotFound(f"segment {src} is not (or no longer) at the origin") from None
         raise
     try:

@@ -42,7 +42,7 @@ from urllib.parse import urljoin
 
 from stitcher.breaks import BreakRecord
 from stitcher.catalog import Rung
-from stitcher.decision import PodItem
+from stitcher.errors import RigError
 from stitcher.playlist import (
     AttributeList,
     MasterPlaylist,
@@ -53,12 +53,13 @@ from stitcher.playlist import (
     format_decimal,
     quote,
 )
+from stitcher.pod import PodItem
 from stitcher.ssai import SsaiError, pdts
 
 CLASS = "com.apple.hls.interstitial"
 
 
-class SgaiError(Exception):
+class SgaiError(RigError):
     """A request the SGAI core cannot answer; `status` is the HTTP status for the app."""
 
     status = 400
@@ -282,8 +283,7 @@ def rendition_url(item: PodItem, bandwidth: int) -> str:
     """The item's playlist for a rung: the same bandwidth, else the nearest."""
     if not item.variants:
         raise SgaiError(f"pod item {item.id} has no renditions")
-    variants = dict(item.variants)
-    return variants.get(bandwidth) or min(item.variants, key=lambda v: abs(v[0] - bandwidth))[1]
+    return item.playlist_for(bandwidth)
 
 
 def item_master(channel_ladder: Sequence[Rung], item: PodItem) -> MasterPlaylist:

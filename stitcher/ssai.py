@@ -45,11 +45,15 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urljoin
 
 from stitcher.breaks import BreakRecord, Ledger, returns_at, slot_at
+from stitcher.errors import RigError
 from stitcher.playlist import MediaPlaylist, Segment
 
 
-class SsaiError(Exception):
+class SsaiError(RigError):
     """An origin playlist that cannot be stitched (no PROGRAM-DATE-TIME, a conditioned playlist missing)."""
+
+    status = 502
+    summary = "the origin playlist cannot be stitched"
 
 
 @dataclass(frozen=True)
@@ -61,16 +65,10 @@ class VodMedia:
 
 
 def pdts(origin: MediaPlaylist) -> list[float]:
-    """Each segment's PROGRAM-DATE-TIME (epoch s), carried forward by EXTINF where a segment has none."""
-    times: list[float] = []
-    current: float | None = None
-    for segment in origin.segments:
-        if segment.program_date_time is not None:
-            current = segment.program_date_time.timestamp()
-        if current is None:
-            raise SsaiError("the origin playlist has no PROGRAM-DATE-TIME: breaks cannot be placed")
-        times.append(current)
-        current += segment.duration
+    """When each origin segment starts (`MediaPlaylist.segment_times`); SsaiError if undated."""
+    times = origin.segment_times()
+    if times is None:
+        raise SsaiError("the origin playlist has no PROGRAM-DATE-TIME: breaks cannot be placed")
     return times
 
 
@@ -78,10 +76,7 @@ def variant_url(record: BreakRecord, item: int, bandwidth: int, slate_url: str) 
     items = record.pod.items
     if item >= len(items):
         return slate_url  # filler slate past the pod's end
-    variants = dict(items[item].variants)
-    return (
-        variants.get(bandwidth) or min(variants.items(), key=lambda kv: abs(kv[0] - bandwidth))[1]
-    )
+    return items[item].playlist_for(bandwidth)
 
 
 def stitch(

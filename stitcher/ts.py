@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from stitcher.errors import RigError
+
 PACKET = 188
 SYNC = 0x47
 PTS_MODULO = 1 << 33
@@ -36,7 +38,7 @@ def whole_aac_frames(seconds: float, audio_rate: int) -> bool:
     return abs(frames - round(frames)) <= 1e-9
 
 
-class TsError(ValueError):
+class TsError(RigError, ValueError):
     """Bytes that are not a well-formed MPEG transport stream."""
 
 
@@ -93,7 +95,7 @@ class TsInfo:
         return None
 
 
-def _read_ts(b: bytes, i: int) -> int:
+def _read_ts(b: bytes | bytearray, i: int) -> int:
     """A 33-bit PTS/DTS from the 5 bytes at i."""
     return (
         ((b[i] >> 1) & 0x07) << 30
@@ -121,7 +123,7 @@ def _check(data: bytes) -> None:
             raise TsError(f"lost sync at byte {start}")
 
 
-def _payload_start(data: bytes, start: int) -> int | None:
+def _payload_start(data: bytes | bytearray, start: int) -> int | None:
     """Offset of the payload of the packet at `start`, or None when it carries none."""
     afc = (data[start + 3] >> 4) & 0x03
     if not afc & 0x01:
@@ -132,7 +134,7 @@ def _payload_start(data: bytes, start: int) -> int | None:
     return offset if offset < start + PACKET else None
 
 
-def _pes_timestamps(data: bytes, p: int) -> tuple[int | None, int | None, int]:
+def _pes_timestamps(data: bytes | bytearray, p: int) -> tuple[int | None, int | None, int]:
     """(pts offset, dts offset, header end) of a PES header at p, or Nones when it has none."""
     if data[p : p + 3] != b"\x00\x00\x01":
         return None, None, p
@@ -240,7 +242,8 @@ def chain(segments: list[bytes]) -> list[bytes]:
     runs on from segment to segment (starting where the first segment starts it), and the first
     segment's packets are flagged as a discontinuity (`flag_discontinuity`): it only ever plays
     after a splice."""
-    out, counters = [], {}
+    out: list[bytes] = []
+    counters: dict[int, int] = {}
     for index, data in enumerate(segments):
         info = scan(data)
         start = {pid: counters.get(pid, cc) for pid, cc in info.first_cc.items()}
@@ -468,7 +471,10 @@ def av_timing(info: TsInfo) -> AvTiming:
     if (
         video is None
         or audio is None
-        or None in (video.min_pts, video.end_pts, audio.min_pts, audio.end_pts)
+        or video.min_pts is None
+        or video.end_pts is None
+        or audio.min_pts is None
+        or audio.end_pts is None
         or not audio.sample_rate
     ):
         raise TsError("the segment needs a video and an AAC audio stream with timestamps")

@@ -19,8 +19,8 @@ import pytest
 from origin_emulator.app import create_app as create_origin
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
+from origin_emulator.content import ContentMedia, ContentRecipe, build_content
 from rig.channels import emulator_channel
-from rig.media import ContentMedia, ContentRecipe, build_content
 from rig.redis_server import RedisServer, running_redis
 from rig.settings import Settings, load_settings
 from stitcher.breaks import BreakLedger, Retention

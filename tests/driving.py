@@ -8,7 +8,7 @@ import random
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from stitcher.clock import FakeClock
 
 T = TypeVar("T")

@@ -26,8 +26,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from origin_emulator.app import create_app as create_origin
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
+from origin_emulator.content import ContentMedia
 from rig.channels import emulator_channel
-from rig.media import ContentMedia
 from rig.settings import Settings
 from stitcher.app import StreamOptions, create_app
 from stitcher.breaks import BreakError, BreakLedger, BreakRecord, Ledger, Retention

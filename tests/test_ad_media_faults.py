@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from rig.validator import Checker
 from stitcher.clock import FakeClock
 from stitcher.kv import open_kv

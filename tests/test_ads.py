@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from origin_emulator.errors import MediaError
+from origin_emulator.ffmpeg import ffmpeg_executable
 from rig.ads import (
     AdError,
     check_ad_id,
@@ -44,8 +46,6 @@ from rig.conditioning import (
     rung_plan,
     segment_count,
 )
-from rig.errors import MediaError
-from rig.ffmpeg import ffmpeg_executable
 from stitcher.catalog import Catalog, Conditioning, Rung
 from stitcher.playlist import parse_media_playlist
 from stitcher.ts import CLOCK, scan
@@ -232,7 +232,7 @@ def test_conditioning_argv_is_pure_and_complete(conditioning, tmp_path):
     assert "tpad=stop_mode=clone:stop=50,trim=end_frame=125," in graph
     assert "apad,atrim=end_sample=240000," in graph
     assert "trim=end_frame=25," in graph and "apad,atrim=end_sample=48000," in graph
-    # the sound laid against the picture as the channel's interleave asks (rig.interleave)
+    # the sound laid against the picture as the channel's interleave asks (origin_emulator.interleave)
     assert f"[ja]{audio_layout(conditioning, 150).audio_filters()},asplit=2" in graph
     assert (
         "scale=320:180:force_original_aspect_ratio=decrease,pad=320:180:(ow-iw)/2:(oh-ih)/2"

@@ -26,8 +26,8 @@ from stitcher.breaks import (
     slot_at,
 )
 from stitcher.clock import FakeClock
-from stitcher.decision import Pod, PodItem
 from stitcher.kv import open_kv
+from stitcher.pod import Pod, PodItem
 
 D = 2.0
 VARIANTS = ((1000, "http://ads/x.m3u8"),)

@@ -1,4 +1,4 @@
-"""Real-browser tests: the demo page (rig/demo.py) in headless Chromium plays the rig's streams with hls.js.
+"""Real-browser tests: the demo page (stitcher/demo.py) in headless Chromium plays the rig's streams with hls.js.
 
 Debian's `chromium` driven by Playwright for Python through `executable_path` (Playwright's own
 browser download is never used). The page is served by a small aiohttp server of the test's own
@@ -47,8 +47,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from rig.demo import HLSJS_RELATIVE, add_demo_routes, find_hlsjs
 from rig.settings import load_settings
+from stitcher.demo import HLSJS_RELATIVE, add_demo_routes, find_hlsjs
 from tests.conftest import require as need_tool
 from tests.test_players import epoch, schedule_breaks, small_config_without_scheduled_breaks
 from tests.test_realtime import free_port, rig_up

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from origin_emulator.cli import start_origin
-from rig.errors import RigError
 from stitcher.clock import FakeClock
+from stitcher.errors import RigError
 
 BIN = Path(sys.executable).parent
 

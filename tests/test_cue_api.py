@@ -148,7 +148,8 @@ def test_write_authorisation(peer, token, header, allowed):
 
     from aiohttp.test_utils import make_mocked_request
 
-    from stitcher.app import TOKEN, StitcherForbidden, StitcherUnauthorised, authorise
+    from stitcher.app import TOKEN, authorise
+    from stitcher.errors import Forbidden, Unauthorised
 
     app = {TOKEN: token}
     transport = mock.Mock()
@@ -165,5 +166,5 @@ def test_write_authorisation(peer, token, header, allowed):
     if allowed:
         authorise(request)
     else:
-        with pytest.raises((StitcherForbidden, StitcherUnauthorised)):
+        with pytest.raises((Forbidden, Unauthorised)):
             authorise(request)

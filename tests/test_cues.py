@@ -294,7 +294,7 @@ def test_cue_error_hierarchy():
         encode({"command": "splice_insert"})
 
 
-# --- the published test vectors (REFERENCES.md) ------------------------------------------------
+# --- the published test vectors (docs/references.md) -------------------------------------------
 
 
 def meaning(cue: threefive.Cue) -> dict:
@@ -376,7 +376,7 @@ def test_reference_vector_meaning_matches_what_we_build(vector, published, field
     assert_valid_section(raw)
     assert to_base64(raw) == vector
     theirs = meaning(decoded(vector))
-    assert theirs.items() >= published.items()  # the vector says what REFERENCES.md says
+    assert theirs.items() >= published.items()  # the vector says what its publisher says
     ours_section = encode(CueSpec(pts=theirs["pts"], **fields))
     assert meaning(decoded(to_base64(ours_section))) == theirs
 

@@ -15,17 +15,15 @@ from stitcher.app import create_app
 from stitcher.catalog import Ad, AdRendition, Catalog, Channel, Rung
 from stitcher.clock import FakeClock
 from stitcher.decision import (
-    Creative,
     DecisionError,
     FallbackDecisions,
     HouseDecisions,
-    Pod,
     RemoteDecisions,
     build_pod,
     choose,
     map_variants,
-    slot_count,
 )
+from stitcher.pod import Creative, Pod, slot_count
 
 BASE = "http://127.0.0.1:8082"
 LADDER = (

@@ -1,4 +1,4 @@
-"""The demo page's routes (rig/demo.py) and its pinned hls.js version; the page itself plays in tests/test_browser.py."""
+"""The demo page's routes (stitcher/demo.py) and its pinned hls.js version; the page itself plays in tests/test_browser.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from rig.demo import HLSJS_RELATIVE, STATIC, add_demo_routes, find_hlsjs
+from stitcher.demo import HLSJS_RELATIVE, STATIC, add_demo_routes, find_hlsjs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ async def test_the_page_its_script_and_style_are_served(aiohttp_client, tmp_path
         assert needle in await response.text()
     for path in (
         "/demo/nope.js",
-        "/demo/../rig/demo.py",
+        "/demo/../stitcher/demo.py",
         "/demo/%2e%2e/demo.py",
         "/demo/sub/demo.js",
     ):

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from origin_emulator.splices import Splice, visible
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
 from stitcher.detect import DetectedBreak, Detection, Signal, breaks, detect, fold, signals
 from stitcher.playlist import MediaPlaylist, parse_media_playlist
 

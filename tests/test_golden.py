@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.settings import CUE_FORMATS
+from origin_emulator.config import CUE_FORMATS
 from stitcher.breaks import BreakRecord, Ledger
 from stitcher.clock import FakeClock
 from stitcher.playlist import format_datetime, parse_media_playlist

@@ -1,6 +1,6 @@
 """Where the sound lies against the picture: the layouts renders use, and the bytes they give.
 
-Pure: `rig.interleave` (loop and ad layouts, the B-frames for an interleave) and the TS surgery
+Pure: `origin_emulator.interleave` (loop and ad layouts, the B-frames for an interleave) and the TS surgery
 of `stitcher.ts` (`chain`, `flag_discontinuity`, `av_timing`, `bridge`). On real media:
 the small loop's sound switches at every boundary, the wrap included, within one AAC frame of
 the same point, and a conditioned ad that does not match its channel's interleave is refused.
@@ -15,10 +15,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from origin_emulator.errors import MediaError
+from origin_emulator.interleave import (
+    ad_layout,
+    b_frames_for_offset,
+    decode_delay,
+    loop_layout,
+    nominal_offset,
+)
 from rig.channels import emulator_channel, in_place_warnings
 from rig.conditioning import describe_rendition
-from rig.errors import MediaError
-from rig.interleave import ad_layout, b_frames_for_offset, decode_delay, loop_layout, nominal_offset
 from stitcher.probe import audio_offset, in_place_warning
 from stitcher.ts import (
     AAC_SAMPLES_PER_FRAME,

@@ -19,9 +19,9 @@ import pytest
 
 from origin_emulator.app import create_app
 from origin_emulator.cli import live_channels
+from origin_emulator.content import find_font
 from origin_emulator.encoder import live_argv
-from rig.ffmpeg import ffmpeg_executable
-from rig.media import find_font
+from origin_emulator.ffmpeg import ffmpeg_executable
 from rig.validate import validate
 from stitcher.clock import SystemClock
 from stitcher.playlist import parse_master_playlist, parse_media_playlist

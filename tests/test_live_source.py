@@ -308,7 +308,7 @@ def test_the_live_playlist_is_the_looped_one_with_the_encoders_segments(
 
 
 def test_live_segments_are_served_while_available(encoded_channel, clock, tmp_path):
-    from origin_emulator.channel import NotFound
+    from stitcher.errors import NotFound
 
     now = clock.now()
     live = encoded_channel()
@@ -326,7 +326,7 @@ def test_live_segments_are_served_while_available(encoded_channel, clock, tmp_pa
 
 
 def test_a_live_channel_publishes_nothing_before_its_encoder_has(encoded_channel, clock):
-    from origin_emulator.channel import NotFound
+    from stitcher.errors import NotFound
 
     live = encoded_channel()
     with pytest.raises(NotFound, match="no published segment"):

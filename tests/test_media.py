@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from rig.errors import MediaError
-from rig.ffmpeg import ffmpeg_executable, parse_progress, run_ffmpeg
-from rig.media import ContentRecipe, build_content, content_argv, load_content
+from origin_emulator.content import ContentRecipe, build_content, content_argv, load_content
+from origin_emulator.errors import MediaError
+from origin_emulator.ffmpeg import ffmpeg_executable, parse_progress, run_ffmpeg
 from stitcher.ts import scan
 
 

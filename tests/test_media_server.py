@@ -9,12 +9,12 @@ import socket
 import aiohttp
 import pytest
 
+from origin_emulator.ffmpeg import ffmpeg_executable
 from rig.ads import render_creative, sized_for, slate_recipe
 from rig.channels import emulator_channel
 from rig.conditioning import condition
-from rig.errors import RigError
-from rig.ffmpeg import ffmpeg_executable
 from rig.media_server import create_app, resolve, start_media_server
+from stitcher.errors import RigError
 from tests.test_ads import make_creative
 
 

@@ -15,7 +15,7 @@ import math
 import pytest
 from aiohttp import web
 
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from stitcher.breaks import BreakLedger, Retention
 from stitcher.clock import FakeClock
 from stitcher.kv import open_kv

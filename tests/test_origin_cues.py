@@ -8,8 +8,8 @@ import itertools
 import pytest
 import threefive
 
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from origin_emulator.splices import plan
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
 from stitcher.playlist import Tag
 
 TICKS = 90_000

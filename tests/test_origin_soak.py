@@ -12,8 +12,8 @@ import random
 
 import pytest
 
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from origin_emulator.splices import SpliceError
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
 from rig.validator import Checker
 
 

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.ffmpeg import ffmpeg_executable
+from origin_emulator.ffmpeg import ffmpeg_executable
 from tests.conftest import SMALL_CONFIG
 from tests.conftest import require as need_tool
 from tests.test_realtime import rig_up

@@ -1,11 +1,11 @@
 """stitcher.playlist: real playlists parse into the model, render back, and errors say where.
 
 Every fixture in tests/resources/playlists/ is one edge case written the way an origin or
-packager writes it (REFERENCES F1-F5: DATERANGE pairs, CUE-OUT/CUE-OUT-CONT, Elemental OATCLS,
+packager writes it (F1-F5: DATERANGE pairs, CUE-OUT/CUE-OUT-CONT, Elemental OATCLS,
 EXT-X-SCTE35, MediaTailor SPLICEPOINT; HLS Interstitials; discontinuities; media-sequence jumps;
 a master playlist; CRLF + BOM). Fixtures in canonical form (the tag order `render()` writes) must
 come back byte for byte; every fixture must reach a render -> parse -> render fixed point.
-SCTE-35 payloads are the published vectors of REFERENCES.md (hex form for DATERANGE).
+SCTE-35 payloads are the published vectors of docs/references.md (hex form for DATERANGE).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from stitcher.playlist import (
 RESOURCES = Path(__file__).parent / "resources" / "playlists"
 UTC = UTC
 
-# SCTE-35 vectors (REFERENCES.md)
+# SCTE-35 vectors (docs/references.md)
 TS_0x34_307S = "/DA0AAAAAAAA///wBQb+cr0AUAAeAhxDVUVJSAAAjn/PAAGlmbAICAAAAAAsoKGKNAIAmsnRfg=="
 ELEMENTAL_0x34 = "/DA0AAAAAAAAAAAABQb+ADAQ6QAeAhxDVUVJQAAAO3/PAAEUrEoICAAAAAAg+2UBNAAANvrtoQ=="
 INSERT_662_OUT = "/DAvAAAAAAAAAP/wFAUAAAKWf+//4WoauH4BTFYgAAEAAAAKAAhDVUVJAAAAAOv1oqc="

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.ffmpeg import ffmpeg_executable
+from origin_emulator.ffmpeg import ffmpeg_executable
 from tests.conftest import SMALL_CONFIG
 
 pytestmark = pytest.mark.realtime

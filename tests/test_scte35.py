@@ -21,7 +21,7 @@ from stitcher.scte35 import IN_TYPES, OUT_TYPES, Scte35Error, SpliceEvent, decod
 
 TICKS = 90_000
 
-# REFERENCES.md, "SCTE-35 test vectors": (cue, expected fields)
+# docs/references.md, "The published test vectors": (cue, expected fields)
 VECTORS = [
     (
         "/DA0AAAAAAAA///wBQb+cr0AUAAeAhxDVUVJSAAAjn/PAAGlmbAICAAAAAAsoKGKNAIAmsnRfg==",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rig.errors import ConfigError
 from rig.settings import load_settings
+from stitcher.errors import ConfigError
 
 
 def test_shipped_defaults_define_two_channels_with_different_cue_formats():

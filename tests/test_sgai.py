@@ -21,7 +21,6 @@ from rig.validator import Checker
 from rig.validator_rules import check_master_playlist, check_media_playlist
 from stitcher.breaks import BreakError, BreakRecord, Grid, shorten
 from stitcher.catalog import Rung
-from stitcher.decision import Pod, PodItem
 from stitcher.playlist import (
     MediaPlaylist,
     Segment,
@@ -29,6 +28,7 @@ from stitcher.playlist import (
     parse_master_playlist,
     parse_media_playlist,
 )
+from stitcher.pod import Pod, PodItem
 from stitcher.sgai import (
     NoInterstitial,
     SgaiError,

@@ -26,9 +26,10 @@ import pytest
 
 from origin_emulator.book import SpliceBook
 from origin_emulator.channel import LiveChannel
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
+from origin_emulator.content import ContentRecipe, build_content
 from rig.inspect import SpliceReport, measure
-from rig.media import ContentRecipe, build_content
-from rig.settings import CUE_COMMANDS, CUE_FORMATS, load_settings
+from rig.settings import load_settings
 from stitcher.clock import FakeClock
 from stitcher.kv import open_kv
 from stitcher.playlist import parse_playlist

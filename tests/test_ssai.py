@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from rig.validator import Checker
 from stitcher.playlist import Segment
 from stitcher.ssai import SsaiError, VodMedia, stitch

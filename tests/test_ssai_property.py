@@ -36,8 +36,8 @@ from dataclasses import dataclass, field, replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from origin_emulator.splices import SpliceError
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
 from rig.validator import Checker
 from stitcher.breaks import BreakError
 from stitcher.clock import FakeClock

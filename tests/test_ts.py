@@ -4,7 +4,7 @@ The streams are made once per module by ffmpeg (2 s of 25 fps H.264 + 48 kHz AAC
 - `vbr`: the plain mux (`-preset ultrafast -g 25`), PTS only, PCR inside video packets;
 - `cbr_bframes`: B-frames (so DTS != PTS), a constant mux rate (null packets) and a short PCR
   period, which makes ffmpeg write PCR-only packets: adaptation field, no payload.
-The audio is trimmed the way `rig.media` trims a loop (the AAC encoder adds a 1024-sample priming
+The audio is trimmed the way `origin_emulator.content` trims a loop (the AAC encoder adds a 1024-sample priming
 frame), so the audio track ends inside the 2 s segment and a loop of it does not overlap itself.
 
 Every check reads the bytes with the small independent reader below, never the module's helpers.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.ffmpeg import ffmpeg_executable
+from origin_emulator.ffmpeg import ffmpeg_executable
 from stitcher.ts import TsError, rewrite, scan
 
 PACKET = 188

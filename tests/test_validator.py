@@ -1,8 +1,9 @@
 """Unit tests of the live-playlist validator core (rig.validator, rig.validator_rules).
 
-One small test per rule proving the checker catches it, the failure modes of a deployed stitcher from
-REFERENCES.md, and a clean live stream (several viewers, two variants, an ad break with DATERANGE and
-discontinuities) that must produce no violation at all, so the checker is not trivially failing.
+One small test per rule proving the checker catches it, the failure modes of a deployed stitcher
+from docs/references.md, and a clean live stream (several viewers, two variants, an ad break with
+DATERANGE and discontinuities) that must produce no violation at all, so the checker is not
+trivially failing.
 """
 
 from __future__ import annotations

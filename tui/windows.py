@@ -117,12 +117,11 @@ def segment_views(playlist: MediaPlaylist) -> tuple[SegmentView, ...]:
     """The window's segments with their kind, PDT and cue markers; tags after the last segment
     (a DATERANGE announced ahead) are shown on the last one, prefixed with `next`."""
     views: list[SegmentView] = []
-    for msn, _, segment in playlist.numbered():
+    times = playlist.segment_times()
+    for index, (msn, _, segment) in enumerate(playlist.numbered()):
         kind, ad_id = segment_kind(segment.uri)
         markers = tuple(m for m in (tag_marker(t) for t in segment.tags) if m)
-        pdt = (
-            segment.program_date_time.timestamp() if segment.program_date_time is not None else None
-        )
+        pdt = None if times is None else times[index]
         views.append(
             SegmentView(
                 msn, segment.duration, kind, ad_id, pdt, int(segment.discontinuity), markers

@@ -25,7 +25,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 from stitcher.kv.errors import KVValueError
 
@@ -95,8 +95,8 @@ class Equals:
     value: Any
 
 
-Op = Union[Put, Delete, Incr]
-Check = Union[Absent, Equals]
+Op = Put | Delete | Incr
+Check = Absent | Equals
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ canonical JSON, `expires_at` absolute epoch seconds from the injected clock (NUL
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import sqlite3
 import time
@@ -301,8 +302,11 @@ class SqliteKV:
         return {key: decode(text) for key, text in rows}
 
     @staticmethod
-    def _list_body(conn: sqlite3.Connection, prefix: str, now: float) -> list[tuple[str, str]]:
+    def _list_body(
+        conn: sqlite3.Connection, prefix: str, now: float
+    ) -> builtins.list[tuple[str, str]]:
         upper = prefix_upper_bound(prefix)
+        params: tuple[str | float, ...]
         if upper is None:
             sql, params = f"SELECT key, value FROM kv WHERE key >= ? AND {LIVE}", (prefix, now)
         else:
@@ -331,8 +335,8 @@ class SqliteKV:
     def _atomic_body(
         self,
         conn: sqlite3.Connection,
-        ops: list[PreparedOp],
-        checks: list[PreparedCheck],
+        ops: builtins.list[PreparedOp],
+        checks: builtins.list[PreparedCheck],
         now: float,
     ) -> tuple[int | None, dict[str, int]]:
         for index, check in enumerate(checks):

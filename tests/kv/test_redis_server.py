@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from rig.errors import RigError
 from rig.redis_server import (
     RedisServerError,
     RedisServerMissing,
@@ -16,6 +15,7 @@ from rig.redis_server import (
     start_redis_sync,
 )
 from stitcher.clock import FakeClock
+from stitcher.errors import RigError
 from stitcher.kv import open_kv
 from tests.kv.support import require_redis_server
 

@@ -2,7 +2,7 @@
 
 Routes added by `add_demo_routes(app)`:
   GET /demo            -> 302 to /demo/ (relative URLs in the page resolve under /demo/)
-  GET /demo/           the page (rig/demo/index.html)
+  GET /demo/           the page (stitcher/demo/index.html)
   GET /demo/demo.js    its script; GET /demo/demo.css its style
   GET /demo/hls.js     the FULL hls.js build (interstitials need it, hls.js >= 1.6) from
                        `node_modules/hls.js/dist/hls.js` when npm installed it (`make setup`),
@@ -16,7 +16,7 @@ rig response carries `Access-Control-Allow-Origin: *`, so the page may be served
 break, hls.js interstitial events, errors, currentTime/latency and whether the playing segment
 is content or ad, and exposes its counters on `window.rigDemo` for browser tests.
 
-Side effects: reads files under rig/demo/ and the hls.js build; nothing else.
+Side effects: reads files under stitcher/demo/ and the hls.js build; nothing else.
 """
 
 from __future__ import annotations

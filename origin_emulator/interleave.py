@@ -9,7 +9,7 @@ B-frames switches its sound about two pictures before the picture boundary (-80 
 without B-frames the sound switches at the first AAC frame that starts after the boundary.
 
 Two renders place the sound themselves, with `AudioLayout`:
-- the channel's loop (`rig.media`): the first AAC frame starts where ffmpeg's rule puts every
+- the channel's loop (`origin_emulator.content`): the first AAC frame starts where ffmpeg's rule puts every
   other boundary (`loop_layout`), so the loop's wrap has the same interleave as its other
   boundaries (else a splice at the wrap would be off by up to three AAC frames);
 - a conditioned ad or slate (`rig.conditioning`): its sound starts at the channel's interleave

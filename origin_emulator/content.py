@@ -26,16 +26,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from rig.errors import MediaError
-from rig.ffmpeg import (
+from origin_emulator.config import ChannelConfig, MediaSettings, Rendition
+from origin_emulator.errors import MediaError
+from origin_emulator.ffmpeg import (
     ProgressCallback,
     exact_frame_rate,
     ffmpeg_executable,
     frame_rate_expr,
     run_ffmpeg,
 )
-from rig.interleave import AudioLayout, decode_delay, loop_layout
-from rig.settings import ChannelConfig, MediaSettings, Rendition
+from origin_emulator.interleave import AudioLayout, decode_delay, loop_layout
 from stitcher.probe import audio_offset
 from stitcher.ts import AAC_SAMPLES_PER_FRAME, CLOCK, StreamInfo, TsError, TsInfo, av_timing, scan
 
@@ -100,7 +100,7 @@ class ContentRecipe:
         return exact_frame_rate(self.fps)
 
     def audio_layout(self) -> AudioLayout:
-        """Where the loop's sound lies against its picture (`rig.interleave.loop_layout`)."""
+        """Where the loop's sound lies against its picture (`origin_emulator.interleave.loop_layout`)."""
         return loop_layout(
             self.loop_seconds,
             self.audio_rate,
@@ -220,7 +220,7 @@ def filter_graph(recipe: ContentRecipe, font: str | None, caption: str, live: bo
             graph.append(f"[s{i}]scale={rung.width}:{rung.height}[v{i}]")
     if live:
         audio = f"sine=frequency={recipe.tone_hz}:sample_rate={recipe.audio_rate},arealtime=limit={PACING_LIMIT}"
-    else:  # exactly the loop's span of AAC frames, placed so the wrap follows ffmpeg's cut rule (rig.interleave)
+    else:  # exactly the loop's span of AAC frames, placed so the wrap follows ffmpeg's cut rule (origin_emulator.interleave)
         audio = f"sine=frequency={recipe.tone_hz}:sample_rate={recipe.audio_rate},{placement.audio_filters()}"
     graph.append(
         audio + f",aformat=channel_layouts=stereo,asplit={n}" + "".join(f"[a{i}]" for i in range(n))

@@ -1,6 +1,6 @@
 """Running ffmpeg: find the binary, run a prepared argv, report progress, explain failures.
 
-Commands are built elsewhere by pure functions (`rig.media.content_argv`,
+Commands are built elsewhere by pure functions (`origin_emulator.content.content_argv`,
 `origin_emulator.encoder.live_argv`); this module only runs them. A failure becomes a
 `MediaError` carrying ffmpeg's own last lines of output. `start_ffmpeg`, `read_lines` and
 `stop_process` are the pieces both a render (`run_ffmpeg`) and the live encoder's supervisor
@@ -13,17 +13,15 @@ Side effects: starts and stops subprocesses.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import shlex
 import shutil
-import signal
-import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from fractions import Fraction
 
-from rig.errors import MediaError
+from origin_emulator.errors import MediaError
+from stitcher.processes import death_signal
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +42,6 @@ def exact_frame_rate(fps: float) -> Fraction:
 
 
 ProgressCallback = Callable[[float, float], None]  # (seconds done, seconds total)
-PR_SET_PDEATHSIG = 1
-_PRCTL = (
-    ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
-)  # resolved before any fork
-
-
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: SIGTERM it when the process that started it dies."""
-    if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def ffmpeg_executable() -> str:
@@ -95,7 +83,7 @@ async def start_ffmpeg(argv: Sequence[str], what: str = "ffmpeg") -> asyncio.sub
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_die_with_parent if _PRCTL is not None else None,
+            preexec_fn=death_signal(),
         )
     except OSError as exc:
         raise MediaError(f"{what}: cannot start {argv[0]}: {exc}") from None
