@@ -38,7 +38,7 @@ import m3u8
 import pytest
 
 from origin_emulator.app import create_app as create_origin
-from rig.settings import CUE_COMMANDS, CUE_FORMATS
+from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from stitcher.catalog import MODES
 from stitcher.playlist import (
     DateRange,
