@@ -3,12 +3,14 @@
 The `rig` fixture of conftest.py builds the same stack once per test; hypothesis does not re-run
 fixtures per example, and the golden-file generator wants one clean stack per case, so here it is
 an async context manager: origin emulator served over HTTP (aiohttp test server), a catalog with
-stocked house ads and slate, a SQLite KV holding the break ledger, and the real monitor polling
-the origin. `Stack` also does what the /cue API does (`cue`, `return_now`) and renders what a
-stitcher replica serves (`stitched`), with fixed stand-ins for the conditioned ad and slate
-playlists (2 s segments under each ad path, as tests/test_ssai.py uses).
+stocked house ads and slate, a SQLite KV holding the break ledger, the real monitor polling
+the origin, and the real stitcher app (`stitcher.app.create_app`, on a loopback test server) for
+the break API: `cue` and `return_now` are its POST /v1/channels/news/cue and
+DELETE /v1/channels/news/breaks/{eventId}. `stitched` renders what a stitcher replica serves with
+the pure core, with fixed stand-ins for the conditioned ad and slate playlists (2 s segments under
+each ad path, as tests/test_ssai.py uses).
 
-Side effects: a local HTTP server, SQLite files under the given directory.
+Side effects: two local HTTP servers, SQLite files under the given directory.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
 from origin_emulator.app import create_app as create_origin
 from origin_emulator.book import SpliceBook
@@ -27,13 +29,14 @@ from origin_emulator.channel import LiveChannel
 from origin_emulator.content import ContentMedia
 from rig.channels import emulator_channel
 from rig.settings import Settings
-from stitcher.breaks import BreakLedger, BreakRecord, Grid, Ledger, Retention, plan_break, shorten
+from stitcher.app import StreamOptions, create_app
+from stitcher.breaks import BreakError, BreakLedger, BreakRecord, Ledger, Retention
 from stitcher.catalog import Catalog, Channel
 from stitcher.clock import FakeClock
 from stitcher.decision import HouseDecisions
 from stitcher.kv import KV, open_kv
 from stitcher.monitor import Monitor
-from stitcher.playlist import MediaPlaylist, Segment
+from stitcher.playlist import MediaPlaylist, Segment, format_datetime
 from stitcher.service import RESUME_NAME
 from stitcher.ssai import VodMedia, stitch
 from tests.conftest import MEDIA, stock
@@ -103,6 +106,7 @@ class Stack:
     clock: FakeClock
     media: dict[str, VodMedia]
     slate: dict[int, str]
+    api: TestClient  # the stitcher app (its break API reads the origin over HTTP for its grid)
 
     def bandwidth(self, variant: str) -> int:
         return next(r.bandwidth for r in self.channel.ladder if r.name == variant)
@@ -132,38 +136,35 @@ class Stack:
         records, ledger = await self.state()
         return self.stitch(variant, self.origin.media(variant, self.clock.now()), records, ledger)
 
-    def grid(self) -> Grid:
-        """The writer's fresh look at the origin (the same playlist the origin serves over HTTP now)."""
-        return Grid.of(
-            self.origin.media(VARIANTS[-1], self.clock.now()), self.channel.segment_duration
-        )
-
     async def cue(self, duration: float, start: float | None = None) -> BreakRecord:
         """POST /v1/channels/news/cue: a manual break (raises BreakError when refused)."""
-        now = self.clock.now()
-        number = await self.kv.incr(f"cue:{CHANNEL}:next")
-        event_id = f"manual-{number}"
-        pod = await self.decisions.decide(self.channel, float(duration), event_id)
-        record = plan_break(
-            CHANNEL,
-            event_id,
-            "manual",
-            now if start is None else start,
-            float(duration),
-            pod,
-            self.grid(),
-            now,
-        )
-        stored, _ = await self.ledger.create(record, now)
-        return stored
+        body = {"duration": duration}
+        if start is not None:
+            body["start"] = format_datetime(start)
+        return await self._break_call("POST", f"/v1/channels/{CHANNEL}/cue", body, 201)
 
     async def return_now(self, event_id: str) -> BreakRecord:
-        """DELETE /v1/channels/news/breaks/{eventId}: return to network early, or cancel (raises BreakError)."""
-        now = self.clock.now()
-        record = await self.ledger.get(CHANNEL, event_id)
-        if record is None:
-            raise LookupError(event_id)
-        return await self.ledger.update(record, shorten(record, self.grid(), now), now)
+        """DELETE /v1/channels/news/breaks/{eventId}: return to network early, or cancel (raises
+        BreakError when refused, LookupError for an unknown break)."""
+        return await self._break_call("DELETE", f"/v1/channels/{CHANNEL}/breaks/{event_id}")
+
+    async def _break_call(
+        self, method: str, path: str, body: dict | None = None, expected: int = 200
+    ) -> BreakRecord:
+        """One call of the stitcher's break API: the record it answered, as the ledger now holds it.
+        409 (the app's status for a BreakError) raises BreakError, 404 LookupError, anything else
+        unexpected fails the test."""
+        async with self.api.request(method, path, json=body) as response:
+            answer = await response.json()
+        if response.status == 409:
+            raise BreakError(answer["error"])
+        if response.status == 404:
+            raise LookupError(answer["error"])
+        assert response.status == expected, f"{method} {path} {body}: {response.status} {answer}"
+        record = await self.ledger.get(CHANNEL, answer["eventId"])
+        view = {key: value for key, value in answer.items() if key != "state"}
+        assert record is not None and record.to_json() == view, (answer, record)
+        return record
 
 
 @asynccontextmanager
@@ -186,6 +187,7 @@ async def ssai_stack(
     kv = open_kv(f"sqlite://{directory}/kv.db", clock)
     await kv.start()
     session = aiohttp.ClientSession()
+    api = None
     try:
         channel = dataclasses.replace(
             emulator_channel(config, content, settings),
@@ -198,8 +200,17 @@ async def ssai_stack(
         decisions = HouseDecisions(catalog, MEDIA)
         monitor = Monitor(catalog, ledger, decisions, session, clock)
         media, slate = vod_media(catalog, channel)
-        yield Stack(origin, channel, catalog, kv, ledger, monitor, decisions, clock, media, slate)
+        app = create_app(
+            catalog, decisions, clock, ledger, session, "", StreamOptions(ads_base_url=MEDIA)
+        )
+        api = TestClient(TestServer(app))
+        await api.start_server()
+        yield Stack(
+            origin, channel, catalog, kv, ledger, monitor, decisions, clock, media, slate, api
+        )
     finally:
+        if api is not None:
+            await api.close()
         await session.close()
         await kv.close()
         catalog.close()

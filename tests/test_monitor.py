@@ -10,14 +10,55 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import math
 
 import pytest
 from aiohttp import web
 
 from origin_emulator.config import CUE_COMMANDS, CUE_FORMATS
 from stitcher.breaks import BreakLedger, Retention
+from stitcher.clock import FakeClock
 from stitcher.kv import open_kv
 from stitcher.monitor import Monitor
+
+
+class WatchedClock(FakeClock):
+    """The fake clock, knowing which task waits on it and until when. The monitor names its watch
+    tasks `monitor-<channel>`, so a test moves time on only once the task it drives is waiting, and
+    every interval of fake time is then exactly one poll, however fast the machine is."""
+
+    def __init__(self, start: float):
+        super().__init__(start)
+        self.waiting: dict[str, float] = {}  # task name -> when its sleep ends
+        self._changed: asyncio.Event | None = None
+
+    async def sleep(self, seconds: float, stop: asyncio.Event | None = None) -> bool:
+        name = asyncio.current_task().get_name()
+        self.waiting[name] = self.now() + max(0.0, seconds)
+        if self._changed is not None:
+            self._changed.set()
+        try:
+            return await super().sleep(seconds, stop)
+        finally:
+            self.waiting.pop(name, None)
+
+    async def asleep(self, name: str, timeout: float = 10.0) -> None:
+        """Until task `name` waits on the clock for a moment still ahead (it finished its work)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self.waiting.get(name, -math.inf) <= self.now():
+                    self._changed = asyncio.Event()
+                    await self._changed.wait()
+        except TimeoutError:
+            raise AssertionError(
+                f"task {name} did not wait on the clock within {timeout} s"
+            ) from None
+
+
+@pytest.fixture
+def clock(clock) -> WatchedClock:
+    """conftest's fake clock (same instant), watched."""
+    return WatchedClock(clock.now())
 
 
 async def run_until(rig, clock, until: float, step: float = 1.0) -> list:
@@ -118,7 +159,10 @@ async def test_two_monitors_create_each_break_once(rig, clock, kv_url):
 
 
 async def test_a_hanging_origin_does_not_delay_another_channel(rig, clock, aiohttp_server):
+    arrived = asyncio.Event()
+
     async def hang(request):
+        arrived.set()
         await asyncio.Event().wait()
 
     app = web.Application()
@@ -132,15 +176,21 @@ async def test_a_hanging_origin_does_not_delay_another_channel(rig, clock, aioht
     rig.monitor.fetch_timeout = 0.2  # real seconds: aiohttp timeouts run on the wall clock
     stop = asyncio.Event()
     task = asyncio.create_task(rig.monitor.run(stop, refresh=3600))
+    steps = 20
     try:
-        for _ in range(100):  # bounded: about a second of real time
-            await asyncio.sleep(0.01)
-            clock.advance(0.25)
+        await clock.asleep("monitor-news")  # the first poll is done
+        await asyncio.wait_for(arrived.wait(), 10)  # and the stuck origin holds a request
+        for _ in range(steps):  # one poll of news per interval while the other channel hangs
+            clock.advance(rig.monitor.interval)
+            await clock.asleep("monitor-news")
+        good = rig.monitor.states["news"]
+        assert good.polls == steps + 1 and good.failures == 0
+        await clock.asleep("monitor-stuck")  # its poll ran into the timeout (0.2 s of real time)
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
     good, bad = rig.monitor.states["news"], rig.monitor.states["stuck"]
-    assert good.polls >= 20 and good.failures == 0
+    assert good.polls == steps + 1 and good.failures == 0
     assert bad.failures >= 1 and "did not answer within 0.2 s" in bad.last_error
 
 
@@ -148,11 +198,15 @@ async def test_an_origin_down_is_reported_not_fatal(rig, clock):
     await rig.server.close()
     rig.monitor.fetch_timeout = 0.5
     stop = asyncio.Event()
-    task = asyncio.create_task(rig.monitor.watch("news", stop))
-    for _ in range(20):
-        await asyncio.sleep(0.01)
-        clock.advance(1.0)
-    stop.set()
-    await asyncio.wait_for(task, 5)
+    task = asyncio.create_task(rig.monitor.watch("news", stop), name="monitor-news")
+    polls = 20
+    try:
+        await clock.asleep("monitor-news")
+        for _ in range(polls - 1):
+            clock.advance(rig.monitor.interval)
+            await clock.asleep("monitor-news")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
     state = rig.monitor.states["news"]
-    assert state.failures >= 2 and state.last_error
+    assert state.failures == state.polls == polls and state.last_error

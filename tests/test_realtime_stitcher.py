@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -141,11 +142,50 @@ def test_a_port_in_use_is_a_clear_error(tmp_path, small_content):
     )
 
 
+# What the TUI's first screen shows once its first poll is in: the app's title, the live-windows
+# panel of the first channel, and the status line's verdict on the stitcher.
+FIRST_SCREEN = ("ssai-rig", "Live windows", "news/hi", "stitcher ok")
+# Terminal control sequences: CSI (cursor moves, colours), OSC (titles, links), character-set
+# designations, other ESC pairs.
+ESCAPES = re.compile(
+    rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()*+][ -~]|\x1b[ -~]"
+)
+
+
+def terminal_text(output: bytes) -> str:
+    """What a pseudo-terminal was sent, without its control sequences."""
+    return ESCAPES.sub(b"", output).decode(errors="replace")
+
+
+def read_pty(fd: int, timeout: float) -> bytes | None:
+    """What the terminal sends within `timeout` s (b"" if nothing), or None once it is closed."""
+    if not select.select([fd], [], [], timeout)[0]:
+        return b""
+    try:
+        return os.read(fd, 65536) or None
+    except OSError:  # EIO: every process on the terminal's other side is gone
+        return None
+
+
+def reap(pid: int, fd: int, seconds: float) -> int | None:
+    """The wait status of child `pid` once it ends within `seconds` (else None), draining its
+    terminal meanwhile (a process writing to a full terminal would never get to exit)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() >= deadline:
+            return None
+        if read_pty(fd, 0.1) is None:
+            time.sleep(0.1)  # the terminal is closed: nothing to drain, the process is ending
+
+
 def test_rig_up_opens_the_tui_in_a_terminal_and_q_stops_everything(tmp_path, small_content):
-    """`rig up` in a real pseudo-terminal: the TUI draws its panels over the running rig, `q` quits,
-    and no component is left running."""
+    """`rig up` in a real pseudo-terminal: the TUI draws its panels over the running rig (its first
+    screen, read back from the terminal without escape sequences), `q` quits, and no component is
+    left running."""
     import pty
-    import select
 
     ports = {name: free_port() for name in ("ORIGIN", "ADS", "STITCHER")}
     env = {
@@ -158,31 +198,36 @@ def test_rig_up_opens_the_tui_in_a_terminal_and_q_stops_everything(tmp_path, sma
         **{f"RIG_{k}_PORT": str(v) for k, v in ports.items()},
     }
     pid, fd = pty.fork()
-    if pid == 0:  # the child: rig up on the terminal
-        os.execve(str(BIN / "rig"), [str(BIN / "rig"), "up", "--config", str(SMALL_CONFIG)], env)
-    screen, deadline = b"", time.monotonic() + 120
+    if pid == 0:  # the child: rig up on the terminal (never back into pytest)
+        try:
+            os.execve(
+                str(BIN / "rig"), [str(BIN / "rig"), "up", "--config", str(SMALL_CONFIG)], env
+            )
+        finally:
+            os._exit(127)
+    status = None
     try:
-        while b"Live windows" not in screen or b"stitcher ok" not in screen:
-            assert time.monotonic() < deadline, screen[-2000:].decode(errors="replace")
-            if select.select([fd], [], [], 0.5)[0]:
-                try:
-                    screen += os.read(fd, 65536)
-                except OSError:
-                    break
+        output, screen, deadline = b"", "", time.monotonic() + 120
+        while not all(text in screen for text in FIRST_SCREEN):
+            assert time.monotonic() < deadline, (
+                f"no TUI screen within 120 s; the terminal showed {screen[-2000:]!r}"
+            )
+            chunk = read_pty(fd, 0.5)
+            assert chunk is not None, (
+                f"rig up left the terminal before drawing the TUI; it showed {screen[-2000:]!r}"
+            )
+            if chunk:
+                output += chunk
+                screen = terminal_text(output)
         os.write(fd, b"q")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if select.select([fd], [], [], 0.2)[0]:
-                try:
-                    os.read(fd, 65536)
-                except OSError:
-                    pass
-        else:
-            pytest.fail("rig up did not stop after q")
+        status = reap(pid, fd, 30)
+        assert status is not None, "rig up did not stop within 30 s of q"
     finally:
+        if status is None:  # a failure above: stop the rig as Ctrl-C would, then for certain
+            os.kill(pid, signal.SIGTERM)
+            if reap(pid, fd, 30) is None:
+                os.kill(pid, signal.SIGKILL)
+                reap(pid, fd, 10)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
     left = subprocess.run(

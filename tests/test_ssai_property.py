@@ -2,13 +2,14 @@
 discontinuities.
 
 Each hypothesis example builds a fresh stack (`tests.ssai_stack`: origin emulator over HTTP, SQLite KV,
-break ledger, the real monitor) on a fake clock and plays a few minutes of stream:
+break ledger, the real monitor, the stitcher app's break API) on a fake clock and plays a few minutes
+of stream:
 - the origin carries EXT-X-DISCONTINUITY (with a real timestamp jump) every N-th segment, N in 3..9,
   so splice and return points regularly fall on origin discontinuities;
 - QA splices in every cue format and command (`post_splice`, random durations and pre-rolls; some
   back to back, starting where the previous break returns), early returns and cancels at the origin
-  (`delete_splice`), manual cues and early returns through the /cue API's path (`plan_break`,
-  `shorten` + `BreakLedger.update`);
+  (`delete_splice`), manual cues and early returns through the stitcher app's API (POST
+  /v1/channels/news/cue, DELETE /v1/channels/news/breaks/{eventId});
 - the monitor polls every second but goes silent for random gaps (late detection);
 - viewers join at random instants and reload both variants at their own pace.
 Every stitched playlist goes into one `rig.validator.Checker` (across viewers and variants), which
@@ -62,7 +63,7 @@ class Action:
     early: (
         float | None
     )  # end it this many seconds after its splice point (negative: cancel during the pre-roll)
-    via: str  # "origin" (delete_splice, seen by the monitor) or "api" (shorten + BreakLedger.update, as /cue does)
+    via: str  # "origin" (delete_splice, seen by the monitor) or "api" (DELETE of the stitcher app)
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ async def apply(
 
 
 async def end_early(stack, back: Return, now: float) -> tuple[str | None, None]:
-    """Return to network early / cancel, at the origin or through the /cue API's path."""
+    """Return to network early / cancel, at the origin or through the stitcher app's break API."""
     try:
         if back.via == "origin" and back.splice is not None:
             stack.origin.delete_splice(back.splice, now)

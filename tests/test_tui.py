@@ -298,8 +298,10 @@ async def test_real_players_from_the_stitchers_sessions(stack, clock):
     app = rig_app(stack, clock)
     async with app.run_test(size=SIZE) as pilot:
         await refresh(pilot)
-        if app.snapshot.sessions is None:
-            pytest.skip("this stitcher has no GET /v1/sessions (404 is shown as n/a)")
+        assert app.snapshot.sessions is not None, (
+            "the stitcher's sessions view is missing: GET /v1/sessions answered 404 or failed"
+            f" (the TUI shows 'players n/a'); source failures: {app.snapshot.failures}"
+        )
         assert app.snapshot.sessions == ()  # the TUI's own window polls are not players
         await stack.client.post("/v1/channels/news/cue", json={"duration": 8})
         clock.advance(8)
