@@ -1,17 +1,6 @@
 """The stitcher's HTTP app (aiohttp). Handlers parse, call the core, respond.
 
-Routes (docs/architecture.md): the playlists of every channel in every mode (`stitcher.streams`:
-`/{ssai|sgai|passthrough}/{channel}/master.m3u8`, `/{mode}/{channel}/{variant}.m3u8`, the SGAI asset
-lists), `GET /metrics` (Prometheus text), and:
-  POST   /v1/channels/{channel}/cue              {"duration": 30, "start": optional ISO-8601} -> 201 + break
-  DELETE /v1/channels/{channel}/breaks/{eventId} return to network early (or cancel) -> 200 + break
-  GET    /v1/channels/{channel}/breaks           active and upcoming breaks
-  POST   /decision   {"channel": "news", "duration": 30, "breakId": "42"} -> the pod JSON
-  GET    /healthz
-Write endpoints need `Authorization: Bearer <token>` when a token is configured
-(`stitcher.token`); without one they accept loopback clients only. Errors are JSON
-`{"error": ...}` with the status of the error raised; every response carries
-`Access-Control-Allow-Origin: *`.
+How and why: docs/stitcher.md, "`stitcher.app`".
 """
 
 from __future__ import annotations
@@ -223,7 +212,8 @@ def create_app(
     token: str = "",
     options: StreamOptions = StreamOptions(),
 ) -> web.Application:
-    """Wire the stitcher: channel catalog, decisions, clock, break ledger (KV) and an HTTP client session
+    """Wire the stitcher: channel catalog, decisions, clock, break ledger (KV) and an HTTP client
+    session
     (without a session there are no playlist routes: nothing to read the origin with)."""
     app = web.Application(middlewares=[error_middleware(observe=_observe)])
     app[METRICS] = Metrics()

@@ -1,17 +1,8 @@
-"""The channel database: channels, ads and conditioned ad renditions in one SQLite file (sqlite-utils).
-
-Tables:
-- `channels`  one row per channel the stitcher serves: the origin master URL, status, which SCTE-35
-  cue formats are accepted, the segment duration, the ladder (variants with bandwidth,
-  resolution, codecs, frame rate) and audio layout that ads are conditioned to, the default mode.
-- `ads`       the ad library: one row per creative (house or added with `rig ads add`), its
-  source, duration and status (`ready` once conditioned, `failed` with the reason).
-- `ad_renditions`  where a creative's conditioned HLS VOD playlists are, per ladder and rendition.
-
-Records are frozen dataclasses; the `Catalog` methods are synchronous (a local SQLite file, a few
-rows); async callers run them with `asyncio.to_thread`. A write is one transaction.
+"""The channel database: channels, ads and conditioned ad renditions in one SQLite file
+(sqlite-utils).
 
 Side effects: reads and writes the database file.
+How and why: docs/stitcher.md, "`stitcher.catalog`".
 """
 
 from __future__ import annotations
@@ -158,7 +149,8 @@ class Ad:
 
 @dataclass(frozen=True)
 class AdRendition:
-    """A conditioned HLS VOD playlist of an ad (or the slate, id "slate") for one rung of a ladder."""
+    """A conditioned HLS VOD playlist of an ad (or the slate, id "slate") for one rung of a
+    ladder."""
 
     ad_id: str
     ladder_key: str
@@ -201,9 +193,11 @@ class Catalog:
         with self.db.conn:
             self.db.table("channels").create(
                 {
-                    "slug": str, "origin_url": str, "status": str, "scte35_enabled": int, "cue_formats": str,
-                    "segment_duration": float, "ladder": str, "audio_rate": int, "audio_channels": int,
-                    "default_mode": str, "window_seconds": float, "audio_offset": float, "created_at": str, "updated_at": str,
+                    "slug": str, "origin_url": str, "status": str, "scte35_enabled": int,
+                    "cue_formats": str, "segment_duration": float, "ladder": str,
+                    "audio_rate": int, "audio_channels": int, "default_mode": str,
+                    "window_seconds": float, "audio_offset": float,
+                    "created_at": str, "updated_at": str,
                 },
                 pk="slug",
                 if_not_exists=True,

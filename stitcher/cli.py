@@ -56,7 +56,8 @@ def decisions_for(
 
 
 def ledger_for(kv, catalog: Catalog) -> BreakLedger:
-    """The break ledger, with retention from each channel's window (records outlive every window)."""
+    """The break ledger, with retention from each channel's window (records outlive every
+    window)."""
 
     def retention(slug: str) -> Retention:
         channel = catalog.find_channel(slug)
@@ -116,7 +117,8 @@ class Services:
 
 
 def stop_event() -> asyncio.Event:
-    """Set on SIGINT, SIGTERM or SIGHUP (the terminal went away): every long-running command stops cleanly."""
+    """Set on SIGINT, SIGTERM or SIGHUP (the terminal went away): every long-running command stops
+    cleanly."""
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -135,7 +137,8 @@ async def serve(settings: StitcherConfig, host: str, port: int, worker: bool = F
         )
         who = f"stitcher worker {os.getpid()}" if worker else "stitcher"
         print(
-            f"{who} on http://{host}:{port} (channels: {services.catalog.path}, KV: {settings.stitcher.kv_url})",
+            f"{who} on http://{host}:{port} (channels: {services.catalog.path}, KV: "
+            f"{settings.stitcher.kv_url})",
             flush=True,
         )
         try:
@@ -147,7 +150,8 @@ async def serve(settings: StitcherConfig, host: str, port: int, worker: bool = F
 async def monitor(settings: StitcherConfig) -> None:
     async with Services(settings, SystemClock()) as services:
         print(
-            f"monitor: polling every {settings.stitcher.monitor_interval:g} s (KV: {settings.stitcher.kv_url})",
+            f"monitor: polling every {settings.stitcher.monitor_interval:g} s (KV: "
+            f"{settings.stitcher.kv_url})",
             flush=True,
         )
         await services.monitor().run(stop_event())
@@ -159,7 +163,8 @@ STARTUP = 10.0  # seconds within which a worker that exits means the fleet canno
 def serve_workers(
     args: argparse.Namespace, settings: StitcherConfig, host: str, port: int, workers: int
 ) -> int:
-    """Run `workers` stitcher processes on one port; stop them all on SIGINT/SIGTERM or when one dies."""
+    """Run `workers` stitcher processes on one port; stop them all on SIGINT/SIGTERM or when one
+    dies."""
     metrics_dir = tempfile.mkdtemp(prefix="stitcher-metrics-", dir=settings.state_dir)
     env = {
         **os.environ,
@@ -195,7 +200,8 @@ def serve_workers(
     due: dict[int, float] = {}  # slot -> when its replacement starts (a pause that grows)
     backoff = [Backoff(first=0.2) for _ in range(workers)]  # at once, unless it keeps failing
     print(
-        f"stitcher: {workers} workers on http://{host}:{port} (pids {', '.join(str(c.pid) for c in children)}; metrics summed over all)",
+        f"stitcher: {workers} workers on http://{host}:{port} (pids "
+        f"{', '.join(str(c.pid) for c in children)}; metrics summed over all)",
         flush=True,
     )
     failed = 0
@@ -213,7 +219,8 @@ def serve_workers(
                     continue
                 if now - started < STARTUP:
                     print(
-                        f"stitcher: worker {child.pid} exited with {child.returncode} while starting; stopping",
+                        f"stitcher: worker {child.pid} exited with {child.returncode} while "
+                        "starting; stopping",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -251,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "serve",
         help="serve the stitcher app",
-        description="Serve the stitcher (SSAI, SGAI and passthrough playlists at /{mode}/{channel}/master.m3u8, SGAI asset lists,"
+        description="Serve the stitcher (SSAI, SGAI and passthrough playlists at "
+        "/{mode}/{channel}/master.m3u8, SGAI asset lists,"
         " the /cue API, decisions, /metrics, /healthz) over the channel database and the KV store.",
     )
     run.add_argument("--host", help="listen address (default: stitcher.host)")
@@ -259,13 +267,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers",
         type=int,
-        help="processes sharing the port, each answering any request (default: stitcher.workers, 1)",
+        help="processes sharing the port, each answering any request (default: stitcher.workers, "
+        "1)",
     )
     run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     watch = sub.add_parser(
         "monitor",
         help="watch origins for SCTE-35 cues and write breaks ahead of time",
-        description="Poll every active channel's origin (all concurrently, each with a timeout), detect cues in every playlist format and write break records with their ad decisions to the KV store. Several monitors may run at once.",
+        description="Poll every active channel's origin (all concurrently, each with a timeout), "
+        "detect cues in every playlist format and write break records with their ad decisions to "
+        "the KV store. Several monitors may run at once.",
     )
     watch.add_argument(
         "--interval",

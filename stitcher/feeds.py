@@ -1,28 +1,7 @@
 """The stitcher's inputs, fetched once and shared: origin playlists, break views, ad playlists.
 
-A thousand viewers of a channel must cost the origin and the KV a handful of reads a second, and a
-fault upstream must never turn into a playlist that breaks the timeline. Three shared caches:
-
-- `OriginFeed`: per URL, one fetch in flight at a time (concurrent requests await the same one) and
-  the answer shared for `fresh` seconds. On a timeout, an HTTP error or garbage, the last good copy
-  is served while it is younger than `stale_limit` (1.5 target durations: within that a player sees
-  nothing wrong, RFC 8216 §6.3.4), else the error is raised (502, or 504 for a timeout). An origin
-  playlist whose MEDIA-SEQUENCE goes back from the last good one is treated as garbage for as long
-  as the last good copy may be served, so a viewer never sees the sequence go backwards (R5).
-- `BreakViews`: per channel, one read of the break records and the ledger shared for `fresh` seconds.
-  While the KV is unreachable the last view is used for `grace` seconds; after that, breaks whose
-  first slot comes later than the end of the grace period (plus one segment) are dropped from the
-  view (`stitcher.modes.degrade`): the origin passes through where they would have been, and every
-  segment already served keeps its discontinuity number. Both states are logged once and counted.
-- `VodLibrary`: conditioned ad and slate playlists by URL. Their URLs are content-addressed and never
-  change meaning, so each is fetched once (single flight) and kept (bounded LRU; slate playlists are
-  pinned). `prefetch` fetches a break's playlists in the background as soon as the break is seen, so
-  they are in memory seconds before its first slot is published (docs/faults.md).
-
-Every result carries a `version` that changes exactly when its content does, so the renderer can
-cache its output per (inputs' versions).
-
 Side effects: HTTP GETs, KV reads, logging, metrics.
+How and why: docs/stitcher.md, "`stitcher.feeds`".
 """
 
 from __future__ import annotations
@@ -95,7 +74,8 @@ class _OriginEntry:
 
 
 class OriginFeed:
-    """Shared, single-flight origin playlist fetches with a last-good fallback (module docstring)."""
+    """Shared, single-flight origin playlist fetches with a last-good fallback (module
+    docstring)."""
 
     def __init__(
         self,
@@ -111,8 +91,10 @@ class OriginFeed:
         self._flights: dict[str, asyncio.Future] = {}
 
     async def get(self, url: str, stale_limit: float) -> Versioned:
-        """The playlist at `url` (MediaPlaylist or MasterPlaylist), at most `fresh` seconds old when the
-        origin is well; raises OriginUnavailable / OriginTimeout when it is not and no copy will do."""
+        """The playlist at `url` (MediaPlaylist or MasterPlaylist), at most `fresh` seconds old
+        when the
+        origin is well; raises OriginUnavailable / OriginTimeout when it is not and no copy will
+        do."""
         entry = self._entries.setdefault(url, _OriginEntry())
         if entry.good is not None and self.clock.now() - entry.good.at < self.fresh:
             self.metrics.cache_hits.labels("origin").inc()
@@ -133,7 +115,8 @@ class OriginFeed:
                 and playlist.media_sequence < previous.media_sequence
             ):
                 raise OriginWentBack(
-                    f"{url}: MEDIA-SEQUENCE went back from {previous.media_sequence} to {playlist.media_sequence}"
+                    f"{url}: MEDIA-SEQUENCE went back from {previous.media_sequence} to "
+                    f"{playlist.media_sequence}"
                 )
         except OriginUnavailable as exc:
             self.metrics.origin_fetches.labels(
@@ -176,7 +159,8 @@ class _ViewEntry:
 
 
 class BreakViews:
-    """Shared reads of a channel's break records + ledger, with a grace period when the KV is down."""
+    """Shared reads of a channel's break records + ledger, with a grace period when the KV is
+    down."""
 
     def __init__(
         self,
@@ -192,7 +176,8 @@ class BreakViews:
         self._flights: dict[str, asyncio.Future] = {}
 
     def degraded(self, channel: str) -> bool:
-        """Is the channel passing new breaks through because the KV has been down past the grace period?"""
+        """Is the channel passing new breaks through because the KV has been down past the grace
+        period?"""
         entry = self._entries.get(channel)
         return bool(entry and entry.degraded)
 
@@ -226,7 +211,8 @@ class BreakViews:
                     entry.degraded = True
                     self.metrics.kv_degraded.labels(channel).set(1)
                     log.error(
-                        "break store unreachable for channel %s for %g s: breaks starting from %s on are passed through",
+                        "break store unreachable for channel %s for %g s: breaks starting from %s "
+                        "on are passed through",
                         channel,
                         self.grace,
                         format_datetime(cutoff),
@@ -260,7 +246,8 @@ class BreakViews:
 
 
 class VodLibrary:
-    """Conditioned ad/slate playlists by URL, fetched once each (URLs are immutable, content-addressed)."""
+    """Conditioned ad/slate playlists by URL, fetched once each (URLs are immutable,
+    content-addressed)."""
 
     def __init__(
         self,
@@ -282,7 +269,8 @@ class VodLibrary:
         return url in self._cache
 
     def prefetch(self, urls: set[str] | list[str]) -> None:
-        """Fetch every URL not yet known in the background; a failure is retried on the next call."""
+        """Fetch every URL not yet known in the background; a failure is retried on the next
+        call."""
         for url in urls:
             if url and url not in self._cache and url not in self._flights:
                 task = asyncio.ensure_future(
@@ -291,7 +279,8 @@ class VodLibrary:
                 task.add_done_callback(_ignore_failure)
 
     async def get(self, url: str) -> VodMedia | None:
-        """The playlist at `url`, or None when the server says it does not exist (404/410). Other failures
+        """The playlist at `url`, or None when the server says it does not exist (404/410). Other
+        failures
         raise OriginUnavailable (they may pass: retried on the next request)."""
         if url in self._cache:
             self._cache.move_to_end(url)

@@ -1,8 +1,10 @@
-"""The small pure pieces of serving a channel in a mode: passthrough, master rewriting, degraded views.
+"""The small pure pieces of serving a channel in a mode: passthrough, master rewriting, degraded
+views.
 
 - `passthrough(origin, origin_url)`: the origin's media playlist with absolute URIs, nothing else
   changed (the `passthrough` mode, and the reference the other modes are compared with).
-- `rewrite_master(master, origin_url, ladder)`: the origin's multivariant playlist with each variant's
+- `rewrite_master(master, origin_url, ladder)`: the origin's multivariant playlist with each
+variant's
   URI replaced by `{rung}.m3u8`, relative, so a player that loaded `/{mode}/{channel}/master.m3u8`
   stays in the same mode; variants the channel's ladder does not know are dropped (the stitcher
   cannot condition ads for them), and the tags a master carries besides variants are kept with
@@ -80,7 +82,8 @@ class BreakView:
 
 
 def degrade(view: BreakView, cutoff: float) -> BreakView:
-    """The view without the breaks whose first slot is at or after `cutoff` (records and ledger alike)."""
+    """The view without the breaks whose first slot is at or after `cutoff` (records and ledger
+    alike)."""
     kept = tuple(r for r in view.records if r.ad_start < cutoff)
     dropped = {k: v for k, v in view.ledger.breaks.items() if v["start"] >= cutoff}
     if not dropped and len(kept) == len(view.records):

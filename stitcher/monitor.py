@@ -1,19 +1,8 @@
-"""The SCTE-35 monitor: watch every active channel's origin, turn cues into break records ahead of time.
-
-Out of the request path (the migration plan's phases 2-3): every `interval` seconds each active
-channel's origin is polled (master once, then one variant's media playlist, fresh, with a
-timeout); cues are detected in every playlist format (`stitcher.detect`); a new break gets its
-ad decision and is written to the KV through the break ledger (`stitcher.breaks`) with the same
-fresh playlist as its grid, so only slots nobody can have served change. A CUE-IN before the
-planned end or a cancel shortens the record. Channels run in separate tasks: a slow or failing
-origin never delays another channel. Several monitors may run at once (for availability): the
-ledger's compare-and-set makes them create each break once.
-
-One structured log line per break (`break created channel=... id=... latency=...`), where latency
-is the time from when the cue became visible at the origin (the end of the segment that first
-carries it, as a live origin publishes a segment when it is complete) to the record being in KV.
+"""The SCTE-35 monitor: watch every active channel's origin, turn cues into break records ahead of
+time.
 
 Side effects: HTTP GETs to origins, KV writes, logging.
+How and why: docs/stitcher.md, "`stitcher.monitor`".
 """
 
 from __future__ import annotations
@@ -64,7 +53,8 @@ class Outcome:
 
 
 def visible_since(playlist: MediaPlaylist, msn: int) -> float | None:
-    """When the segment `msn` of a live playlist was published (its end), if the playlist is dated."""
+    """When the segment `msn` of a live playlist was published (its end), if the playlist is
+    dated."""
     times = playlist.segment_times()
     index = msn - playlist.media_sequence
     if times is None or not 0 <= index < len(times):
@@ -178,7 +168,8 @@ class Monitor:
                     outcome.latencies.append(latency)
                 outcome.created.append(stored)
                 log.info(
-                    "break created channel=%s id=%s start=%s adStart=%s end=%s items=%d discontinuities=%d latency=%s",
+                    "break created channel=%s id=%s start=%s adStart=%s end=%s items=%d "
+                    "discontinuities=%d latency=%s",
                     channel.slug,
                     stored.event_id,
                     stored.start,
@@ -239,7 +230,8 @@ class Monitor:
                 return
 
     async def run(self, stop: asyncio.Event, refresh: float = 10.0) -> None:
-        """Watch every active channel concurrently; pick up added or removed channels every `refresh` s."""
+        """Watch every active channel concurrently; pick up added or removed channels every
+        `refresh` s."""
         tasks: dict[str, asyncio.Task] = {}
         try:
             while not stop.is_set():

@@ -1,22 +1,6 @@
 """The embedded KV backend: one SQLite file in WAL mode, safe across processes.
 
-Layout: one table `kv(key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NULL)`; `value` is
-canonical JSON, `expires_at` absolute epoch seconds from the injected clock (NULL: no expiry).
-
-- **Never blocks the event loop.** Every SQLite call runs on one dedicated worker thread per
-  `SqliteKV` (a single-thread executor that owns the connection), so calls are serialised and the
-  connection never crosses threads. The connection is opened lazily on first use: a path that cannot
-  be opened raises `KVUnavailable` naming the path. A call cancelled while its statement runs on the
-  worker still completes there.
-- **Across processes.** Each process (each `SqliteKV`) has its own connection. WAL lets readers run
-  beside the one writer; every write is `BEGIN IMMEDIATE ... COMMIT`, so it takes the write lock up
-  front and waits for it up to `busy_timeout` seconds (then `KVUnavailable`), and a process killed
-  mid-transaction leaves nothing behind (SQLite rolls the hot WAL tail back). `synchronous=NORMAL`:
-  durable against a crashed or killed process, not against power loss - fine for ad decisions.
-- **Expiry** is enforced on every read with the clock's `now`; a background sweeper (`start()`, or
-  `async with kv:`) deletes expired rows every `sweep_interval` seconds of that clock.
-- `before_commit` is a fault-injection hook for tests only: called on the worker thread inside every
-  write transaction (sweeps too) right before COMMIT, so a test can block or kill a writer there.
+How and why: docs/stitcher.md, "`stitcher.kv.sqlite`".
 """
 
 from __future__ import annotations
@@ -130,8 +114,10 @@ class SqliteKV:
         return self._conn
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        """Switch to WAL. Several processes opening a new file at once race for this switch, and SQLite
-        answers "database is locked" at once here instead of waiting: retry until the busy timeout."""
+        """Switch to WAL. Several processes opening a new file at once race for this switch, and
+        SQLite
+        answers "database is locked" at once here instead of waiting: retry until the busy
+        timeout."""
         deadline = time.monotonic() + self._busy_timeout
         pause = 0.005
         while True:
@@ -171,7 +157,8 @@ class SqliteKV:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
-                    pass  # the original error says more; SQLite rolls back when the connection closes
+                    # the original error says more; SQLite rolls back when the connection closes
+                    pass
             raise
         return result
 

@@ -33,7 +33,8 @@ class SpliceEvent:
       without a time (cancel, splice_null, time_signal without time).
     immediate: splice_insert with splice_immediate_flag, or a time_signal without a time.
     auto_return: break_auto_return of a splice_insert with a break_duration, else None.
-    segmentation_types: segmentation_type_id of every (non-cancel) segmentation descriptor, in order.
+    segmentation_types: segmentation_type_id of every (non-cancel) segmentation descriptor, in
+    order.
     upid: lowercase hex (no prefix) of the relevant descriptor's UPID bytes, else of the first
       segmentation descriptor that has one; None without a UPID.
     raw: the whole section, table_id through CRC_32.
@@ -92,7 +93,8 @@ def _segmentations(frame: _Frame, cue: threefive.Cue) -> list[_Segmentation]:
         flags = body[9]
         if not flags & 0x80:
             raise Scte35Error(
-                "segmentation descriptor in component mode (program_segmentation_flag 0) is not supported",
+                "segmentation descriptor in component mode (program_segmentation_flag 0) is not "
+                "supported",
                 "unsupported",
             )
         at = 10

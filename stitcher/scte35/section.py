@@ -44,7 +44,8 @@ _SUPPORTED = frozenset({0x00, 0x05, 0x06, 0x07, 0xFF})
 class Scte35Error(RigError, ValueError):
     """A payload that is not a usable SCTE-35 splice_info_section; the message says why.
 
-    `reason` is a short machine-readable word: "input", "base64", "hex", "table_id", "header", "length",
+    `reason` is a short machine-readable word: "input", "base64", "hex", "table_id", "header",
+    "length",
     "truncated", "crc", "unsupported", "command", "descriptor", "threefive".
     """
 
@@ -68,7 +69,8 @@ def _payload_bytes(payload: object) -> bytes:
             data = _from_base64(text)
     else:
         raise Scte35Error(
-            f"an SCTE-35 payload is base64 text, 0x-hex text or bytes, not {type(payload).__name__}",
+            "an SCTE-35 payload is base64 text, 0x-hex text or bytes, not "
+            f"{type(payload).__name__}",
             "input",
         )
     if not data:
@@ -126,19 +128,22 @@ def _frame(data: bytes) -> _Frame:
     total = 3 + section_length
     if section_length < MIN_SECTION_LENGTH:
         raise Scte35Error(
-            f"section_length {section_length} is too short for a splice_info_section (at least {MIN_SECTION_LENGTH})",
+            f"section_length {section_length} is too short for a splice_info_section (at least "
+            f"{MIN_SECTION_LENGTH})",
             "length",
         )
     if len(data) < total:
         note = f"; {_crc_note(data)}" if len(data) >= 8 else ""
         raise Scte35Error(
-            f"truncated splice_info_section: section_length {section_length} means {total} bytes, only {len(data)} given{note}",
+            f"truncated splice_info_section: section_length {section_length} means {total} bytes, "
+            f"only {len(data)} given{note}",
             "truncated",
         )
     extra = data[total:]
     if extra and extra.strip(b"\xff"):
         raise Scte35Error(
-            f"{len(extra)} byte(s) after the splice_info_section (section_length {section_length} means {total} bytes)",
+            f"{len(extra)} byte(s) after the splice_info_section (section_length {section_length} "
+            f"means {total} bytes)",
             "length",
         )
     section = data[:total]
@@ -181,12 +186,14 @@ def _frame(data: bytes) -> _Frame:
             )
     if 14 + command_length + 2 > end:
         raise Scte35Error(
-            f"the {name} ({command_length} bytes) and descriptor_loop_length do not fit in section_length {section_length}",
+            f"the {name} ({command_length} bytes) and descriptor_loop_length do not fit in "
+            f"section_length {section_length}",
             "command",
         )
     if command_type == 0xFF and command_length < 4:
         raise Scte35Error(
-            f"a private_command needs a 4-byte identifier, splice_command_length is {command_length}",
+            "a private_command needs a 4-byte identifier, splice_command_length is "
+            f"{command_length}",
             "command",
         )
     command = section[14 : 14 + command_length]
@@ -208,12 +215,14 @@ def _frame(data: bytes) -> _Frame:
         tag, length = loop[i], loop[i + 1]
         if i + 2 + length > len(loop):
             raise Scte35Error(
-                f"descriptor {len(descriptors)} (tag 0x{tag:02x}, {length} bytes) overruns the descriptor loop",
+                f"descriptor {len(descriptors)} (tag 0x{tag:02x}, {length} bytes) overruns the "
+                "descriptor loop",
                 "descriptor",
             )
         if length < 4:
             raise Scte35Error(
-                f"descriptor {len(descriptors)} (tag 0x{tag:02x}) is {length} bytes, too short for its identifier",
+                f"descriptor {len(descriptors)} (tag 0x{tag:02x}) is {length} bytes, too short for "
+                "its identifier",
                 "descriptor",
             )
         descriptors.append((tag, loop[i + 2 : i + 2 + length]))
@@ -228,12 +237,14 @@ def _splice_time_size(body: bytes, at: int) -> int:
 
 
 def _command_size(command_type: int, body: bytes) -> int:
-    """Bytes the command's own syntax occupies at the start of `body` (splice_insert, time_signal)."""
+    """Bytes the command's own syntax occupies at the start of `body` (splice_insert,
+    time_signal)."""
     if command_type == 0x06:
         return _splice_time_size(body, 0)
     if command_type != 0x05:
         raise Scte35Error(
-            f"splice_command_length 0xfff is only allowed for splice_insert and time_signal, not {COMMAND_NAMES[command_type]}",
+            "splice_command_length 0xfff is only allowed for splice_insert and time_signal, not "
+            f"{COMMAND_NAMES[command_type]}",
             "command",
         )
     if len(body) < 5:

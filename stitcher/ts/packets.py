@@ -1,4 +1,5 @@
-"""Transport-stream packets: the constants of the 90 kHz clock, and reading and writing timestamps."""
+"""Transport-stream packets: the constants of the 90 kHz clock, and reading and writing
+timestamps."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ AAC_SAMPLES_PER_FRAME = 1024
 def whole_aac_frames(seconds: float, audio_rate: int) -> bool:
     """Whether `seconds` of sound at `audio_rate` is a whole number of AAC frames (1024 samples):
     1.92 s at 48 kHz is 90, 2 s is 93.75. Segments of whole frames have their sound cut at the same
-    point against the picture at every boundary; a loop must be whole frames or glitch at its wrap."""
+    point against the picture at every boundary; a loop must be whole frames or glitch at its
+    wrap."""
     frames = seconds * audio_rate / AAC_SAMPLES_PER_FRAME
     return abs(frames - round(frames)) <= 1e-9
 
