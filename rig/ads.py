@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from origin_emulator.config import MediaSettings
-from origin_emulator.content import FONT_CANDIDATES, _escape, find_font
+from origin_emulator.content.text import FONT_CANDIDATES, escape_drawtext, find_font
 from origin_emulator.errors import MediaError
 from origin_emulator.ffmpeg import ProgressCallback, ffmpeg_executable, frame_rate_expr, run_ffmpeg
 from origin_emulator.progress import LabelledProgress
@@ -164,21 +164,21 @@ def creative_argv(
         chain = f"[bg][bar]overlay=x='-w+w*t/{d}':y=H-h:eval=frame:shortest=1"
     filters = []
     if font:
-        fontfile = _escape(font)
+        fontfile = escape_drawtext(font)
         if recipe.countdown:
             filters.append(
-                f"drawtext=fontfile={fontfile}:text='{_escape(recipe.title)}':fontsize=h/4:fontcolor=white:x=(w-tw)/2:y=(h-th)/2-h/10"
+                f"drawtext=fontfile={fontfile}:text='{escape_drawtext(recipe.title)}':fontsize=h/4:fontcolor=white:x=(w-tw)/2:y=(h-th)/2-h/10"
             )
             filters.append(
                 f"drawtext=fontfile={fontfile}:text='%{{eif\\:ceil({d}-t)\\:d}}':fontsize=h/8:fontcolor=white:x=(w-tw)/2:y=h*0.62"
             )
         else:
             filters.append(
-                f"drawtext=fontfile={fontfile}:text='{_escape(recipe.title)}':fontsize=h/10:fontcolor=white@0.9:x=(w-tw)/2:y=(h-th)/2"
+                f"drawtext=fontfile={fontfile}:text='{escape_drawtext(recipe.title)}':fontsize=h/10:fontcolor=white@0.9:x=(w-tw)/2:y=(h-th)/2"
             )
         if recipe.caption:
             filters.append(
-                f"drawtext=fontfile={fontfile}:text='{_escape(recipe.caption)}':fontsize=h/22:fontcolor=white@0.8:x=(w-tw)/2:y=h/14"
+                f"drawtext=fontfile={fontfile}:text='{escape_drawtext(recipe.caption)}':fontsize=h/22:fontcolor=white@0.8:x=(w-tw)/2:y=h/14"
             )
     if chain == "[bg]":
         filters = filters or ["null"]
