@@ -35,9 +35,10 @@ from origin_emulator.content.text import FONT_CANDIDATES, escape_drawtext, find_
 from origin_emulator.errors import MediaError
 from origin_emulator.ffmpeg import ProgressCallback, ffmpeg_executable, frame_rate_expr, run_ffmpeg
 from origin_emulator.progress import LabelledProgress
-from rig.conditioning import SLATE_ID, Probe, condition, conditioning_argv, file_sha256, probe  # noqa: F401  (re-exported)
+from rig.conditioning import Probe, condition, conditioning_argv, file_sha256, probe  # noqa: F401  (re-exported)
 from rig.settings import Settings
 from stitcher.catalog import Ad, AdRendition, Catalog, CatalogError, Channel, Conditioning, Rung
+from stitcher.pod import SLATE_ID
 
 log = logging.getLogger(__name__)
 
