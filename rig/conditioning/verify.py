@@ -3,7 +3,7 @@
 `describe_rendition` scans every segment ffmpeg wrote and refuses one that would not splice
 cleanly (a segment that is not one closed GOP, the wrong audio, the sound off the interleave,
 broken counters); it returns the VOD playlist and the measured facts. `chain_rendition` renumbers
-the counters first (docs/splices.md, "Continuity counters").
+the counters first (docs/splices.md, "How ads and slate reproduce it").
 """
 
 from __future__ import annotations
