@@ -32,7 +32,7 @@ from pathlib import Path
 
 from origin_emulator.channel import LiveChannel
 from origin_emulator.config import MediaSettings
-from origin_emulator.content import find_font
+from origin_emulator.content.text import find_font
 from origin_emulator.encoder import (
     RUN_NAME,
     accept,

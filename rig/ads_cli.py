@@ -19,10 +19,11 @@ import asyncio
 from collections.abc import Callable
 
 from origin_emulator.progress import progress_printer
-from rig.ads import SLATE_ID, distinct_conditionings, ensure_house_ads, register_ad
+from rig.ads import distinct_conditionings, ensure_house_ads, register_ad
 from rig.channels import catalog_path
 from rig.settings import Settings
 from stitcher.catalog import Catalog, CatalogError
+from stitcher.pod import SLATE_ID
 
 
 def add_arguments(

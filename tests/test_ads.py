@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from origin_emulator.errors import MediaError
-from origin_emulator.ffmpeg import ffmpeg_executable
+from origin_emulator.ffmpeg import ffmpeg_executable, frame_rate_expr
 from rig.ads import (
     AdError,
     check_ad_id,
@@ -38,7 +38,6 @@ from rig.conditioning import (
     condition,
     conditioning_argv,
     content_digest,
-    frame_rate_expr,
     frames_per_segment,
     interpret_probe,
     parse_streams,
