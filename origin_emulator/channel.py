@@ -147,7 +147,8 @@ class LiveChannel:
         window = self.window_range(now)
         if not window:
             raise NotFound(
-                f"channel {self.name} has no published segment yet (its timeline starts at epoch {self.epoch})"
+                f"channel {self.name} has no published segment yet (its timeline starts at epoch"
+                f" {self.epoch})"
             )
         tags: dict[int, list] = {}
         for splice in self.splices(now):
@@ -219,7 +220,8 @@ class LiveChannel:
         clash = overlapping(candidate, around)
         if clash is not None:
             raise SpliceError(
-                f"the break would overlap splice {clash.event_id} (segments {clash.start}-{clash.stop - 1})",
+                f"the break would overlap splice {clash.event_id} (segments"
+                f" {clash.start}-{clash.stop - 1})",
                 409,
             )
         splice = Splice(**{**candidate.__dict__, "event_id": self.book.allocate_id(self.name)})

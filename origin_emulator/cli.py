@@ -1,6 +1,7 @@
 """`origin-emulator`: run the live origin emulator on its own (also started by `rig up`).
 
-  origin-emulator serve [--host H] [--port P] [--config FILE] [--state-dir DIR] [--channel NAME ...] [--live]
+  origin-emulator serve [--host H] [--port P] [--config FILE] [--state-dir DIR]
+                        [--channel NAME ...] [--live]
   origin-emulator build [--config FILE] [--channel NAME ...]
 
 `serve` renders any missing media first (with progress), then serves live playlists computed
@@ -81,7 +82,8 @@ def live_channels(
 async def start_origin(
     settings: OriginConfig, clock: Clock, contents: dict[str, ContentMedia], host: str, port: int
 ) -> web.AppRunner:
-    """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
+    """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is
+    taken."""
     app = create_app(live_channels(settings, contents), clock, settings.origin.cache_segments)
     return await start_site(
         app, host, port, "origin emulator", "another rig running? set RIG_ORIGIN_PORT"
@@ -127,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--live",
         action="store_true",
-        help="encode each channel in real time with ffmpeg, wall clock burned in (default: origin.live, off)",
+        help="encode each channel in real time with ffmpeg, wall clock burned in"
+        " (default: origin.live, off)",
     )
     build = sub.add_parser("build", help="render the channels' media into the cache and exit")
     for p in (serve, build):

@@ -44,14 +44,14 @@ class MediaSettings:
     )
     loop_seconds: float = setting(
         "Length of each channel's rendered loop. Must be a whole number of segments and of AAC"
-        " frames (1024 samples): any multiple of 1.92 s segments at 48 kHz, a multiple of 8 s with 2 s"
-        " segments, 192.192 s with 6.006 s ones.",
+        " frames (1024 samples): any multiple of 1.92 s segments at 48 kHz, a multiple of 8 s with"
+        " 2 s segments, 192.192 s with 6.006 s ones.",
         default=61.44,
     )
     segment_seconds: float = setting(
         "Segment (and GOP) duration; every segment is one closed GOP. A duration that is whole AAC"
-        " frames as well as whole pictures (1.92 s at 25 fps and 48 kHz) cuts sound and picture at the"
-        " same point at every boundary; others make the cut move by up to one AAC frame.",
+        " frames as well as whole pictures (1.92 s at 25 fps and 48 kHz) cuts sound and picture at"
+        " the same point at every boundary; others make the cut move by up to one AAC frame.",
         default=1.92,
     )
     fps: float = setting(
@@ -59,9 +59,10 @@ class MediaSettings:
         default=25.0,
     )
     b_frames: int = setting(
-        "B-frames between reference pictures in the channels' H.264 (-1: the preset's own, none for"
-        " `ultrafast`, else 3). It sets the channel's interleave: ffmpeg's segmenter cuts the sound at"
-        " the key frame's decode time, two pictures early with B-pyramids, one with a single B-frame.",
+        "B-frames between reference pictures in the channels' H.264 (-1: the preset's own, none"
+        " for `ultrafast`, else 3). It sets the channel's interleave: ffmpeg's segmenter cuts the"
+        " sound at the key frame's decode time, two pictures early with B-pyramids, one with a"
+        " single B-frame.",
         default=-1,
     )
     audio_rate: int = setting("Audio sample rate (Hz), stereo AAC-LC.", default=48000)
@@ -74,7 +75,8 @@ class MediaSettings:
         segs = self.loop_seconds / self.segment_seconds
         if abs(segs - round(segs)) > 1e-9 or round(segs) < 1:
             raise ConfigError(
-                f"media.loop_seconds={self.loop_seconds} is not a whole number of {self.segment_seconds} s segments"
+                f"media.loop_seconds={self.loop_seconds} is not a whole number of"
+                f" {self.segment_seconds} s segments"
             )
         if not whole_aac_frames(self.loop_seconds, self.audio_rate):
             raise ConfigError(
@@ -86,7 +88,8 @@ class MediaSettings:
         ) * exact_frame_rate(self.fps)
         if self.fps <= 0 or per_segment.denominator != 1:
             raise ConfigError(
-                f"media.segment_seconds={self.segment_seconds} is not a whole number of frames at {self.fps} fps"
+                f"media.segment_seconds={self.segment_seconds} is not a whole number of frames at"
+                f" {self.fps} fps"
             )
         if not -1 <= self.b_frames <= 16:
             raise ConfigError(
@@ -125,9 +128,10 @@ class OriginSettings:
         "How many rewritten segments the emulator keeps in memory.", default=256
     )
     live: bool = setting(
-        "Encode every channel live with ffmpeg (test pattern and tone, the wall clock burned in) instead"
-        " of looping its rendered media: same numbering, window, PDT and cues; roughly a third of a CPU"
-        " core per channel at the default ladder. `origin-emulator serve --live` (and `rig up --live`) turn it on.",
+        "Encode every channel live with ffmpeg (test pattern and tone, the wall clock burned in)"
+        " instead of looping its rendered media: same numbering, window, PDT and cues; roughly a"
+        " third of a CPU core per channel at the default ladder. `origin-emulator serve --live`"
+        " (and `rig up --live`) turn it on.",
         default=False,
     )
 
@@ -172,19 +176,23 @@ class ChannelConfig:
             raise ConfigError(f"channel name {self.name!r}: use lower-case letters, digits and '-'")
         if self.cue_format not in CUE_FORMATS:
             raise ConfigError(
-                f"channel {self.name}: cue_format {self.cue_format!r} is not one of {', '.join(CUE_FORMATS)}"
+                f"channel {self.name}: cue_format {self.cue_format!r} is not one of"
+                f" {', '.join(CUE_FORMATS)}"
             )
         if self.cue_command not in CUE_COMMANDS:
             raise ConfigError(
-                f"channel {self.name}: cue_command {self.cue_command!r} is not one of {', '.join(CUE_COMMANDS)}"
+                f"channel {self.name}: cue_command {self.cue_command!r} is not one of"
+                f" {', '.join(CUE_COMMANDS)}"
             )
         if self.break_every < 0 or self.break_duration <= 0 or self.break_preroll < 0:
             raise ConfigError(
-                f"channel {self.name}: break_every ≥ 0, break_duration > 0 and break_preroll ≥ 0 are required"
+                f"channel {self.name}: break_every ≥ 0, break_duration > 0 and break_preroll ≥ 0"
+                " are required"
             )
         if self.break_every and self.break_duration + self.break_preroll >= self.break_every:
             raise ConfigError(
-                f"channel {self.name}: scheduled breaks ({self.break_duration} s + pre-roll) overlap every {self.break_every} s"
+                f"channel {self.name}: scheduled breaks ({self.break_duration} s + pre-roll)"
+                f" overlap every {self.break_every} s"
             )
         if self.discontinuity_every < 0:
             raise ConfigError(f"channel {self.name}: discontinuity_every must be ≥ 0")
@@ -210,7 +218,8 @@ class OriginConfig:
 def origin_sections(
     layers: Layers,
 ) -> tuple[OriginSettings, MediaSettings, tuple[ChannelConfig, ...]]:
-    """The origin's sections and channels, checked; the media cache defaults to <repo>/media/cache."""
+    """The origin's sections and channels, checked; the media cache defaults to
+    <repo>/media/cache."""
     origin = layers.section("origin", OriginSettings)
     media = layers.section("media", MediaSettings)
     tables = layers.data.get("channels", [])

@@ -1,4 +1,5 @@
-"""The live source's pure core: the ffmpeg command, its segment lists, and which segments to publish.
+"""The live source's pure core: the ffmpeg command, its segment lists, and which segments to
+publish.
 
 With `origin.live` each channel is encoded in real time by one ffmpeg process (test pattern and
 tone, the channel title, the wall clock and the segment number burned in; every rung of the
@@ -42,7 +43,8 @@ RUN_NAME = re.compile(r"run-(\d+)")
 
 
 def live_timeline(epoch: float, segment_seconds: float, window: int) -> Timeline:
-    """The live source's timeline: segment n starts at epoch + n × segment; n's first PTS as ffmpeg writes it."""
+    """The live source's timeline: segment n starts at epoch + n × segment; n's first PTS as ffmpeg
+    writes it."""
     return Timeline(
         epoch=epoch, durations=(segment_seconds,), first_pts=(LIVE_FIRST_PTS,), window=window
     )
@@ -57,7 +59,8 @@ def run_directory(out_dir: Path, start_number: int) -> Path:
 
 
 def live_caption(segment_seconds: float, start_number: int) -> str:
-    """drawtext text: the wall clock (UTC, when the frame is drawn) and the frame's segment number."""
+    """drawtext text: the wall clock (UTC, when the frame is drawn) and the frame's segment
+    number."""
     return (
         r"LIVE  %{gmtime\:%Y-%m-%d %H\\\:%M\\\:%S.%1N} UTC"
         rf"  seg %{{eif\:floor(t/{segment_seconds:g})+{start_number}\:d}}"
@@ -75,15 +78,16 @@ def live_argv(
     """The ffmpeg command of one live run: every rung into `run-<start>/<rung>/seg_<n>.ts` with the
     list `run-<start>/<rung>.csv`. Pure: builds the argument list only.
 
-    The graph is the loop render's (`origin_emulator.content.filter_graph`) paced to the wall clock, with the wall
-    clock burned in; encoding is the loop's (`encode_args`) with x264's zero-latency tuning (no
-    look-ahead, no B-frames). The segment muxer keeps one MPEG-TS muxer per rung (continuity
-    counters run on across segments; PAT/PMT start every segment) and flags the run's first packets
-    as a discontinuity.
+    The graph is the loop render's (`origin_emulator.content.filter_graph`) paced to the wall clock,
+    with the wall clock burned in; encoding is the loop's (`encode_args`) with x264's zero-latency
+    tuning (no look-ahead, no B-frames). The segment muxer keeps one MPEG-TS muxer per rung
+    (continuity counters run on across segments; PAT/PMT start every segment) and flags the run's
+    first packets as a discontinuity.
     """
     if start_number < 1:
         raise ValueError(
-            "a live run starts at segment 1 or later (segment 0's audio priming would shift its timestamps)"
+            "a live run starts at segment 1 or later (segment 0's audio priming would shift its"
+            " timestamps)"
         )
     recipe = ContentRecipe.for_channel(channel, media)
     seconds = f"{media.segment_seconds:g}"
@@ -104,7 +108,8 @@ def live_argv(
         argv += encode_args(recipe, i, tune="zerolatency")
         argv += [
             "-output_ts_offset", offset,
-            "-f", "segment", "-segment_time", seconds, "-segment_time_delta", f"{0.5 / media.fps:.6f}", "-segment_format", "mpegts",
+            "-f", "segment", "-segment_time", seconds,
+            "-segment_time_delta", f"{0.5 / media.fps:.6f}", "-segment_format", "mpegts",
             "-segment_format_options", "mpegts_flags=+initial_discontinuity",
             "-individual_header_trailer", "0", "-reset_timestamps", "0",
             "-segment_start_number", str(start_number),
@@ -198,7 +203,8 @@ def live_window(
 
 
 def expired(timeline: Timeline, n: int, now: float, margin: float) -> bool:
-    """Segment n may be deleted: it is past its R12 availability (`Timeline.available`) by `margin` s."""
+    """Segment n may be deleted: it is past its R12 availability (`Timeline.available`) by `margin`
+    s."""
     return (
         now
         > timeline.end(n + timeline.window)

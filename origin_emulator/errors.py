@@ -10,7 +10,8 @@ class OriginError(RigError):
 
 
 class CueError(OriginError, ValueError):
-    """A requested SCTE-35 cue cannot be encoded (a field out of range, a combination that makes no sense)."""
+    """A requested SCTE-35 cue cannot be encoded (a field out of range, a combination that makes no
+    sense)."""
 
 
 class MediaError(RigError):

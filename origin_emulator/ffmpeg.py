@@ -99,7 +99,8 @@ async def read_lines(stream: asyncio.StreamReader | None, on_line: Callable[[str
 
 
 async def stop_process(process: asyncio.subprocess.Process, grace: float = 5.0) -> None:
-    """Ask a child to stop (SIGTERM: ffmpeg finishes its files), kill it after `grace` s, reap it."""
+    """Ask a child to stop (SIGTERM: ffmpeg finishes its files), kill it after `grace` s, reap
+    it."""
     if process.returncode is None:
         try:
             process.terminate()

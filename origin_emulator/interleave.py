@@ -9,8 +9,8 @@ B-frames switches its sound about two pictures before the picture boundary (-80 
 without B-frames the sound switches at the first AAC frame that starts after the boundary.
 
 Two renders place the sound themselves, with `AudioLayout`:
-- the channel's loop (`origin_emulator.content`): the first AAC frame starts where ffmpeg's rule puts every
-  other boundary (`loop_layout`), so the loop's wrap has the same interleave as its other
+- the channel's loop (`origin_emulator.content`): the first AAC frame starts where ffmpeg's rule
+  puts every other boundary (`loop_layout`), so the loop's wrap has the same interleave as its other
   boundaries (else a splice at the wrap would be off by up to three AAC frames);
 - a conditioned ad or slate (`rig.conditioning`): its sound starts at the channel's interleave
   before (or after) its first picture and ends at it against its last picture (`ad_layout`),
@@ -77,7 +77,10 @@ class AudioLayout:
             if head > 0
             else ""
         )
-        return f"{lead}asetpts=N/SR/TB,apad,atrim=end_sample={self.input_samples},asetpts=N/SR/TB+({head})/SR/TB"
+        return (
+            f"{lead}asetpts=N/SR/TB,apad,atrim=end_sample={self.input_samples},"
+            f"asetpts=N/SR/TB+({head})/SR/TB"
+        )
 
 
 def loop_layout(loop_seconds: float, rate: int, fps: Fraction, delay_frames: int) -> AudioLayout:

@@ -73,7 +73,8 @@ class _Run:
 
 
 class LiveEncoding:
-    """What the encoder of one channel has written: complete segments by number, read from the lists."""
+    """What the encoder of one channel has written: complete segments by number, read from the
+    lists."""
 
     def __init__(self, directory: Path, rungs: tuple[str, ...], timeline: Timeline, fps: int):
         self.directory = directory
@@ -118,7 +119,8 @@ class LiveEncoding:
         return directory / rung / f"seg_{n}.ts" if directory is not None else None
 
     def refresh(self, now: float, margin: float) -> None:
-        """Read new list lines of every run, publish segments complete in every rung, delete expired files."""
+        """Read new list lines of every run, publish segments complete in every rung, delete expired
+        files."""
         for run in list(self.runs.values()):
             if not run.exhausted:
                 self._read(run)
@@ -165,7 +167,8 @@ class LiveEncoding:
 
 @dataclass
 class EncodedChannel(LiveChannel):
-    """A channel of the origin whose segments come from a live ffmpeg encoder (see the module doc)."""
+    """A channel of the origin whose segments come from a live ffmpeg encoder (see the module
+    doc)."""
 
     media_settings: MediaSettings = field(default_factory=MediaSettings)
     directory: Path = Path()
@@ -266,7 +269,8 @@ class EncodedChannel(LiveChannel):
                 return
 
     async def _run(self, argv: list[str], start: int, clock: Clock, stop: asyncio.Event) -> str:
-        """One run of ffmpeg until it exits, falls behind or `stop` is set; returns what happened."""
+        """One run of ffmpeg until it exits, falls behind or `stop` is set; returns what
+        happened."""
         process = await start_ffmpeg(argv, f"live encoder of {self.name}")
         self.stderr.clear()
 

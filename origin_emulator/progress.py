@@ -1,4 +1,5 @@
-"""Progress lines for long media jobs: a redrawn bar on a terminal, a line per quarter elsewhere (logs, CI)."""
+"""Progress lines for long media jobs: a redrawn bar on a terminal, a line per quarter elsewhere
+(logs, CI)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ LabelledProgress = Callable[[str, float, float], None]  # (label, seconds done, 
 
 
 def progress_printer(stream: TextIO | None = None) -> LabelledProgress:
-    """A callback `report(label, done, total)` that draws one bar per label (on stderr by default)."""
+    """A callback `report(label, done, total)` that draws one bar per label (on stderr by
+    default)."""
     stream = stream if stream is not None else sys.stderr
     interactive = stream.isatty()
     shown: dict[str, int] = {}

@@ -111,7 +111,8 @@ def check_request(duration: float, preroll: float) -> None:
         raise SpliceError(f"duration must be a positive number of seconds, got {duration!r}")
     if duration > MAX_DURATION:
         raise SpliceError(
-            f"duration {duration} s is longer than the {MAX_DURATION:.0f} s an origin break may last"
+            f"duration {duration} s is longer than the {MAX_DURATION:.0f} s an origin break may"
+            " last"
         )
     if (
         not (isinstance(preroll, (int, float)) and math.isfinite(preroll))

@@ -95,7 +95,8 @@ class Timeline:
         return range(max(0, last - self.window + 1), last + 1)
 
     def available(self, n: int, now: float) -> bool:
-        """R12: a segment is served from publication until (it left the window + its duration + window)."""
+        """R12: a segment is served from publication until (it left the window + its duration +
+        window)."""
         if n < 0 or n > self.last_published(now):
             return False
         left_window = self.end(n + self.window)

@@ -87,7 +87,8 @@ def choose(
 def map_variants(
     ladder: Sequence[Rung], renditions: Sequence[AdRendition], base_url: str
 ) -> tuple[tuple[int, str], ...]:
-    """For each rung of the channel, the ad rendition of the same name, else the nearest by bandwidth."""
+    """For each rung of the channel, the ad rendition of the same name, else the nearest by
+    bandwidth."""
     if not renditions:
         raise DecisionError("an ad without renditions cannot be placed")
     by_name = {r.rendition: r for r in renditions}
@@ -114,7 +115,8 @@ def build_pod(
         raise DecisionError(f"a break of {duration!r} seconds cannot be filled")
     if not slate:
         raise DecisionError(
-            f"no conditioned slate for channel {channel.slug} (ladder {channel.conditioning.key}); run `rig ads house`"
+            f"no conditioned slate for channel {channel.slug} (ladder {channel.conditioning.key});"
+            " run `rig ads house`"
         )
     unit = channel.segment_duration
     chosen = choose(creatives, duration, break_id, unit)
@@ -168,7 +170,8 @@ class HouseDecisions:
 
 
 class FallbackDecisions:
-    """Ask `primary` (e.g. a remote ad server) with a timeout; on timeout or error use `fallback`."""
+    """Ask `primary` (e.g. a remote ad server) with a timeout; on timeout or error use
+    `fallback`."""
 
     def __init__(self, primary: DecisionSource, fallback: DecisionSource, timeout: float = 0.5):
         self.primary = primary

@@ -1,4 +1,5 @@
-"""The demo page: an hls.js player of the rig's streams, served at `/demo/` (plain HTML + JS, no build step).
+"""The demo page: an hls.js player of the rig's streams, served at `/demo/` (plain HTML + JS, no
+build step).
 
 Routes added by `add_demo_routes(app)`:
   GET /demo            -> 302 to /demo/ (relative URLs in the page resolve under /demo/)
@@ -84,7 +85,8 @@ def add_demo_routes(app: web.Application, hlsjs: Path | None = None, prefix: str
         build = hlsjs if hlsjs is not None else find_hlsjs()
         if build is None or not build.is_file():
             raise web.HTTPNotFound(
-                reason="hls.js is not installed here (run `make setup` with npm on PATH); the page uses the CDN"
+                reason="hls.js is not installed here (run `make setup` with npm on PATH); the page"
+                " uses the CDN"
             )
         path = build if request.match_info["ext"] == "js" else build.with_name(build.name + ".map")
         if not path.is_file():

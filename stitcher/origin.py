@@ -42,7 +42,8 @@ class OriginTimeout(OriginUnavailable):
 
 
 async def fetch_bytes(session: aiohttp.ClientSession, url: str, timeout: float) -> bytes:
-    """GET `url` from the origin; OriginUnavailable (with the status it answered) or OriginTimeout."""
+    """GET `url` from the origin; OriginUnavailable (with the status it answered) or
+    OriginTimeout."""
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             if response.status != 200:
@@ -69,8 +70,8 @@ def parse_origin(text: str, url: str) -> MediaPlaylist | MasterPlaylist:
 async def origin_playlist(
     session: aiohttp.ClientSession, channel: Channel, timeout: float, media_url: str | None = None
 ) -> tuple[MediaPlaylist, str]:
-    """A fresh look at the origin: (media playlist, its URL). The lowest variant is enough for cues and
-    timing; pass the URL back in to skip the master next time. Raises OriginUnavailable."""
+    """A fresh look at the origin: (media playlist, its URL). The lowest variant is enough for cues
+    and timing; pass the URL back in to skip the master next time. Raises OriginUnavailable."""
     if media_url is None:
         master = parse_origin(
             await fetch_text(session, channel.origin_url, timeout), channel.origin_url

@@ -1,11 +1,13 @@
-"""Probe a live HLS origin for what ads must be conditioned to: ladder, segment duration, frame rate, audio.
+"""Probe a live HLS origin for what ads must be conditioned to: ladder, segment duration, frame
+rate, audio.
 
 `probe(url)` reads the master playlist (variants: bandwidth, resolution, codecs, frame rate),
 one variant's live media playlist (segment duration, which SCTE-35 cue formats it carries) and
 its newest segments (audio sample rate and channel layout, frame rate when the master does not
 say, and the interleave: where the sound switches against the picture at segment boundaries,
-which ads are conditioned to reproduce, `audio_offset`). Works on any live HLS origin with MPEG-TS segments, not only the emulator.
-`channel_from_content` describes an emulator channel from its rendered media without a probe.
+which ads are conditioned to reproduce, `audio_offset`). Works on any live HLS origin with MPEG-TS
+segments, not only the emulator. `channel_from_content` describes an emulator channel from its
+rendered media without a probe.
 
 Side effects: HTTP GETs (probe only).
 """
@@ -54,7 +56,8 @@ class ProbeResult:
     ] = ()  # s: where the sound switches against the picture, per boundary read
 
     def warnings(self) -> list[str]:
-        """What a viewer of this origin may notice whatever the stitcher does (printed by `rig channels add`)."""
+        """What a viewer of this origin may notice whatever the stitcher does (printed by
+        `rig channels add`)."""
         note = in_place_warning(self.segment_duration, self.audio_rate, self.boundary_offsets)
         return [note] if note else []
 
@@ -217,7 +220,8 @@ async def probe(
     )
 
 
-PROBED_SEGMENTS = 8  # the newest segments read: their boundaries give the interleave (every phase of 2 s at 48 kHz)
+# the newest segments read: their boundaries give the interleave (every phase of 2 s at 48 kHz)
+PROBED_SEGMENTS = 8
 
 
 def _newest_run(media: MediaPlaylist, count: int) -> list:
@@ -262,11 +266,13 @@ def in_place_warning(
         f"its sound switches up to {worst * 1000:.1f} ms from the picture at segment boundaries"
         if worst is not None
         else (
-            f"{segment_duration:g} s segments are not whole AAC frames at {audio_rate} Hz, so the sound switches up to one frame from the picture"
+            f"{segment_duration:g} s segments are not whole AAC frames at {audio_rate} Hz, so the"
+            " sound switches up to one frame from the picture"
         )
     )
     return (
-        f"{seen}; hls.js 1.7.4 appending SGAI interstitials in place (its default) stalls at a splice-in where"
-        f" that exceeds {HLSJS_IN_PLACE_TOLERANCE * 1000:g} ms. SSAI is not affected; segments of whole AAC frames and"
-        " pictures (1.92 s at 25 fps and 48 kHz), encoded without B-frames, avoid it (docs/splices.md)"
+        f"{seen}; hls.js 1.7.4 appending SGAI interstitials in place (its default) stalls at a"
+        f" splice-in where that exceeds {HLSJS_IN_PLACE_TOLERANCE * 1000:g} ms. SSAI is not"
+        " affected; segments of whole AAC frames and pictures (1.92 s at 25 fps and 48 kHz),"
+        " encoded without B-frames, avoid it (docs/splices.md)"
     )

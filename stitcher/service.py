@@ -113,7 +113,8 @@ class Slate:
     seconds: float | None  # length of the slate media (None: no slate conditioned)
 
     def item(self) -> PodItem:
-        """The filler slate as a pod item (item `len(pod.items)` of a break, as `breaks.Slot` counts)."""
+        """The filler slate as a pod item (item `len(pod.items)` of a break, as `breaks.Slot`
+        counts)."""
         return PodItem(SLATE_ID, "slate", self.seconds or 0.0, tuple(sorted(self.urls.items())))
 
 
@@ -142,7 +143,8 @@ class PlaylistService:
         self._rendered_at: dict[
             tuple[str, str, str], float
         ] = {}  # when each cached media render was made
-        # (channel, break instance, conditioned playlist URL) -> the playlist standing in ("" = origin)
+        # (channel, break instance, conditioned playlist URL) -> the playlist standing in ("" =
+        # origin)
         self._stand_ins: dict[tuple[str, str, str], str] = {}
         self._channels: dict[str, tuple[float, Channel]] = {}
         self._slates: dict[str, tuple[float, Slate]] = {}
@@ -167,11 +169,13 @@ class PlaylistService:
             if rung.name == name and rung.uri:
                 return rung
         raise NotFound(
-            f"channel {channel.slug} has no variant {name!r} (variants: {', '.join(r.name for r in channel.ladder)})"
+            f"channel {channel.slug} has no variant {name!r} (variants:"
+            f" {', '.join(r.name for r in channel.ladder)})"
         )
 
     async def slate(self, channel: Channel) -> Slate:
-        """The channel's conditioned slate: playlist URL per rung bandwidth, and its media length."""
+        """The channel's conditioned slate: playlist URL per rung bandwidth, and its media
+        length."""
         now = self.clock.now()
         cached = self._slates.get(channel.slug)
         if cached is not None and now - cached[0] < CATALOG_TTL:
@@ -194,7 +198,8 @@ class PlaylistService:
         return 1.5 * max(1, math.ceil(channel.segment_duration - 1e-9))
 
     async def master(self, slug: str, mode: str, query: str = "") -> Rendered:
-        """The channel's master in `mode`; `query` (a player's session) is carried on to the variants."""
+        """The channel's master in `mode`; `query` (a player's session) is carried on to the
+        variants."""
         channel = await self.channel(slug)
         got = await self.origin.get(channel.origin_url, self.stale_limit(channel) * 10)
         if query:  # one player's copy: not worth caching
@@ -210,7 +215,8 @@ class PlaylistService:
         )
 
     async def media(self, slug: str, variant: str, mode: str) -> Rendered:
-        """The media playlist; concurrent requests for the same one share one pass (single flight)."""
+        """The media playlist; concurrent requests for the same one share one pass (single
+        flight)."""
         if (slug, variant, mode) in self._flights:
             self.metrics.cache_hits.labels("flight").inc()
         return await single_flight(
@@ -267,7 +273,8 @@ class PlaylistService:
                     self._stand_ins[(slug, record.entry, ad_url)] = stand_in
                     self.metrics.errors.labels("ad_playlist_stand_in").inc()
                     log.error(
-                        "break %s on %s: %s cannot be read; its slots of this variant get %s until the break has left the window",
+                        "break %s on %s: %s cannot be read; its slots of this variant get %s until"
+                        " the break has left the window",
                         record.event_id,
                         slug,
                         ad_url,
@@ -298,14 +305,15 @@ class PlaylistService:
 
     @staticmethod
     def _urls(record: BreakRecord, bandwidth: int, slate: dict[int, str]) -> set[str]:
-        """The conditioned playlists `record` needs for one variant (its items', and the filler slate)."""
+        """The conditioned playlists `record` needs for one variant (its items', and the filler
+        slate)."""
         return {
             url for item in record.pod.items for bw, url in item.variants if bw == bandwidth
         } | {slate.get(bandwidth, "")} - {""}
 
     def _prefetch(self, slug: str, records: Sequence[BreakRecord], slate: Slate) -> None:
-        """Every variant's playlists of the breaks not over yet, fetched in the background; stand-ins of
-        breaks no longer in the view are forgotten."""
+        """Every variant's playlists of the breaks not over yet, fetched in the background;
+        stand-ins of breaks no longer in the view are forgotten."""
         now = self.clock.now()
         for url in slate.urls.values():
             self.vods.pin(url)
@@ -323,8 +331,9 @@ class PlaylistService:
     async def vod_media(
         self, records: Sequence[BreakRecord], bandwidth: int, slate: dict[int, str]
     ) -> tuple[dict[str, VodMedia], list[tuple[BreakRecord, str]]]:
-        """The conditioned playlists the breaks in the window need for one variant, and the (break, URL)
-        pairs whose playlist cannot be read now or does not exist (the caller gives those a stand-in)."""
+        """The conditioned playlists the breaks in the window need for one variant, and the (break,
+        URL) pairs whose playlist cannot be read now or does not exist (the caller gives those a
+        stand-in)."""
         urls = sorted(
             set().union(*(self._urls(r, bandwidth, slate) for r in records))
             | ({slate[bandwidth]} if slate.get(bandwidth) else set())

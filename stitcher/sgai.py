@@ -19,13 +19,13 @@ nothing per viewer in the playlist (T5); only the asset list may depend on the r
   hls.js drops an interstitial whose DATERANGE leaves the playlist and kills its playback if it is
   playing (`InterstitialsSchedule.parseInterstitialDateRanges` keeps only the IDs of the reloaded
   playlist's DATERANGEs, "removed while playing" in `InterstitialsController.onScheduleUpdate`),
-  and a break is usually longer than the window. X-ASSET-LIST is relative (`breaks/{id}/assets.json?...`): hls.js
-  resolves it against the media playlist URL (`getInterstitialUrl(uri, sessionId, baseUrl)` in
-  `loader/interstitial-event.ts`, baseUrl = `details.url`), so the bytes do not depend on the Host.
-  X-RESUME-OFFSET = X-PLAYOUT-LIMIT = DURATION: the viewer rejoins live at constant latency (I4);
-  with the offset equal to the duration and X-SNAP="OUT,IN" hls.js appends the assets in place
-  (`InterstitialEvent.appendInPlace`), and the playout limit stops a cut asset at the break's end
-  (`HlsAssetPlayer.checkPlayout`).
+  and a break is usually longer than the window. X-ASSET-LIST is relative
+  (`breaks/{id}/assets.json?...`): hls.js resolves it against the media playlist URL
+  (`getInterstitialUrl(uri, sessionId, baseUrl)` in `loader/interstitial-event.ts`, baseUrl =
+  `details.url`), so the bytes do not depend on the Host. X-RESUME-OFFSET = X-PLAYOUT-LIMIT =
+  DURATION: the viewer rejoins live at constant latency (I4); with the offset equal to the duration
+  and X-SNAP="OUT,IN" hls.js appends the assets in place (`InterstitialEvent.appendInPlace`), and
+  the playout limit stops a cut asset at the break's end (`HlsAssetPlayer.checkPlayout`).
 - `asset_list`: the `{"ASSETS": [...]}` answer; see its docstring for `_HLS_start_offset`.
 - `item_master`: a multivariant playlist per pod item, so hls.js does ABR inside an asset.
 
@@ -97,11 +97,15 @@ def interstitial_duration(record: BreakRecord, segment_duration: float) -> float
 def asset_list_uri(record: BreakRecord) -> str:
     """X-ASSET-LIST, relative to the media playlist (`/sgai/{channel}/{variant}.m3u8`)."""
     event = url_quote(record.event_id, safe="")
-    return f"breaks/{event}/assets.json?_HLS_interstitial_id={url_quote(interstitial_id(record), safe='')}"
+    return (
+        f"breaks/{event}/assets.json"
+        f"?_HLS_interstitial_id={url_quote(interstitial_id(record), safe='')}"
+    )
 
 
 def daterange(record: BreakRecord, segment_duration: float) -> Tag:
-    """The interstitial's EXT-X-DATERANGE, attributes in a fixed order, numbers with fixed decimals."""
+    """The interstitial's EXT-X-DATERANGE, attributes in a fixed order, numbers with fixed
+    decimals."""
     duration = format_decimal(interstitial_duration(record, segment_duration))
     attributes = AttributeList.of(
         ("ID", quote(interstitial_id(record))),
@@ -238,7 +242,8 @@ def asset_list(
     would play the wrong ad at the wrong time or abandon the break ("no longer within playback
     range"); the JSON has no field to say that assets were left out. An offset at or past the end
     leaves nothing to play: empty ASSETS, which hls.js answers by resuming the primary content
-    (I10). A non-numeric, negative or infinite offset (a number or the query's text) is an `SgaiError`.
+    (I10). A non-numeric, negative or infinite offset (a number or the query's text) is an
+    `SgaiError`.
     """
     if record.cancelled:
         raise NoInterstitial(f"break {record.event_id} was cancelled: it has no interstitial")
@@ -250,7 +255,8 @@ def asset_list(
             offset = math.nan
         if not (math.isfinite(offset) and offset >= 0):
             raise SgaiError(
-                f"_HLS_start_offset={start_offset!r} is not a finite, non-negative number of seconds"
+                f"_HLS_start_offset={start_offset!r} is not a finite, non-negative number of"
+                " seconds"
             )
         if round(offset * 1000) >= total:
             return {"ASSETS": []}

@@ -29,10 +29,10 @@ Every segment that carries a DISCONTINUITY carries a PROGRAM-DATE-TIME (R14, P1)
 
 Ad media that cannot be read. The tags and the numbers depend on the break records and the ledger
 alone, never on which conditioned playlists the shell could fetch. A pod item whose playlist the
-shell does not have is given a stand-in (`stand_ins`, keyed by (event id, playlist URL)): the slate's
-playlist, or "" for the origin's own segment; either way its slots keep their tags and numbers. The
-shell keeps a stand-in for as long as the break can be in a window (docs/faults.md), so a slot never
-changes its URI once served by that replica.
+shell does not have is given a stand-in (`stand_ins`, keyed by (event id, playlist URL)): the
+slate's playlist, or "" for the origin's own segment; either way its slots keep their tags and
+numbers. The shell keeps a stand-in for as long as the break can be in a window (docs/faults.md), so
+a slot never changes its URI once served by that replica.
 
 Side effects: none.
 """
@@ -50,7 +50,8 @@ from stitcher.playlist import MediaPlaylist, Segment
 
 
 class SsaiError(RigError):
-    """An origin playlist that cannot be stitched (no PROGRAM-DATE-TIME, a conditioned playlist missing)."""
+    """An origin playlist that cannot be stitched (no PROGRAM-DATE-TIME, a conditioned playlist
+    missing)."""
 
     status = 502
     summary = "the origin playlist cannot be stitched"

@@ -1,13 +1,18 @@
 """The stitcher's playlist routes (aiohttp handlers): parse the request, ask the service, respond.
 
-  GET /{mode}/{channel}/master.m3u8                       the origin's ladder, variants in the same mode
-  GET /{mode}/{channel}/{variant}.m3u8                    the media playlist (mode: ssai, sgai, passthrough)
-  GET /ssai/{channel}/{variant}/resume.ts?src=URL         the origin segment a break returns to, its first
-                                                          packets flagged as a discontinuity (immutable)
-  GET /sgai/{channel}/breaks/{eventId}/assets.json        HLS Interstitials asset list (honours _HLS_start_offset)
-  GET /sgai/{channel}/breaks/{eventId}/items/{k}.m3u8     the multivariant playlist of pod item k (an asset)
-  GET /v1/channels                                        the channels, their variants and mode URLs
-  GET /v1/sessions                                        the players served lately and where they are
+  GET /{mode}/{channel}/master.m3u8                    the origin's ladder, variants in the same
+                                                       mode
+  GET /{mode}/{channel}/{variant}.m3u8                 the media playlist (mode: ssai, sgai,
+                                                       passthrough)
+  GET /ssai/{channel}/{variant}/resume.ts?src=URL      the origin segment a break returns to, its
+                                                       first packets flagged as a discontinuity
+                                                       (immutable)
+  GET /sgai/{channel}/breaks/{eventId}/assets.json     HLS Interstitials asset list (honours
+                                                       _HLS_start_offset)
+  GET /sgai/{channel}/breaks/{eventId}/items/{k}.m3u8  the multivariant playlist of pod item k (an
+                                                       asset)
+  GET /v1/channels                                     the channels, their variants and mode URLs
+  GET /v1/sessions                                     the players served lately and where they are
 
 A master requested with `?session=ID` carries the session on to its variant URIs, so the sessions
 view (`stitcher.sessions`) knows the player; without one a player is its address and User-Agent.
@@ -41,7 +46,8 @@ SEGMENT_MAX_AGE = 86_400  # a flagged copy of an origin segment never changes
 
 
 def max_age(target_duration: int) -> int:
-    """Whole seconds, at most half the target duration (a cached copy is never older than a reload)."""
+    """Whole seconds, at most half the target duration (a cached copy is never older than a
+    reload)."""
     return max(0, int(target_duration // 2))
 
 
@@ -94,7 +100,8 @@ async def media(request: web.Request) -> web.Response:
 
 
 async def sessions(request: web.Request) -> web.Response:
-    """The players this stitcher served lately, with their estimated positions (`stitcher.sessions`)."""
+    """The players this stitcher served lately, with their estimated positions
+    (`stitcher.sessions`)."""
     return web.json_response(
         {"sessions": request.app[SESSIONS].snapshot(request.app[SERVICE].clock.now())}
     )
@@ -131,7 +138,8 @@ async def channels(request: web.Request) -> web.Response:
 
 
 async def _record(request: web.Request):
-    """The break named in the path (and by `_HLS_interstitial_id`, when given: event ids come back)."""
+    """The break named in the path (and by `_HLS_interstitial_id`, when given: event ids come
+    back)."""
     service = request.app[SERVICE]
     channel, view = await service.view(request.match_info["channel"])
     event, wanted = request.match_info["event"], request.query.get("_HLS_interstitial_id")

@@ -1,5 +1,6 @@
-"""Shared fixtures: a small rig configuration, its rendered media (built once, cached), live channels,
-and a KV store of each backend (`kv`, `kv_url`: every test using them runs on SQLite and on Redis).
+"""Shared fixtures: a small rig configuration, its rendered media (built once, cached), live
+channels, and a KV store of each backend (`kv`, `kv_url`: every test using them runs on SQLite and
+on Redis).
 
 Redis runs as one private `redis-server` per session (rig.redis_server), each test on a freshly
 flushed database. Without the binary the Redis tests are skipped with a reason - except in CI
@@ -56,7 +57,8 @@ def clock(small_settings) -> FakeClock:
 
 @pytest.fixture
 def make_channel(small_settings, small_content):
-    """Build a LiveChannel over the small media with config overrides: make_channel(cue_format=...)."""
+    """Build a LiveChannel over the small media with config overrides:
+    make_channel(cue_format=...)."""
     import dataclasses
 
     def make(book: SpliceBook | None = None, window: int | None = None, **overrides) -> LiveChannel:
@@ -121,7 +123,8 @@ def require(
 
 
 def stock(catalog: Catalog, channel) -> None:
-    """House ads and slate rows for the channel's ladder (the conditioning itself is tested in test_ads)."""
+    """House ads and slate rows for the channel's ladder (the conditioning itself is tested in
+    test_ads)."""
     key = channel.conditioning.key
     for ad_id, seconds in (("house-1", 4.0), ("house-2", 6.0), ("slate", 10.0)):
         renditions = [
@@ -141,7 +144,8 @@ def stock(catalog: Catalog, channel) -> None:
 
 @pytest.fixture
 async def rig(aiohttp_server, make_channel, clock, kv, tmp_path, small_settings, small_content):
-    """A stack on the fake clock: origin app (news), catalog with stocked ads, KV ledger, monitor."""
+    """A stack on the fake clock: origin app (news), catalog with stocked ads, KV ledger,
+    monitor."""
     origin = make_channel(break_every=0)
     server = await aiohttp_server(create_origin({"news": origin}, clock))
     catalog = Catalog(tmp_path / "channels.db")
@@ -165,7 +169,8 @@ async def rig(aiohttp_server, make_channel, clock, kv, tmp_path, small_settings,
 async def stack(
     aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content
 ):
-    """The whole stitcher stack on loopback on the fake clock (tests/stitcher_stack.py), over `kv`."""
+    """The whole stitcher stack on loopback on the fake clock (tests/stitcher_stack.py), over
+    `kv`."""
     from tests.stitcher_stack import make_stack
 
     s = await make_stack(

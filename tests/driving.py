@@ -1,5 +1,5 @@
-"""Driving tests through live stream: a FakeClock through concurrent tasks without real sleeping, and
-random QA cues at the origin emulator."""
+"""Driving tests through live stream: a FakeClock through concurrent tasks without real sleeping,
+and random QA cues at the origin emulator."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ T = TypeVar("T")
 async def drive(
     clock: FakeClock, coroutine: Coroutine[Any, Any, T], sleepers: int, step: float = 0.25
 ) -> T:
-    """Run `coroutine` to completion, advancing the clock by `step` whenever `sleepers` tasks wait on it.
+    """Run `coroutine` to completion, advancing the clock by `step` whenever `sleepers` tasks wait
+    on it.
 
     Fake time never passes while a task is busy (e.g. in the middle of an HTTP exchange), so a
-    run of tens of minutes of stream takes about a second and behaves as if every request were instant.
+    run of tens of minutes of stream takes about a second and behaves as if every request were
+    instant.
     """
     task = asyncio.ensure_future(coroutine)
     loops = 0

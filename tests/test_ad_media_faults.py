@@ -101,9 +101,9 @@ async def test_an_unreadable_ad_playlist_changes_no_number_and_fails_no_request(
     small_content,
 ):
     """The outage starts before the break is recorded and ends `until` seconds after its first slot
-    starts (the origin publishes it 2 s later): short, the variant answers its last good output meanwhile and then plays the ads; long,
-    the item's slots of that variant get the slate and keep it after recovery. Either way every
-    segment keeps its URI and number, and no request fails."""
+    starts (the origin publishes it 2 s later): short, the variant answers its last good output
+    meanwhile and then plays the ads; long, the item's slots of that variant get the slate and keep
+    it after recovery. Either way every segment keeps its URI and number, and no request fails."""
     outage = Outage(rung, how)
     stack = await make_stack(
         aiohttp_server,

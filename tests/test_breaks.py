@@ -1,4 +1,5 @@
-"""The break ledger: placing breaks on the origin's grid, atomic writes, and "only the future changes"."""
+"""The break ledger: placing breaks on the origin's grid, atomic writes, and "only the future
+changes"."""
 
 from __future__ import annotations
 
@@ -129,8 +130,8 @@ def test_shorten_and_cancel(make_channel, clock):
 
 
 def test_the_interstitial_end_is_fixed_once_it_may_have_been_served(make_channel, clock):
-    """SGAI announces [adStart, interstitialEnd) from the first segment published after the break was
-    recorded (stitcher.sgai): an early return moves the end only until that segment is out."""
+    """SGAI announces [adStart, interstitialEnd) from the first segment published after the break
+    was recorded (stitcher.sgai): an early return moves the end only until that segment is out."""
     origin = make_channel(break_every=0)
     tl = origin.timeline
     start = tl.start(tl.in_production(clock.now()) + 4)
@@ -159,8 +160,8 @@ def test_the_interstitial_end_is_fixed_once_it_may_have_been_served(make_channel
 
 
 def test_records_without_an_interstitial_end_still_read_and_compare(make_channel, clock):
-    """Records written before the field existed: the interstitial ends at endTime, and the stored JSON
-    round-trips byte for byte (the ledger's compare-and-set compares it)."""
+    """Records written before the field existed: the interstitial ends at endTime, and the stored
+    JSON round-trips byte for byte (the ledger's compare-and-set compares it)."""
     origin = make_channel(break_every=0)
     tl = origin.timeline
     start = tl.start(tl.in_production(clock.now()) + 4)
@@ -354,7 +355,7 @@ async def test_update_is_compare_and_set(kv, make_channel, clock):
     assert await ledger.get("news", "1") == shortened
 
 
-# --------------------------------------------------------------------------- property: only the future changes
+# ---------------------------------------------------------------- property: only the future changes
 
 
 def published_view(origin, records, ledger: Ledger, now: float) -> dict[int, tuple]:
@@ -376,7 +377,8 @@ def published_view(origin, records, ledger: Ledger, now: float) -> dict[int, tup
 )
 @given(st.integers(min_value=0, max_value=2**32), st.sampled_from(["sqlite"]))
 def test_the_ledger_never_changes_a_published_slot(make_channel, small_settings, seed, backend):
-    """Random cues (pre-rolls, late detections, duplicates), cancels and early returns over an hour."""
+    """Random cues (pre-rolls, late detections, duplicates), cancels and early returns over an
+    hour."""
     rng = random.Random(seed)
     origin = make_channel(break_every=0)
     clock = FakeClock(small_settings.origin.epoch + 86_400.5)
@@ -431,9 +433,13 @@ def test_the_ledger_never_changes_a_published_slot(make_channel, small_settings,
                             f"segment {n} changed after it was published"
                         )
                     newest_end = Grid.of(origin.media("hi", now), D).newest_end
-                    for record in records:  # SGAI: an announced interstitial (its announcing segment is out) never changes (T4) but may be withdrawn
+                    # SGAI: an announced interstitial (its announcing segment is out) never changes
+                    # (T4) but may be withdrawn
+                    for record in records:
                         if newest_end > record.created:
-                            if record.cancelled:  # withdrawn before any of its slots was published (hls.js drops a future one)
+                            # withdrawn before any of its slots was published (hls.js drops a future
+                            # one)
+                            if record.cancelled:
                                 if (
                                     record.entry not in withdrawn
                                 ):  # seen in the step that cancelled it

@@ -1,4 +1,5 @@
-"""Real-browser tests: the demo page (stitcher/demo.py) in headless Chromium plays the rig's streams with hls.js.
+"""Real-browser tests: the demo page (stitcher/demo.py) in headless Chromium plays the rig's streams
+with hls.js.
 
 Debian's `chromium` driven by Playwright for Python through `executable_path` (Playwright's own
 browser download is never used). The page is served by a small aiohttp server of the test's own
@@ -10,9 +11,9 @@ x264 preset and no B-frames, so every boundary cuts sound and picture at the sam
 `make run` (docs/splices.md, "Segment duration and B-frames").
 
 The page runs hls.js with its defaults (interstitialAppendInPlace included), as any site would,
-and each test plays three breaks (7, 6 and 7 segments: the house ad then slate, the ad alone, and again)
-with content between them. At every splice hls.js must notice nothing: no bufferStalledError, no
-bufferSeekOverHole, no INTERSTITIAL_ASSET_ERROR, no `waiting` of the video element once it has
+and each test plays three breaks (7, 6 and 7 segments: the house ad then slate, the ad alone, and
+again) with content between them. At every splice hls.js must notice nothing: no bufferStalledError,
+no bufferSeekOverHole, no INTERSTITIAL_ASSET_ERROR, no `waiting` of the video element once it has
 played, currentTime never standing still for a segment's time (sampled every 0.5 s), no fatal
 error, no levelParsingError. The counts of every hls.js error (by player, type and details) and of
 `waiting` are printed, fail or pass.
@@ -104,7 +105,8 @@ def chromium():
     except ImportError:
         require(
             False,
-            "Playwright for Python is not installed (pip install -e '.[test]'): browser tests not run",
+            "Playwright for Python is not installed (pip install -e '.[test]'): browser tests not"
+            " run",
         )
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
@@ -117,7 +119,8 @@ def hlsjs() -> Path:
     build = find_hlsjs()
     require(
         build is not None,
-        f"the hls.js build ({HLSJS_RELATIVE}) is missing (run `make setup` with npm on PATH): browser tests not run",
+        f"the hls.js build ({HLSJS_RELATIVE}) is missing (run `make setup` with npm on PATH):"
+        " browser tests not run",
     )
     return build
 
@@ -166,8 +169,8 @@ def demo(hlsjs):
 
 @pytest.fixture(scope="module")
 def browser_rig(tmp_path_factory, small_content, chromium, hlsjs):
-    """`rig up --headless` on free ports with the small config minus its scheduled break (one house ad),
-    in the shipped media shape.
+    """`rig up --headless` on free ports with the small config minus its scheduled break (one house
+    ad), in the shipped media shape.
     Requests the browser fixtures first, so a machine without them skips before starting the rig."""
     config = small_config_without_scheduled_breaks(
         tmp_path_factory.mktemp("browser-config"), SEGMENT
@@ -198,13 +201,15 @@ SAMPLE = """() => ({
   currentTime: document.getElementById('video').currentTime,
   paused: document.getElementById('video').paused,
   readyState: document.getElementById('video').readyState,
-  playingAd: window.rigDemo.playingAd, latency: window.rigDemo.latency, playingDate: window.rigDemo.playingDate,
+  playingAd: window.rigDemo.playingAd, latency: window.rigDemo.latency,\
+ playingDate: window.rigDemo.playingDate,
   fatal: window.rigDemo.fatal,
 })"""
 
 PROGRESS = """() => ({
   fragments: window.rigDemo.fragments, latency: window.rigDemo.latency,
-  started: window.rigDemo.interstitialsStarted.map(e => e.id), ended: window.rigDemo.interstitialsEnded,
+  started: window.rigDemo.interstitialsStarted.map(e => e.id),\
+ ended: window.rigDemo.interstitialsEnded,
 })"""
 
 
@@ -241,7 +246,8 @@ def breaks_played(mode: str, progress: dict, records: list[dict], idents: dict[s
 
 
 def interstitial_tag(api: str, event: str) -> tuple[str | None, str]:
-    """The break's interstitial DATERANGE ID in the SGAI playlist now (None: not there), and the playlist."""
+    """The break's interstitial DATERANGE ID in the SGAI playlist now (None: not there), and the
+    playlist."""
     body = fetch(f"{api}/sgai/news/hi.m3u8")[1]
     for line in body.splitlines():
         if (
@@ -302,7 +308,8 @@ def watch_breaks(
         longest = max(longest, time.monotonic() - last_change)
     demo = page.evaluate("() => window.rigDemo")
     config = page.evaluate(
-        "() => window.rigDemoHls ? {interstitialAppendInPlace: window.rigDemoHls.config.interstitialAppendInPlace} : null"
+        "() => window.rigDemoHls ? {interstitialAppendInPlace:"
+        " window.rigDemoHls.config.interstitialAppendInPlace} : null"
     )
     defaults = page.evaluate(
         "() => ({interstitialAppendInPlace: window.Hls.DefaultConfig.interstitialAppendInPlace})"
@@ -355,12 +362,13 @@ def watch_breaks(
 def splice_in_timing(figures: dict) -> list[dict]:
     """For each break, where the sound of the content segments just before it ends against their
     picture (ms, + = after), as hls.js buffered them. hls.js 1.7.4 moves an in-place interstitial's
-    buffering on only when the primary's buffered end (the earlier of the two tracks) + 10 ms reaches
-    the interstitial's start, estimated at the last reload from the segment two before the break
-    (start of the last one = end of that one, the later of the two tracks; an estimate is replaced
-    only when it moves by more than 5 ms), and never looks again before playback stalls
+    buffering on only when the primary's buffered end (the earlier of the two tracks) + 10 ms
+    reaches the interstitial's start, estimated at the last reload from the segment two before the
+    break (start of the last one = end of that one, the later of the two tracks; an estimate is
+    replaced only when it moves by more than 5 ms), and never looks again before playback stalls
     (`InterstitialsController.updateBufferedPos`). `hlsjsWaits`: that check misses (approximately:
-    from the three segments before), so playback stalls at the splice for ~0.05 s or jumps a hole."""
+    from the three segments before), so playback stalls at the splice for ~0.05 s or jumps a
+    hole."""
     by_pdt = {
         b["programDateTime"]: b
         for b in figures.get("primaryBuffered", [])
@@ -443,8 +451,8 @@ def report(figures: dict, tmp_path: Path) -> None:
     brief["assetFragments"] = [f"sn={f['sn']} {f['url']}" for f in figures["assetFragments"]]
     print(f"\n=== browser {figures['mode']} figures ({path}) ===\n" + json.dumps(brief, indent=1))
     print(
-        f"=== hls.js {figures['hlsVersion']} event counts, {figures['mode']}, {len(figures['breaks'])} breaks ===\n"
-        + json.dumps(figures["counts"], indent=1)
+        f"=== hls.js {figures['hlsVersion']} event counts, {figures['mode']},"
+        f" {len(figures['breaks'])} breaks ===\n" + json.dumps(figures["counts"], indent=1)
     )
 
 
@@ -470,7 +478,8 @@ MSE = """() => ({
 
 
 def play_through_breaks(chromium, demo: str, api: str, tmp_path: Path, mode: str) -> dict:
-    """Post the breaks, open the page before the first, watch it through the last; checks common to both modes."""
+    """Post the breaks, open the page before the first, watch it through the last; checks common to
+    both modes."""
     records = post_breaks(api)
     started = time.monotonic()
     console: list[str] = []
@@ -624,7 +633,8 @@ def test_page_falls_back_to_the_cdn_build(chromium, hlsjs, tmp_path):
             "() => window.rigDemo && (window.rigDemo.ready || window.rigDemo.fatal)", timeout=15_000
         )
         state = page.evaluate(
-            "() => ({source: window.rigDemo.hlsSource, version: window.rigDemo.hlsVersion, mode: window.rigDemo.mode, channel: window.rigDemo.channel})"
+            "() => ({source: window.rigDemo.hlsSource, version: window.rigDemo.hlsVersion, mode:"
+            " window.rigDemo.mode, channel: window.rigDemo.channel})"
         )
         page.close()
     finally:

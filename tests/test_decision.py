@@ -1,4 +1,5 @@
-"""Ad decisions: whole ads that fit, no repeats, deterministic per break, rotating, slate for the rest."""
+"""Ad decisions: whole ads that fit, no repeats, deterministic per break, rotating, slate for the
+rest."""
 
 from __future__ import annotations
 

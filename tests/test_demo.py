@@ -1,4 +1,5 @@
-"""The demo page's routes (stitcher/demo.py) and its pinned hls.js version; the page itself plays in tests/test_browser.py."""
+"""The demo page's routes (stitcher/demo.py) and its pinned hls.js version; the page itself plays in
+tests/test_browser.py."""
 
 from __future__ import annotations
 
@@ -80,8 +81,8 @@ def test_one_pinned_hlsjs_version_with_interstitials():
 
 
 async def test_mounted_on_the_stitcher_app(aiohttp_client, tmp_path):
-    """Mounted on the stitcher app (as `add_demo_routes(app)` in create_app), its middleware applies:
-    CORS on every answer, JSON 404 for a missing hls.js build."""
+    """Mounted on the stitcher app (as `add_demo_routes(app)` in create_app), its middleware
+    applies: CORS on every answer, JSON 404 for a missing hls.js build."""
     from stitcher.app import create_app
     from stitcher.catalog import Catalog
     from stitcher.clock import FakeClock

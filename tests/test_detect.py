@@ -1,4 +1,5 @@
-"""`stitcher.detect`: breaks found in real-looking playlists, edge cases, and the origin emulator's output."""
+"""`stitcher.detect`: breaks found in real-looking playlists, edge cases, and the origin emulator's
+output."""
 
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ def test_elemental_oatcls():
 
 
 def test_cue_out_cont_elapsed_is_the_same_break_as_the_elemental_start():
-    """The same Elemental break seen 3 minutes later (only CONT tags, then CUE-IN): same id, same start."""
+    """The same Elemental break seen 3 minutes later (only CONT tags, then CUE-IN): same id, same
+    start."""
     result = detect(load(PLAYLISTS / "cue_out_cont_elapsed.m3u8"))
     assert result.problems == ()
     b = only(list(result.breaks))
@@ -174,7 +176,7 @@ def test_every_fixture_is_read_without_crashing():
             )
 
 
-# --------------------------------------------------------------------------- edge cases (tests/resources/detect)
+# -------------------------------------------------------------- edge cases (tests/resources/detect)
 
 
 def test_cold_start_mid_break_cue_out():
@@ -238,7 +240,8 @@ def test_cancel_without_its_out_range_falls_back_to_the_event_id():
     )
     b = only(breaks(without_out))
     assert b.break_id == "scte35-173781" and b.cancelled
-    # folding an earlier reload that had the OUT range with this one finds the cancelled break by event id
+    # folding an earlier reload that had the OUT range with this one finds the cancelled break by
+    # event id
     earlier = [s for s in signals(playlist) if s.kind == "out"]
     folded = only(fold(earlier + signals(without_out)))
     assert folded.break_id == "splice-173781" and folded.cancelled and folded.duration == 60.0
@@ -389,7 +392,7 @@ def test_any_mix_of_cue_tags_never_crashes(placed, with_pdt):
         assert result.signals == () and result.problems
 
 
-# --------------------------------------------------------------------------- the origin emulator's output
+# --------------------------------------------------------------------- the origin emulator's output
 
 
 def expected_break(channel, splice: Splice, now: float) -> dict | None:
@@ -474,7 +477,8 @@ def check_window(channel, splice: Splice, now: float, seen_ids: set[str]) -> Det
 
 
 def sweep(channel, clock, splice: Splice, until: float, step: float = 1.0, action=None):
-    """Step the clock to `until`, checking every window; `action(now, splice)` may change the splice.
+    """Step the clock to `until`, checking every window; `action(now, splice)` may change the
+    splice.
 
     Returns the break ids seen, the final splice, and (window, break or None) per step.
     """
@@ -589,7 +593,8 @@ def test_origin_cancel_before_anything_was_published(make_channel, clock, fmt):
 
 @pytest.mark.parametrize("fmt, command", FORMATS_X_COMMANDS)
 def test_origin_late_joiner(make_channel, clock, fmt, command):
-    """A first look in the middle of a long break: same id and timing as a viewer who saw the start."""
+    """A first look in the middle of a long break: same id and timing as a viewer who saw the
+    start."""
     early = make_channel(break_every=0)
     splice = early.post_splice(clock.now(), 40, 2, fmt, command)
     tl = early.timeline

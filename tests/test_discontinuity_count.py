@@ -20,7 +20,8 @@ T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 
 def window(first: int, count: int, tags: dict[int, int], sequence: int) -> MediaPlaylist:
-    """A live window of 2 s segments `first..first+count-1`; `tags`: MSN -> DISCONTINUITY tags before it."""
+    """A live window of 2 s segments `first..first+count-1`; `tags`: MSN -> DISCONTINUITY tags
+    before it."""
     return MediaPlaylist(
         target_duration=2,
         media_sequence=first,
@@ -40,10 +41,13 @@ def window(first: int, count: int, tags: dict[int, int], sequence: int) -> Media
 
 def test_repeated_tags_are_counted_rendered_and_numbered() -> None:
     text = (
-        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:10\n#EXT-X-DISCONTINUITY-SEQUENCE:4\n"
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:10\n"
+        "#EXT-X-DISCONTINUITY-SEQUENCE:4\n"
         "#EXTINF:2.000,\na.ts\n"
-        "#EXT-X-DISCONTINUITY\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:02.000Z\n#EXTINF:2.000,\nb.ts\n"
-        "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:04.000Z\n#EXTINF:2.000,\nc.ts\n"
+        "#EXT-X-DISCONTINUITY\n#EXT-X-DISCONTINUITY\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:02.000Z\n#EXTINF:2.000,\nb.ts\n"
+        "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:04.000Z\n"
+        "#EXTINF:2.000,\nc.ts\n"
     )
     playlist = parse_media_playlist(text)
     assert [s.discontinuity for s in playlist.segments] == [0, 2, 1]
@@ -72,7 +76,8 @@ def test_render_parse_round_trip_keeps_counts_and_numbers(counts: list[int], seq
 
 
 def test_validator_numbers_a_doubled_tag_as_two() -> None:
-    """The doubled tag before MSN 3 leaves the window: DISCONTINUITY-SEQUENCE must go up by two (R8)."""
+    """The doubled tag before MSN 3 leaves the window: DISCONTINUITY-SEQUENCE must go up by two
+    (R8)."""
     good, bad = Checker(), Checker()
     before = window(0, 6, {3: 2}, 0)
     good.observe_media("http://t/v.m3u8", before.render(), T0 + 12.5, viewer="a")

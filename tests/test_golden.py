@@ -1,7 +1,8 @@
 """Golden files: the stitched bytes are the contract.
 
 A golden case is a directory under tests/resources/golden/ holding
-- `origin.m3u8`   an origin media playlist recorded at one instant (inside a break, or at its return);
+- `origin.m3u8`   an origin media playlist recorded at one instant (inside a break, or at its
+                  return);
 - `records.json`  the break records (KV values, `BreakRecord.to_json`) the real monitor had written;
 - `ledger.json`   the channel's discontinuity ledger (KV value, `Ledger.to_json`) at that instant;
 - `meta.json`     `mode`, `origin_url` (what segment URIs resolve against), `segment_duration`,
@@ -85,7 +86,7 @@ def render_case(case: Path) -> str:
     return renderer(case, meta)
 
 
-# --------------------------------------------------------------------------- the cases the generator records
+# ------------------------------------------------------------------ the cases the generator records
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ class GoldenCase:
     name: str
     fmt: str
     command: str
-    moment: str  # "inside": the first four replaced slots are out; "return": the return is the newest segment
+    # "inside": the first four replaced slots are out; "return": the return is the newest segment
+    moment: str
     variant: str = "hi"
     discontinuity_every: int = 0
     duration: float = 12.0
@@ -103,12 +105,15 @@ class GoldenCase:
     def description(self) -> str:
         where = "inside the break" if self.moment == "inside" else "at the return to content"
         origin = (
-            f", origin DISCONTINUITY every {self.discontinuity_every} segments: the splice and the return fall on one"
-            " (two tags), slots that are not splices keep the origin's"
+            f", origin DISCONTINUITY every {self.discontinuity_every} segments: the splice and the"
+            " return fall on one (two tags), slots that are not splices keep the origin's"
             if self.discontinuity_every
             else ""
         )
-        return f"{self.fmt} cue ({self.command}), {self.duration:g} s break, pre-roll {self.preroll:g} s{origin}; {self.variant} {where}"
+        return (
+            f"{self.fmt} cue ({self.command}), {self.duration:g} s break, pre-roll"
+            f" {self.preroll:g} s{origin}; {self.variant} {where}"
+        )
 
 
 CASES = tuple(
@@ -145,7 +150,9 @@ async def record_case(case: GoldenCase, settings, content, workdir: Path) -> dic
     ) as stack:
         timeline = stack.origin.timeline
         preroll = case.preroll
-        if case.discontinuity_every:  # make the splice point (and, with a whole number of periods, the return) an origin discontinuity
+        # make the splice point (and, with a whole number of periods, the return) an origin
+        # discontinuity
+        if case.discontinuity_every:
             preroll = next(
                 p
                 for p in range(int(case.preroll), 60)
@@ -206,7 +213,8 @@ async def record_case(case: GoldenCase, settings, content, workdir: Path) -> dic
 
 @pytest.fixture(scope="module")
 def golden_cases(request, tmp_path_factory) -> list[Path]:
-    """Every case directory; with GOLDEN_UPDATE=1, the generator's cases are recorded afresh first."""
+    """Every case directory; with GOLDEN_UPDATE=1, the generator's cases are recorded afresh
+    first."""
     if UPDATE:
         settings = request.getfixturevalue("small_settings")
         content = request.getfixturevalue("small_content")

@@ -1,4 +1,5 @@
-"""The live source on the wall clock: real ffmpeg encoding the small config, served by the origin app.
+"""The live source on the wall clock: real ffmpeg encoding the small config, served by the origin
+app.
 
 One bounded run (about 20 s): the app starts the encoder in its cleanup context; once the first
 window is published, a QA splice is posted, the validator watches the master with two viewers

@@ -66,8 +66,9 @@ def encoded_channel(small_settings, small_content, tmp_path):
         directory: Path = tmp_path / "live", ffmpeg: str | None = None, **overrides
     ) -> EncodedChannel:
         config = dataclasses.replace(small_settings.channels[0], **overrides)
-        return EncodedChannel(config, small_content, small_settings.origin.epoch, 6, SpliceBook(None),
-                              media_settings=small_settings.media, directory=directory, ffmpeg=ffmpeg)  # fmt: skip
+        return EncodedChannel(config, small_content, small_settings.origin.epoch, 6,
+                              SpliceBook(None), media_settings=small_settings.media,
+                              directory=directory, ffmpeg=ffmpeg)  # fmt: skip
 
     return make
 
@@ -348,7 +349,8 @@ def stand_in(tmp_path: Path, body: str) -> str:
 
 
 async def drive(clock: FakeClock, until, seconds: float = 10.0, step: float = 0.05) -> None:
-    """Advance the fake clock in steps, letting tasks and children run, until `until()` (bounded in real time)."""
+    """Advance the fake clock in steps, letting tasks and children run, until `until()` (bounded in
+    real time)."""
     deadline = time.monotonic() + seconds
     while not until():
         assert time.monotonic() < deadline, "the condition did not come true"

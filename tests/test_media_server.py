@@ -1,4 +1,5 @@
-"""The media server: conditioned ads and slate over HTTP, headers, JSON errors, no path traversal."""
+"""The media server: conditioned ads and slate over HTTP, headers, JSON errors, no path
+traversal."""
 
 from __future__ import annotations
 
@@ -155,9 +156,12 @@ def test_resolve_refuses_anything_but_playlists_and_segments_inside_the_cache(li
     _, _, _, version, rendition, _ = ad[0].path.split("/")  # /ads/spot/<version>/hi/index.m3u8
     path, kind = resolve(cache, "ads", ["spot", version, rendition], "index.m3u8")
     assert path.is_file() and kind == "application/vnd.apple.mpegurl"
-    for parts, name in [(["..", version, rendition], "index.m3u8"), (["spot", "..", rendition], "index.m3u8"),
-                        (["spot", version, rendition], "../index.m3u8"), (["spot", version, "HI"], "index.m3u8"),
-                        (["spot", version, rendition], "conditioned.json"), (["spot", version, "."], "seg_00000.ts")]:  # fmt: skip
+    for parts, name in [(["..", version, rendition], "index.m3u8"),
+                        (["spot", "..", rendition], "index.m3u8"),
+                        (["spot", version, rendition], "../index.m3u8"),
+                        (["spot", version, "HI"], "index.m3u8"),
+                        (["spot", version, rendition], "conditioned.json"),
+                        (["spot", version, "."], "seg_00000.ts")]:  # fmt: skip
         with pytest.raises(Exception, match="bad path component|not a playlist|no "):
             resolve(cache, "ads", parts, name)
 
@@ -167,7 +171,8 @@ async def test_ffmpeg_plays_an_ad_over_http(aiohttp_server, library):
     server = await aiohttp_server(create_app(cache))
     url = f"http://{server.host}:{server.port}{ad[1].path}"
     process = await asyncio.create_subprocess_exec(
-        ffmpeg_executable(), "-hide_banner", "-nostdin", "-i", url, "-map", "0:v", "-map", "0:a", "-f", "framecrc", "-",
+        ffmpeg_executable(), "-hide_banner", "-nostdin", "-i", url,
+        "-map", "0:v", "-map", "0:a", "-f", "framecrc", "-",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), 30)

@@ -14,7 +14,8 @@ from stitcher.ts import scan
 
 @pytest.fixture
 async def origin(aiohttp_client, make_channel, clock):
-    """A client for an origin serving the small `news` channel and a `sports` twin with cue-out cues."""
+    """A client for an origin serving the small `news` channel and a `sports` twin with cue-out
+    cues."""
     book = SpliceBook(None)
     channels = {
         "news": make_channel(book=book),
@@ -283,7 +284,8 @@ async def test_cors_preflight(origin):
     ],
 )
 async def test_validate_over_http_for_ten_minutes(aiohttp_server, make_channel, clock, overrides):
-    """`rig validate`'s poller against the real origin app: playlists, HEADed segments, CORS, R12."""
+    """`rig validate`'s poller against the real origin app: playlists, HEADed segments, CORS,
+    R12."""
     from rig.validate import validate
     from tests.driving import drive
 

@@ -58,7 +58,8 @@ VIDEO_FRAME = 3600  # 90 kHz ticks: one picture at 25 fps
 AAC_FRAME = 1920  # 90 kHz ticks: 1024 samples at 48 kHz
 GST_ELEMENTS = {  # element -> the Debian package that has it
     "playbin3": "gstreamer1.0-plugins-base",
-    "fakesink": "gstreamer1.0-tools",  # core elements (libgstreamer1.0-0, a dependency of the tools)
+    # core elements (libgstreamer1.0-0, a dependency of the tools)
+    "fakesink": "gstreamer1.0-tools",
     "souphttpsrc": "gstreamer1.0-plugins-good",
     "hlsdemux2": "gstreamer1.0-plugins-good",
     "aacparse": "gstreamer1.0-plugins-good",
@@ -80,7 +81,8 @@ GST_HARMLESS = [
 
 # ffmpeg warnings that a correct stream may bring, each with its reason (and its bound, below).
 FF_KEEPALIVE = re.compile(
-    r"keepalive request failed for '[^']+' with error: '[^']+' when opening url, retrying with new connection"
+    r"keepalive request failed for '[^']+' with error: '[^']+' when opening url, retrying with new"
+    r" connection"
 )
 FF_TS_DISCONTINUITY = re.compile(
     r"timestamp discontinuity \(stream id=\d+\): (-?\d+), new offset= (-?\d+)"
@@ -109,15 +111,17 @@ def require_gstreamer() -> None:
         )
         require(
             found,
-            f"the GStreamer element {element} is missing (apt-get install {package}): GStreamer tests not run",
+            f"the GStreamer element {element} is missing (apt-get install {package}): GStreamer"
+            " tests not run",
         )
 
 
 def small_config_without_scheduled_breaks(
     folder: Path, segment_seconds: float | None = None
 ) -> Path:
-    """The small test config with its scheduled break switched off: the only breaks are the test's own.
-    With `segment_seconds`, its 4-segment loop is cut into segments of that duration instead of 2 s."""
+    """The small test config with its scheduled break switched off: the only breaks are the test's
+    own. With `segment_seconds`, its 4-segment loop is cut into segments of that duration instead of
+    2 s."""
     config = SMALL_CONFIG.read_text()
     media = "\nloop_seconds = 8\nsegment_seconds = 2\n"
     assert "\nbreak_every = 60\n" in config and media in config, (
@@ -127,7 +131,8 @@ def small_config_without_scheduled_breaks(
     if segment_seconds is not None:
         config = config.replace(
             media,
-            f"\nloop_seconds = {round(4 * segment_seconds, 6)}\nsegment_seconds = {segment_seconds}\n",
+            f"\nloop_seconds = {round(4 * segment_seconds, 6)}\n"
+            f"segment_seconds = {segment_seconds}\n",
         )
     path = folder / "small-no-scheduled-breaks.toml"
     path.write_text(config)
@@ -158,8 +163,8 @@ def schedule_breaks(
     not_before: float = 0.0,
     segment: float = SEGMENT,
 ) -> list[dict]:
-    """/cue breaks of `durations`, the first about `lead` s ahead (and not before `not_before`), each
-    next one `gap` s of content after the previous; the stitcher snaps them to the segment grid
+    """/cue breaks of `durations`, the first about `lead` s ahead (and not before `not_before`),
+    each next one `gap` s of content after the previous; the stitcher snaps them to the segment grid
     (`segment` s), so a refused start is retried a segment later."""
     records: list[dict] = []
     start = max(time.time() + lead, not_before)
@@ -198,7 +203,7 @@ def boundaries(urls: list[str]) -> int:
     return sum(1 for a, b in zip(kinds, kinds[1:]) if a != b)
 
 
-# --------------------------------------------------------------------------- GStreamer: what it prints
+# ------------------------------------------------------------------------ GStreamer: what it prints
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,7 +221,8 @@ GST_LINE = re.compile(
 
 
 def parse_gst_log(text: str) -> list[GstLine]:
-    """GStreamer debug lines (GST_DEBUG_NO_COLOR=1); a line that does not start a record continues the last."""
+    """GStreamer debug lines (GST_DEBUG_NO_COLOR=1); a line that does not start a record continues
+    the last."""
     lines: list[GstLine] = []
     for raw in text.splitlines():
         m = GST_LINE.match(raw)
@@ -256,7 +262,8 @@ def gst_by_segment(lines: list[GstLine]) -> list[dict]:
 
 
 def short(uri: str) -> str:
-    """A segment URI as the reports show it: `hi/seg_N.ts`, or `ads/<id>/<digest>/<rung>/seg_N.ts`, `slate/...`."""
+    """A segment URI as the reports show it: `hi/seg_N.ts`, or `ads/<id>/<digest>/<rung>/seg_N.ts`,
+    `slate/...`."""
     if uri.startswith("("):
         return uri
     source = source_of(uri)
@@ -324,7 +331,8 @@ class GstPlayer:
                     self.lines.append((round(wall, 3), line[:400]))
 
     def stop(self) -> int | None:
-        """SIGINT (gst-launch stops its pipeline), bounded; returns its exit code if it had ended already."""
+        """SIGINT (gst-launch stops its pipeline), bounded; returns its exit code if it had ended
+        already."""
         ended = self.process.poll()
         if ended is None:
             self.process.send_signal(signal.SIGINT)
@@ -366,9 +374,9 @@ def drift(positions: list[tuple[float, float]], playing: float = 0.0) -> dict:
 
 
 def ffmpeg_warnings(stderr: str) -> list[str]:
-    """Lines at warning level or above of an ffmpeg run with `-loglevel level+verbose`, each with the
-    last two segments the HLS demuxer had requested by then (`  @ before -> after`: ffmpeg reports
-    a packet of a segment once it has the first bytes of the next)."""
+    """Lines at warning level or above of an ffmpeg run with `-loglevel level+verbose`, each with
+    the last two segments the HLS demuxer had requested by then (`  @ before -> after`: ffmpeg
+    reports a packet of a segment once it has the first bytes of the next)."""
     opened: list[str] = []
     found = []
     for line in re.split(r"[\r\n]", stderr):
@@ -409,11 +417,13 @@ def judge_ffmpeg(warnings: list[str], crossed: int) -> tuple[list[str], dict]:
             failures.append(line)
     if len(resets) > crossed:
         failures.append(
-            f"{len(resets)} timestamp resets (deltas {resets} µs) but only {crossed} discontinuities crossed"
+            f"{len(resets)} timestamp resets (deltas {resets} µs) but only {crossed}"
+            " discontinuities crossed"
         )
     if len(out_of_order) > crossed:
         failures.append(
-            f"{len(out_of_order)} backward DTS jumps {sorted(out_of_order)} but only {crossed} discontinuities crossed"
+            f"{len(out_of_order)} backward DTS jumps {sorted(out_of_order)} but only {crossed}"
+            " discontinuities crossed"
         )
     return failures, {
         "keepalive": keepalive,
@@ -423,8 +433,10 @@ def judge_ffmpeg(warnings: list[str], crossed: int) -> tuple[list[str], dict]:
 
 
 def frame_steps(ffmpeg: str, path: Path) -> dict[str, list[int]]:
-    """Every DTS step (90 kHz ticks) of each stream of a written MPEG-TS file (ffmpeg's framecrc)."""
-    listing = subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(path), "-c", "copy", "-f", "framecrc", "-"],
+    """Every DTS step (90 kHz ticks) of each stream of a written MPEG-TS file (ffmpeg's
+    framecrc)."""
+    listing = subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(path),
+                              "-c", "copy", "-f", "framecrc", "-"],
                              capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     last: dict[str, int] = {}
     steps: dict[str, list[int]] = {}
@@ -474,7 +486,8 @@ def test_gstreamer_plays_the_ssai_stream_through_a_break_quietly_on_the_wall_clo
     end = epoch(record["endTime"])
     log = tmp_path / "gst.log"
     player = GstPlayer(f"{api}/ssai/news/master.m3u8", log)
-    # playbin3 joins ~3 segments behind live: it plays the break's end ~8 s after endTime; then 2 more segments
+    # playbin3 joins ~3 segments behind live: it plays the break's end ~8 s after endTime; then 2
+    # more segments
     stop_at = min(time.time() + 60, end + 8 + 2 * SEGMENT)
     try:
         while time.time() < stop_at and player.process.poll() is None:
@@ -526,7 +539,8 @@ def test_gstreamer_plays_the_ssai_stream_through_a_break_quietly_on_the_wall_clo
         and source_of(uris[-1]) == "content"
         and ads[-1] < len(uris) - 1
     ), report["segments"]
-    # every splice, change of ad and return is a discontinuity: hlsdemux2 must have flushed tsdemux there
+    # every splice, change of ad and return is a discontinuity: hlsdemux2 must have flushed tsdemux
+    # there
     for before, after in zip(segments[1:], segments[2:]):
         if source_of(before["uri"]) != source_of(after["uri"]):
             assert after["flushed"], (
@@ -564,7 +578,8 @@ def test_ffmpeg_reads_the_ssai_stream_across_two_breaks_with_one_timeline(player
     out = tmp_path / "out.ts"
     started = time.monotonic()
     result = subprocess.run(
-        [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "level+verbose", "-i", f"{api}/ssai/news/hi.m3u8", "-t", str(seconds),
+        [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "level+verbose",
+         "-i", f"{api}/ssai/news/hi.m3u8", "-t", str(seconds),
          "-c", "copy", "-f", "mpegts", "-y", str(out)],
         capture_output=True, text=True, timeout=90,
     )  # fmt: skip
@@ -576,8 +591,9 @@ def test_ffmpeg_reads_the_ssai_stream_across_two_breaks_with_one_timeline(player
     steps = frame_steps(ffmpeg, out)
     faults = timeline_faults(steps)
     print("\n=== ffmpeg across two breaks ===\n" + json.dumps({
-        "breaks": pods(records), "segments": [short(u) for u in opened], "discontinuitiesCrossed": crossed,
-        "mediaSeconds": seconds, "wallSeconds": round(wall, 1), "documented": bounded, "failures": failures,
+        "breaks": pods(records), "segments": [short(u) for u in opened],
+        "discontinuitiesCrossed": crossed, "mediaSeconds": seconds, "wallSeconds": round(wall, 1),
+        "documented": bounded, "failures": failures,
         "offNominalSteps": off_nominal(steps), "timelineFaults": faults,
     }, indent=1))  # fmt: skip
     kinds = [source_of(u) for u in opened]
@@ -596,17 +612,28 @@ def test_ffmpeg_reads_the_ssai_stream_across_two_breaks_with_one_timeline(player
     )  # ffmpeg joins 3 segments behind live, then reads at the live edge's pace
 
 
-# --------------------------------------------------------------------------- the judges themselves, on recorded output
+# -------------------------------------------------------- the judges themselves, on recorded output
 
 
-GST_RECORDED = """\
-0:00:00.013200726  8781 0x5590b3d1fb90 WARN               structure gststructure.c:2093:priv_gst_structure_append_to_gstring: No value transform to serialize field 'session' of type 'GstSoupSession'
-0:00:12.068906446  9700 0x7f9f4804e5e0 DEBUG              hlsdemux2 gsthlsdemux.c:2455:gst_hls_demux_stream_update_fragment_info:<hlsstream-variant> Stream URI now http://127.0.0.1:18082/ads/house-1/a06288a4db619f8e/hi/seg_00000.ts
-0:00:12.071372166  9700 0x7f9f4804e5e0 DEBUG             mpegtsbase mpegtsbase.c:1515:mpegts_base_chain:<tsdemux1> Got DISCONT buffer, flushing
-0:00:14.075502034  9700 0x7f9f4804e5e0 DEBUG              hlsdemux2 gsthlsdemux.c:2455:gst_hls_demux_stream_update_fragment_info:<hlsstream-variant> Stream URI now http://127.0.0.1:18082/ads/house-1/a06288a4db619f8e/hi/seg_00001.ts
-0:00:14.076960170  9700 0x7f9f4804e5e0 WARN        mpegtspacketizer mpegtspacketizer.c:1019:mpegts_packetizer_push_section: PID 0x0000 section discontinuity (0 vs 0)
-0:00:14.077001969  9700 0x7f9f4804e5e0 WARN        mpegtspacketizer mpegtspacketizer.c:1019:mpegts_packetizer_push_section: PID 0x1000 section discontinuity (0 vs 0)
-"""
+GST_RECORDED = (
+    "0:00:00.013200726  8781 0x5590b3d1fb90 WARN               structure"
+    " gststructure.c:2093:priv_gst_structure_append_to_gstring: No value transform to serialize"
+    " field 'session' of type 'GstSoupSession'\n"
+    "0:00:12.068906446  9700 0x7f9f4804e5e0 DEBUG              hlsdemux2"
+    " gsthlsdemux.c:2455:gst_hls_demux_stream_update_fragment_info:<hlsstream-variant> Stream URI"
+    " now http://127.0.0.1:18082/ads/house-1/a06288a4db619f8e/hi/seg_00000.ts\n"
+    "0:00:12.071372166  9700 0x7f9f4804e5e0 DEBUG             mpegtsbase"
+    " mpegtsbase.c:1515:mpegts_base_chain:<tsdemux1> Got DISCONT buffer, flushing\n"
+    "0:00:14.075502034  9700 0x7f9f4804e5e0 DEBUG              hlsdemux2"
+    " gsthlsdemux.c:2455:gst_hls_demux_stream_update_fragment_info:<hlsstream-variant> Stream URI"
+    " now http://127.0.0.1:18082/ads/house-1/a06288a4db619f8e/hi/seg_00001.ts\n"
+    "0:00:14.076960170  9700 0x7f9f4804e5e0 WARN        mpegtspacketizer"
+    " mpegtspacketizer.c:1019:mpegts_packetizer_push_section: PID 0x0000"
+    " section discontinuity (0 vs 0)\n"
+    "0:00:14.077001969  9700 0x7f9f4804e5e0 WARN        mpegtspacketizer"
+    " mpegtspacketizer.c:1019:mpegts_packetizer_push_section: PID 0x1000"
+    " section discontinuity (0 vs 0)\n"
+)
 
 
 def test_the_gstreamer_judge_places_warnings_at_segment_boundaries():
@@ -616,7 +643,8 @@ def test_the_gstreamer_judge_places_warnings_at_segment_boundaries():
         ("(start-up)", False, []),  # the -v serialisation chatter is filtered
         ("ads/house-1/a06288a4db619f8e/hi/seg_00000.ts", True, []),
         ("ads/house-1/a06288a4db619f8e/hi/seg_00001.ts", False, [
-            "mpegtspacketizer: PID 0x0000 section discontinuity (0 vs 0)", "mpegtspacketizer: PID 0x1000 section discontinuity (0 vs 0)"]),
+            "mpegtspacketizer: PID 0x0000 section discontinuity (0 vs 0)",
+            "mpegtspacketizer: PID 0x1000 section discontinuity (0 vs 0)"]),
     ]  # fmt: skip
 
 
@@ -625,15 +653,21 @@ def test_the_ffmpeg_judge_bounds_timeline_resets_by_the_discontinuities():
     segments, one slate segment, content: three discontinuities); the last one from a plain HLS
     discontinuity between two ffmpeg-made clips whose first clip's sound outlasts its picture."""
     recorded = [
-        "[in#0/hls @ 0x55e5966c20c0] [warning] keepalive request failed for 'http://127.0.0.1:18082/ads/house-1/x/hi/seg_00000.ts' with error: 'Invalid argument' when opening url, retrying with new connection",
+        "[in#0/hls @ 0x55e5966c20c0] [warning] keepalive request failed for"
+        " 'http://127.0.0.1:18082/ads/house-1/x/hi/seg_00000.ts' with error: 'Invalid argument'"
+        " when opening url, retrying with new connection",
         "[mpegts @ 0x55e5966cf880] [warning] Packet corrupt (stream = 0, dts = 302400).",
         "[in#0/hls @ 0x55e5966c1d80] [warning] corrupt input packet in stream 0",
-        "[vist#0:0/h264 @ 0x55e596765940] [warning] timestamp discontinuity (stream id=0): 14034156089, new offset= -14034156089",
+        "[vist#0:0/h264 @ 0x55e596765940] [warning] timestamp discontinuity (stream id=0):"
+        " 14034156089, new offset= -14034156089",
         "[mpegts @ 0x55e5966cf880] [warning] DTS 8590060592 < 8590956992 out of order",
         "[in#0/hls @ 0x55e5966c20c0] [warning] DTS 8590060592 < 8590956992 out of order",
-        "[vist#0:0/h264 @ 0x55e596765940] [warning] timestamp discontinuity (stream id=0): -10000000, new offset= -14024156089",
-        "[vist#0:0/h264 @ 0x55e596765940] [warning] timestamp discontinuity (stream id=0): -14024156089, new offset= 0",
-        "[aost#0:1/copy @ 0x55a5b4bbb180] [warning] Non-monotonic DTS; previous: 360960, current: 360000; changing to 360961. This may result in incorrect timestamps in the output file.",
+        "[vist#0:0/h264 @ 0x55e596765940] [warning] timestamp discontinuity (stream id=0):"
+        " -10000000, new offset= -14024156089",
+        "[vist#0:0/h264 @ 0x55e596765940] [warning] timestamp discontinuity (stream id=0):"
+        " -14024156089, new offset= 0",
+        "[aost#0:1/copy @ 0x55a5b4bbb180] [warning] Non-monotonic DTS; previous: 360960, current:"
+        " 360000; changing to 360961. This may result in incorrect timestamps in the output file.",
     ]
     failures, bounded = judge_ffmpeg(recorded, crossed=3)
     assert failures == [recorded[1], recorded[2], recorded[8]]
@@ -644,11 +678,14 @@ def test_the_ffmpeg_judge_bounds_timeline_resets_by_the_discontinuities():
     }
     failures, _ = judge_ffmpeg(recorded[3:8], crossed=2)
     assert failures == [
-        "3 timestamp resets (deltas [14034156089, -10000000, -14024156089] µs) but only 2 discontinuities crossed"
+        "3 timestamp resets (deltas [14034156089, -10000000, -14024156089] µs) but only 2"
+        " discontinuities crossed"
     ]
     urls = ["http://o/news/hi/seg_1.ts", "http://m/ads/house-1/d/hi/seg_00000.ts", "http://m/ads/house-1/d/hi/seg_00001.ts",
             "http://m/slate/s/hi/seg_00000.ts", "http://o/news/hi/seg_7.ts"]  # fmt: skip
     assert boundaries(urls) == 3
     assert timeline_faults({"0": [3600, 3600], "1": [1920, 1440, 2400, 3839]}) == {}
     assert timeline_faults({"0": [3600, 0], "1": [3840, -960]}) == {
-        "0": ["packet 2: step 0 ticks (-40.0 ms)"], "1": ["packet 1: step 3840 ticks (+21.3 ms)", "packet 2: step -960 ticks (-32.0 ms)"]}  # fmt: skip
+        "0": ["packet 2: step 0 ticks (-40.0 ms)"],
+        "1": ["packet 1: step 3840 ticks (+21.3 ms)",
+              "packet 2: step -960 ticks (-32.0 ms)"]}  # fmt: skip

@@ -541,8 +541,8 @@ def test_daterange_properties_and_errors() -> None:
     assert dr.klass is None and dr.duration is None and dr.planned_duration is None
     assert DateRange.from_tag(dr.to_tag()) == dr
     assert (
-        dr.to_tag().render()
-        == '#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:00:00.000Z",END-DATE="2026-01-01T00:00:30.000Z"'
+        dr.to_tag().render() == '#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:00:00.000Z",'
+        'END-DATE="2026-01-01T00:00:30.000Z"'
     )
     with pytest.raises(PlaylistError, match="without ID"):
         DateRange(parse_attribute_list('START-DATE="2026-01-01T00:00:00.000Z"')).id
@@ -571,21 +571,31 @@ ERRORS = [
     ("#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\na.ts\n", 1, "must start with #EXTM3U"),
     ("\n\n#EXT-X-VERSION:3\n#EXTM3U\n", 1, "must start with #EXTM3U"),
     ("#EXTM3U\n#EXT-X-TARGETDURATION:2\na.ts\n", 3, "without a preceding EXTINF"),
-    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\na.ts\n#EXTINF:2.000,\n#EXTINF:2.000,\nb.ts\n", 6, "two EXTINF"),
-    ("#EXTM3U\n#EXT-X-TARGETDURATION:2.5\n#EXTINF:2.000,\na.ts\n", 2, "TARGETDURATION must be an integer"),
+    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\na.ts\n"
+     "#EXTINF:2.000,\n#EXTINF:2.000,\nb.ts\n", 6, "two EXTINF"),
+    ("#EXTM3U\n#EXT-X-TARGETDURATION:2.5\n#EXTINF:2.000,\na.ts\n",
+     2, "TARGETDURATION must be an integer"),
     ("#EXTM3U\n#EXT-X-TARGETDURATION:two\n", 2, "TARGETDURATION must be an integer"),
     ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-TARGETDURATION:2\n", 3, "appears twice"),
     ("#EXTM3U\n#EXT-X-VERSION:6\n#EXTINF:2.000,\na.ts\n", None, "TARGETDURATION is missing"),
-    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PROGRAM-DATE-TIME:yesterday\n#EXTINF:2.000,\na.ts\n", 3, "bad date-time"),
-    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000\n#EXTINF:2,\na.ts\n", 3, "without a time zone"),
+    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PROGRAM-DATE-TIME:yesterday\n#EXTINF:2.000,\na.ts\n",
+     3, "bad date-time"),
+    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000\n"
+     "#EXTINF:2,\na.ts\n", 3, "without a time zone"),
     ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:-2.000,\na.ts\n", 3, "negative EXTINF"),
     ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:two,\na.ts\n", 3, "is not a number"),
-    ('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-DATERANGE:START-DATE="2026-01-01T00:00:00.000Z"\n#EXTINF:2,\na.ts\n', 3, "without ID"),
-    ('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-DATERANGE:ID="x,DURATION=3\n', 5, "unterminated"),
-    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\nb.ts\n", 5, "MEDIA-SEQUENCE after the first segment"),
-    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-DISCONTINUITY\n#EXT-X-DISCONTINUITY-SEQUENCE:3\n#EXTINF:2,\na.ts\n", 4, "DISCONTINUITY-SEQUENCE after the first segment"),
-    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:x\n", 3, "MEDIA-SEQUENCE must be an integer"),
-    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n", 3, "EXT-X-STREAM-INF in a media playlist"),
+    ('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-DATERANGE:START-DATE="2026-01-01T00:00:00.000Z"\n'
+     '#EXTINF:2,\na.ts\n', 3, "without ID"),
+    ('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-DATERANGE:ID="x,DURATION=3\n',
+     5, "unterminated"),
+    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n"
+     "#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\nb.ts\n", 5, "MEDIA-SEQUENCE after the first segment"),
+    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-DISCONTINUITY\n#EXT-X-DISCONTINUITY-SEQUENCE:3\n"
+     "#EXTINF:2,\na.ts\n", 4, "DISCONTINUITY-SEQUENCE after the first segment"),
+    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:x\n",
+     3, "MEDIA-SEQUENCE must be an integer"),
+    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n",
+     3, "EXT-X-STREAM-INF in a media playlist"),
 ]  # fmt: skip
 
 
@@ -612,11 +622,14 @@ def test_empty_and_unknown_playlists() -> None:
 
 
 MASTER_ERRORS = [
-    ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n#EXT-X-STREAM-INF:BANDWIDTH=2\nb.m3u8\n", 3, "on line 2 has no URI"),
+    ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n#EXT-X-STREAM-INF:BANDWIDTH=2\nb.m3u8\n",
+     3, "on line 2 has no URI"),
     ("#EXTM3U\n#EXT-X-STREAM-INF:RESOLUTION=640x360\nv.m3u8\n", 2, "without BANDWIDTH"),
-    ('#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="avc1\nv.m3u8\n', 3, "unterminated"),
+    ('#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="avc1\nv.m3u8\n',
+     3, "unterminated"),
     ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\nw.m3u8\n", 4, "without EXT-X-STREAM-INF"),
-    ("#EXTM3U\n#EXT-X-VERSION:six\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n", 2, "must be an integer"),
+    ("#EXTM3U\n#EXT-X-VERSION:six\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n",
+     2, "must be an integer"),
     ("#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n", 1, "must start with #EXTM3U"),
 ]  # fmt: skip
 

@@ -34,7 +34,8 @@ def free_port() -> int:
 
 
 def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
-    """Bounded wait for a started process to answer `url` with 200; fails the test with its output."""
+    """Bounded wait for a started process to answer `url` with 200; fails the test with its
+    output."""
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -52,7 +53,8 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
 @contextlib.contextmanager
 def rig_up(config: Path, state: Path, **env: str):
     """`rig up --headless` as a real process on free ports (one house ad): yields (stitcher URL, its
-    environment); stopped with SIGTERM afterwards. The first run conditions the house ad and slate."""
+    environment); stopped with SIGTERM afterwards. The first run conditions the house ad and
+    slate."""
     ports = {name: free_port() for name in ("ORIGIN", "ADS", "STITCHER")}
     environment = {
         **os.environ,
@@ -126,13 +128,15 @@ def test_ffmpeg_reads_across_a_loop_wrap(running_origin, tmp_path):
     out = tmp_path / "out.ts"
     read = subprocess.run(
         [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning", "-live_start_index", "0",
-         "-i", f"{running_origin}/news/hi/index.m3u8", "-t", "11", "-c", "copy", "-f", "mpegts", "-y", str(out)],
+         "-i", f"{running_origin}/news/hi/index.m3u8", "-t", "11",
+         "-c", "copy", "-f", "mpegts", "-y", str(out)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert read.returncode == 0, read.stderr
     assert read.stderr.strip() == "", read.stderr  # no warnings: no timestamp or continuity errors
     listing = subprocess.run(
-        [ffmpeg, "-hide_banner", "-loglevel", "warning", "-i", str(out), "-c", "copy", "-f", "framecrc", "-"],
+        [ffmpeg, "-hide_banner", "-loglevel", "warning", "-i", str(out),
+         "-c", "copy", "-f", "framecrc", "-"],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert listing.stderr.strip() == ""
@@ -155,7 +159,8 @@ def test_ffmpeg_reads_across_a_loop_wrap(running_origin, tmp_path):
 def test_two_monitor_processes_create_each_break_once(
     running_origin, tmp_path, small_settings, small_content, backend, request
 ):
-    """Two `stitcher monitor` processes, one KV store, a real origin: every cue becomes one break."""
+    """Two `stitcher monitor` processes, one KV store, a real origin: every cue becomes one
+    break."""
     import asyncio as aio
     import dataclasses
 
@@ -180,14 +185,17 @@ def test_two_monitor_processes_create_each_break_once(
     catalog.close()
     env = {**os.environ, "RIG_STATE_DIR": str(tmp_path), "RIG_STITCHER_KV_URL": kv_url}
     monitors = [
-        subprocess.Popen([str(BIN / "stitcher"), "monitor", "-v", "--config", str(SMALL_CONFIG), "--interval", "0.5"],
+        subprocess.Popen([str(BIN / "stitcher"), "monitor", "-v",
+                          "--config", str(SMALL_CONFIG), "--interval", "0.5"],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]  # fmt: skip
     try:
         posted, preroll = [], 4
         for fmt in ("daterange", "scte35"):
-            while True:  # later if it would overlap a break already there (the channel's schedule, the other one)
+            # later if it would overlap a break already there (the channel's schedule, the other
+            # one)
+            while True:
                 request_body = json.dumps(
                     {"duration": 10, "preroll": preroll, "format": fmt}
                 ).encode()

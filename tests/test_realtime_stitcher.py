@@ -1,9 +1,11 @@
-"""Bounded real-time end-to-end tests of the stitcher: the real rig (`rig up --headless`) on the wall clock.
+"""Bounded real-time end-to-end tests of the stitcher: the real rig (`rig up --headless`) on the
+wall clock.
 
 (ffmpeg and GStreamer reading the SSAI stream across breaks are in tests/test_players.py.)
 - `stitcher serve --workers 2` beside it: two processes on one port, over the same KV, answer
   identically, and /metrics sums both.
-- `rig up` restarts a component that dies (the stitcher, SIGKILLed) and refuses a port in use clearly.
+- `rig up` restarts a component that dies (the stitcher, SIGKILLed) and refuses a port in use
+  clearly.
 - `rig up` in a pseudo-terminal opens the TUI over the running rig; `q` stops everything.
 The small config (tiny renditions, one 10 s house ad and the slate) keeps the set-up short.
 """
@@ -42,7 +44,8 @@ def fetch(url: str, method: str = "GET", body: dict | None = None) -> tuple[int,
 
 @pytest.fixture(scope="module")
 def running_rig(tmp_path_factory, small_content):
-    """`rig up --headless` on free ports: origin, media server, stitcher and monitor (one house ad)."""
+    """`rig up --headless` on free ports: origin, media server, stitcher and monitor (one house
+    ad)."""
     with rig_up(SMALL_CONFIG, tmp_path_factory.mktemp("rig-state")) as (api, env):
         yield api, env
 

@@ -85,7 +85,10 @@ VECTORS = [
     ),
 ]
 # RFC 8216 / rfc8216bis example, DATERANGE ID "splice-6FFFFFF0": zero CRC (and one byte short)
-RFC_EXAMPLE = "0xFC002F0000000000FF000014056FFFFFF000E011622DCAFF000052636200000000000A0008029896F50000008700000000"
+RFC_EXAMPLE = (
+    "0xFC002F0000000000FF000014056FFFFFF000E011622DCAFF0000"
+    "52636200000000000A0008029896F50000008700000000"
+)
 
 
 # --------------------------------------------------------------------------- section builders
@@ -172,7 +175,8 @@ def private_descriptor(payload: bytes) -> bytes:
 
 @contextlib.contextmanager
 def no_output():
-    """Fail if anything is printed: threefive's own stderr, stdout (its HTTP_USER_AGENT mode), stderr."""
+    """Fail if anything is printed: threefive's own stderr, stdout (its HTTP_USER_AGENT mode),
+    stderr."""
     out, err, theirs = io.StringIO(), io.StringIO(), io.StringIO()
     saved = threefive.stuff.stderr
     threefive.stuff.stderr = theirs
@@ -525,7 +529,8 @@ def test_random_bytes_only_ever_raise_scte35error_and_never_print(data):
     st.booleans(),
 )
 def test_mutated_sections_with_a_valid_crc_never_crash(seed, edits, resize, fix_length):
-    """Mutations behind a recomputed CRC reach threefive's parser: still only Scte35Error, never output."""
+    """Mutations behind a recomputed CRC reach threefive's parser: still only Scte35Error, never
+    output."""
     body = bytearray(seed[:-4])
     for index, value in edits:
         if body:

@@ -17,7 +17,8 @@ def test_shipped_defaults_define_two_channels_with_different_cue_formats():
     assert [r.name for r in settings.media.ladder] == ["540p", "360p", "234p"]
     assert settings.origin.port == 8081 and settings.origin.window_segments == 6
     assert settings.origin.epoch == 1_767_225_600.0
-    # whole pictures and whole AAC frames, no B-frames: the sound switches with the picture (docs/splices.md)
+    # whole pictures and whole AAC frames, no B-frames: the sound switches with the picture
+    # (docs/splices.md)
     assert (
         settings.media.segment_seconds,
         settings.media.loop_seconds,

@@ -1,4 +1,5 @@
-"""The pure SGAI core: interstitial DATERANGEs over the origin's own segments, asset lists, item playlists.
+"""The pure SGAI core: interstitial DATERANGEs over the origin's own segments, asset lists, item
+playlists.
 
 Hand-built records check the tag byte by byte (ID, attribute order and types, relative asset list,
 presence in the window); the asset list adds up to DURATION exactly; and a run over the real
@@ -119,7 +120,8 @@ def is_interstitial(tag: Tag) -> bool:
 
 
 def interstitials(playlist: MediaPlaylist) -> dict[int, list[Tag]]:
-    """MSN -> the interstitial DATERANGEs before that segment (the origin's own DATERANGEs left out)."""
+    """MSN -> the interstitial DATERANGEs before that segment (the origin's own DATERANGEs left
+    out)."""
     found = {msn: [t for t in s.tags if is_interstitial(t)] for msn, _, s in playlist.numbered()}
     return {msn: tags for msn, tags in found.items() if tags}
 
@@ -297,7 +299,8 @@ def test_what_holds_a_tag_back():
     assert (
         announce_from(b1, [inserted, b1], D) is None
     )  # b1's tag may be out already: it never moves
-    # an early return after it was announced keeps the interstitial's end, so the next tag keeps its place
+    # an early return after it was announced keeps the interstitial's end, so the next tag keeps its
+    # place
     returned = replace(b1, end=T0 + 26, interstitial_end=T0 + 32)
     assert announce_from(later, [returned, later], D) == T0 + 34
 
@@ -369,8 +372,9 @@ def test_every_asset_fits_its_media():
 
 
 def test_start_offset():
-    """hls.js places assets by their cumulative DURATIONs from the interstitial's start and seeks into
-    the one covering the join itself: a late joiner gets the full list; nothing past the end."""
+    """hls.js places assets by their cumulative DURATIONs from the interstitial's start and seeks
+    into the one covering the join itself: a late joiner gets the full list; nothing past the
+    end."""
     full = asset_list(record(), D, uri, slate_media=10.0)
     for offset in (0, 0.001, 7.5, "12.25", 29.999):
         assert asset_list(record(), D, uri, start_offset=offset, slate_media=10.0) == full
@@ -433,7 +437,8 @@ async def render(rig, variant: str, now: float) -> MediaPlaylist:
 def check_assets(
     record: BreakRecord, lengths: dict[str, float], offset: float | None = None
 ) -> None:
-    """The asset list adds up to DURATION, no asset is longer than its media, a late joiner gets it all."""
+    """The asset list adds up to DURATION, no asset is longer than its media, a late joiner gets it
+    all."""
     item_uri = lambda k: f"http://stitcher.test/sgai/news/items/{k}.m3u8"  # noqa: E731
     assets = asset_list(record, D, item_uri, None, lengths["slate"])["ASSETS"]
     assert sum(round(a["DURATION"] * 1000) for a in assets) == round(

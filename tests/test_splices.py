@@ -39,7 +39,8 @@ from tests.stitcher_stack import conditioned_ads, make_stack
 
 CONFIGS = ("small", "b-frames", "foreign")
 AD_SEGMENTS = {"house-1": 1, "house-2": 2, "house-3": 3}  # ad lengths in segments; the slate 5
-# break lengths in segments -> the pod the house decision makes of those ads (most ads, then fullest)
+# break lengths in segments -> the pod the house decision makes of those ads (most ads, then
+# fullest)
 PODS = {2: "one ad", 7: "three ads and slate", 4: "two ads", 3: "two ads"}
 
 
@@ -214,7 +215,8 @@ async def test_every_ssai_splice_is_seamless_for_each_cue_format(spliced, cue_fo
         )  # in and out of every break, at least
         worst = max(abs(r.bridge) for *_, r in seen[variant].reports.values())
         print(
-            f"{name} {cue_format} {variant}: {len(seen[variant].reports)} boundaries, {len(splices)} splices, worst bridge {worst / 90:.1f} ms"
+            f"{name} {cue_format} {variant}: {len(seen[variant].reports)} boundaries,"
+            f" {len(splices)} splices, worst bridge {worst / 90:.1f} ms"
         )
     assert {"content->ad", "ad->ad", "ad->slate", "slate->content", "ad->content"} <= found, found
 

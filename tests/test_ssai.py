@@ -1,4 +1,5 @@
-"""The pure SSAI core over the real pipeline: origin (fake clock) -> monitor -> ledger (KV) -> stitch.
+"""The pure SSAI core over the real pipeline: origin (fake clock) -> monitor -> ledger (KV) ->
+stitch.
 
 Every stitched playlist, for every viewer and variant, goes through the validator (T1-T4, R1-R14):
 slots keep the origin's numbers and times, splices and returns carry DISCONTINUITY, and the
@@ -24,7 +25,8 @@ from tests.ssai_stack import VARIANTS, ssai_stack, with_durations
 
 
 def vod_media(catalog, channel) -> tuple[dict[str, VodMedia], dict[int, str]]:
-    """Stand-ins for the conditioned playlists the shell would fetch: 2 s segments under each path."""
+    """Stand-ins for the conditioned playlists the shell would fetch: 2 s segments under each
+    path."""
     media, slate = {}, {}
     for rendition in catalog.ad_renditions(channel.conditioning.key):
         url = MEDIA + rendition.path
@@ -118,20 +120,22 @@ def test_no_pdt_is_a_clear_error():
     from stitcher.playlist import parse_media_playlist
 
     origin = parse_media_playlist(
-        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\na.ts\n#EXTINF:2.000,\nb.ts\n#EXTINF:2.000,\nc.ts\n"
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\na.ts\n#EXTINF:2.000,\nb.ts\n"
+        "#EXTINF:2.000,\nc.ts\n"
     )
     with pytest.raises(SsaiError, match="PROGRAM-DATE-TIME"):
         stitch(origin, "http://o/x.m3u8", [], Ledger(), 2.0, 1000, {}, "http://s/slate.m3u8")
 
 
-# --------------------------------------------------------------------------- origin discontinuities, odd durations
+# ------------------------------------------------------------ origin discontinuities, odd durations
 
 
 async def play_break(
     stack, until: int, checker: Checker | None = None, seen: dict | None = None
 ) -> dict[int, dict[str, Segment]]:
-    """Run the fake clock (monitor every second, both variants stitched every half second and fed to the
-    validator) until the origin has published segment `until`; every stitched segment by MSN and variant."""
+    """Run the fake clock (monitor every second, both variants stitched every half second and fed to
+    the validator) until the origin has published segment `until`; every stitched segment by MSN and
+    variant."""
     checker = checker or Checker()
     seen = {} if seen is None else seen
     clock, timeline = stack.clock, stack.origin.timeline
@@ -157,9 +161,10 @@ async def play_break(
 async def test_splices_and_returns_on_origin_discontinuities_render_both_tags(
     small_settings, small_content, tmp_path, clock
 ):
-    """A splice or return on a segment with an origin DISCONTINUITY renders the origin's tag and the stitcher's
-    (R7 counts tags: both the origin's DISCONTINUITY-SEQUENCE and the ledger count them); a slot that is not a
-    splice keeps the origin's tag; numbers hold while the pairs leave the window (T1)."""
+    """A splice or return on a segment with an origin DISCONTINUITY renders the origin's tag and the
+    stitcher's (R7 counts tags: both the origin's DISCONTINUITY-SEQUENCE and the ledger count them);
+    a slot that is not a splice keeps the origin's tag; numbers hold while the pairs leave the
+    window (T1)."""
     async with ssai_stack(
         small_settings, small_content, tmp_path, clock, discontinuity_every=3
     ) as stack:
@@ -192,8 +197,8 @@ async def test_splices_and_returns_on_origin_discontinuities_render_both_tags(
 async def test_a_break_starting_at_the_return_of_the_previous_one_renders_both_tags(
     small_settings, small_content, tmp_path, clock
 ):
-    """Back-to-back breaks: the ledger counts the first one's return and the second one's splice on the
-    same segment, so two tags are rendered there."""
+    """Back-to-back breaks: the ledger counts the first one's return and the second one's splice on
+    the same segment, so two tags are rendered there."""
     async with ssai_stack(small_settings, small_content, tmp_path, clock) as stack:
         now = clock.now()
         first = stack.origin.post_splice(now, 8, 8, "daterange", "splice_insert")
@@ -216,10 +221,10 @@ async def test_a_break_starting_at_the_return_of_the_previous_one_renders_both_t
 async def test_slots_keep_the_origins_extinf_and_pdt_when_segments_are_not_nominal(
     small_settings, small_content, tmp_path, clock, durations
 ):
-    """An origin whose EXTINFs are not exactly the nominal 2 s (jitter, or a steady 20 ms drift that puts
-    PDTs up to a few hundred ms off the nominal grid — less than half a segment): the half-segment
-    tolerance of `slot_at`/`returns_at` places slots and returns, every slot keeps the origin's EXTINF
-    and PDT, and each pod item plays its conditioned segments in order."""
+    """An origin whose EXTINFs are not exactly the nominal 2 s (jitter, or a steady 20 ms drift that
+    puts PDTs up to a few hundred ms off the nominal grid — less than half a segment): the
+    half-segment tolerance of `slot_at`/`returns_at` places slots and returns, every slot keeps the
+    origin's EXTINF and PDT, and each pod item plays its conditioned segments in order."""
     content = with_durations(small_content, durations)
     async with ssai_stack(small_settings, content, tmp_path, clock) as stack:
         checker, splices, seen = Checker(), [], {}

@@ -1,9 +1,9 @@
-"""Property: SSAI keeps the timeline (T1-T4, R1-R14) for every break schedule, over origins with their own
-discontinuities.
+"""Property: SSAI keeps the timeline (T1-T4, R1-R14) for every break schedule, over origins with
+their own discontinuities.
 
-Each hypothesis example builds a fresh stack (`tests.ssai_stack`: origin emulator over HTTP, SQLite KV,
-break ledger, the real monitor, the stitcher app's break API) on a fake clock and plays a few minutes
-of stream:
+Each hypothesis example builds a fresh stack (`tests.ssai_stack`: origin emulator over HTTP, SQLite
+KV, break ledger, the real monitor, the stitcher app's break API) on a fake clock and plays a few
+minutes of stream:
 - the origin carries EXT-X-DISCONTINUITY (with a real timestamp jump) every N-th segment, N in 3..9,
   so splice and return points regularly fall on origin discontinuities;
 - QA splices in every cue format and command (`post_splice`, random durations and pre-rolls; some
@@ -16,13 +16,13 @@ Every stitched playlist goes into one `rig.validator.Checker` (across viewers an
 must stay empty. The test also counts the coincidences it produced (a splice or return rendered on a
 segment that carries an origin discontinuity, a slot that keeps an origin discontinuity, a break
 beginning where the previous one returns) and asserts that they really happened: a run that never
-exercised them would prove nothing. (Rendering one tag instead of the sum at such a segment fails here
-with a T1 violation: the segment numbers jump when the pair leaves the window.)
+exercised them would prove nothing. (Rendering one tag instead of the sum at such a segment fails
+here with a T1 violation: the segment numbers jump when the pair leaves the window.)
 
 Stitched playlists are computed once per instant and variant and served to every viewer due then
-(the stitcher is a pure function of its inputs, T5). Reproducible: derandomized, no example database;
-about 15 s for 25 examples of 4 minutes each. On a failure hypothesis shrinks the schedule (that takes
-minutes) and prints the smallest one it found.
+(the stitcher is a pure function of its inputs, T5). Reproducible: derandomized, no example
+database; about 15 s for 25 examples of 4 minutes each. On a failure hypothesis shrinks the schedule
+(that takes minutes) and prints the smallest one it found.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ BREAK_KINDS = ("splice", "splice", "splice", "back-to-back", "cue")
 
 @dataclass(frozen=True)
 class Action:
-    """A break (QA splice at the origin, one back to back with the latest, or a /cue), and maybe its early end."""
+    """A break (QA splice at the origin, one back to back with the latest, or a /cue), and maybe its
+    early end."""
 
     at: float  # seconds after the start of the run
     kind: str  # one of BREAK_KINDS
@@ -222,8 +223,8 @@ async def play(
 async def apply(
     stack, action: Action, now: float, posted: list[int]
 ) -> tuple[str | None, Return | None]:
-    """Start one break; refusals (overlaps, too late) are part of the game. Returns (what was done, the
-    early return to schedule, with `at` in epoch seconds)."""
+    """Start one break; refusals (overlaps, too late) are part of the game. Returns (what was done,
+    the early return to schedule, with `at` in epoch seconds)."""
     try:
         if action.kind == "cue":
             record = await stack.cue(
@@ -319,9 +320,10 @@ def test_ssai_keeps_the_timeline_over_random_schedules_and_origin_discontinuitie
     check()
     tally.seconds = time.monotonic() - started
     print(
-        f"\nssai property: {tally.examples} examples, {tally.playlists} playlists checked, accepted {dict(tally.done)},"
-        f" {tally.breaks} stitcher discontinuities, {len(tally.on_origin_discontinuity)} splices/returns on an origin"
-        f" discontinuity, {len(tally.kept_in_slot)} slots keeping one, {len(tally.back_to_back)} back-to-back"
+        f"\nssai property: {tally.examples} examples, {tally.playlists} playlists checked,"
+        f" accepted {dict(tally.done)}, {tally.breaks} stitcher discontinuities,"
+        f" {len(tally.on_origin_discontinuity)} splices/returns on an origin discontinuity,"
+        f" {len(tally.kept_in_slot)} slots keeping one, {len(tally.back_to_back)} back-to-back"
         f" splices, {tally.seconds:.1f} s"
     )
     assert tally.ads >= {"house-1", "house-2", "slate"}

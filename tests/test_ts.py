@@ -4,8 +4,9 @@ The streams are made once per module by ffmpeg (2 s of 25 fps H.264 + 48 kHz AAC
 - `vbr`: the plain mux (`-preset ultrafast -g 25`), PTS only, PCR inside video packets;
 - `cbr_bframes`: B-frames (so DTS != PTS), a constant mux rate (null packets) and a short PCR
   period, which makes ffmpeg write PCR-only packets: adaptation field, no payload.
-The audio is trimmed the way `origin_emulator.content` trims a loop (the AAC encoder adds a 1024-sample priming
-frame), so the audio track ends inside the 2 s segment and a loop of it does not overlap itself.
+The audio is trimmed the way `origin_emulator.content` trims a loop (the AAC encoder adds a
+1024-sample priming frame), so the audio track ends inside the 2 s segment and a loop of it does not
+overlap itself.
 
 Every check reads the bytes with the small independent reader below, never the module's helpers.
 """
@@ -34,7 +35,8 @@ NULL_PID = 0x1FFF
 
 COMMON = [
     "-f", "lavfi", "-i", f"testsrc2=size=160x90:rate={FPS}:duration={SECONDS}",
-    "-f", "lavfi", "-i", f"sine=sample_rate=48000:duration={SECONDS},atrim=end_sample={AUDIO_SAMPLES}",
+    "-f", "lavfi",
+    "-i", f"sine=sample_rate=48000:duration={SECONDS},atrim=end_sample={AUDIO_SAMPLES}",
     "-c:v", "libx264", "-preset", "ultrafast", "-g", str(FPS), "-c:a", "aac",
 ]  # fmt: skip
 ENCODINGS = {
@@ -92,7 +94,8 @@ class Packet:
 
 
 def timestamp(field: bytes) -> int:
-    """A 33-bit PTS/DTS from its 40-bit field: 4-bit prefix, 3 bits, marker, 15 bits, marker, 15 bits, marker."""
+    """A 33-bit PTS/DTS from its 40-bit field: 4-bit prefix, 3 bits, marker, 15 bits, marker, 15
+    bits, marker."""
     v = int.from_bytes(field, "big")
     return ((v >> 33) & 0x7) << 30 | ((v >> 17) & 0x7FFF) << 15 | ((v >> 1) & 0x7FFF)
 
@@ -286,7 +289,8 @@ def test_rewrite_is_invertible_and_zero_is_identity(ts: bytes) -> None:
 
 
 def expected_counters(packets: list[Packet], cc_start: dict[int, int]) -> list[int]:
-    """Named PIDs count from cc_start per payload packet; adaptation-only packets repeat the last one."""
+    """Named PIDs count from cc_start per payload packet; adaptation-only packets repeat the last
+    one."""
     counters = dict(cc_start)
     expected = []
     for p in packets:
@@ -317,7 +321,8 @@ def test_rewrite_renumbers_continuity_counters(ts: bytes, which: str) -> None:
 
 
 def test_rewrite_with_the_streams_own_counters_changes_nothing(ts: bytes) -> None:
-    # ffmpeg numbers its packets by the rule above, so renumbering from its own first counters is a no-op
+    # ffmpeg numbers its packets by the rule above, so renumbering from its own first counters is a
+    # no-op
     packets = read_packets(ts)
     own = {}
     for p in packets:

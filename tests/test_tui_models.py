@@ -1,5 +1,6 @@
-"""The TUI's pure parts (tui.windows, tui.models): segment classification, cue markers for every playlist format, API answers
-into views, where a player is. No textual, no network (tui.models and tui.sources never import textual)."""
+"""The TUI's pure parts (tui.windows, tui.models): segment classification, cue markers for every
+playlist format, API answers into views, where a player is. No textual, no network (tui.models and
+tui.sources never import textual)."""
 
 from __future__ import annotations
 
@@ -224,7 +225,10 @@ def test_sessions_hide_the_tuis_own_polls_and_players_are_placed():
 
 
 def test_the_tuis_data_side_does_not_import_textual():
-    code = "import json, sys, tui.models, tui.sources, tui.windows; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'textual')))"
+    code = (
+        "import json, sys, tui.models, tui.sources, tui.windows; print(json.dumps(sorted(m for m"
+        " in sys.modules if m.split('.')[0] == 'textual')))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

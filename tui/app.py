@@ -39,7 +39,8 @@ CSS = """
 #breaks, #splices, #viewers { scrollbar-size-horizontal: 0; }
 #status { height: 1; padding: 0 1; background: $panel; }
 HelpScreen, CueForm, SpliceForm { align: center middle; }
-#help { width: 100; height: auto; max-height: 95%; border: thick $primary; background: $surface; padding: 0 1; }
+#help { width: 100; height: auto; max-height: 95%; border: thick $primary;\
+ background: $surface; padding: 0 1; }
 .form { width: 72; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
 .form .title { text-style: bold; margin-bottom: 1; }
 .form .problem { color: $error; }
@@ -195,7 +196,8 @@ class RigApp(App[None]):
     # ---- actions on the rig
 
     def _run(self, title: str, work: Coroutine[Any, Any, str]) -> None:
-        """Run one request in a worker: notify its outcome (the server's words on failure), then poll."""
+        """Run one request in a worker: notify its outcome (the server's words on failure), then
+        poll."""
 
         async def task() -> None:
             try:
@@ -220,7 +222,10 @@ class RigApp(App[None]):
 
     async def _cue(self, channel: str, duration: float) -> str:
         body = await self.api.cue(channel, duration)
-        return f"break {body.get('eventId')} on {channel}: ads {_at(body.get('adStart'))}–{_at(body.get('endTime'))}"
+        return (
+            f"break {body.get('eventId')} on {channel}: ads"
+            f" {_at(body.get('adStart'))}–{_at(body.get('endTime'))}"
+        )
 
     def action_splice(self) -> None:
         channel = self.selection.channel
@@ -235,7 +240,10 @@ class RigApp(App[None]):
         body = await self.api.splice(
             channel, request["duration"], request["preroll"], request["format"], request["command"]
         )
-        return f"splice {body.get('id')} on {channel} ({body.get('format')}/{body.get('command')}) at {_at(body.get('start'))}, {body.get('duration')} s"
+        return (
+            f"splice {body.get('id')} on {channel} ({body.get('format')}/{body.get('command')}) at"
+            f" {_at(body.get('start'))}, {body.get('duration')} s"
+        )
 
     def action_return_early(self) -> None:
         channel = self.selection.channel
@@ -268,7 +276,10 @@ class RigApp(App[None]):
                 await call(getattr(fleet, verb)(n))
             except Exception as exc:  # the fleet's own words
                 raise ApiError(f"{type(exc).__name__}: {exc}") from exc
-            return f"{'started' if verb == 'add' else 'stopped'} {n} simulated viewer{'s' if n != 1 else ''}"
+            return (
+                f"{'started' if verb == 'add' else 'stopped'} {n} simulated"
+                f" viewer{'s' if n != 1 else ''}"
+            )
 
         self._run("Viewers", change())
 

@@ -2,8 +2,9 @@
 
 The poller (`tui.sources`) fetches playlists and JSON over HTTP; `tui.windows` turns playlists
 into segment views, and this module turns the JSON answers into small immutable views
-(`BreakView`, `SpliceView`, `SessionView`, `ViewerView`) and holds the one `Snapshot` per poll. The widgets only render these values. Nothing here does I/O, reads a clock
-or imports textual: every function is a pure function of its arguments (`now` is passed in).
+(`BreakView`, `SpliceView`, `SessionView`, `ViewerView`) and holds the one `Snapshot` per poll. The
+widgets only render these values. Nothing here does I/O, reads a clock or imports textual: every
+function is a pure function of its arguments (`now` is passed in).
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ class SourceHealth:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Everything one poll saw. A field is None when its source failed (see `health`) or is absent."""
+    """Everything one poll saw. A field is None when its source failed (see `health`) or is
+    absent."""
 
     selection: Selection
     now: float
@@ -255,7 +257,8 @@ def splice_views(data: Any) -> tuple[SpliceView, ...]:
 
 def session_views(data: Any, hide_agent: str = "") -> tuple[SessionView, ...]:
     """GET /v1/sessions -> session views (whatever fields are there; missing ones are blank).
-    Sessions whose id contains `hide_agent` (the TUI's own User-Agent: its window polls) are left out."""
+    Sessions whose id contains `hide_agent` (the TUI's own User-Agent: its window polls) are left
+    out."""
     return tuple(
         SessionView(
             id=_text(entry.get("id")),

@@ -36,9 +36,9 @@ KEYS = (
 PANELS = (
     (
         "Live windows",
-        "one row per media sequence number: the origin's segment and cue tags, then the "
-        "stitched segment (green content, magenta ad with its id, yellow slate; DISC a discontinuity, "
-        "INTERSTITIAL an SGAI break).",
+        "one row per media sequence number: the origin's segment and cue tags, then the stitched"
+        " segment (green content, magenta ad with its id, yellow slate; DISC a discontinuity,"
+        " INTERSTITIAL an SGAI break).",
     ),
     (
         "Breaks",
@@ -156,7 +156,8 @@ class Form(ModalScreen):
 
 
 class CueForm(Form):
-    """A manual break's duration (the stitcher checks it; its error words are shown if it refuses)."""
+    """A manual break's duration (the stitcher checks it; its error words are shown if it
+    refuses)."""
 
     def __init__(self, channel: str, duration: float = 30.0):
         super().__init__()
@@ -185,7 +186,8 @@ class CueForm(Form):
 
 
 class SpliceForm(Form):
-    """An SCTE-35 cue at the origin: format, command (blank: the channel's own), duration, pre-roll."""
+    """An SCTE-35 cue at the origin: format, command (blank: the channel's own), duration,
+    pre-roll."""
 
     def __init__(self, channel: str, duration: float = 30.0, preroll: float = 8.0):
         super().__init__()

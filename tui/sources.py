@@ -3,7 +3,8 @@
 - `Viewers`: the small protocol a simulated-viewer fleet satisfies (`rig.viewers.Fleet` will);
   the TUI only calls `snapshot()`, `add(n)` and `remove(n)`.
 - `RigApi`: one method per endpoint the TUI reads or writes (origin emulator and stitcher), every
-  request with a timeout; failures raise `ApiError` carrying the server's own words (`{"error": ...}`).
+  request with a timeout; failures raise `ApiError` carrying the server's own words
+  (`{"error": ...}`).
 - `Poller`: every `interval` seconds of the clock (or at once when woken, e.g. after a channel
   switch or an action) fetches the selected windows, breaks, splices and sessions concurrently and
   hands one `tui.models.Snapshot` to a sink. A failing source is reported in the snapshot's
@@ -61,7 +62,8 @@ async def call(result: Any) -> Any:
 
 
 class ApiError(Exception):
-    """A request that failed: `str()` is what to tell the user (the server's `error` when it gave one)."""
+    """A request that failed: `str()` is what to tell the user (the server's `error` when it gave
+    one)."""
 
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
@@ -164,7 +166,8 @@ class RigApi:
 
 
 def _error_words(text: str, status: int, reason: str | None) -> str:
-    """The server's `{"error": ...}` if it sent one, else the status line and the start of the body."""
+    """The server's `{"error": ...}` if it sent one, else the status line and the start of the
+    body."""
     try:
         data = json.loads(text)
     except ValueError:
@@ -228,7 +231,8 @@ class Poller:
             )
 
     async def poll_once(self) -> Snapshot:
-        """Fetch everything for the current selection concurrently; hand the snapshot to the sink."""
+        """Fetch everything for the current selection concurrently; hand the snapshot to the
+        sink."""
         selection = self.selection
         api = self.api
         health: list[SourceHealth] = []

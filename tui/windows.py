@@ -31,7 +31,8 @@ class SegmentView:
 
 @dataclass(frozen=True)
 class WindowRow:
-    """One media sequence number, with the origin's and the stitcher's segment (either may be absent)."""
+    """One media sequence number, with the origin's and the stitcher's segment (either may be
+    absent)."""
 
     msn: int
     origin: SegmentView | None
@@ -80,7 +81,10 @@ def tag_marker(tag: Tag) -> str | None:
             if attrs.text("CLASS") == INTERSTITIAL:
                 return f"INTERSTITIAL {ident} {_seconds(attrs.number('DURATION'))}"
             if "SCTE35-OUT" in attrs:
-                return f"DATERANGE {ident} OUT {_seconds(attrs.number('PLANNED-DURATION') or attrs.number('DURATION'))}"
+                return (
+                    f"DATERANGE {ident} OUT"
+                    f" {_seconds(attrs.number('PLANNED-DURATION') or attrs.number('DURATION'))}"
+                )
             if "SCTE35-IN" in attrs:
                 return f"DATERANGE {ident} IN"
             if "SCTE35-CMD" in attrs:

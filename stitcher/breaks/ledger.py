@@ -35,7 +35,8 @@ class Ledger:
         )
 
     def added_before(self, t: float, tolerance: float) -> int:
-        """Discontinuities the stitcher added before the segment starting at `t`: DS = origin's + this."""
+        """Discontinuities the stitcher added before the segment starting at `t`: DS = origin's +
+        this."""
         return self.total - self.added_at_or_after(t, tolerance)
 
     def overlapping(self, entry: str, start: float, end: float) -> str | None:

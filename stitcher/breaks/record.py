@@ -94,7 +94,8 @@ class BreakRecord:
 
     @property
     def sgai_end(self) -> float:
-        """Where the SGAI interstitial ends: fixed once it may have been served (module docstring)."""
+        """Where the SGAI interstitial ends: fixed once it may have been served (module
+        docstring)."""
         return self.end if self.interstitial_end is None else self.interstitial_end
 
     @property
@@ -208,7 +209,8 @@ def plan_break(
     ad_start = max(snapped_start, round(grid.earliest, 3))
     if ad_start >= end:
         raise BreakTooLate(
-            f"break {event_id} ends at {_iso(end)}, before the first slot that can still change ({_iso(grid.earliest)})"
+            f"break {event_id} ends at {_iso(end)}, before the first slot that can still change"
+            f" ({_iso(grid.earliest)})"
         )
     points = discontinuity_points(ad_start, end, pod, grid)
     return BreakRecord(
@@ -230,7 +232,8 @@ def plan_break(
 
 def shorten(record: BreakRecord, grid: Grid, now: float, at: float | None = None) -> BreakRecord:
     """Return to network early — at `at` (e.g. the origin's own CUE-IN) or as soon as possible, but
-    never before the first slot that can still change; a break whose slots have not begun is cancelled.
+    never before the first slot that can still change; a break whose slots have not begun is
+    cancelled.
 
     The SGAI interstitial's end follows only while the interstitial cannot have been served yet
     (the segment that first carries it is not published); otherwise it keeps its announced end."""
@@ -239,7 +242,8 @@ def shorten(record: BreakRecord, grid: Grid, now: float, at: float | None = None
     new_end = max(round(grid.earliest, 3), grid.snap(at) if at is not None else 0.0)
     if new_end >= record.end:
         raise BreakError(
-            f"break {record.event_id} ends at {_iso(record.end)} anyway; it can no longer be shortened"
+            f"break {record.event_id} ends at {_iso(record.end)} anyway; it can no longer be"
+            " shortened"
         )
     if new_end <= record.ad_start:
         end = max(record.start, min(record.end, new_end))
@@ -266,9 +270,9 @@ class Slot:
 
 
 def slot_at(records: Iterable[BreakRecord], pdt: float, tolerance: float) -> Slot | None:
-    """The rule every stitcher replica applies: a segment starting at `pdt` is a slot of a break when
-    `ad_start <= pdt < end` (each boundary within `tolerance`, half a segment), filled by the item
-    whose first slot (a discontinuity point) is the latest at or before it."""
+    """The rule every stitcher replica applies: a segment starting at `pdt` is a slot of a break
+    when `ad_start <= pdt < end` (each boundary within `tolerance`, half a segment), filled by the
+    item whose first slot (a discontinuity point) is the latest at or before it."""
     for record in records:
         if record.cancelled or not record.points:
             continue

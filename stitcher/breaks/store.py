@@ -29,7 +29,8 @@ def ledger_key(channel: str) -> str:
 
 @dataclass(frozen=True)
 class Retention:
-    """How long records and ledger entries must live: every window that can show them, plus caches."""
+    """How long records and ledger entries must live: every window that can show them, plus
+    caches."""
 
     window: float  # the longest playlist window of the channel (seconds)
     cache: float = 2.0  # longest Cache-Control max-age of a stitched playlist
@@ -65,8 +66,9 @@ class BreakLedger:
     async def _write(
         self, record: BreakRecord, now: float, before: BreakRecord | None
     ) -> tuple[BreakRecord, bool]:
-        """CAS loop on the ledger key and the record. Create (`before` None): an existing record with the
-        same id wins (returns it, False). Update: the stored record must still be `before`."""
+        """CAS loop on the ledger key and the record. Create (`before` None): an existing record
+        with the same id wins (returns it, False). Update: the stored record must still be
+        `before`."""
         retention = self.retention_for(record.channel)
         key = record_key(record.channel, record.event_id)
         for _ in range(CAS_RETRIES):
@@ -79,7 +81,8 @@ class BreakLedger:
                 clash = ledger.overlapping(record.entry, record.ad_start, record.end)
                 if clash is not None:
                     raise BreakOverlap(
-                        f"break {record.event_id} would overlap break {clash} on channel {record.channel}"
+                        f"break {record.event_id} would overlap break {clash} on channel"
+                        f" {record.channel}"
                     )
             updated = ledger.with_break(record, retention.horizon(now))
             stored = replace(record, ledger_after=updated.total)
@@ -109,10 +112,12 @@ class BreakLedger:
         )
 
     async def create(self, record: BreakRecord, now: float) -> tuple[BreakRecord, bool]:
-        """Create `record` unless a break with its id exists (then return that one, created=False)."""
+        """Create `record` unless a break with its id exists (then return that one,
+        created=False)."""
         return await self._write(record, now, None)
 
     async def update(self, before: BreakRecord, after: BreakRecord, now: float) -> BreakRecord:
-        """Replace `before` (early return / cancel); the ledger moves by the change in discontinuities."""
+        """Replace `before` (early return / cancel); the ledger moves by the change in
+        discontinuities."""
         stored, _ = await self._write(after, now, before)
         return stored

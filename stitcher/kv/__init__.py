@@ -47,7 +47,8 @@ def sqlite_path(url: str) -> str:
         path = url[len("sqlite://") :]
     elif url.startswith("sqlite://"):
         raise KVValueError(
-            f"a sqlite KV URL has no host: use sqlite:///abs/path.db or sqlite:relative/path.db, not {url!r}"
+            "a sqlite KV URL has no host: use sqlite:///abs/path.db or sqlite:relative/path.db,"
+            f" not {url!r}"
         )
     else:
         path = url[len("sqlite:") :]

@@ -1,4 +1,5 @@
-"""The key-value store protocol (`KV`), its atomic-write vocabulary and the rules both backends share.
+"""The key-value store protocol (`KV`), its atomic-write vocabulary and the rules both backends
+share.
 
 A KV maps non-empty `str` keys to JSON values, optionally with a time to live. Both backends
 (`stitcher.kv.sqlite`, `stitcher.kv.redis`) implement `KV` and pass one contract test suite
@@ -11,8 +12,9 @@ A KV maps non-empty `str` keys to JSON values, optionally with a time to live. B
   `clock.now() + ttl`, and a key is live while `now < expires_at` (with ttl=10 it is there at +9.999
   and gone at +10.0). Every read, check and put-if-absent treats an expired key as absent.
 - **Counters** (`incr`, `Incr`) have no TTL (incrementing clears one), start from 0 when the key is
-  absent or expired, and fail with `KVValueError` on a value that is not an int. They are exact within
-  +/- 2**53 (the Redis backend computes in Lua, whose numbers are doubles); beyond that is an error.
+  absent or expired, and fail with `KVValueError` on a value that is not an int. They are exact
+  within +/- 2**53 (the Redis backend computes in Lua, whose numbers are doubles); beyond that is an
+  error.
 - **atomic(ops, checks)**: every check is evaluated against the state before any op; if one fails
   nothing is written and `AtomicResult(committed=False, failed=<that check>)`. Otherwise the ops
   are applied in order (a later op sees an earlier one) and `counters` holds the final value of each
@@ -130,7 +132,8 @@ class KV(Protocol):
         """Remove `key`; True if a live key was removed."""
 
     async def list(self, prefix: str) -> dict[str, Any]:
-        """Live keys starting with `prefix` (no glob: `*` is a plain character) -> values, sorted by key."""
+        """Live keys starting with `prefix` (no glob: `*` is a plain character) -> values, sorted by
+        key."""
 
     async def incr(self, key: str, delta: int = 1) -> int:
         """Atomically add `delta` to a counter (no TTL) and return the new value."""

@@ -11,10 +11,10 @@ Each KV key is one Redis string holding `"<expires_at>|<canonical JSON>"`, where
   default) so Redis frees the memory itself; the margin keeps the native TTL from ever firing before
   the clock-based expiry (clock skew between machines, a slow client), so it never changes what a
   read returns. Puts without a ttl and counters clear any native TTL.
-- **Atomicity**: `put_if_absent`, `delete` and `atomic` (and `incr`, which is a one-op `atomic`) are Lua
-  scripts run with EVALSHA (falling back to SCRIPT LOAD when the server does not know them), so they
-  are atomic server-side. Redis does not roll a script back, so the atomic script checks everything
-  and computes every write (including counter errors) before the first write.
+- **Atomicity**: `put_if_absent`, `delete` and `atomic` (and `incr`, which is a one-op `atomic`) are
+  Lua scripts run with EVALSHA (falling back to SCRIPT LOAD when the server does not know them), so
+  they are atomic server-side. Redis does not roll a script back, so the atomic script checks
+  everything and computes every write (including counter errors) before the first write.
 - `list` is SCAN MATCH with the prefix's glob characters escaped, then MGET in chunks.
 - Errors: connection failures and timeouts (`command_timeout` per command, no automatic retry - a
   retried script could apply twice) become `KVUnavailable` naming the URL (password removed).
@@ -88,7 +88,8 @@ return 0
 """
 )
 
-# KEYS: check keys, then op keys. ARGV: now, #checks, #ops, then per check (kind A|E, expected JSON),
+# KEYS: check keys, then op keys. ARGV: now, #checks, #ops, then per check (kind A|E, expected
+# JSON),
 # then per op (kind P|D|I, JSON or delta, expires_at repr or '', PX ms or '').
 # -> {1, counter values...} committed | {0, failed check index} | {-1, message} invalid counter
 LUA_ATOMIC = (
@@ -105,7 +106,8 @@ local overlay, writes, counters = {}, {}, {}
 local base = 3 + 2 * nchecks
 for j = 1, nops do
   local key = KEYS[nchecks + j]
-  local kind, arg, expiry, px = ARGV[base + 4 * j - 3], ARGV[base + 4 * j - 2], ARGV[base + 4 * j - 1], ARGV[base + 4 * j]
+  local kind, arg, expiry, px = ARGV[base + 4 * j - 3], ARGV[base + 4 * j - 2],\
+ ARGV[base + 4 * j - 1], ARGV[base + 4 * j]
   if kind == 'P' then
     overlay[key] = arg
     writes[#writes + 1] = {key, expiry .. '|' .. arg, px}
@@ -118,7 +120,8 @@ for j = 1, nops do
     local n = 0
     if text then
       if not string.match(text, '^%-?%d+$') then
-        return {-1, 'cannot increment ' .. key .. ': its value is not an int (' .. string.sub(text, 1, 60) .. ')'}
+        return {-1, 'cannot increment ' .. key .. ': its value is not an int (' ..\
+ string.sub(text, 1, 60) .. ')'}
       end
       n = tonumber(text)
     end
@@ -145,7 +148,8 @@ return reply
 
 
 def glob_escape(text: str) -> str:
-    """`text` with Redis glob characters escaped, so `MATCH glob_escape(p) + '*'` means "starts with p"."""
+    """`text` with Redis glob characters escaped, so `MATCH glob_escape(p) + '*'` means "starts with
+    p"."""
     return "".join("\\" + ch if ch in "\\*?[]" else ch for ch in text)
 
 
@@ -178,8 +182,9 @@ class RedisKV:
         command_timeout: float = 5.0,
         native_ttl_margin: float = 300.0,
     ):
-        """`url`: `redis://[user:password@]host:port/db` (or `rediss://`); `command_timeout`: seconds
-        for connecting and for each command; `native_ttl_margin`: seconds added to the native TTL."""
+        """`url`: `redis://[user:password@]host:port/db` (or `rediss://`); `command_timeout`:
+        seconds for connecting and for each command; `native_ttl_margin`: seconds added to the
+        native TTL."""
         self.url = redact_url(url)
         self._clock = clock
         self._margin = float(native_ttl_margin)

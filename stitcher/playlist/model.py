@@ -53,7 +53,8 @@ MEDIA_TAGS = CUE_TAGS | frozenset(
 
 def segment_kind(uri: str) -> tuple[str, str | None]:
     """('content'|'ad'|'slate', ad id or None) of a segment URI, by the HTTP contract: ad segment
-    URIs contain `/ads/<ad id>/`, slate ones `/slate/` (the slate kept among the ads, `/ads/slate/`, too)."""
+    URIs contain `/ads/<ad id>/`, slate ones `/slate/` (the slate kept among the ads, `/ads/slate/`,
+    too)."""
     parts = urlsplit(uri).path.split("/")[:-1]
     if "slate" in parts:
         return "slate", None
@@ -104,7 +105,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class MediaPlaylist:
-    """A media playlist. `trailing_tags` are tags after the last URI (e.g. a DATERANGE announced early)."""
+    """A media playlist. `trailing_tags` are tags after the last URI (e.g. a DATERANGE announced
+    early)."""
 
     target_duration: int
     segments: tuple[Segment, ...] = ()
@@ -124,7 +126,8 @@ class MediaPlaylist:
 
     def numbered(self) -> Iterator[tuple[int, int, Segment]]:
         """(media sequence number, discontinuity sequence number, segment) for each segment (R7: the
-        DISCONTINUITY-SEQUENCE plus every EXT-X-DISCONTINUITY tag up to and including the segment's)."""
+        DISCONTINUITY-SEQUENCE plus every EXT-X-DISCONTINUITY tag up to and including the
+        segment's)."""
         disc = self.discontinuity_sequence
         for index, segment in enumerate(self.segments):
             disc += int(segment.discontinuity)

@@ -21,7 +21,8 @@ class PlaylistError(RigError, ValueError):
 
 
 def parse_datetime(text: str) -> datetime:
-    """ISO 8601 date-time with a time zone (as PROGRAM-DATE-TIME and DATERANGE use) -> aware datetime."""
+    """ISO 8601 date-time with a time zone (as PROGRAM-DATE-TIME and DATERANGE use) -> aware
+    datetime."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
@@ -32,7 +33,8 @@ def parse_datetime(text: str) -> datetime:
 
 
 def format_datetime(value: datetime | float) -> str:
-    """Render a date-time (or epoch seconds) as `2026-01-01T00:00:02.000Z` (millisecond precision)."""
+    """Render a date-time (or epoch seconds) as `2026-01-01T00:00:02.000Z` (millisecond
+    precision)."""
     seconds = value.timestamp() if isinstance(value, datetime) else float(value)
     millis = round(seconds * 1000)
     whole = datetime.fromtimestamp(millis // 1000, tz=UTC)
@@ -40,7 +42,8 @@ def format_datetime(value: datetime | float) -> str:
 
 
 def format_decimal(value: float, places: int = 3) -> str:
-    """A decimal-floating-point with a fixed number of places (`2.000`): stable text for stable tags."""
+    """A decimal-floating-point with a fixed number of places (`2.000`): stable text for stable
+    tags."""
     return f"{value:.{places}f}"
 
 

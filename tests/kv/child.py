@@ -3,7 +3,8 @@
 It opens the store by URL with a SystemClock and talks to the test over stdout (one line per event,
 flushed) and stdin (a line to go on). Modes:
 
-- `race NAME N`: print "ready", wait for a line, put_if_absent race:0..N-1 -> print the won indices (JSON).
+- `race NAME N`: print "ready", wait for a line, put_if_absent race:0..N-1 -> print the won indices
+  (JSON).
 - `incr N`: print "ready", wait for a line, incr "counter" N times, print "done".
 - `write KEY JSON`: put KEY, print "written".
 - `atomic-loop`: forever atomic([Put(a:i), Put(b:i), Incr(n, 2)]), printing i after each commit.

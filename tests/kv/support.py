@@ -14,7 +14,8 @@ MISSING = "redis-server is not installed (apt-get install redis-server): Redis K
 
 
 def require_redis_server() -> None:
-    """Fail (in CI: `CI=true`) or skip (elsewhere) the calling test when redis-server is not installed."""
+    """Fail (in CI: `CI=true`) or skip (elsewhere) the calling test when redis-server is not
+    installed."""
     if shutil.which("redis-server") is None:
         if os.environ.get("CI") == "true":
             pytest.fail(MISSING + " - CI must run them", pytrace=False)

@@ -1,4 +1,5 @@
-"""The KV contract, part 2: atomic multi-key writes and the input every call refuses (both backends)."""
+"""The KV contract, part 2: atomic multi-key writes and the input every call refuses (both
+backends)."""
 
 from __future__ import annotations
 

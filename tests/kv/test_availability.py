@@ -1,4 +1,5 @@
-"""The KV contract, part 3: URLs, several instances on one store, and stores that cannot be reached."""
+"""The KV contract, part 3: URLs, several instances on one store, and stores that cannot be
+reached."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from stitcher.kv import Incr, KVUnavailable, KVValueError, open_kv
 from tests.kv.support import require_redis_server
 
-# --------------------------------------------------------------------------- instances, URLs, availability
+# -------------------------------------------------------------------- instances, URLs, availability
 
 
 async def test_two_instances_share_the_store(kv_url, clock):

@@ -178,7 +178,7 @@ async def test_list_many_keys(kv):
     assert listed["many:00777"] == 777
 
 
-# --------------------------------------------------------------------------- expiry is exact, everywhere
+# ---------------------------------------------------------------------- expiry is exact, everywhere
 
 
 async def test_expiry_is_exact_for_every_read(kv, clock):

@@ -165,7 +165,8 @@ async def test_sqlite_writer_killed_inside_its_transaction(tmp_path, children):
 
 
 async def test_many_processes_open_a_new_file_at_once(tmp_path, children):
-    """Regression: switching a fresh file to WAL races between processes and must not fail any of them."""
+    """Regression: switching a fresh file to WAL races between processes and must not fail any of
+    them."""
     url = f"sqlite://{tmp_path}/fresh.db"
     workers = [children("write", url, f"key{i}", str(i)) for i in range(6)]
     for worker in workers:

@@ -1,4 +1,5 @@
-"""What only the SQLite backend has: the expiry sweeper, the worker thread, the fault-injection hook."""
+"""What only the SQLite backend has: the expiry sweeper, the worker thread, the fault-injection
+hook."""
 
 from __future__ import annotations
 
