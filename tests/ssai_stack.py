@@ -1,4 +1,5 @@
-"""A whole SSAI pipeline on a fake clock, built fresh for each use (a property-test example, a golden case).
+"""A whole SSAI pipeline on a fake clock, built fresh for each use (a property-test example, a
+golden case).
 
 The `rig` fixture of conftest.py builds the same stack once per test; hypothesis does not re-run
 fixtures per example, and the golden-file generator wants one clean stack per case, so here it is
@@ -42,17 +43,20 @@ from stitcher.ssai import VodMedia, stitch
 from tests.conftest import MEDIA, stock
 
 CHANNEL = "news"
-ORIGIN_BASE = "http://origin.test"  # how stitched playlists name origin segments (a stand-in, stable across runs)
+# how stitched playlists name origin segments (a stand-in, stable across runs)
+ORIGIN_BASE = "http://origin.test"
 VARIANTS = ("hi", "lo")
 
 
 def origin_url(variant: str) -> str:
-    """The origin media playlist URL the stitcher resolves segment URIs against (fixed, for stable bytes)."""
+    """The origin media playlist URL the stitcher resolves segment URIs against (fixed, for stable
+    bytes)."""
     return f"{ORIGIN_BASE}/{CHANNEL}/{variant}/index.m3u8"
 
 
 def resume_url(variant: str) -> str:
-    """Where the service serves the content segment a break returns to (`stitcher.service.RESUME_NAME`)."""
+    """Where the service serves the content segment a break returns to
+    (`stitcher.service.RESUME_NAME`)."""
     return f"{variant}/{RESUME_NAME}"
 
 
@@ -77,7 +81,8 @@ def stand_in_segments(url: str, count: int, duration: float = 2.0) -> tuple[Segm
 
 
 def with_durations(content: ContentMedia, durations: tuple[float, ...]) -> ContentMedia:
-    """The same rendered loop announcing other segment durations (an origin whose EXTINFs are not nominal)."""
+    """The same rendered loop announcing other segment durations (an origin whose EXTINFs are not
+    nominal)."""
     if len(durations) != len(content.durations):
         raise ValueError(
             f"the loop has {len(content.durations)} segments, got {len(durations)} durations"
@@ -112,7 +117,8 @@ class Stack:
         return next(r.bandwidth for r in self.channel.ladder if r.name == variant)
 
     async def state(self) -> tuple[list[BreakRecord], Ledger]:
-        """What a stitcher reads from the KV for one request: the break records and one ledger read."""
+        """What a stitcher reads from the KV for one request: the break records and one ledger
+        read."""
         return await self.ledger.records(CHANNEL), await self.ledger.ledger(CHANNEL)
 
     def stitch(

@@ -1,4 +1,5 @@
-"""Ad conditioning and the ad library: pure commands, real ffmpeg renders on the small ladder, catalog.
+"""Ad conditioning and the ad library: pure commands, real ffmpeg renders on the small ladder,
+catalog.
 
 Creatives are made with ffmpeg deliberately unlike the channel (640x480, 30 fps, 44.1 kHz mono)
 and conditioned to the small test ladder (hi 320x180, lo 192x108, 2 s segments, 25 fps).
@@ -101,9 +102,11 @@ def ffmpeg_text(*args: str) -> str:
 
 
 def decoded_frames(source: str) -> dict:
-    """Decode video and audio of an input (e.g. an HLS playlist): frame count, sample count, first times."""
+    """Decode video and audio of an input (e.g. an HLS playlist): frame count, sample count, first
+    times."""
     done = subprocess.run(
-        [ffmpeg_executable(), "-hide_banner", "-nostdin", "-i", source, "-map", "0:v", "-map", "0:a", "-f", "framecrc", "-"],
+        [ffmpeg_executable(), "-hide_banner", "-nostdin", "-i", source,
+         "-map", "0:v", "-map", "0:a", "-f", "framecrc", "-"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     video, samples, first = 0, 0, {}
@@ -130,11 +133,12 @@ def decoded_frames(source: str) -> dict:
 
 
 def thumbnail(source: str, at: float, size: str = "8:8") -> bytes:
-    """The frame `at` seconds into an input, decoded to RGB (shrunk to 8x8 by default: cheap to compare)."""
+    """The frame `at` seconds into an input, decoded to RGB (shrunk to 8x8 by default: cheap to
+    compare)."""
     scale = ["-vf", f"scale={size}"] if size else []
     done = subprocess.run(
-        [ffmpeg_executable(), "-hide_banner", "-nostdin", "-i", source, "-ss", f"{at}", "-frames:v", "1",
-         *scale, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        [ffmpeg_executable(), "-hide_banner", "-nostdin", "-i", source,
+         "-ss", f"{at}", "-frames:v", "1", *scale, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
         capture_output=True, check=True,
     )  # fmt: skip
     return done.stdout
@@ -231,7 +235,8 @@ def test_conditioning_argv_is_pure_and_complete(conditioning, tmp_path):
     assert "tpad=stop_mode=clone:stop=50,trim=end_frame=125," in graph
     assert "apad,atrim=end_sample=240000," in graph
     assert "trim=end_frame=25," in graph and "apad,atrim=end_sample=48000," in graph
-    # the sound laid against the picture as the channel's interleave asks (origin_emulator.interleave)
+    # the sound laid against the picture as the channel's interleave asks
+    # (origin_emulator.interleave)
     assert f"[ja]{audio_layout(conditioning, 150).audio_filters()},asplit=2" in graph
     assert (
         "scale=320:180:force_original_aspect_ratio=decrease,pad=320:180:(ow-iw)/2:(oh-ih)/2"
@@ -286,11 +291,15 @@ def test_rung_plan_leaves_room_for_audio():
     )
 
 
-PROBE_STDERR = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'ad.mp4':
-  Duration: 00:00:05.00, start: 0.000000, bitrate: 83 kb/s
-  Stream #0:0[0x1](und): Video: h264 (Constrained Baseline) (avc1 / 0x31637661), yuv420p(progressive), 640x480 [SAR 1:1 DAR 4:3], 5 kb/s, 30 fps, 30 tbr, 15360 tbn (default)
-  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, mono, fltp, 69 kb/s (default)
-"""
+PROBE_STDERR = (  # what ffmpeg -i prints for a small MP4 (each stream on one line)
+    "Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'ad.mp4':\n"
+    "  Duration: 00:00:05.00, start: 0.000000, bitrate: 83 kb/s\n"
+    "  Stream #0:0[0x1](und): Video: h264 (Constrained Baseline) (avc1 / 0x31637661),"
+    " yuv420p(progressive), 640x480 [SAR 1:1 DAR 4:3], 5 kb/s, 30 fps, 30 tbr, 15360 tbn"
+    " (default)\n"
+    "  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, mono, fltp, 69 kb/s"
+    " (default)\n"
+)
 
 
 def test_probe_output_is_read_purely():
@@ -314,7 +323,8 @@ def test_probe_output_is_read_purely():
             Path("x.mp4"),
             1,
             "",
-            "[in#0 @ 0x1] moov atom not found\nError opening input: Invalid data found when processing input\n",
+            "[in#0 @ 0x1] moov atom not found\nError opening input: Invalid data found when "
+            "processing input\n",
         )
 
 

@@ -1,6 +1,7 @@
 """Where the sound lies against the picture: the layouts renders use, and the bytes they give.
 
-Pure: `origin_emulator.interleave` (loop and ad layouts, the B-frames for an interleave) and the TS surgery
+Pure: `origin_emulator.interleave` (loop and ad layouts, the B-frames for an interleave) and the TS
+surgery
 of `stitcher.ts` (`chain`, `flag_discontinuity`, `av_timing`, `bridge`). On real media:
 the small loop's sound switches at every boundary, the wrap included, within one AAC frame of
 the same point, and a conditioned ad that does not match its channel's interleave is refused.
@@ -208,7 +209,8 @@ def test_segments_of_whole_aac_frames():
 
 
 def test_the_hlsjs_in_place_warning():
-    """Said where hls.js 1.7.4 in place would stall at some splice-in; measured offsets decide when known."""
+    """Said where hls.js 1.7.4 in place would stall at some splice-in; measured offsets decide when
+    known."""
     assert (
         in_place_warning(1.92, 48000) is None
     )  # the sound switches at one point: the shipped shape

@@ -26,7 +26,8 @@ SIZE = (140, 44)
 
 @pytest.fixture
 def kv_url(tmp_path) -> str:
-    """SQLite only: these tests are about the TUI (the KV backends have their own contract suite)."""
+    """SQLite only: these tests are about the TUI (the KV backends have their own contract
+    suite)."""
     return f"sqlite://{tmp_path}/kv.db"
 
 
@@ -294,7 +295,8 @@ async def test_viewers_add_remove_and_show_positions(stack, clock):
 
 
 async def test_real_players_from_the_stitchers_sessions(stack, clock):
-    """A player's requests (not the TUI's own polls) appear with where it is, as the stitcher sees it."""
+    """A player's requests (not the TUI's own polls) appear with where it is, as the stitcher sees
+    it."""
     app = rig_app(stack, clock)
     async with app.run_test(size=SIZE) as pilot:
         await refresh(pilot)
@@ -360,7 +362,8 @@ async def test_run_async_shares_the_loop_with_the_rig_servers_and_ends_on_q_or_c
     stack, clock, key
 ):
     """As `rig up` runs it: `await app.run_async()` in the loop that serves the origin and the
-    stitcher; the app's polls are answered by those servers; q / Ctrl-C end it; the servers live on."""
+    stitcher; the app's polls are answered by those servers; q / Ctrl-C end it; the servers live
+    on."""
     fleet = FakeFleet(clock)
     sessions = []
 
@@ -386,7 +389,8 @@ async def test_run_async_shares_the_loop_with_the_rig_servers_and_ends_on_q_or_c
 
 
 def _snapshot_app(stack, clock) -> RigApp:
-    """A rig at a fixed instant with one active /cue break, an origin splice announced, two viewers."""
+    """A rig at a fixed instant with one active /cue break, an origin splice announced, two
+    viewers."""
     fixed = FakeClock(clock.now())  # the app's own clock (it runs on another thread's loop)
     fleet = FakeFleet(
         fixed,
@@ -415,7 +419,8 @@ async def _polled(pilot) -> None:
 async def test_snapshot_main_screen(stack, clock, snap_compare):
     await _rig_with_a_break(stack, clock)
     app = _snapshot_app(stack, clock)
-    # snap_compare runs the app with App.run() (its own loop): on a thread, while this loop serves the rig.
+    # snap_compare runs the app with App.run() (its own loop): on a thread, while this loop serves
+    # the rig.
     assert await asyncio.to_thread(snap_compare, app, terminal_size=SIZE, run_before=_polled)
 
 
