@@ -31,8 +31,8 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from rig import rules as catalogue
 from rig.validator import Checker, Violation
+from rig.validator import rules as catalogue
 from stitcher.clock import Clock, SystemClock
 from stitcher.playlist import MediaPlaylist, PlaylistError, parse_media_playlist, parse_playlist
 

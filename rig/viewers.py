@@ -34,8 +34,7 @@ from urllib.parse import urljoin
 import aiohttp
 
 from rig.playhead import Playhead, _Piece, choose_variant, live_start, variant_name
-from rig.validator import Checker, Violation
-from rig.validator_rules import effective_pdts
+from rig.validator import Checker, Violation, effective_pdts
 from stitcher.clock import Clock
 from stitcher.playlist import (
     MasterPlaylist,

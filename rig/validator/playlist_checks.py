@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from rig import rules as catalogue
+from rig.validator import rules as catalogue
 from stitcher.playlist import (
     AttributeList,
     MasterPlaylist,

@@ -21,8 +21,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rig import rules as catalogue
-from rig.validator_rules import (
+from rig.validator import rules as catalogue
+from rig.validator.playlist_checks import (
     Finding,
     Tolerances,
     check_master_playlist,

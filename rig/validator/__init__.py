@@ -1,0 +1,35 @@
+"""The live-playlist validator: a pure `Checker` fed with playlists, collecting `Violation`s.
+
+`rules` is the catalogue of every rule id it reports; `playlist_checks` the rules one playlist
+shows; `checker` the `Checker`, which adds the rules that need history. Which rule is checked at
+which scope: docs/architecture.md ("How the validator checks"). Pure: no I/O, no clock.
+"""
+
+from rig.validator.checker import Checker, Violation
+from rig.validator.playlist_checks import (
+    Finding,
+    Tolerances,
+    check_master_playlist,
+    check_media_playlist,
+    classify_parse_error,
+    daterange_occurrences,
+    decimal_value,
+    effective_pdts,
+    merge_dateranges,
+    segment_directory,
+)
+
+__all__ = [
+    "Checker",
+    "Finding",
+    "Tolerances",
+    "Violation",
+    "check_master_playlist",
+    "check_media_playlist",
+    "classify_parse_error",
+    "daterange_occurrences",
+    "decimal_value",
+    "effective_pdts",
+    "merge_dateranges",
+    "segment_directory",
+]
