@@ -5,13 +5,14 @@ shows; `checker` the `Checker`, which adds the rules that need history. Which ru
 which scope: docs/architecture.md ("How the validator checks"). Pure: no I/O, no clock.
 """
 
-from rig.validator.checker import Checker, Violation
+from rig.validator.checker import Checker
+from rig.validator.findings import Finding, Tolerances, Violation
 from rig.validator.playlist_checks import (
-    Finding,
-    Tolerances,
     check_master_playlist,
     check_media_playlist,
     classify_parse_error,
+)
+from rig.validator.values import (
     daterange_occurrences,
     decimal_value,
     effective_pdts,

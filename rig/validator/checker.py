@@ -18,20 +18,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Hashable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from rig.validator import rules as catalogue
+from rig.validator.findings import Finding, Tolerances, Violation
 from rig.validator.playlist_checks import (
-    Finding,
-    Tolerances,
     check_master_playlist,
     check_media_playlist,
     classify_parse_error,
-    daterange_occurrences,
-    effective_pdts,
-    merge_dateranges,
 )
+from rig.validator.values import daterange_occurrences, effective_pdts, merge_dateranges
 from stitcher.playlist import (
     MediaPlaylist,
     PlaylistError,
@@ -45,43 +41,6 @@ from stitcher.playlist import (
 __all__ = ["Violation", "Checker", "Tolerances"]
 
 MAX_KEPT_VIOLATIONS = 10_000
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule, seen in `variant` (a playlist URL) by `viewer` at `at` (epoch seconds).
-
-    `rule` must be an id of the catalogue (`rig.rules`; `UnknownRule` otherwise); `message` is
-    the detail of this finding, `meaning` the rule's one line. `line()` and `to_dict()` carry both.
-    """
-
-    rule: str
-    message: str
-    variant: str
-    viewer: str | None = None
-    msn: int | None = None
-    at: float = 0.0
-
-    def __post_init__(self) -> None:
-        catalogue.rule(self.rule)
-
-    @property
-    def meaning(self) -> str:
-        """What the rule requires, in one line (from the catalogue)."""
-        return catalogue.rule(self.rule).meaning
-
-    def line(self) -> str:
-        """One human-readable line: `[T1] variant=... viewer=... msn=... message — meaning`."""
-        parts = [f"[{self.rule}]", f"variant={self.variant}"]
-        if self.viewer is not None:
-            parts.append(f"viewer={self.viewer}")
-        if self.msn is not None:
-            parts.append(f"msn={self.msn}")
-        return " ".join(parts + [self.message, "—", self.meaning])
-
-    def to_dict(self) -> dict[str, Any]:
-        known = catalogue.rule(self.rule)
-        return {**asdict(self), "meaning": known.meaning, "reference": known.reference}
 
 
 @dataclass(frozen=True)
