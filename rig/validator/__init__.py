@@ -1,8 +1,9 @@
 """The live-playlist validator: a pure `Checker` fed with playlists, collecting `Violation`s.
 
-`rules` is the catalogue of every rule id it reports; `playlist_checks` the rules one playlist
-shows; `checker` the `Checker`, which adds the rules that need history. Which rule is checked at
-which scope: docs/architecture.md ("How the validator checks"). Pure: no I/O, no clock.
+`rules` is the catalogue of rule ids; `findings` what checks yield; `values` what they read out of
+a playlist; `playlist_checks` the rules one playlist shows; `checker` the `Checker`, with the
+history it keeps in `variants`, `reloads` and `dateranges`. Which rule is checked at which scope:
+docs/architecture.md ("How the validator checks"). Pure: no I/O, no clock.
 """
 
 from rig.validator.checker import Checker
