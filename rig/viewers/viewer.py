@@ -1,68 +1,36 @@
-"""Simulated viewers: a fleet of asyncio HLS players against any master (or media) playlist URL.
+"""One simulated HLS player: joins, picks a variant, reloads, fetches segments, keeps a playhead.
 
-Each viewer behaves like hls.js or AVPlayer on a live stream: it joins at its own time, fetches the
-master, picks a variant (by name, at random, the lowest or the highest), reloads the media playlist
-at the player cadence (RFC 8216 §6.3.4: a target duration after a change, half of it when unchanged,
-measured from the start of the previous load), fetches (or HEADs) every segment it will play, and
-keeps a buffer and a playhead. The playhead starts 3 target durations behind the live edge (hls.js
-`liveSyncDurationCount`), moves with the clock while the buffer has media, stalls when it reaches
-the end of the buffered media (start and length are recorded) and resumes when a segment arrives.
-
-It tracks what is under the playhead — content, ad or slate (docs/architecture.md: ad URIs contain
-`/ads/`, the ad id is the path component after it; slate URIs contain `/slate/`) — the ads of each
-break in order (a break is a run of ad/slate segments between content), the SGAI interstitial
-DATERANGEs it saw, and whether a viewer that joined with a break in its window played on cleanly.
-Every playlist fetched goes into one `rig.validator.Checker` for the fleet, each viewer under its
-own name; violations are counted for the viewer whose playlist first showed them (the checker
-reports a finding once).
-
-Time comes only from the `Clock` passed in; HTTP only through the one `aiohttp.ClientSession`
-passed in, each request with a timeout. A failed fetch is counted (with the last error) and retried
-at the next reload; it never ends a viewer. Side effects: HTTP requests to the stream's servers.
+`Viewer` is the async shell around a `Playhead` (rig.playhead): the network and the clock of its
+`Fleet` drive it; `state()` is what the TUI shows of it, `report()` what it did. How it plays
+(cadence, start, stalls, what it classifies): docs/architecture.md ("Simulated viewers"). A
+failed fetch is counted and retried at the next reload; it never ends a viewer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import aiohttp
 
 from rig.playhead import Playhead, _Piece, choose_variant, live_start, variant_name
-from rig.validator import Checker, Violation, effective_pdts
-from stitcher.clock import Clock
-from stitcher.playlist import (
-    MasterPlaylist,
-    MediaPlaylist,
-    PlaylistError,
-    parse_playlist,
-    segment_kind,
-)
+from rig.validator import effective_pdts
+from rig.viewers.interstitials import Interstitials
+from stitcher.playlist import MediaPlaylist, PlaylistError, parse_playlist, segment_kind
 
-__all__ = [
-    "Fleet",
-    "ViewerState",
-    "StreamUnavailable",
-    "variant_name",
-    "choose_variant",
-    "Playhead",
-]
+if TYPE_CHECKING:
+    from rig.viewers.fleet import Fleet
 
-INTERSTITIAL = "com.apple.hls.interstitial"
-REQUEST_TIMEOUT = 10.0  # seconds, per request
+__all__ = ["Viewer", "ViewerState", "describe"]
+
 RETRY_SECONDS = 2.0  # between attempts before the target duration is known
 
 
-class StreamUnavailable(Exception):
-    """The URL cannot be read as an HLS stream (connection, HTTP status, not a playlist, no such variant)."""
-
-
-def _describe(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
+    """An exception as one line: its type, and its message when it has one."""
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
@@ -95,25 +63,6 @@ class _Pending:
     failures: int = 0
 
 
-@dataclass
-class _Interstitial:
-    id: str
-    start_date: str | None
-    start: float | None
-    duration: float | None
-    first_seen: float
-    reached_at: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "start_date": self.start_date,
-            "duration": self.duration,
-            "first_seen": self.first_seen,
-            "reached_at": self.reached_at,
-        }
-
-
 class Viewer:
     """One simulated player (the async shell around a `Playhead`)."""
 
@@ -136,7 +85,7 @@ class Viewer:
         self.last_text: str | None = None
         self.first_in_break: bool | None = None
         self.first_kind: str | None = None
-        self.interstitials: dict[str, _Interstitial] = {}
+        self.interstitials = Interstitials()
         self.violations: Counter[str] = Counter()
         self.fetch_errors = 0
         self.last_error: str | None = None
@@ -157,7 +106,8 @@ class Viewer:
                 break
 
     async def _step(self) -> float:
-        """One load: the master if no variant is chosen yet, then the media playlist; returns the wait."""
+        """One load: the master if no variant is chosen yet, then the media playlist; returns the
+        wait."""
         if self.variant_url is None and not await self._load_master():
             return RETRY_SECONDS
         assert self.variant_url is not None
@@ -212,24 +162,7 @@ class Viewer:
     def _queue(self, playlist: MediaPlaylist, now: float) -> None:
         """Note interstitials; on the first playlist choose the start; queue every new segment."""
         url = self.variant_url or ""
-        try:
-            interstitials = [d for d in playlist.dateranges if d.klass == INTERSTITIAL]
-        except ValueError:  # a DATERANGE that cannot be read (the validator reports it)
-            interstitials = []
-        for daterange in interstitials:
-            ident = daterange.attributes.text("ID")
-            if ident is None or ident in self.interstitials:
-                continue
-            try:
-                start: float | None = (
-                    daterange.start_date.timestamp() if daterange.start_date else None
-                )
-                duration = daterange.duration
-            except ValueError:  # a bad START-DATE or DURATION (the validator reports it)
-                start, duration = None, None
-            self.interstitials[ident] = _Interstitial(
-                ident, daterange.attributes.text("START-DATE"), start, duration, now
-            )
+        interstitials = self.interstitials.note(playlist, now)
         self.window_start = playlist.media_sequence
         if not playlist.segments:
             return
@@ -248,7 +181,8 @@ class Viewer:
         self.player.endlist = playlist.endlist
 
     async def _download(self) -> None:
-        """Fetch queued segments in order; stop at a failure (retried next reload, skipped once it left)."""
+        """Fetch queued segments in order; stop at a failure (retried next reload, skipped once it
+        left)."""
         while self.pending and not self.stop.is_set():
             item = self.pending[0]
             fetched = await self._get_segment(item.url)
@@ -288,9 +222,7 @@ class Viewer:
         self.player.advance(now)
         pdt = self.player.pdt()
         if pdt is not None:
-            for item in self.interstitials.values():
-                if item.reached_at is None and item.start is not None and pdt >= item.start:
-                    item.reached_at = now
+            self.interstitials.reach(pdt, now)
 
     # ---------------------------------------------------------------- HTTP
 
@@ -304,7 +236,7 @@ class Viewer:
                 text = await response.text()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError, UnicodeError, LookupError, ValueError) as exc:
-            self._error(f"GET {url}: {_describe(exc)}")
+            self._error(f"GET {url}: {describe(exc)}")
             return None
         self.playlists += 1
         if status != 200:
@@ -323,7 +255,7 @@ class Viewer:
                         pass
                 status = response.status
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            self._error(f"{method} {url}: {_describe(exc)}")
+            self._error(f"{method} {url}: {describe(exc)}")
             return False
         self.segments += 1
         if status != 200:
@@ -344,16 +276,7 @@ class Viewer:
         else:
             state = piece.kind if piece is not None else "joining"
         pdt = player.pdt()
-        inside = next(
-            (
-                i.id
-                for i in self.interstitials.values()
-                if pdt is not None
-                and i.start is not None
-                and i.start <= pdt < i.start + (i.duration or 0.0)
-            ),
-            None,
-        )
+        inside = self.interstitials.holding(pdt)
         return ViewerState(
             self.name,
             self.variant,
@@ -400,198 +323,5 @@ class Viewer:
             "segments_fetched": self.segments,
             "segments_skipped": self.skipped,
             "breaks": [b.to_dict() for b in self.player.breaks],
-            "interstitials": [i.to_dict() for i in self.interstitials.values()],
-        }
-
-
-class Fleet:
-    """N simulated viewers of `url` sharing one session, one clock and one validator.
-
-    Viewers created here join `join_spread`-random seconds after `run` starts (or at the given
-    `join_after` offsets); `add` / `remove` change the fleet while it runs. `variant`: a name,
-    'random', 'lowest' or 'highest'. `on_violation` sees each violation as the checker finds it.
-    Under a FakeClock every viewer (and `run`, when given `seconds`) waits on the clock between loads.
-    """
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        clock: Clock,
-        url: str,
-        count: int,
-        *,
-        join_spread: float = 0.0,
-        join_after: list[float | None] | None = None,
-        variant: str = "random",
-        head: bool = False,
-        seed: int | None = None,
-        timeout: float = REQUEST_TIMEOUT,
-        checker: Checker | None = None,
-        on_violation: Callable[[Violation], None] | None = None,
-    ):
-        self.session, self.clock, self.url = session, clock, url
-        self.join_spread, self.variant, self.head = join_spread, variant, head
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.rng = random.Random(seed)
-        self.checker = checker if checker is not None else Checker()
-        self._forward = on_violation or self.checker.on_violation
-        self.checker.on_violation = self._on_violation
-        self.viewers: list[Viewer] = []
-        self.started_at: float | None = None
-        self.ended_at: float | None = None
-        self.probed = False
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._offsets: dict[str, float] = {}
-        self._by_name: dict[str, Viewer] = {}
-        for k in range(count):
-            self._create(join_after[k] if join_after and k < len(join_after) else None)
-
-    # ---------------------------------------------------------------- control
-
-    def _create(self, after: float | None) -> Viewer:
-        delay = after if after is not None else self.rng.uniform(0.0, self.join_spread)
-        viewer = Viewer(
-            self, f"viewer-{len(self.viewers)}", self.clock.now() + delay
-        )  # `run` re-bases
-        self._offsets[viewer.name] = delay
-        self._by_name[viewer.name] = viewer
-        self.viewers.append(viewer)
-        if self.started_at is not None and self.ended_at is None:
-            self._tasks[viewer.name] = asyncio.create_task(viewer.run(), name=viewer.name)
-        return viewer
-
-    def add(self, n: int, after: float | None = None) -> list[str]:
-        """Add `n` viewers joining `after` seconds from now (default: random in [0, join_spread])."""
-        return [self._create(after).name for _ in range(n)]
-
-    def remove(self, n: int) -> list[str]:
-        """Stop the `n` most recently added viewers still watching (they stay in the report)."""
-        gone = [v for v in self.viewers if v.left_at is None][-n:] if n > 0 else []
-        for viewer in gone:
-            viewer.left_at = self.clock.now()
-            viewer.freeze()
-        return [v.name for v in gone]
-
-    @property
-    def running(self) -> int:
-        """Viewer tasks still running (joined or waiting to join)."""
-        return sum(not t.done() for t in self._tasks.values())
-
-    async def probe(self) -> None:
-        """Read the URL once (and the chosen variant); raise StreamUnavailable when it is not a stream."""
-        media_url = self.url
-        try:
-            async with self.session.get(self.url, timeout=self.timeout) as response:
-                text = await response.text()
-                if response.status != 200:
-                    raise StreamUnavailable(f"GET {self.url} returned HTTP {response.status}")
-            playlist = parse_playlist(text)
-            if isinstance(playlist, MasterPlaylist):
-                policy = self.variant if self.variant not in ("random",) else "lowest"
-                media_url = urljoin(
-                    self.url, choose_variant(playlist, policy, random.Random(0)).uri
-                )
-                async with self.session.get(media_url, timeout=self.timeout) as response:
-                    text = await response.text()
-                    if response.status != 200:
-                        raise StreamUnavailable(f"GET {media_url} returned HTTP {response.status}")
-                if not isinstance(parse_playlist(text), MediaPlaylist):
-                    raise StreamUnavailable(f"{media_url} is not a media playlist")
-        except (TimeoutError, aiohttp.ClientError, UnicodeError, ValueError) as exc:
-            where = self.url if media_url == self.url else media_url
-            raise StreamUnavailable(f"{where}: {_describe(exc)}") from exc
-        except LookupError as exc:
-            raise StreamUnavailable(str(exc)) from exc
-        self.probed = True
-
-    async def run(self, stop: asyncio.Event, seconds: float | None = None) -> dict[str, Any]:
-        """Run every viewer until `stop` is set or `seconds` of clock time passed; returns `report()`."""
-        if not self.probed:
-            await self.probe()
-        self.started_at = self.clock.now()
-        for viewer in self.viewers:
-            viewer.join_at = self.started_at + self._offsets[viewer.name]
-            if viewer.left_at is None:
-                self._tasks[viewer.name] = asyncio.create_task(viewer.run(), name=viewer.name)
-        try:
-            if seconds is None:
-                await stop.wait()
-            else:
-                await self.clock.sleep(seconds, stop)
-        finally:
-            self.ended_at = self.clock.now()
-            for viewer in self.viewers:
-                if viewer.until is None:
-                    viewer.freeze()
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-        return self.report()
-
-    def _on_violation(self, violation: Violation) -> None:
-        viewer = self._by_name.get(violation.viewer or "")
-        if viewer is not None:
-            viewer.violations[violation.rule] += 1
-        if self._forward is not None:
-            self._forward(violation)
-
-    # ---------------------------------------------------------------- views
-
-    def snapshot(self) -> list[ViewerState]:
-        """The viewers still watching (or waiting to join), now."""
-        return [v.state() for v in self.viewers if v.left_at is None]
-
-    def report(self) -> dict[str, Any]:
-        """Per viewer and totals, ready for `json.dumps`; `ok` is no stall and no violation."""
-        viewers = [v.report() for v in self.viewers]
-        late = [
-            {
-                "viewer": r["id"],
-                "joined_at": r["joined_at"],
-                "first_segment": r["first_segment"],
-                "stalls": len(r["stalls"]),
-                "violations": r["violations"],
-                "ok": not r["stalls"] and not r["violations"],
-            }
-            for r in viewers
-            if r["first_playlist_in_break"]
-        ]
-        interstitials: dict[str, dict[str, Any]] = {}
-        for r in viewers:
-            for item in r["interstitials"]:
-                interstitials.setdefault(
-                    item["id"], {k: item[k] for k in ("id", "start_date", "duration")}
-                )
-        stalls = sum(len(r["stalls"]) for r in viewers)
-        violations = sum(self.checker.counts.values())
-        totals = {
-            "viewers": len(viewers),
-            "watching": sum(v.left_at is None for v in self.viewers),
-            "stalls": stalls,
-            "stall_seconds": round(sum(r["stall_seconds"] for r in viewers), 3),
-            "violations": violations,
-            "violations_by_rule": dict(sorted(self.checker.counts.items())),
-            "fetch_errors": sum(r["fetch_errors"] for r in viewers),
-            "playlists_fetched": sum(r["playlists_fetched"] for r in viewers),
-            "segments_fetched": sum(r["segments_fetched"] for r in viewers),
-            "segments_skipped": sum(r["segments_skipped"] for r in viewers),
-            "breaks": sum(len(r["breaks"]) for r in viewers),
-            "ads_seen": dict(
-                sorted(Counter(a for r in viewers for b in r["breaks"] for a in b["ads"]).items())
-            ),
-            "interstitials": len(interstitials),
-            "late_joiners": len(late),
-            "late_joiners_ok": sum(item["ok"] for item in late),
-        }
-        return {
-            "url": self.url,
-            "ok": stalls == 0 and violations == 0,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "seconds": round((self.ended_at or self.clock.now()) - self.started_at, 3)
-            if self.started_at is not None
-            else 0.0,
-            "totals": totals,
-            "late_joiners": late,
-            "interstitials": list(interstitials.values()),
-            "viewers": viewers,
-            "examples": [v.to_dict() for v in self.checker.violations[:20]],
+            "interstitials": self.interstitials.report(),
         }
