@@ -18,7 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 VALIDATOR = ROOT / "rig" / "validator"  # the catalogue itself (rules.py) reports nothing
 SOURCES = [p for p in sorted(VALIDATOR.glob("*.py")) if p.name != "rules.py"]
 SOURCES += [ROOT / "rig" / "validate.py"]
-OTHER_REPORTERS = sorted((ROOT / "rig" / "viewers").glob("*.py")) + [ROOT / "rig" / "inspect.py"]
+OTHER_REPORTERS = [
+    path
+    for package in ("viewers", "inspect")
+    for path in sorted((ROOT / "rig" / package).glob("*.py"))
+]
 LETTERED_ID = re.compile(r"[A-Z]{1,2}[0-9]{1,2}")  # R9, T1, D5, M1 (word ids: see rule positions)
 REPORTING_CALLS = ("Finding", "Violation", "report")  # their first argument is a rule id
 

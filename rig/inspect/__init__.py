@@ -1,0 +1,43 @@
+"""`rig inspect splices URL`: follow a live HLS stream and measure the audio at every splice."""
+
+from rig.inspect.boundaries import (
+    Boundary,
+    BoundaryTracker,
+    CcProblem,
+    InspectError,
+    SpliceReport,
+    Summary,
+    add_arguments,
+    add_parser,
+    continuity_problems,
+    execute,
+    follow,
+    measure,
+    measure_scanned,
+    pick_variant,
+    run,
+    short_uri,
+    summary_line,
+    table_row,
+)
+
+__all__ = [
+    "Boundary",
+    "CcProblem",
+    "SpliceReport",
+    "Summary",
+    "BoundaryTracker",
+    "InspectError",
+    "measure",
+    "measure_scanned",
+    "continuity_problems",
+    "follow",
+    "pick_variant",
+    "add_parser",
+    "add_arguments",
+    "execute",
+    "run",
+    "short_uri",
+    "summary_line",
+    "table_row",
+]
