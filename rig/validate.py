@@ -1,18 +1,21 @@
-"""`rig validate URL`: watch a live HLS stream like a handful of players would and report every broken rule.
+"""`rig validate URL`: watch a live HLS stream like a handful of players would and report every
+broken rule.
 
-This is the polling shell around the pure `rig.validator.Checker`. It fetches the master playlist (or a
-single media playlist), then runs simulated viewers that join at staggered times and reload every
-variant every half target duration, feeding each playlist into one shared checker. It also checks
-what the checker cannot see from playlist text:
+This is the polling shell around the pure `rig.validator.Checker`. It fetches the master playlist
+(or a single media playlist), then runs simulated viewers that join at staggered times and reload
+every variant every half target duration, feeding each playlist into one shared checker. It also
+checks what the checker cannot see from playlist text:
 
 - HTTP: every playlist GET must answer 200 in time; each newly seen segment must answer a HEAD
   (or, if HEAD is refused with 405, a `Range: bytes=0-0` GET) with 200 (206 for the ranged GET);
-- R12: when a segment leaves a viewer's window it must still be downloadable (checked once per segment);
+- R12: when a segment leaves a viewer's window it must still be downloadable (checked once per
+  segment);
 - CORS: every successful response must carry `Access-Control-Allow-Origin: *` (the rig's HTTP
-  contract; HEAD responses carry the headers of the GET they stand for; an error response is already
-  an HTTP violation). Reported once per playlist and kind (playlist GET, segment HEAD, ...).
+  contract; HEAD responses carry the headers of the GET they stand for; an error response is
+  already an HTTP violation). Reported once per playlist and kind (playlist GET, segment HEAD, ...).
 
-`--rules` prints every rule id it can report, with its meaning and reference (`rig.rules`).
+`--rules` prints every rule id it can report, with its meaning and reference
+(`rig.validator.rules`).
 Time comes from the `Clock` passed in (`clock.sleep`, never `asyncio.sleep`), so the same code runs
 for minutes on the wall clock in the CLI and for hours of stream in milliseconds under `FakeClock`.
 Side effects: HTTP requests to the stream's server; the CLI prints violations and a JSON summary.
@@ -31,8 +34,8 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from rig import rules as catalogue
 from rig.validator import Checker, Violation
+from rig.validator import rules as catalogue
 from stitcher.clock import Clock, SystemClock
 from stitcher.playlist import MediaPlaylist, PlaylistError, parse_media_playlist, parse_playlist
 
@@ -44,7 +47,8 @@ MAX_REMEMBERED_SEGMENTS = 50_000  # segment URIs remembered as already checked
 
 
 class MasterUnavailable(Exception):
-    """The URL given to `validate` could not be fetched at all (connection error, timeout, not 200)."""
+    """The URL given to `validate` could not be fetched at all (connection error, timeout, not
+    200)."""
 
 
 def _describe(error: BaseException) -> str:
@@ -87,7 +91,8 @@ class _Run:
     def check_cors(
         self, headers: Mapping[str, str], variant: str, what: str, viewer: str | None
     ) -> None:
-        """CORS: the response must carry `Access-Control-Allow-Origin: *` (reported once per `what`)."""
+        """CORS: the response must carry `Access-Control-Allow-Origin: *` (reported once per
+        `what`)."""
         value = headers.get("Access-Control-Allow-Origin")
         if value != "*":
             self.checker.report(
@@ -129,7 +134,8 @@ class _Run:
     async def check_segment(
         self, url: str, variant: str, msn: int, viewer: str, rule: str, why: str
     ) -> None:
-        """HEAD a segment (ranged GET when HEAD gives 405); anything but success is a `rule` violation."""
+        """HEAD a segment (ranged GET when HEAD gives 405); anything but success is a `rule`
+        violation."""
         try:
             async with self.session.head(url, allow_redirects=True) as response:
                 status, headers, method, good = response.status, response.headers, "HEAD", (200,)
@@ -167,7 +173,8 @@ class _Run:
     # ---------------------------------------------------------------- viewers
 
     async def poll_variant(self, viewer: str, url: str, round_id: int) -> None:
-        """One reload of one variant: fetch, check, then probe its new segments and those that left."""
+        """One reload of one variant: fetch, check, then probe its new segments and those that
+        left."""
         previous = self.checker.snapshot(url, viewer)
         text = await self.get_playlist(url, url, viewer)
         if text is None:
@@ -231,13 +238,14 @@ async def validate(
     on_violation: Callable[[Violation], None] | None = None,
     checker: Checker | None = None,
 ) -> Checker:
-    """Watch the stream at `url` (master or media playlist) for `seconds` of `clock` time with `viewers`
-    simulated players and return the checker holding every violation.
+    """Watch the stream at `url` (master or media playlist) for `seconds` of `clock` time with
+    `viewers` simulated players and return the checker holding every violation.
 
-    Viewer k joins k × min(TD, seconds / (2 × viewers)) after the start; each reloads all variants together
-    (one poll round, see rig.validator) every `poll_interval` seconds (default TD / 2). `on_violation` is
-    called for each violation as it is found. Pass `checker` to keep its results even if the run is
-    interrupted, or to set its tolerances. Raises MasterUnavailable when `url` cannot be fetched.
+    Viewer k joins k × min(TD, seconds / (2 × viewers)) after the start; each reloads all variants
+    together (one poll round, see rig.validator) every `poll_interval` seconds (default TD / 2).
+    `on_violation` is called for each violation as it is found. Pass `checker` to keep its results
+    even if the run is interrupted, or to set its tolerances. Raises MasterUnavailable when `url`
+    cannot be fetched.
     """
     checker = checker if checker is not None else Checker()
     if on_violation is not None:

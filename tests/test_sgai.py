@@ -18,8 +18,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from rig.validator import Checker
-from rig.validator_rules import check_master_playlist, check_media_playlist
+from rig.validator import Checker, check_master_playlist, check_media_playlist
 from stitcher.breaks import BreakError, BreakRecord, Grid, shorten
 from stitcher.catalog import Rung
 from stitcher.playlist import (

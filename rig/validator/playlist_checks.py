@@ -1,201 +1,31 @@
-"""Single-playlist rules of the live-playlist validator: pure functions from a playlist to findings.
+"""The rules one playlist shows on its own: pure functions from a playlist to findings.
 
-`rig.validator.Checker` runs these on every playlist it is fed and adds the rules that need
-history. Media playlists: R4, R9, R13, R14 (a change of segment directory without a
-DISCONTINUITY: a heuristic for ad splices), P1, P2, P4, D1–D6 and STRUCT (the parser's notes);
-master playlists: M1. Rule ids and meanings: `rig.rules`. Side effects: none.
+Media playlists: R4, R9, R13, R14 (a change of segment directory without a DISCONTINUITY: a
+heuristic for ad splices), P1, P2, P4, D1–D6 and STRUCT (the parser's notes); master playlists:
+M1. The `Checker` runs them on every playlist it is fed. Side effects: none.
 """
 
 from __future__ import annotations
 
 import math
-import posixpath
-from dataclasses import dataclass
-from datetime import datetime
-from functools import lru_cache
-from urllib.parse import parse_qs, urljoin, urlsplit
 
-from rig import rules as catalogue
-from stitcher.playlist import (
-    AttributeList,
-    MasterPlaylist,
-    MediaPlaylist,
-    PlaylistError,
-    format_datetime,
-    parse_datetime,
+from rig.validator.findings import Finding, Tolerances
+from rig.validator.values import (
+    date_value,
+    daterange_occurrences,
+    decimal_value,
+    effective_pdts,
+    merge_dateranges,
+    segment_directory,
+    type_problems,
 )
+from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, format_datetime
 
 __all__ = [
-    "Tolerances",
-    "Finding",
     "check_media_playlist",
     "check_master_playlist",
     "classify_parse_error",
-    "effective_pdts",
-    "daterange_occurrences",
-    "merge_dateranges",
-    "segment_directory",
-    "decimal_value",
 ]
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    """Every tolerance and factor the validator uses, with its default.
-
-    pdt: allowed |PDT(n+1) − (PDT(n) + EXTINF(n))| in seconds (1 ms of millisecond rounding + 5 ms).
-    pdt_equal: allowed difference when comparing the PDT of one segment in two places where at
-        least one PDT is derived (EXTINFs summed from an earlier PDT) rather than written.
-    extinf: allowed difference of one segment's EXTINF value between two playlists.
-    date: allowed |END-DATE − (START-DATE + DURATION)| of a DATERANGE.
-    stall_factor, stall: R10 — a viewer that sees no new segment for more than
-        stall_factor × TARGETDURATION + stall seconds reports a stall.
-    future: T3 — a last segment may end at most this many seconds after the observation time.
-    drift_factor, drift: T3 — latency may grow at most drift_factor × TARGETDURATION + drift
-        seconds above the smallest latency the viewer has seen for that variant.
-    window_multiple, retention_margin: per-segment history is kept for
-        window_multiple × (longest window seen, in segments) + retention_margin segments.
-    """
-
-    pdt: float = 0.006
-    pdt_equal: float = 0.0015
-    extinf: float = 1e-6
-    date: float = 0.001
-    stall_factor: float = 1.5
-    stall: float = 0.5
-    future: float = 1.0
-    drift_factor: float = 1.5
-    drift: float = 0.5
-    window_multiple: int = 2
-    retention_margin: int = 16
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One broken rule in one playlist. `key` (default: the message) de-duplicates it.
-
-    `rule` must be an id of the catalogue (`rig.rules`): an unknown one raises `UnknownRule`.
-    """
-
-    rule: str
-    message: str
-    msn: int | None = None
-    key: str | None = None
-
-    def __post_init__(self) -> None:
-        catalogue.rule(self.rule)
-
-
-# --------------------------------------------------------------------------- attribute types (D5)
-
-_QUOTED = (
-    "ID",
-    "CLASS",
-    "START-DATE",
-    "END-DATE",
-    "X-ASSET-URI",
-    "X-ASSET-LIST",
-    "X-RESTRICT",
-    "X-SNAP",
-)
-_DECIMAL = ("DURATION", "PLANNED-DURATION", "X-RESUME-OFFSET", "X-PLAYOUT-LIMIT")
-_HEX = ("SCTE35-OUT", "SCTE35-IN", "SCTE35-CMD")
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-
-def _is_quoted(raw: str) -> bool:
-    return len(raw) >= 2 and raw[0] == raw[-1] == '"'
-
-
-def _is_decimal(raw: str) -> bool:
-    """A (signed-)decimal-floating-point: digits with at most one '.', optionally a leading '-'."""
-    body = raw[1:] if raw.startswith("-") else raw
-    whole, dot, fraction = body.partition(".")
-    return bool(whole) and whole.isdigit() and (not dot or (bool(fraction) and fraction.isdigit()))
-
-
-def _is_hex(raw: str) -> bool:
-    return len(raw) > 2 and raw[:2] in ("0x", "0X") and all(c in _HEX_DIGITS for c in raw[2:])
-
-
-def decimal_value(raw: str | None) -> float | None:
-    """The number of a well-typed decimal attribute, None when absent or mistyped (D5 reports that)."""
-    return float(raw) if raw is not None and _is_decimal(raw) else None
-
-
-def _date_value(raw: str | None) -> datetime | None:
-    if raw is None or not _is_quoted(raw):
-        return None
-    try:
-        return parse_datetime(raw[1:-1])
-    except PlaylistError:
-        return None
-
-
-def _d5(attrs: AttributeList, ident: str) -> list[str]:
-    problems = []
-    for name, raw in attrs.items:
-        if name in _QUOTED and not _is_quoted(raw):
-            problems.append(f"{name}={raw} must be a quoted-string")
-        elif name in ("START-DATE", "END-DATE") and _date_value(raw) is None:
-            problems.append(f"{name}={raw} is not an ISO-8601 date-time with a time zone")
-        elif name in _DECIMAL and not _is_decimal(raw):
-            problems.append(f"{name}={raw} must be an unquoted decimal-floating-point")
-        elif name in _HEX and not _is_hex(raw):
-            problems.append(f"{name}={raw} must be an unquoted hexadecimal-sequence (0x...)")
-    return [f"DATERANGE ID={ident!r}: {p}" for p in problems]
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def effective_pdts(playlist: MediaPlaylist) -> list[tuple[float | None, bool]]:
-    """(start in epoch seconds or None, written explicitly?) per segment. The times are the
-    playlist model's one rule (`MediaPlaylist.segment_times`); None only in an undated playlist."""
-    times = playlist.segment_times()
-    return [
-        (None if times is None else times[i], segment.program_date_time is not None)
-        for i, segment in enumerate(playlist.segments)
-    ]
-
-
-def daterange_occurrences(playlist: MediaPlaylist) -> list[tuple[int, AttributeList]]:
-    """Every EXT-X-DATERANGE in order with the MSN of the segment it precedes.
-
-    Tags after the last URI get the MSN the next appended segment will have.
-    """
-    found: list[tuple[int, AttributeList]] = []
-    for msn, _, segment in playlist.numbered():
-        found.extend(
-            (msn, tag.attributes()) for tag in segment.tags if tag.name == "EXT-X-DATERANGE"
-        )
-    tail = playlist.media_sequence + len(playlist.segments)
-    found.extend(
-        (tail, tag.attributes()) for tag in playlist.trailing_tags if tag.name == "EXT-X-DATERANGE"
-    )
-    return found
-
-
-def merge_dateranges(occurrences: list[tuple[int, AttributeList]]) -> dict[str, dict[str, str]]:
-    """ID -> {attribute: first raw value} over all tags with that ID (as a client merges them)."""
-    merged: dict[str, dict[str, str]] = {}
-    for _, attrs in occurrences:
-        entry = merged.setdefault(attrs.text("ID") or "", {})
-        for name, raw in attrs.items:
-            entry.setdefault(name, raw)
-    return merged
-
-
-@lru_cache(maxsize=8192)
-def segment_directory(playlist_url: str, uri: str) -> str:
-    """The parent directory of a segment: URI resolved against the playlist URL, path only. A
-    segment served as a copy of another (the stitcher's `resume.ts?src=<origin segment>`, where a
-    break returns to content) belongs to its source's directory."""
-    resolved = urljoin(playlist_url, uri)
-    source = parse_qs(urlsplit(resolved).query).get("src")
-    if source:
-        resolved = urljoin(resolved, source[0])
-    return posixpath.dirname(urlsplit(resolved).path)
 
 
 def _when(seconds: float) -> str:
@@ -208,7 +38,7 @@ def _when(seconds: float) -> str:
 def check_media_playlist(
     playlist: MediaPlaylist,
     url: str,
-    tolerances: Tolerances = Tolerances(),
+    tolerances: Tolerances = Tolerances(),  # noqa: B008 - frozen: one value for all
     text: str | None = None,
 ) -> list[Finding]:
     """All single-playlist findings for one media playlist fetched from `url`.
@@ -225,7 +55,8 @@ def check_media_playlist(
 
 
 def _check_notes(playlist: MediaPlaylist, text: str | None) -> list[Finding]:
-    """STRUCT: the parser's notes. A note `line N: ...` concerns the segment whose URI follows line N."""
+    """STRUCT: the parser's notes. A note `line N: ...` concerns the segment whose URI follows
+    line N."""
     uri_lines: list[int] = []
     if text is not None and playlist.notes:
         body = text[1:] if text.startswith("\ufeff") else text
@@ -273,7 +104,8 @@ def _check_durations(playlist: MediaPlaylist) -> list[Finding]:
         findings.append(
             Finding(
                 "R13",
-                f"live playlist (no EXT-X-ENDLIST) carries EXT-X-PLAYLIST-TYPE:{playlist.playlist_type}",
+                "live playlist (no EXT-X-ENDLIST) carries"
+                f" EXT-X-PLAYLIST-TYPE:{playlist.playlist_type}",
             )
         )
     return findings
@@ -307,7 +139,8 @@ def _check_pdt(playlist: MediaPlaylist, tolerances: Tolerances) -> list[Finding]
                     Finding(
                         "P2",
                         f"PROGRAM-DATE-TIME {_when(date)} but previous PDT {_when(before)} + EXTINF"
-                        f" {before_duration:g} = {_when(expected)} ({(date - expected) * 1000:+.0f} ms)",
+                        f" {before_duration:g} = {_when(expected)}"
+                        f" ({(date - expected) * 1000:+.0f} ms)",
                         msn,
                     )
                 )
@@ -315,8 +148,9 @@ def _check_pdt(playlist: MediaPlaylist, tolerances: Tolerances) -> list[Finding]
                 findings.append(
                     Finding(
                         "P2",
-                        f"after DISCONTINUITY, PROGRAM-DATE-TIME {_when(date)} is before the end of the previous"
-                        f" segment {_when(expected)} (overlap {(expected - date) * 1000:.0f} ms:"
+                        f"after DISCONTINUITY, PROGRAM-DATE-TIME {_when(date)} is before the end"
+                        f" of the previous segment {_when(expected)}"
+                        f" (overlap {(expected - date) * 1000:.0f} ms:"
                         " dates map to two segments)",
                         msn,
                     )
@@ -326,7 +160,8 @@ def _check_pdt(playlist: MediaPlaylist, tolerances: Tolerances) -> list[Finding]
 
 
 def _check_splices(playlist: MediaPlaylist, url: str) -> list[Finding]:
-    """R14 heuristic: consecutive segments from different directories are a splice: DISCONTINUITY needed."""
+    """R14 heuristic: consecutive segments from different directories are a splice: DISCONTINUITY
+    needed."""
     findings = []
     previous_dir: str | None = None
     for msn, _, segment in playlist.numbered():
@@ -335,8 +170,9 @@ def _check_splices(playlist: MediaPlaylist, url: str) -> list[Finding]:
             findings.append(
                 Finding(
                     "R14",
-                    f"segment {segment.uri} comes from {directory}/ but the previous one from {previous_dir}/"
-                    " and there is no EXT-X-DISCONTINUITY between them (splice without discontinuity)",
+                    f"segment {segment.uri} comes from {directory}/ but the previous one from"
+                    f" {previous_dir}/ and there is no EXT-X-DISCONTINUITY between them"
+                    " (splice without discontinuity)",
                     msn,
                 )
             )
@@ -351,7 +187,7 @@ def _check_dateranges(playlist: MediaPlaylist, tolerances: Tolerances) -> list[F
     seen: dict[str, dict[str, str]] = {}
     for msn, attrs in occurrences:
         ident = attrs.text("ID") or ""
-        findings += [Finding("D5", problem, msn) for problem in _d5(attrs, ident)]
+        findings += [Finding("D5", problem, msn) for problem in type_problems(attrs, ident)]
         if ident not in seen:
             first_msn[ident] = msn
             seen[ident] = {}
@@ -380,7 +216,7 @@ def _check_dateranges(playlist: MediaPlaylist, tolerances: Tolerances) -> list[F
 
 def _d4(ident: str, attrs: dict[str, str], tolerances: Tolerances) -> list[str]:
     problems = []
-    start, end = _date_value(attrs.get("START-DATE")), _date_value(attrs.get("END-DATE"))
+    start, end = date_value(attrs.get("START-DATE")), date_value(attrs.get("END-DATE"))
     duration = decimal_value(attrs.get("DURATION"))
     planned = decimal_value(attrs.get("PLANNED-DURATION"))
     if start is not None and end is not None and end < start:
@@ -412,7 +248,8 @@ def _d6(ident: str, attrs: dict[str, str]) -> list[str]:
 
 
 def check_master_playlist(playlist: MasterPlaylist) -> list[Finding]:
-    """M1: a multivariant playlist has variants with an integer BANDWIDTH and no media-playlist tags."""
+    """M1: a multivariant playlist has variants with an integer BANDWIDTH and no media-playlist
+    tags."""
     findings = [
         Finding("M1", note, None, "".join(c for c in note if not c.isdigit()))
         for note in playlist.notes

@@ -1,14 +1,9 @@
 """The rule catalogue: every rule id the validator can report, its meaning and where it comes from.
 
-`rig.validator` (and so `rig validate`, `rig viewers` and every test that feeds a `Checker`)
-builds each violation through `rule()`, so an id missing here raises instead of being reported.
-`rig validate --rules` prints the catalogue, one line per rule.
-
-References: "RFC 8216bis" is draft-pantos-hls-rfc8216bis-22 (HTTP Live Streaming 2nd Edition);
-its §4.4.x are the §4.3.x of RFC 8216, its §6.2.x keep their numbers. T-rules are the project's
-timeline invariants, stated in full in docs/architecture.md ("Timeline invariants"); the spec
-background of every rule, and the ids the validator does not report (cue formats F1–F5, the
-interstitial rules I1–I10), are in docs/references.md. Side effects: none.
+Every `Finding` and `Violation` is built through `rule()`, so an id missing here raises instead of
+being reported; `rig validate --rules` prints the catalogue, one line per rule. What the
+references name, the spec background of every rule and the ids the validator does not report
+(F1–F5, I1–I10): docs/references.md; the T-rules in full: docs/architecture.md.
 """
 
 from __future__ import annotations
