@@ -304,17 +304,3 @@ def run(args: argparse.Namespace) -> int:
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     print(f"figures written to {args.json}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rig bench kv", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv))
-    except RigError as exc:
-        print(f"rig bench kv: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

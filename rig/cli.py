@@ -1,16 +1,23 @@
 """`rig`: the command line of ssai-rig.
 
-  rig up [--headless] [--state-dir DIR] [--config FILE]   build media, start and supervise the rig, print URLs
+  rig up [--headless] [--state-dir DIR] [--config FILE]   build media, start and supervise the rig,
+  print URLs
   rig media build [--channel NAME ...]                     render channel media into the cache
-  rig media serve [--host H] [--port P]                    serve conditioned ads and slate (started by rig up)
-  rig channels list|add|remove                             the channel database (add probes any live origin)
+  rig media serve [--host H] [--port P]                    serve conditioned ads and slate (started
+  by rig up)
+  rig channels list|add|remove                             the channel database (add probes any
+  live origin)
   rig ads add FILE --id ID | list | remove ID | house      the ad library (conditioned ads, slate)
-  rig bench kv [--backend sqlite|redis|all] [--json FILE]  KV micro-benchmark (figures to a JSON file)
-  rig cue CHANNEL --duration 30 | --end EVENT_ID          a manual break through the stitcher's /cue API
+  rig bench kv [--backend sqlite|redis|all] [--json FILE]  KV micro-benchmark (figures to a JSON
+  file)
+  rig cue CHANNEL --duration 30 | --end EVENT_ID          a manual break through the stitcher's
+  /cue API
   rig splice CHANNEL --duration 30 [--format cue-out]      a real SCTE-35 cue at the origin emulator
   rig validate URL [--seconds S] [--viewers N] | --rules   check a live stream against the HLS rules
-  rig viewers URL [-n N] [--seconds S]                     simulated players: stalls, ads seen, violations
-  rig inspect splices URL [--variant V] [--all] [--json]   audio hole/overlap and continuity counters at every splice
+  rig viewers URL [-n N] [--seconds S]                     simulated players: stalls, ads seen,
+  violations
+  rig inspect splices URL [--variant V] [--all] [--json]   audio hole/overlap and continuity
+  counters at every splice
   rig config                                               every setting, its value and meaning
 
 Settings come from the shipped defaults, `--config FILE` (or RIG_CONFIG) and RIG_* variables.
@@ -28,18 +35,15 @@ from pathlib import Path
 
 from origin_emulator.config import ChannelConfig, MediaSettings, OriginSettings, Rendition
 from rig.settings import Settings, load_settings
-from stitcher.catalog import MODES, CatalogError
+from stitcher.catalog import MODES
+from stitcher.commands import add_common_options, run_command, settings_env
 from stitcher.config import AdsSettings, StitcherSettings, describe
-from stitcher.errors import RigError
 
 log = logging.getLogger("rig")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    env = dict(os.environ)
-    if getattr(args, "state_dir", None):
-        env["RIG_STATE_DIR"] = str(args.state_dir)
-    env.update(_port_env(args))
+    env = settings_env(args, **_port_env(args))
     return load_settings(getattr(args, "config", None), env=env)
 
 
@@ -53,12 +57,14 @@ def _print_urls(settings: Settings) -> None:
     print("\nLive origin (SCTE-35 cues in the playlists):", flush=True)
     for channel in settings.channels:
         print(
-            f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, {channel.cue_command})"
+            f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, "
+            f"{channel.cue_command})"
         )
     first = settings.channels[0].name if settings.channels else "news"
     print(f"\nAds and slate: {ads.base_url}/ads/... (house library: rig ads list)")
     print(
-        f"Stitcher:      {api}  (/cue API, /metrics; the SCTE-35 monitor writes breaks to {stitcher.kv_url})"
+        f"Stitcher:      {api}  (/cue API, /metrics; the SCTE-35 monitor writes breaks to "
+        f"{stitcher.kv_url})"
     )
     for channel in settings.channels:
         for mode in MODES:
@@ -128,8 +134,10 @@ async def _up(args: argparse.Namespace) -> None:
 
 
 async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
-    """The Textual app over the running rig, with a fleet of simulated viewers it can start and stop.
-    Logging goes to <state_dir>/logs/rig.log while it runs (a terminal handler would garble the screen)."""
+    """The Textual app over the running rig, with a fleet of simulated viewers it can start and
+    stop.
+    Logging goes to <state_dir>/logs/rig.log while it runs (a terminal handler would garble the
+    screen)."""
     import aiohttp
 
     from rig.fleets import Fleets
@@ -155,7 +163,8 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
     to_file.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root.addHandler(to_file)
     clock = SystemClock()
-    # the simulated viewers' requests carry the TUI's User-Agent, so the players panel (real players,
+    # the simulated viewers' requests carry the TUI's User-Agent, so the players panel (real
+    # players,
     # from /v1/sessions) does not list them a second time
     async with (
         aiohttp.ClientSession() as session,
@@ -282,29 +291,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rig",
         description="ssai-rig: a live-HLS ad-insertion system on one laptop.",
-        epilog="Settings: shipped defaults < --config FILE (or RIG_CONFIG) < RIG_* environment variables. See `rig config`.",
+        epilog="Settings: shipped defaults < --config FILE (or RIG_CONFIG) < RIG_* environment "
+        "variables. See `rig config`.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--config",
-            type=Path,
-            help="TOML config file (default: RIG_CONFIG, else the shipped defaults)",
-        )
-        p.add_argument(
-            "--state-dir",
-            type=Path,
-            help="runtime state directory (default: RIG_STATE_DIR, ~/.local/state/ssai-rig)",
-        )
+        add_common_options(p, verbose=False)
 
     up = sub.add_parser(
         "up",
         help="build media on first use, start the rig, print the URLs",
-        description="Build any missing media and house ads (with progress), then start and supervise the origin emulator,"
-        " the media server, the stitcher and the SCTE-35 monitor as processes (logs in <state_dir>/logs/; a component"
-        " that exits is restarted and reported) and print ready-to-paste URLs. Ctrl-C or SIGTERM stops everything cleanly.",
+        description="Build any missing media and house ads (with progress), then start and "
+        "supervise the origin emulator,"
+        " the media server, the stitcher and the SCTE-35 monitor as processes (logs in "
+        "<state_dir>/logs/; a component"
+        " that exits is restarted and reported) and print ready-to-paste URLs. Ctrl-C or SIGTERM "
+        "stops everything cleanly.",
     )
     up.add_argument(
         "--headless", action="store_true", help="no TUI: print the URLs and run until stopped"
@@ -321,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--live",
         action="store_true",
-        help="encode each channel in real time with ffmpeg (wall clock burned in) instead of looping the rendered media (origin.live)",
+        help="encode each channel in real time with ffmpeg (wall clock burned in) instead of "
+        "looping the rendered media (origin.live)",
     )
     common(up)
 
@@ -332,14 +337,16 @@ def build_parser() -> argparse.ArgumentParser:
     build = media_sub.add_parser(
         "build",
         help="render every channel's loop into the cache (cached renders are reused)",
-        description="Render each configured channel's content loop (all renditions) into the media cache.",
+        description="Render each configured channel's content loop (all renditions) into the media "
+        "cache.",
     )
     build.add_argument("--channel", action="append", help="only this channel (repeatable)")
     common(build)
     serve = media_sub.add_parser(
         "serve",
         help="serve conditioned ads and slate from the media cache (started by rig up)",
-        description="Serve /ads/... and /slate/... (HLS VOD playlists and segments) from the media cache over HTTP.",
+        description="Serve /ads/... and /slate/... (HLS VOD playlists and segments) from the media "
+        "cache over HTTP.",
     )
     serve.add_argument("--host", help="listen address (default: ads.host)")
     serve.add_argument("--port", type=int, help="listen port (default: ads.port, 8082)")
@@ -384,14 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_kv = bench_sub.add_parser(
         "kv",
         help="ops/s and latency of the KV backends (sqlite, redis)",
-        description="Benchmark get, put, put_if_absent and atomic on each KV backend, sequentially and concurrently; print a table and write the figures as JSON.",
+        description="Benchmark get, put, put_if_absent and atomic on each KV backend, sequentially "
+        "and concurrently; print a table and write the figures as JSON.",
     )
     bench_module.add_arguments(bench_kv)
 
     config = sub.add_parser(
         "config",
         help="print every setting with its current value and meaning",
-        description="Print the effective settings (defaults, config file and RIG_* variables applied) with their documentation.",
+        description="Print the effective settings (defaults, config file and RIG_* variables "
+        "applied) with their documentation.",
     )
     common(config)
     return parser
@@ -400,11 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    try:
+
+    def body() -> int:
         if args.command == "up":
             asyncio.run(_up(args))
             return 0
@@ -440,16 +446,10 @@ def main(argv: list[str] | None = None) -> int:
             from rig import channels as channels_module
 
             return channels_module.run(args, _settings(args))
-    except CatalogError as exc:
-        print(f"rig: {exc}", file=sys.stderr)
+        parser.error(f"unknown command {args.command}")
         return 2
-    except RigError as exc:
-        print(f"rig: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    parser.error(f"unknown command {args.command}")
-    return 2
+
+    return run_command("rig", args, body)
 
 
 if __name__ == "__main__":

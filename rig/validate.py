@@ -372,14 +372,3 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(text + "\n")
     return 0 if checker.ok else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m rig.validate URL ...` until the command is wired into `rig`."""
-    parser = argparse.ArgumentParser(prog="rig validate", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,10 +1,12 @@
-"""`rig viewers URL`: run a fleet of simulated HLS players against a stream and report how they fared.
+"""`rig viewers URL`: run a fleet of simulated HLS players against a stream and report how they
+fared.
 
 The command-line shell around `rig.viewers.Fleet`: it reads the stream once (exit 2 when it cannot),
 runs the viewers for `--seconds` of wall-clock time (or until Ctrl-C), prints one short progress
 line every few seconds (viewers in content/ad/slate/stalled, violations so far; plain lines, fit for
 logs), each validator violation as one line when it is found, then a summary; the JSON report goes
-to `--json FILE`. Exit status: 0 no stall and no violation, 1 otherwise, 2 the stream cannot be read.
+to `--json FILE`. Exit status: 0 no stall and no violation, 1 otherwise, 2 the stream cannot be
+read.
 
 Side effects: HTTP requests to the stream's servers; writes the JSON report file; prints to stdout
 and stderr. `execute` is the same command on any clock and session (tests drive it on a FakeClock).
@@ -30,13 +32,20 @@ __all__ = ["add_parser", "add_arguments", "run", "execute", "progress_line", "su
 
 DESCRIPTION = (
     "Run N simulated HLS players against a master (or media) playlist URL, e.g. the stitcher's "
-    "/ssai/{channel}/master.m3u8, /sgai/... or /passthrough/.... Each viewer joins at a random time within "
-    "--join-spread, picks a variant, reloads the media playlist at the player cadence (a target duration after "
-    "a change, half of it otherwise), fetches every segment it plays and keeps a buffer and a playhead starting "
-    "3 target durations behind live (hls.js). Stalls (playhead at the end of the buffer), the ads of each break, "
-    "SGAI interstitials and the outcome of viewers joining inside a break are recorded; every playlist is checked "
-    "by the project's validator. Prints a progress line every few seconds and a summary; the JSON report goes to "
-    "--json. Exit 0 when no viewer stalled and no rule was broken, 1 otherwise, 2 when the stream cannot be read."
+    "/ssai/{channel}/master.m3u8, /sgai/... or /passthrough/.... Each viewer joins at a random "
+    "time within "
+    "--join-spread, picks a variant, reloads the media playlist at the player cadence (a target "
+    "duration after "
+    "a change, half of it otherwise), fetches every segment it plays and keeps a buffer and a "
+    "playhead starting "
+    "3 target durations behind live (hls.js). Stalls (playhead at the end of the buffer), the ads "
+    "of each break, "
+    "SGAI interstitials and the outcome of viewers joining inside a break are recorded; every "
+    "playlist is checked "
+    "by the project's validator. Prints a progress line every few seconds and a summary; the JSON "
+    "report goes to "
+    "--json. Exit 0 when no viewer stalled and no rule was broken, 1 otherwise, 2 when the stream "
+    "cannot be read."
 )
 
 
@@ -73,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--variant",
         default="random",
         metavar="NAME",
-        help="variant to play: a name (e.g. hi for hi.m3u8 or hi/index.m3u8), a RESOLUTION or BANDWIDTH, "
+        help="variant to play: a name (e.g. hi for hi.m3u8 or hi/index.m3u8), a RESOLUTION or "
+        "BANDWIDTH, "
         "or one of random, lowest, highest (default: random per viewer)",
     )
     parser.add_argument(
@@ -122,7 +132,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def progress_line(fleet: Fleet, since: float) -> str:
-    """One short line: elapsed time, viewers per state, stalls, violations and fetch errors so far."""
+    """One short line: elapsed time, viewers per state, stalls, violations and fetch errors so
+    far."""
     states = fleet.snapshot()
     count = Counter(s.state for s in states)
     parts = [f"t={fleet.clock.now() - since:.0f}s", f"viewers={len(states)}"]
@@ -161,7 +172,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         )
     if t["late_joiners"]:
         lines.append(
-            f"  joined inside a break: {t['late_joiners']} ({t['late_joiners_ok']} played on cleanly)"
+            f"  joined inside a break: {t['late_joiners']} ({t['late_joiners_ok']} played on "
+            "cleanly)"
         )
     lines.append(f"  result: {'OK' if report['ok'] else 'FAILED (stalls or violations)'}")
     return lines
@@ -242,14 +254,3 @@ async def execute(
 def run(args: argparse.Namespace) -> int:
     """Run `rig viewers` on the wall clock (Ctrl-C ends the run early and still reports)."""
     return run_until_interrupted(lambda stop: execute(args, SystemClock(), stop=stop))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m rig.viewers_cli URL ...` until the command is wired into `rig`."""
-    parser = argparse.ArgumentParser(prog="rig viewers", description=DESCRIPTION)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,5 @@
-"""`rig inspect splices`: the audio and continuity counters at splices, measured from real segment bytes.
+"""`rig inspect splices`: the audio and continuity counters at splices, measured from real segment
+bytes.
 
 The pure core on real TS bytes: content segments served by the origin emulator's channel (the
 rendered loop with its clocks and counters rewritten) and the first segments of ads conditioned by
@@ -46,7 +47,8 @@ FRAME = 1920  # one AAC frame at 48 kHz, 90 kHz ticks
 
 @pytest.fixture(scope="module")
 def conditioned(small_settings, small_content):
-    """The stack's ads (house-1 4 s, house-2 6 s, the slate 10 s) conditioned for the small ladder by
+    """The stack's ads (house-1 4 s, house-2 6 s, the slate 10 s) conditioned for the small ladder
+    by
     real ffmpeg (cached in the media cache after the first run): ad id -> renditions."""
     return conditioned_ads(
         small_settings, small_content, dict(ADS), preset=small_settings.media.preset
@@ -71,7 +73,8 @@ def ads(small_settings, conditioned) -> dict[str, dict[str, list[Path]]]:
 
 @pytest.fixture
 def content(make_channel):
-    """The live channel whose served segments the pure tests read (`content.segment(variant, n)`)."""
+    """The live channel whose served segments the pure tests read (`content.segment(variant,
+    n)`)."""
     return make_channel(break_every=0)
 
 
@@ -214,7 +217,8 @@ def test_the_tracker_gives_each_boundary_once_keyed_by_msn():
     ]
 
 
-# --------------------------------------------------------------------------- the shell on the stitcher stack
+# --------------------------------------------------------------------------- the shell on the
+# stitcher stack
 
 
 @pytest.fixture
@@ -251,7 +255,8 @@ async def spliced(
 
 
 async def _inspect(stack, clock, *argv: str) -> tuple[int, str, str]:
-    """`rig inspect splices <ssai master> argv` on the fake clock after a 10 s /cue break; (status, out, err)."""
+    """`rig inspect splices <ssai master> argv` on the fake clock after a 10 s /cue break; (status,
+    out, err)."""
     assert (await stack.client.post("/v1/channels/news/cue", json={"duration": 10})).status == 201
     url = str(stack.client.make_url("/ssai/news/master.m3u8"))
     args = build_parser().parse_args(["inspect", "splices", url, "--seconds", "120", *argv])

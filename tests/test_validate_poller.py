@@ -1,7 +1,9 @@
-"""Tests of the validator's polling shell (rig.validate) against a synthetic live server on a FakeClock.
+"""Tests of the validator's polling shell (rig.validate) against a synthetic live server on a
+FakeClock.
 
 The server below computes a live stream from the fake clock (2 s segments, a 6-segment window, an
-ad break every minute with DISCONTINUITY in and out and a DATERANGE, PDT on every segment) and renders
+ad break every minute with DISCONTINUITY in and out and a DATERANGE, PDT on every segment) and
+renders
 it with the project's playlist model. A driver task advances the clock only while every simulated
 viewer is asleep on it, so tens of minutes of stream run in about a second without real sleeping and
 without fake time passing during an HTTP exchange. The clean server must give zero violations; each
@@ -211,7 +213,8 @@ async def watch(
     segment_seconds: float = SEG,
     **options: Any,
 ) -> Checker:
-    """Serve the synthetic stream with `faults` and run `validate` on it for `seconds` of fake time."""
+    """Serve the synthetic stream with `faults` and run `validate` on it for `seconds` of fake
+    time."""
     clock = FakeClock()
     server = await aiohttp_server(create_app(Origin(clock, faults, segment_seconds)))
     url = str(server.make_url("/live/master.m3u8"))

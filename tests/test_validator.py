@@ -79,7 +79,8 @@ class Stream:
 
 
 def at(last: int, late: float = 0.3) -> float:
-    """A time shortly after segment `last` was published (it is complete at T0 + (last + 1) × 2 s)."""
+    """A time shortly after segment `last` was published (it is complete at T0 + (last + 1) × 2
+    s)."""
     return T0 + (last + 1) * SEG + late
 
 
@@ -88,7 +89,8 @@ def rules(violations: list[Violation]) -> set[str]:
 
 
 def edit(playlist: MediaPlaylist, index: int, **changes: Any) -> MediaPlaylist:
-    """The playlist with segment `index` (negative: from the end) changed by `dataclasses.replace`."""
+    """The playlist with segment `index` (negative: from the end) changed by
+    `dataclasses.replace`."""
     segments = list(playlist.segments)
     segments[index] = replace(segments[index], **changes)
     return replace(playlist, segments=tuple(segments))
@@ -423,7 +425,8 @@ def test_r14_directory_change_without_discontinuity() -> None:
     assert Checker().observe_media(URL, live(*lines), at(103)) == []
 
 
-# --------------------------------------------------------------------------- across reloads, one viewer
+# --------------------------------------------------------------------------- across reloads, one
+# viewer
 
 
 def test_r5_media_sequence_goes_back() -> None:
@@ -432,7 +435,8 @@ def test_r5_media_sequence_goes_back() -> None:
     checker.observe_media(URL, stream.text(12), at(12), viewer="v")
     found = checker.observe_media(URL, stream.text(11), at(12, 0.8), viewer="v")
     assert "R5" in rules(found)
-    # another viewer behind a different cache may see an older window: that is not its own regression
+    # another viewer behind a different cache may see an older window: that is not its own
+    # regression
     assert checker.observe_media(URL, stream.text(11), at(12, 0.9), viewer="w") == []
 
 
@@ -527,7 +531,8 @@ def test_t3_latency_drifts_from_live() -> None:
     )  # once per episode
 
 
-# --------------------------------------------------------------------------- across viewers, one variant
+# --------------------------------------------------------------------------- across viewers, one
+# variant
 
 
 def test_t1_uri_changes_for_a_media_sequence_number() -> None:
@@ -787,7 +792,8 @@ def test_report_from_the_shell() -> None:
     assert checker.counts == {"HTTP": 1, "CORS": 1} and not checker.ok
 
 
-# --------------------------------------------------------------------------- property: clean streams stay clean
+# --------------------------------------------------------------------------- property: clean
+# streams stay clean
 
 
 @settings(max_examples=40, deadline=None)

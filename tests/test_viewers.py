@@ -32,7 +32,8 @@ Script = dict[float, Callable[[], Awaitable[Any]]]
 
 @pytest.fixture
 def kv_url(tmp_path) -> str:
-    """SQLite only: the viewers do not depend on the KV backend (both are covered by the stitcher tests)."""
+    """SQLite only: the viewers do not depend on the KV backend (both are covered by the stitcher
+    tests)."""
     return f"sqlite://{tmp_path}/kv.db"
 
 
@@ -47,7 +48,8 @@ async def stack(stack, tmp_path):
 
 
 def idle(clock: FakeClock, tasks: int) -> int:
-    """Sleepers on the clock when `tasks` tasks of the test and the stack's background tasks all wait."""
+    """Sleepers on the clock when `tasks` tasks of the test and the stack's background tasks all
+    wait."""
     return clock.sleepers + tasks
 
 
@@ -56,7 +58,8 @@ def url(stack: Stack, path: str) -> str:
 
 
 async def director(stack: Stack, clock: FakeClock, done: asyncio.Event, script: Script) -> None:
-    """Every second: run the script's due actions, then one monitor poll (while the origin answers)."""
+    """Every second: run the script's due actions, then one monitor poll (while the origin
+    answers)."""
     start = clock.now()
     origin_up = True
     while await clock.sleep(1.0, done):
@@ -103,11 +106,13 @@ def problems(report: dict) -> list:
     ] + report["examples"][:5]
 
 
-# --------------------------------------------------------------------------- the fleet on the stitcher
+# --------------------------------------------------------------------------- the fleet on the
+# stitcher
 
 
 async def test_ssai_viewers_see_every_break_without_stalls_or_violations(stack, clock):
-    """Three minutes, three breaks (two /cue, one SCTE-35 splice at the origin), five viewers joining
+    """Three minutes, three breaks (two /cue, one SCTE-35 splice at the origin), five viewers
+    joining
     over ten seconds and a sixth joining while the first break is in its window."""
     fleet = Fleet(
         stack.session,
@@ -183,8 +188,10 @@ async def test_sgai_viewers_record_the_interstitial(stack, clock):
 async def test_a_failed_segment_fetch_is_counted_and_retried_at_the_next_reload(
     stack, clock, tmp_path
 ):
-    """The ad segments vanish from the media server for three seconds while the break is fetched: the
-    errors are counted, the segments fetched at a later reload, and the buffer carries the playhead."""
+    """The ad segments vanish from the media server for three seconds while the break is fetched:
+    the
+    errors are counted, the segments fetched at a later reload, and the buffer carries the
+    playhead."""
     ads, hidden = tmp_path / "media" / "ads", tmp_path / "hidden"
 
     async def hide() -> None:
@@ -310,8 +317,8 @@ async def test_a_stream_that_cannot_be_read_exits_2(stack, clock):
 def test_bad_url_exits_2_with_a_clear_message(capsys):
     assert run(parse("http://127.0.0.1:9/ssai/news/master.m3u8", "--timeout", "2")) == 2
     assert (
-        "rig viewers: cannot read the stream: http://127.0.0.1:9/ssai/news/master.m3u8: ClientConnectorError"
-        in capsys.readouterr().err
+        "rig viewers: cannot read the stream: http://127.0.0.1:9/ssai/news/master.m3u8: "
+        "ClientConnectorError" in capsys.readouterr().err
     )
     assert run(parse("not a url")) == 2
     assert "cannot read the stream: not a url" in capsys.readouterr().err
@@ -409,7 +416,8 @@ async def drive_moving(
     sleepers: Callable[[], int],
     step: float = 0.25,
 ) -> T:
-    """`tests.driving.drive` for a fleet whose size changes: the clock moves when `sleepers()` tasks wait."""
+    """`tests.driving.drive` for a fleet whose size changes: the clock moves when `sleepers()`
+    tasks wait."""
     task = asyncio.ensure_future(coroutine)
     loops = 0
     while not task.done():
