@@ -1,26 +1,6 @@
-"""`rig`: the command line of ssai-rig.
-
-  rig up [--headless] [--state-dir DIR] [--config FILE]   build media, start and supervise the rig,
-  print URLs
-  rig media build [--channel NAME ...]                     render channel media into the cache
-  rig media serve [--host H] [--port P]                    serve conditioned ads and slate (started
-  by rig up)
-  rig channels list|add|remove                             the channel database (add probes any
-  live origin)
-  rig ads add FILE --id ID | list | remove ID | house      the ad library (conditioned ads, slate)
-  rig bench kv [--backend sqlite|redis|all] [--json FILE]  KV micro-benchmark (figures to a JSON
-  file)
-  rig cue CHANNEL --duration 30 | --end EVENT_ID          a manual break through the stitcher's
-  /cue API
-  rig splice CHANNEL --duration 30 [--format cue-out]      a real SCTE-35 cue at the origin emulator
-  rig validate URL [--seconds S] [--viewers N] | --rules   check a live stream against the HLS rules
-  rig viewers URL [-n N] [--seconds S]                     simulated players: stalls, ads seen,
-  violations
-  rig inspect splices URL [--variant V] [--all] [--json]   audio hole/overlap and continuity
-  counters at every splice
-  rig config                                               every setting, its value and meaning
-
-Settings come from the shipped defaults, `--config FILE` (or RIG_CONFIG) and RIG_* variables.
+"""`rig`: the command line of ssai-rig, and its composition root (the one module that may open
+the TUI). `rig --help` lists the commands and README "Commands" says what each does. Settings come
+from the shipped defaults, `--config FILE` (or RIG_CONFIG) and RIG_* variables.
 """
 
 from __future__ import annotations
@@ -29,13 +9,11 @@ import argparse
 import asyncio
 import dataclasses
 import logging
-import os
 import sys
-from pathlib import Path
 
 from origin_emulator.config import ChannelConfig, MediaSettings, OriginSettings, Rendition
 from rig.settings import Settings, load_settings
-from stitcher.catalog import MODES
+from rig.up import port_env, up
 from stitcher.commands import add_common_options, run_command, settings_env
 from stitcher.config import AdsSettings, StitcherSettings, describe
 
@@ -43,101 +21,17 @@ log = logging.getLogger("rig")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    env = settings_env(args, **_port_env(args))
+    env = settings_env(args, **port_env(args))
     return load_settings(getattr(args, "config", None), env=env)
 
 
 # --------------------------------------------------------------------------- rig up
 
 
-def _print_urls(settings: Settings) -> None:
-    origin, ads, stitcher = settings.origin, settings.ads, settings.stitcher
-    base = f"http://{origin.host}:{origin.port}"
-    api = f"http://{stitcher.host}:{stitcher.port}"
-    print("\nLive origin (SCTE-35 cues in the playlists):", flush=True)
-    for channel in settings.channels:
-        print(
-            f"  {channel.name:<8} {base}/{channel.name}/master.m3u8   (cues: {channel.cue_format}, "
-            f"{channel.cue_command})"
-        )
-    first = settings.channels[0].name if settings.channels else "news"
-    print(f"\nAds and slate: {ads.base_url}/ads/... (house library: rig ads list)")
-    print(
-        f"Stitcher:      {api}  (/cue API, /metrics; the SCTE-35 monitor writes breaks to "
-        f"{stitcher.kv_url})"
-    )
-    for channel in settings.channels:
-        for mode in MODES:
-            print(f"  {channel.name:<8} {mode:<12} {api}/{mode}/{channel.name}/master.m3u8")
-    print(f"\n  play:        vlc {api}/ssai/{first}/master.m3u8")
-    print(
-        f"  demo page:   {api}/demo/   (hls.js; SSAI / SGAI switch, breaks and interstitial events)"
-    )
-    print(f"  origin cue:  rig splice {first} --duration 30 --format cue-out")
-    print(f"  manual cue:  rig cue {first} --duration 30")
-    print(f"  breaks:      curl {api}/v1/channels/{first}/breaks")
-    print(f"  validate:    rig validate {api}/ssai/{first}/master.m3u8 --seconds 60")
-    print(f"  logs:        {settings.state_dir / 'logs'}/", flush=True)
-
-
-async def _up(args: argparse.Namespace) -> None:
-    from origin_emulator.cli import build_media
-    from origin_emulator.progress import progress_printer
-    from rig.ads import ensure_house_ads
-    from rig.channels import in_place_warnings, seed
-    from rig.supervisor import Supervisor, check_free, components
-    from stitcher.catalog import Catalog
-    from stitcher.cli import stop_event
-
-    settings = _settings(args)
-    config = args.config or (
-        Path(os.environ["RIG_CONFIG"]) if os.environ.get("RIG_CONFIG") else None
-    )
-    parts = components(settings, config)
-    for part in parts:  # fail fast, before minutes of media build
-        check_free(part)
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    print(
-        f"ssai-rig: state in {settings.state_dir}, media cache in {settings.media.cache_dir}",
-        flush=True,
-    )
-    report = progress_printer()
-    contents = await build_media(settings.for_origin(), None, report)
-    catalog = Catalog(settings.state_dir / "channels.db")
-    try:
-        seed(catalog, settings, contents)
-        for warning in in_place_warnings(settings, contents):
-            print(f"warning: {warning}", flush=True)
-        await ensure_house_ads(catalog, settings, report)
-    finally:
-        catalog.close()
-    env = {**os.environ, "RIG_STATE_DIR": str(settings.state_dir), **_port_env(args)}
-    headless = args.headless or not (sys.stdin.isatty() and sys.stdout.isatty())
-    supervisor = Supervisor(parts, env, settings.state_dir / "logs")
-    stop = stop_event()
-    await supervisor.start()
-    watcher = asyncio.create_task(supervisor.watch(stop), name="supervisor")
-    try:
-        _print_urls(settings)
-        if headless:
-            if not args.headless:
-                print("\n  (no terminal: running headless)")
-            print("\nCtrl-C stops the rig.", flush=True)
-            await stop.wait()
-        else:
-            await _tui(settings, supervisor, stop)
-        print("\nstopping...", flush=True)
-    finally:
-        stop.set()
-        await watcher
-        await supervisor.stop()
-
-
 async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
     """The Textual app over the running rig, with a fleet of simulated viewers it can start and
-    stop.
-    Logging goes to <state_dir>/logs/rig.log while it runs (a terminal handler would garble the
-    screen)."""
+    stop. Logging goes to <state_dir>/logs/rig.log while it runs (a terminal handler would garble
+    the screen)."""
     import aiohttp
 
     from rig.fleets import Fleets
@@ -164,8 +58,7 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
     root.addHandler(to_file)
     clock = SystemClock()
     # the simulated viewers' requests carry the TUI's User-Agent, so the players panel (real
-    # players,
-    # from /v1/sessions) does not list them a second time
+    # players, from /v1/sessions) does not list them a second time
     async with (
         aiohttp.ClientSession() as session,
         aiohttp.ClientSession(
@@ -201,21 +94,6 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
             root.removeHandler(to_file)
             for handler in handlers:
                 root.addHandler(handler)
-
-
-def _port_env(args: argparse.Namespace) -> dict[str, str]:
-    """`--origin-port 9081`, `--live` and friends, as the RIG_* variables every component reads."""
-    names = {
-        "origin_port": "RIG_ORIGIN_PORT",
-        "ads_port": "RIG_ADS_PORT",
-        "stitcher_port": "RIG_STITCHER_PORT",
-    }
-    env = {
-        var: str(getattr(args, name)) for name, var in names.items() if getattr(args, name, None)
-    }
-    if getattr(args, "live", False):
-        env["RIG_ORIGIN_LIVE"] = "true"
-    return env
 
 
 # --------------------------------------------------------------------------- rig media
@@ -412,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         if args.command == "up":
-            asyncio.run(_up(args))
+            asyncio.run(up(args, _settings(args), _tui))
             return 0
         if args.command == "media":
             return _media_serve(args) if args.media_command == "serve" else _media_build(args)

@@ -89,8 +89,7 @@ return 0
 )
 
 # KEYS: check keys, then op keys. ARGV: now, #checks, #ops, then per check (kind A|E, expected
-# JSON),
-# then per op (kind P|D|I, JSON or delta, expires_at repr or '', PX ms or '').
+# JSON), then per op (kind P|D|I, JSON or delta, expires_at repr or '', PX ms or '').
 # -> {1, counter values...} committed | {0, failed check index} | {-1, message} invalid counter
 LUA_ATOMIC = (
     LUA_LIVE
