@@ -1,33 +1,14 @@
-"""Serving playlists: the shell around the pure renderers (passthrough, SSAI, SGAI).
-
-For a request (channel, variant, mode) the service takes the shared inputs from the feeds (origin
-playlist, break view, ad playlists; `stitcher.feeds`), calls the pure renderer and keeps the
-rendered bytes per (channel, variant, mode) together with the versions of the inputs they came
-from: until the origin playlist or the break view changes, every viewer gets the cached bytes and
-their ETag, so a thousand viewers cost a handful of renders a second. Nothing here depends on who
-asks (T5): the same inputs give the same bytes on every replica.
-
-Ad media that cannot be read (T7). The tags and numbers of a window come from the break records and
-the ledger alone (`stitcher.ssai`). A break's conditioned playlists are prefetched as soon as the
-break is in the view, seconds before its first slot. If one is still not readable when a render
-needs it, the service answers the variant's last good output while it is younger than the stale
-limit (1.5 target durations), and after that fills the item's slots of that variant with the slate
-(or, with no slate in memory, the origin's segments) and keeps that stand-in until the break has
-left every window: a slot never changes its URI once served, and an ad-media outage never costs a
-viewer a failed request (docs/faults.md).
-
-Side effects: through the feeds (HTTP, KV), catalog reads (cached a few seconds), metrics, logging.
+"""The playlist service: one render per change of its inputs, shared by every viewer; the
+breaks of a window, and when the slate can stand in for an ad that cannot be read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from stitcher.breaks import BreakRecord
 from stitcher.catalog import Catalog, CatalogError, Channel, Rung
@@ -45,77 +26,17 @@ from stitcher.feeds import (
 )
 from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, passthrough, rewrite_master
-from stitcher.origin import OriginUnavailable, fetch_bytes
-from stitcher.playlist import MediaPlaylist, segment_kind
-from stitcher.pod import SLATE_ID, PodItem
+from stitcher.origin import OriginUnavailable
+from stitcher.playlist import MediaPlaylist
+from stitcher.service.rendered import Rendered, Slate
+from stitcher.service.resume import RESUME_NAME
 from stitcher.sgai import interleave
-from stitcher.ssai import SsaiError, VodMedia, pdts, stitch
-from stitcher.ts import TsError, flag_discontinuity
+from stitcher.ssai import VodMedia, pdts, stitch
 
 CATALOG_TTL = 5.0  # seconds a channel row or its slate is reused before the catalog is read again
+
+
 log = logging.getLogger("stitcher.service")
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """A rendered playlist: its bytes, strong ETag, and how many breaks it shows (for metrics)."""
-
-    body: bytes
-    etag: str
-    breaks: int = 0
-    target_duration: int = 2
-    timeline: tuple[Placed, ...] = ()  # what a media playlist's segments are, for the sessions view
-
-    @classmethod
-    def of(
-        cls,
-        text: str,
-        breaks: int = 0,
-        target_duration: int = 2,
-        playlist: MediaPlaylist | None = None,
-    ) -> Rendered:
-        body = text.encode()
-        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        return cls(
-            body, etag, breaks, target_duration, placed(playlist) if playlist is not None else ()
-        )
-
-
-@dataclass(frozen=True)
-class Placed:
-    """One segment of a served media playlist: where it is on the clock and what it shows."""
-
-    msn: int
-    start: float  # PDT, epoch seconds
-    duration: float
-    kind: str  # content | ad | slate
-    ad: str = ""  # the ad id, for ads
-
-
-def placed(playlist: MediaPlaylist) -> tuple[Placed, ...]:
-    try:
-        times = pdts(playlist)
-    except SsaiError:
-        return ()
-    return tuple(
-        Placed(n, t, s.duration, *_kind(s.uri)) for (n, _, s), t in zip(playlist.numbered(), times)
-    )
-
-
-def _kind(uri: str) -> tuple[str, str]:
-    kind, ad = segment_kind(uri)
-    return kind, ad or ""
-
-
-@dataclass(frozen=True)
-class Slate:
-    urls: dict[int, str]  # rung bandwidth -> slate playlist URL
-    seconds: float | None  # length of the slate media (None: no slate conditioned)
-
-    def item(self) -> PodItem:
-        """The filler slate as a pod item (item `len(pod.items)` of a break, as `breaks.Slot`
-        counts)."""
-        return PodItem(SLATE_ID, "slate", self.seconds or 0.0, tuple(sorted(self.urls.items())))
 
 
 class PlaylistService:
@@ -408,33 +329,3 @@ def _slate_covers(
         default=0,
     )
     return len(slate.segments) >= slots
-
-
-RESUME_NAME = "resume.ts"  # `/ssai/<channel>/<variant>/resume.ts?src=<origin segment URL>`
-
-
-async def resume_segment(service: PlaylistService, slug: str, src: str) -> bytes:
-    """The origin's segment at `src`, a return from a break, with each PID's first packet flagged
-    as a discontinuity (the ad before it ran its own counters and clock). Only segments of the
-    channel's own origin are served (NotFound otherwise); the origin's errors are raised as such,
-    bytes that are not MPEG-TS are an OriginUnavailable."""
-    channel = await service.channel(slug)
-    if _site(urljoin(channel.origin_url, src)) != _site(channel.origin_url) or src != urljoin(
-        channel.origin_url, src
-    ):
-        raise NotFound(f"{src!r} is not a segment of channel {slug}'s origin")
-    try:
-        data = await fetch_bytes(service.origin.session, src, service.origin.timeout)
-    except OriginUnavailable as exc:
-        if exc.upstream_status == 404:
-            raise NotFound(f"segment {src} is not (or no longer) at the origin") from None
-        raise
-    try:
-        return flag_discontinuity(data)
-    except TsError as exc:
-        raise OriginUnavailable(f"segment {src} is not MPEG-TS: {exc}") from None
-
-
-def _site(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.netloc
