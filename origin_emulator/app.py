@@ -1,18 +1,6 @@
 """The origin emulator's HTTP face (aiohttp): live playlists, segments and the QA splice API.
 
-Routes (docs/architecture.md):
-  GET    /{channel}/master.m3u8                  multivariant playlist
-  GET    /{channel}/{variant}/index.m3u8         live media playlist at this moment
-  GET    /{channel}/{variant}/seg_{n}.ts         segment n (404 outside its availability, R12)
-  POST   /control/{channel}/splice               {"duration", "preroll", "format", "command"} -> 201
-  DELETE /control/{channel}/splice/{id}          return to network early / cancel a pending one
-  GET    /control/{channel}/splices              scheduled and QA splices around now
-  GET    /control/channels                       channels, variants, timeline facts
-  GET    /healthz
-Every response carries `Access-Control-Allow-Origin: *`; errors are JSON `{"error": ...}`.
-Handlers parse, call `LiveChannel`, respond; each channel's background work (the live encoder
-of `EncodedChannel`) runs in `cleanup_ctx`. Segment rewrites run in a worker thread, one per
-segment at a time however many viewers ask, and are kept in a bounded LRU cache.
+How and why: docs/origin.md, "`origin_emulator.app`".
 """
 
 from __future__ import annotations

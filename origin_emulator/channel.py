@@ -1,14 +1,6 @@
 """One live channel of the origin: timeline + rendered loop + cues -> playlists and segments.
 
-`LiveChannel` turns a moment into the master playlist, a variant's media playlist (rendered
-from the typed model) and the bytes of segment `n` (the looped segment with its clocks shifted
-to the live timeline). Playlist methods are pure given `now`; `segment` reads a file and
-rewrites it (the caller runs it off the event loop and caches the result).
-
-The segment source is the part a subclass may replace: `window_range` (which segments the
-window holds), `check_segment`/`segment` (availability and bytes) and `background` (work the
-app runs while it serves). `origin_emulator.live_source.EncodedChannel` does so for a live
-ffmpeg encoder; the master, the media playlists and the cues stay this class's.
+How and why: docs/origin.md, "`origin_emulator.channel`".
 """
 
 from __future__ import annotations

@@ -1,13 +1,6 @@
 """`origin-emulator`: run the live origin emulator on its own (also started by `rig up`).
 
-  origin-emulator serve [--host H] [--port P] [--config FILE] [--state-dir DIR]
-                        [--channel NAME ...] [--live]
-  origin-emulator build [--config FILE] [--channel NAME ...]
-
-`serve` renders any missing media first (with progress), then serves live playlists computed
-from the wall clock and the configured epoch, so a restart continues the same timeline. With
-`--live` (or `origin.live = true`) ffmpeg encodes each channel in real time instead of looping
-its rendered media (which still describes the ladder in the master playlist).
+How and why: docs/origin.md, "`origin_emulator.cli`".
 """
 
 from __future__ import annotations
@@ -115,7 +108,7 @@ async def _serve(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="origin-emulator",
-        description=__doc__.split("\n\n")[0].strip("`"),
+        description=__doc__.split("\n\n")[0].replace("`", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)

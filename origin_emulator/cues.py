@@ -1,17 +1,7 @@
 """Real SCTE-35 cues for the origin emulator's live playlists.
 
-The origin emulator marks ad breaks as a broadcast origin does: with whole splice_info_sections
-(table_id 0xFC through CRC_32) carried in playlist tags — base64 in CUE-OUT-CONT / EXT-X-SCTE35 /
-OATCLS, ``0x``-hex in ``EXT-X-DATERANGE:SCTE35-OUT=0x…``. `encode` builds those bytes from a
-`CueSpec` with threefive's own classes (Cue, SpliceInsert, TimeSignal, SegmentationDescriptor);
-`to_base64` and `to_hex` render them. Decoding is not done here.
-
-threefive reports bad field values by printing to stderr and carrying on (a field of the wrong type
-is left out of the bits), so every value is checked here before threefive sees it; a `CueSpec`
-that exists is one threefive encodes without complaint. Times are integer 90 kHz ticks; threefive
-takes seconds as floats and rounds back to ticks, which is exact for every tick count in range.
-
 Side effects: none. Pure functions; invalid input raises `CueError`.
+How and why: docs/origin.md, "`origin_emulator.cues`".
 """
 
 from __future__ import annotations

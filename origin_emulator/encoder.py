@@ -1,26 +1,8 @@
 """The live source's pure core: the ffmpeg command, its segment lists, and which segments to
 publish.
 
-With `origin.live` each channel is encoded in real time by one ffmpeg process (test pattern and
-tone, the channel title, the wall clock and the segment number burned in; every rung of the
-ladder; one closed GOP per segment), written by ffmpeg's `segment` muxer with a CSV list per rung
-that names each segment once it is complete.
-
-The numbering follows the clock exactly as in the looped timeline: segment `n` starts at
-`epoch + n × segment_seconds` (`live_timeline`). A run of ffmpeg starts on a boundary `s` (its
-`-segment_start_number`) and shifts its output timestamps by `s × segment_seconds`
-(`-output_ts_offset`), so the first video frame of segment `n` has PTS
-`LIVE_FIRST_PTS + n × segment` (mod 2^33) in every run - which is the `Timeline.pts` that
-SCTE-35 splice times use - and the list's end time of segment `n` is `(n + 1) × segment`, which
-`accept` checks against the file name. Restarts continue the numbering; they leave a gap.
-
-A segment is *published* (`live_window`) once it is complete in every rung and the clock has
-passed its end, so it never appears earlier than in the looped timeline and the splice logic,
-which reasons with the clock, stays conservative. The window is the newest `window` segments of
-the newest unbroken run of published segments. After a restart the previous run's window is
-kept (frozen, at most a window's duration) until the new run holds `MIN_SEGMENTS` segments.
-
 Side effects: none.
+How and why: docs/origin.md, "`origin_emulator.encoder`".
 """
 
 from __future__ import annotations

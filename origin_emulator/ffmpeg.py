@@ -1,13 +1,7 @@
 """Running ffmpeg: find the binary, run a prepared argv, report progress, explain failures.
 
-Commands are built elsewhere by pure functions (`origin_emulator.content.content_argv`,
-`origin_emulator.encoder.live_argv`); this module only runs them. A failure becomes a
-`MediaError` carrying ffmpeg's own last lines of output. `start_ffmpeg`, `read_lines` and
-`stop_process` are the pieces both a render (`run_ffmpeg`) and the live encoder's supervisor
-(`origin_emulator.live_source`) use; on Linux a started ffmpeg is told to die with its parent, so
-a killed rig leaves no encoder running.
-
 Side effects: starts and stops subprocesses.
+How and why: docs/origin.md, "`origin_emulator.ffmpeg`".
 """
 
 from __future__ import annotations

@@ -1,28 +1,7 @@
 """Where a segment's sound starts and ends against its picture, and how renders place it.
 
-A splice joins two timelines that a player lines up by their pictures (docs/splices.md). The
-sound then has no hole and no overlap only if the ad's sound starts, against its first picture,
-where the content's sound stopped against its last one: the channel's *interleave* (the audio
-offset at its segment boundaries, `stitcher.catalog.Conditioning.audio_offset`). ffmpeg's
-segmenter cuts every stream at the video key frame's *decode* time, so a content encoded with
-B-frames switches its sound about two pictures before the picture boundary (-80 ms at 25 fps);
-without B-frames the sound switches at the first AAC frame that starts after the boundary.
-
-Two renders place the sound themselves, with `AudioLayout`:
-- the channel's loop (`origin_emulator.content`): the first AAC frame starts where ffmpeg's rule
-  puts every other boundary (`loop_layout`), so the loop's wrap has the same interleave as its other
-  boundaries (else a splice at the wrap would be off by up to three AAC frames);
-- a conditioned ad or slate (`rig.conditioning`): its sound starts at the channel's interleave
-  before (or after) its first picture and ends at it against its last picture (`ad_layout`),
-  within a quarter of an AAC frame either way (it is whole AAC frames; the picture is not).
-
-The AAC encoder writes one priming frame before the first sample it is given, so a layout names
-the first *encoded* frame's position; the input samples start one frame later. A position before
-the first picture is a negative timestamp: the muxer shifts every stream by the same amount to
-make them positive (as it already does for the B-frames' decode times), so only the offset
-between sound and picture reaches the file.
-
 Side effects: none.
+How and why: docs/origin.md, "`origin_emulator.interleave`".
 """
 
 from __future__ import annotations

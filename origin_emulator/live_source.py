@@ -1,21 +1,7 @@
 """The live source of a channel (`origin.live`): ffmpeg encoding in real time, published as it goes.
 
-`EncodedChannel` is a `LiveChannel` whose timeline is `encoder.live_timeline` and whose window
-and segments come from what its encoder has written, so the playlists (cue tags, PDT, discontinuity
-numbers, master) are rendered by the same code as the looped source's. Its `background` job
-(started by the app in `cleanup_ctx`) runs two loops:
-
-- the supervisor: waits for the next segment boundary, starts `encoder.live_argv` for that
-  segment number, logs ffmpeg's warnings, restarts it when it exits or falls behind the clock
-  (pausing 1 s, doubling to 30 s while it keeps failing);
-- the publisher (`LiveEncoding.refresh`): reads the new lines of every run's segment lists,
-  takes a segment once every rung lists it, and deletes files past their availability (R12).
-
-Files: `<directory>/run-<start>/<rung>/seg_<n>.ts` and `run-<start>/<rung>.csv`. Runs left by an
-earlier emulator process are read at start-up (their segments stay available while they may be
-asked for) and removed once expired.
-
 Side effects: starts ffmpeg, reads and deletes files under the channel's directory.
+How and why: docs/origin.md, "`origin_emulator.live_source`".
 """
 
 from __future__ import annotations

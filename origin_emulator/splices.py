@@ -1,25 +1,7 @@
 """Ad-break cues of the origin: the schedule, QA splices, and the tags each cue format writes.
 
-A `Splice` is one break at segment boundaries `[start, end)` of a channel's timeline, announced
-at `announce` (epoch seconds). Scheduled splices are a pure function of the channel config and
-the epoch; splices posted by QA, cancels and early returns are stored by `SpliceBook`
-(`origin_emulator.book`) and merged in here.
-
-`cue_tags(...)` says which tags go before which segment of a window, in one of four formats
-(docs/references.md F1-F4). Rules:
-- `daterange`: the OUT range (`SCTE35-OUT`, `PLANNED-DURATION`, future START-DATE during the
-  pre-roll) appears with the first segment published after the announcement and floats to the
-  head of the window while the window still reaches the break or its return; the IN range (same ID,
-  `SCTE35-IN`, `DURATION`) precedes the first segment after the break. A cancelled announced
-  splice adds a `<id>-cancel` range with `SCTE35-CMD` (what was published is never changed).
-- `cue-out`, `oatcls`, `scte35`: tags sit on the segments they describe (OUT on the first break
-  segment, CONT with elapsed time on every later one, IN on the first segment after), so the
-  cue's pre-roll is only visible in the SCTE-35 splice time, and a late joiner can still place
-  the break from any CONT tag.
-Published tags never change: an early return or a cancel only touches segments not yet
-published.
-
 Side effects: none.
+How and why: docs/origin.md, "`origin_emulator.splices`".
 """
 
 from __future__ import annotations

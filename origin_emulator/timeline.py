@@ -1,12 +1,6 @@
 """The live timeline of a looped channel: a pure function of the clock, the epoch and the media.
 
-Segment `n` (its media sequence number) is local segment `n mod S` of loop iteration `n div S`.
-It starts at `epoch + iteration * loop + start_of_local_segment` and is *published* (appears in
-playlists) once it is complete, at its end. The window holds the newest `window` published
-segments. Optional origin discontinuities every `E` segments carry a timestamp jump, so the
-stream really is discontinuous there; discontinuity numbers follow R7/R8.
-
-Nothing here reads a clock or touches I/O: callers pass `now`.
+How and why: docs/origin.md, "`origin_emulator.timeline`".
 """
 
 from __future__ import annotations

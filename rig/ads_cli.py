@@ -1,15 +1,7 @@
 """`rig ads add|list|remove|house`: the ad library in the channel database.
 
-  rig ads add FILE --id ID [--title T] [--replace]   condition a creative for every channel's ladder
-  rig ads list                                        ads, durations, sources, ladders conditioned
-  for
-  rig ads remove ID                                   take an ad out of the library
-  rig ads house                                       render + condition the house ads and the slate
-
-The catalog is `<state_dir>/channels.db`; conditioned media goes to `<media.cache_dir>` and is
-served by the media server (`rig.media_server`). Progress goes to stderr.
-
 Side effects: runs ffmpeg, writes the media cache and the catalog.
+How and why: docs/rig.md, "`rig.ads_cli`".
 """
 
 from __future__ import annotations

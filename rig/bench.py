@@ -1,15 +1,6 @@
 """`rig bench kv`: a micro-benchmark of the KV backends (`stitcher.kv`) on this machine.
 
-For each backend (SQLite in a temporary file; Redis on a private `redis-server` started through
-`rig.redis_server`, or the server at `--redis-url`) it measures, for `--seconds` each:
-get, put, put_if_absent and atomic (a break-ledger write: Absent check + Put with TTL + two Incr),
-first sequentially (one coroutine), then with `--concurrency` coroutines. It prints a table of
-ops/s and p50/p99 latency and writes the figures with machine info to `--json`.
-
-This is a benchmark, so it runs on the real clock (`time.perf_counter` for timing, `SystemClock`
-for the stores); performance is never asserted by unit tests. Side effects: a temporary SQLite
-file, a private redis-server process (or keys under `bench:<run id>:` at `--redis-url`, deleted
-afterwards), the JSON file.
+How and why: docs/rig.md, "`rig.bench`".
 """
 
 from __future__ import annotations

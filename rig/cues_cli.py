@@ -1,12 +1,7 @@
 """`rig cue` and `rig splice`: the two ways to start an ad break from the command line.
 
-  rig cue CHANNEL --duration 30 [--start ISO]     a manual break, written by the stitcher's /cue API
-  rig cue CHANNEL --end EVENT_ID                  return to network early (or cancel) a break
-  rig splice CHANNEL --duration 30 [--preroll 8] [--format cue-out] [--command time_signal]
-                                                  a real SCTE-35 cue injected at the origin emulator
-                                                  (the monitor then turns it into a break)
-
 Side effects: HTTP requests to the stitcher / origin of the running rig.
+How and why: docs/rig.md, "`rig.cues_cli`".
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
 """The media server: conditioned ads and slate from the media cache, over HTTP (aiohttp).
 
-Routes (docs/architecture.md, HTTP contract: ad segment URIs contain `/ads/`, slate ones `/slate/`):
-  GET /ads/{ad}/{version}/{rendition}/index.m3u8     an ad's HLS VOD playlist for one rung
-  GET /ads/{ad}/{version}/{rendition}/seg_NNNNN.ts   its segments
-  GET /slate/{version}/{rendition}/...               the same for the slate
-  GET /healthz
-`{version}` is `<ladder key>-<content hash>` (see `rig.conditioning`): a URL never changes
-meaning, so every file is served with `Cache-Control: public, max-age=86400`. HEAD works on
-every GET route. Only playlist and segment names are served; each path component is checked
-against a strict pattern and the resolved file must lie inside the cache (no traversal). Every
-response carries `Access-Control-Allow-Origin: *`; errors are JSON `{"error": ...}`.
-
 Side effects: reads files under the cache directory; `start_media_server` listens on a port.
+How and why: docs/rig.md, "`rig.media_server`".
 """
 
 from __future__ import annotations

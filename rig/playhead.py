@@ -1,13 +1,8 @@
 """The pure model of one player's position: which variant it picks, where it starts, its buffer and
 playhead.
 
-`rig.viewers` drives these from the network and the clock; everything here is arithmetic on
-playlists and seconds, tested on data: `choose_variant` (by name, at random, lowest, highest),
-`live_start` (3 target durations behind the live edge, hls.js `liveSyncDurationCount`), and
-`Playhead` (buffered pieces, advancing with time, stalls when the buffer runs dry, breaks as runs
-of ad/slate pieces).
-
 Side effects: none.
+How and why: docs/rig.md, "`rig.playhead`".
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """A private, throw-away `redis-server` for tests and benchmarks.
 
-`start_redis()` (async) / `running_redis()` (a sync context manager, for pytest session fixtures)
-start `redis-server` on a free loopback port with persistence off (`--save '' --appendonly no`),
-wait (bounded) until it answers - checking the answering pid, so another server already on the
-port is not mistaken for ours - and return a `RedisServer` with `.url`; `.stop()` ends it and
-removes its directory when the helper created it. A missing binary raises `RedisServerMissing`
-(a `RigError`) saying how to install it.
-
 Side effects: one child process, a temporary directory (its log is `redis.log` there). The waits are
 about a real OS process, so they use the monotonic clock rather than a project `Clock`.
+How and why: docs/rig.md, "`rig.redis_server`".
 """
 
 from __future__ import annotations

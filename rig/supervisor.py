@@ -1,17 +1,7 @@
 """Running the rig's components as supervised processes (what `rig up` does after the media build).
 
-Each component (origin emulator, media server, stitcher, monitor) is its own process, started
-with the same settings (config file and `RIG_*` environment), its output in
-`<state_dir>/logs/<name>.log`. `start()` waits until each answers its health URL, and fails with
-the last lines of its log when one exits while starting (a port in use, a bad config).
-`watch()` restarts a component that exits while the rig runs, with a growing pause (1 s, 2 s, 4 s,
-... up to 30 s; reset after a minute of good running), and reports every exit and restart through
-`on_event` (printed headless, shown in the TUI). `stop()` sends SIGTERM to all and kills what has
-not exited after 10 s.
-
-The commands are pure (`components(settings, ...)`), the supervisor runs them.
-
 Side effects: processes, log files, HTTP GETs to health URLs.
+How and why: docs/rig.md, "`rig.supervisor`".
 """
 
 from __future__ import annotations

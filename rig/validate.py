@@ -1,24 +1,7 @@
 """`rig validate URL`: watch a live HLS stream like a handful of players would and report every
 broken rule.
 
-This is the polling shell around the pure `rig.validator.Checker`. It fetches the master playlist
-(or a single media playlist), then runs simulated viewers that join at staggered times and reload
-every variant every half target duration, feeding each playlist into one shared checker. It also
-checks what the checker cannot see from playlist text:
-
-- HTTP: every playlist GET must answer 200 in time; each newly seen segment must answer a HEAD
-  (or, if HEAD is refused with 405, a `Range: bytes=0-0` GET) with 200 (206 for the ranged GET);
-- R12: when a segment leaves a viewer's window it must still be downloadable (checked once per
-  segment);
-- CORS: every successful response must carry `Access-Control-Allow-Origin: *` (the rig's HTTP
-  contract; HEAD responses carry the headers of the GET they stand for; an error response is
-  already an HTTP violation). Reported once per playlist and kind (playlist GET, segment HEAD, ...).
-
-`--rules` prints every rule id it can report, with its meaning and reference
-(`rig.validator.rules`).
-Time comes from the `Clock` passed in (`clock.sleep`, never `asyncio.sleep`), so the same code runs
-for minutes on the wall clock in the CLI and for hours of stream in milliseconds under `FakeClock`.
-Side effects: HTTP requests to the stream's server; the CLI prints violations and a JSON summary.
+How and why: docs/rig.md, "`rig.validate`".
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
 """`rig viewers URL`: run a fleet of simulated HLS players against a stream and report how they
 fared.
 
-The command-line shell around `rig.viewers.Fleet`: it reads the stream once (exit 2 when it cannot),
-runs the viewers for `--seconds` of wall-clock time (or until Ctrl-C), prints one short progress
-line every few seconds (viewers in content/ad/slate/stalled, violations so far; plain lines, fit for
-logs), each validator violation as one line when it is found, then a summary; the JSON report goes
-to `--json FILE`. Exit status: 0 no stall and no violation, 1 otherwise, 2 the stream cannot be
-read.
-
 Side effects: HTTP requests to the stream's servers; writes the JSON report file; prints to stdout
 and stderr. `execute` is the same command on any clock and session (tests drive it on a FakeClock).
+How and why: docs/rig.md, "`rig.viewers_cli`".
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """`stitcher`: the stateless manifest stitcher's command line.
 
-  stitcher serve   [--host H] [--port P] [--workers N] [--config FILE] [--state-dir DIR]
-  stitcher monitor [--config FILE] [--state-dir DIR] [--interval S]
-
-`serve` runs the stitcher app (SSAI, SGAI and passthrough playlists, SGAI asset lists, the /cue
-API, decisions, /metrics) over the channel database and the KV store (`stitcher.kv_url`); with
-`--workers N` it starts N processes listening on the same port (SO_REUSEPORT), which share
-nothing but the KV and answer any request identically. `monitor` polls every active channel's
-origin for SCTE-35 cues and writes break records ahead of time; several monitors may run at once.
-`rig up` runs both.
+How and why: docs/stitcher.md, "`stitcher.cli`".
 """
 
 from __future__ import annotations

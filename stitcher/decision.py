@@ -1,17 +1,7 @@
 """Ad decisions: which conditioned ads fill a break (the migration plan's `decision`).
 
-`choose` is the pure core: from the ads conditioned for a channel's ladder it fills a break with
-as many whole ads as fit, never repeating a creative within a pod, deterministically for a given
-break id (every replica computes the same pod) and rotating the starting creative across breaks;
-what is left is slate. `HouseDecisions` feeds it from the catalog; `FallbackDecisions` puts a
-primary decision source (e.g. a remote VAST ad server, outside the project) in front of the house
-library with a timeout, so a slow or failing ad server never costs a break.
-
-Pod JSON (the break record's `decision`): `{"podId", "items": [{"id", "kind", "duration",
-"variants": {"<bandwidth>": "<absolute playlist URL>"}}]}` — one variant per rung of the channel's
-ladder, mapped to the ad's rendition of the same name, else the nearest by bandwidth.
-
 Side effects: `HouseDecisions` reads the catalog (in a thread); `choose` and friends are pure.
+How and why: docs/stitcher.md, "`stitcher.decision`".
 """
 
 from __future__ import annotations

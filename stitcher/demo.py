@@ -1,23 +1,8 @@
 """The demo page: an hls.js player of the rig's streams, served at `/demo/` (plain HTML + JS, no
 build step).
 
-Routes added by `add_demo_routes(app)`:
-  GET /demo            -> 302 to /demo/ (relative URLs in the page resolve under /demo/)
-  GET /demo/           the page (stitcher/demo/index.html)
-  GET /demo/demo.js    its script; GET /demo/demo.css its style
-  GET /demo/hls.js     the FULL hls.js build (interstitials need it, hls.js >= 1.6) from
-                       `node_modules/hls.js/dist/hls.js` when npm installed it (`make setup`),
-                       else 404 - and the page then loads the same pinned version from a CDN
-                       (jsDelivr; the URL is in demo.js, its version is package.json's pin).
-  GET /demo/hls.js.map its source map, when present (browser devtools only).
-
-The page takes `?base=URL` (the stitcher to play from; default: the page's own origin - every
-rig response carries `Access-Control-Allow-Origin: *`, so the page may be served elsewhere),
-`mode` (ssai | sgai | passthrough), `channel`, `autoplay=0` and `muted=0`. It shows the current
-break, hls.js interstitial events, errors, currentTime/latency and whether the playing segment
-is content or ad, and exposes its counters on `window.rigDemo` for browser tests.
-
 Side effects: reads files under stitcher/demo/ and the hls.js build; nothing else.
+How and why: docs/stitcher.md, "`stitcher.demo`".
 """
 
 from __future__ import annotations

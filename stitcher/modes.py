@@ -1,21 +1,8 @@
 """The small pure pieces of serving a channel in a mode: passthrough, master rewriting, degraded
 views.
 
-- `passthrough(origin, origin_url)`: the origin's media playlist with absolute URIs, nothing else
-  changed (the `passthrough` mode, and the reference the other modes are compared with).
-- `rewrite_master(master, origin_url, ladder)`: the origin's multivariant playlist with each
-variant's
-  URI replaced by `{rung}.m3u8`, relative, so a player that loaded `/{mode}/{channel}/master.m3u8`
-  stays in the same mode; variants the channel's ladder does not know are dropped (the stitcher
-  cannot condition ads for them), and the tags a master carries besides variants are kept with
-  their URIs made absolute.
-- `BreakView` and `degrade(view, cutoff)`: one consistent look at a channel's break records and
-  ledger, and what is left of it when the break store has been unreachable for too long: breaks
-  whose first slot comes at or after `cutoff` are dropped from the records *and* from the ledger, so
-  the origin passes through where they would have been and every segment already served keeps its
-  discontinuity number (T1).
-
 Side effects: none.
+How and why: docs/stitcher.md, "`stitcher.modes`".
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
 """Probe a live HLS origin for what ads must be conditioned to: ladder, segment duration, frame
 rate, audio.
 
-`probe(url)` reads the master playlist (variants: bandwidth, resolution, codecs, frame rate),
-one variant's live media playlist (segment duration, which SCTE-35 cue formats it carries) and
-its newest segments (audio sample rate and channel layout, frame rate when the master does not
-say, and the interleave: where the sound switches against the picture at segment boundaries,
-which ads are conditioned to reproduce, `audio_offset`). Works on any live HLS origin with MPEG-TS
-segments, not only the emulator. `channel_from_content` describes an emulator channel from its
-rendered media without a probe.
-
 Side effects: HTTP GETs (probe only).
+How and why: docs/stitcher.md, "`stitcher.probe`".
 """
 
 from __future__ import annotations

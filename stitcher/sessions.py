@@ -1,16 +1,7 @@
 """Where the real players are: a view of recent playlist requests, for the TUI (`GET /v1/sessions`).
 
-A player is known by the `session` query parameter it carries (the master playlist passes a
-`?session=...` on to its variant URIs) or, without one, by its client address and User-Agent. For
-each, the stitcher remembers its last media playlist request: channel, mode, variant, when, and the
-playlist it was served. Its playhead is estimated as a player would hold it: three target durations
-behind the end of that playlist (hls.js's default live sync), advancing with the clock since the
-request; the segment there says whether it watches content, an ad (which) or slate.
-
-This is observation only: nothing here changes what any player is served (T5). Sessions not seen
-for `expiry` seconds are forgotten; with several workers each knows the players it answered.
-
 Side effects: none (memory only).
+How and why: docs/stitcher.md, "`stitcher.sessions`".
 """
 
 from __future__ import annotations

@@ -1,35 +1,7 @@
 """SGAI: the pure core of server-guided ad insertion with HLS Interstitials (bis Appendix D).
 
-The origin's segments stay as they are; each break becomes one `EXT-X-DATERANGE`
-`CLASS="com.apple.hls.interstitial"` whose asset list the client (hls.js >= 1.6) plays over the
-break. Functions of (origin playlist, break records, channel config) only: no I/O, no clock,
-nothing per viewer in the playlist (T5); only the asset list may depend on the request.
-
-- `interleave`: the SGAI media playlist of one variant. Segments untouched but for absolute
-  URIs. A break's tag is derived only from record fields that never change once it can have been
-  served (`adStart`, `interstitialEnd`, event id, creation time: `stitcher.breaks`), rendered with
-  fixed decimals, so it is byte-identical in every variant and every reload (T2, T4, D3, D9). It
-  is announced ahead: it sits on the first segment published after the break was recorded (so a
-  player loads the asset list before it reaches the break: told only with the break's first
-  segment, hls.js has already buffered the content under the break and stalls there for seconds;
-  measured in headless Chromium, tests/test_browser.py) - but, after an earlier break, not before
-  the segment that starts one segment after that break's interstitial ends (`announce_from`) -
-  while that is in the window, then on the window's first segment while the window still
-  overlaps the range (R1 lets the new first segment take over a removed head's DATERANGE):
-  hls.js drops an interstitial whose DATERANGE leaves the playlist and kills its playback if it is
-  playing (`InterstitialsSchedule.parseInterstitialDateRanges` keeps only the IDs of the reloaded
-  playlist's DATERANGEs, "removed while playing" in `InterstitialsController.onScheduleUpdate`),
-  and a break is usually longer than the window. X-ASSET-LIST is relative
-  (`breaks/{id}/assets.json?...`): hls.js resolves it against the media playlist URL
-  (`getInterstitialUrl(uri, sessionId, baseUrl)` in `loader/interstitial-event.ts`, baseUrl =
-  `details.url`), so the bytes do not depend on the Host. X-RESUME-OFFSET = X-PLAYOUT-LIMIT =
-  DURATION: the viewer rejoins live at constant latency (I4); with the offset equal to the duration
-  and X-SNAP="OUT,IN" hls.js appends the assets in place (`InterstitialEvent.appendInPlace`), and
-  the playout limit stops a cut asset at the break's end (`HlsAssetPlayer.checkPlayout`).
-- `asset_list`: the `{"ASSETS": [...]}` answer; see its docstring for `_HLS_start_offset`.
-- `item_master`: a multivariant playlist per pod item, so hls.js does ABR inside an asset.
-
 Side effects: none.
+How and why: docs/stitcher.md, "`stitcher.sgai`".
 """
 
 from __future__ import annotations

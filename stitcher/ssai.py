@@ -1,40 +1,7 @@
 """SSAI: the pure core that stitches ads into one variant's live media playlist.
 
-`stitch(origin, ...) -> MediaPlaylist` is a function of (origin playlist, break records, one
-ledger read, channel segment duration, variant bandwidth, resolved ad/slate playlists): no I/O,
-no clock, nothing per viewer (T5). For each origin segment, the rule every replica applies
-(`stitcher.breaks.slot_at` / `returns_at`) says whether it is a slot of a break and which pod
-item fills it:
-- a slot keeps the origin's media sequence number, EXTINF and PROGRAM-DATE-TIME (the break keeps
-  the origin's timeline, T3, also when the origin's segments are not exactly the nominal
-  duration: the half-segment tolerance of the rule absorbs the drift) and takes the URI of the
-  matching segment of the item's conditioned playlist for this variant (filler slate past the
-  pod's end); a DISCONTINUITY marks each splice;
-- content keeps its segment (URI made absolute), and a DISCONTINUITY marks the return; the
-  segment there is the stitcher's copy (`resume_url`) whose first packets carry the
-  discontinuity_indicator, since the origin's counters and clock do not run on from the ad's;
-- the origin's own tags stay where they are (their positions are the origin's, stable, R1);
-- DISCONTINUITY-SEQUENCE = the origin's + the discontinuities the stitcher added before the
-  window (`Ledger.added_before`), so every segment keeps its number across reloads (T1).
-
-Origin discontinuities. `Segment.discontinuity` is a count of EXT-X-DISCONTINUITY tags, and a
-segment's discontinuity sequence number counts tags, not segments (RFC 8216 §6.2.2, R7). The
-origin's DISCONTINUITY-SEQUENCE counts the origin's tags and the ledger counts the stitcher's, so
-every segment carries the origin's tags *plus* the stitcher's: a splice or a return that falls on
-an origin discontinuity renders two tags in a row (hls.js increments its `cc` per tag, ffmpeg's
-demuxer ignores the tag), a slot that is not a splice keeps the origin's tag, and a return of one
-break that is also the first slot of the next renders both of the stitcher's. Rendering one tag
-there would make the segment numbers jump by one when the pair leaves the window (T1).
-Every segment that carries a DISCONTINUITY carries a PROGRAM-DATE-TIME (R14, P1).
-
-Ad media that cannot be read. The tags and the numbers depend on the break records and the ledger
-alone, never on which conditioned playlists the shell could fetch. A pod item whose playlist the
-shell does not have is given a stand-in (`stand_ins`, keyed by (event id, playlist URL)): the
-slate's playlist, or "" for the origin's own segment; either way its slots keep their tags and
-numbers. The shell keeps a stand-in for as long as the break can be in a window (docs/faults.md), so
-a slot never changes its URI once served by that replica.
-
 Side effects: none.
+How and why: docs/stitcher.md, "`stitcher.ssai`".
 """
 
 from __future__ import annotations

@@ -1,26 +1,7 @@
 """The stitcher's playlist routes (aiohttp handlers): parse the request, ask the service, respond.
 
-  GET /{mode}/{channel}/master.m3u8                    the origin's ladder, variants in the same
-                                                       mode
-  GET /{mode}/{channel}/{variant}.m3u8                 the media playlist (mode: ssai, sgai,
-                                                       passthrough)
-  GET /ssai/{channel}/{variant}/resume.ts?src=URL      the origin segment a break returns to, its
-                                                       first packets flagged as a discontinuity
-                                                       (immutable)
-  GET /sgai/{channel}/breaks/{eventId}/assets.json     HLS Interstitials asset list (honours
-                                                       _HLS_start_offset)
-  GET /sgai/{channel}/breaks/{eventId}/items/{k}.m3u8  the multivariant playlist of pod item k (an
-                                                       asset)
-  GET /v1/channels                                     the channels, their variants and mode URLs
-  GET /v1/sessions                                     the players served lately and where they are
-
-A master requested with `?session=ID` carries the session on to its variant URIs, so the sessions
-view (`stitcher.sessions`) knows the player; without one a player is its address and User-Agent.
-
-Playlists carry `Cache-Control: public, max-age=<half the target duration, whole seconds>`, a strong
-`ETag`, and answer `304 Not Modified` to a matching `If-None-Match`; errors carry `no-store`.
-
 Side effects: through the service (HTTP, KV), metrics.
+How and why: docs/stitcher.md, "`stitcher.streams`".
 """
 
 from __future__ import annotations

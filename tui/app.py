@@ -1,12 +1,8 @@
 """The rig's Textual app: live windows, breaks and viewers, and the QA actions, over HTTP only.
 
-`RigApp` is built from plain values (URLs, channel names, rung names, a clock, an aiohttp session
-or a factory for one, optionally a simulated-viewer fleet) and reads the rig only through its
-public APIs (`tui.sources`). It runs with `App.run()` or, inside a loop that also serves the
-rig, `await app.run_async()`; `q` or Ctrl-C ends it (and `run_async` returns).
-
 Side effects: HTTP requests to the origin emulator and the stitcher (polls every `interval`
 seconds of `clock`; POST/DELETE on the user's actions) and the fleet's `add`/`remove`.
+How and why: docs/rig.md, "`tui.app`".
 """
 
 from __future__ import annotations

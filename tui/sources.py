@@ -1,16 +1,6 @@
 """Where the TUI's data comes from: the rig's public HTTP APIs, polled on the injected clock.
 
-- `Viewers`: the small protocol a simulated-viewer fleet satisfies (`rig.viewers.Fleet` will);
-  the TUI only calls `snapshot()`, `add(n)` and `remove(n)`.
-- `RigApi`: one method per endpoint the TUI reads or writes (origin emulator and stitcher), every
-  request with a timeout; failures raise `ApiError` carrying the server's own words
-  (`{"error": ...}`).
-- `Poller`: every `interval` seconds of the clock (or at once when woken, e.g. after a channel
-  switch or an action) fetches the selected windows, breaks, splices and sessions concurrently and
-  hands one `tui.models.Snapshot` to a sink. A failing source is reported in the snapshot's
-  `health`, never raised: the poller only stops when told to.
-
-No textual here: the app turns snapshots into messages (`tui.messages`).
+How and why: docs/rig.md, "`tui.sources`".
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """The main screen's panels: each renders one part of a `tui.models.Snapshot` and nothing else.
 
-- `WindowsTable`: the origin's and the stitcher's live windows side by side, one row per media
-  sequence number (duration, content/ad/slate with the ad id, cue markers, discontinuities, PDT).
-- `BreaksTable`, `SplicesTable`: the stitcher's active and upcoming breaks (time left from the
-  clock, pod items) and the origin emulator's splices.
-- `ViewersTable`: simulated viewers and the stitcher's real players, relative to live.
-- `StatusBar`: poll health, one line.
-Colours: content green, ad magenta, slate yellow; problems red.
+How and why: docs/rig.md, "`tui.widgets`".
 """
 
 from __future__ import annotations

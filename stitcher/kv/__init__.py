@@ -1,14 +1,6 @@
 """The TTL key-value store that holds break records and the discontinuity ledger.
 
-`open_kv(url, clock)` picks the backend from the URL:
-
-- `sqlite:///abs/path/kv.db` or `sqlite:relative/path.db` -> `SqliteKV` (embedded default; one file,
-  safe across processes; call `await kv.start()` or use `async with kv:` to run its expiry sweeper);
-- `redis://host:port/db` (or `rediss://`) -> `RedisKV` (shared by several machines).
-
-Both implement the `KV` protocol of `stitcher.kv.base` and behave identically (one contract suite in
-`tests/kv/`). Opening does no I/O: a store that cannot be reached fails on first use with
-`KVUnavailable`.
+How and why: docs/stitcher.md, "`stitcher.kv`".
 """
 
 from __future__ import annotations

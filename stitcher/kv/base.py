@@ -1,24 +1,7 @@
 """The key-value store protocol (`KV`), its atomic-write vocabulary and the rules both backends
 share.
 
-A KV maps non-empty `str` keys to JSON values, optionally with a time to live. Both backends
-(`stitcher.kv.sqlite`, `stitcher.kv.redis`) implement `KV` and pass one contract test suite
-(`tests/kv/`); this module holds what they must agree on, so they agree by construction:
-
-- **Values** are stored as canonical JSON text (`encode`: compact separators, sorted keys, no NaN or
-  Infinity). `Equals` checks compare that canonical text, so `1`, `1.0` and `true` are different
-  values; a counter is stored as the JSON of an int and compares equal to that int.
-- **Expiry** is absolute and comes from the injected `Clock`: a put with `ttl` stores
-  `clock.now() + ttl`, and a key is live while `now < expires_at` (with ttl=10 it is there at +9.999
-  and gone at +10.0). Every read, check and put-if-absent treats an expired key as absent.
-- **Counters** (`incr`, `Incr`) have no TTL (incrementing clears one), start from 0 when the key is
-  absent or expired, and fail with `KVValueError` on a value that is not an int. They are exact
-  within +/- 2**53 (the Redis backend computes in Lua, whose numbers are doubles); beyond that is an
-  error.
-- **atomic(ops, checks)**: every check is evaluated against the state before any op; if one fails
-  nothing is written and `AtomicResult(committed=False, failed=<that check>)`. Otherwise the ops
-  are applied in order (a later op sees an earlier one) and `counters` holds the final value of each
-  `Incr` key. Invalid input raises `KVValueError` before anything is read or written.
+How and why: docs/stitcher.md, "`stitcher.kv.base`".
 """
 
 from __future__ import annotations

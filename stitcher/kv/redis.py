@@ -1,23 +1,6 @@
 """The shared KV backend: Redis through `redis.asyncio`, for rigs spanning more than one machine.
 
-Each KV key is one Redis string holding `"<expires_at>|<canonical JSON>"`, where `expires_at` is the
-`repr` of the absolute expiry in the injected clock's epoch seconds, or empty for no expiry
-(a counter is `"|42"`).
-
-- **Expiry** is decided by the injected clock, exactly as in the SQLite backend: reads compare the
-  stored `expires_at` with `clock.now()` and the Lua scripts receive that `now` as an argument, so
-  a key with ttl=10 is gone at +10.0 under a `FakeClock` too, identically in both backends.
-  *Additionally* every put with a ttl sets a native Redis TTL of `ttl + native_ttl_margin` (300 s by
-  default) so Redis frees the memory itself; the margin keeps the native TTL from ever firing before
-  the clock-based expiry (clock skew between machines, a slow client), so it never changes what a
-  read returns. Puts without a ttl and counters clear any native TTL.
-- **Atomicity**: `put_if_absent`, `delete` and `atomic` (and `incr`, which is a one-op `atomic`) are
-  Lua scripts run with EVALSHA (falling back to SCRIPT LOAD when the server does not know them), so
-  they are atomic server-side. Redis does not roll a script back, so the atomic script checks
-  everything and computes every write (including counter errors) before the first write.
-- `list` is SCAN MATCH with the prefix's glob characters escaped, then MGET in chunks.
-- Errors: connection failures and timeouts (`command_timeout` per command, no automatic retry - a
-  retried script could apply twice) become `KVUnavailable` naming the URL (password removed).
+How and why: docs/stitcher.md, "`stitcher.kv.redis`".
 """
 
 from __future__ import annotations
