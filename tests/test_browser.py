@@ -3,7 +3,8 @@ with hls.js.
 
 Debian's `chromium` driven by Playwright for Python through `executable_path` (Playwright's own
 browser download is never used). The page is served by a small aiohttp server of the test's own
-(`rig.demo.add_demo_routes`) and plays from a real `rig up --headless` passed as `?base=`: every
+(`stitcher.demo.add_demo_routes`) and plays from a real `rig up --headless` passed as `?base=`:
+every
 rig response carries `Access-Control-Allow-Origin: *`. The rig runs the small test config with
 its scheduled break switched off, so the only breaks in sight are the test's own /cue breaks, and
 with the shipped media shape: 1.92 s segments (whole pictures and whole AAC frames), the shipped

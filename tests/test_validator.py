@@ -1,4 +1,4 @@
-"""Unit tests of the live-playlist validator core (rig.validator, rig.validator_rules).
+"""Unit tests of the live-playlist validator core (the rig.validator package).
 
 One small test per rule proving the checker catches it, the failure modes of a deployed stitcher
 from docs/references.md, and a clean live stream (several viewers, two variants, an ad break with

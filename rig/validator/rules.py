@@ -194,7 +194,7 @@ def rule(rule_id: str) -> Rule:
         return RULES[rule_id]
     except (KeyError, TypeError):
         raise UnknownRule(
-            f"unknown rule id {rule_id!r}: every reported rule must be in rig.rules"
+            f"unknown rule id {rule_id!r}: every reported rule must be in rig.validator.rules"
             " (`rig validate --rules` lists them)"
         ) from None
 
