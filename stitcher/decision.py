@@ -1,4 +1,4 @@
-"""Ad decisions: which conditioned ads fill a break (the migration plan's `decision`).
+"""Ad decisions: which conditioned ads fill a break (`POST /decision`, and the monitor).
 
 Side effects: `HouseDecisions` reads the catalog (in a thread); `choose` and friends are pure.
 How and why: docs/stitcher.md, "`stitcher.decision`".

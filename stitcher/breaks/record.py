@@ -111,8 +111,7 @@ class BreakRecord:
         return "active" if now < self.end else "ended"
 
     def to_json(self) -> dict:
-        """The KV value: the AdBreakState fields plus what a stateless stitcher needs (see
-        docs/architecture.md, "The break record")."""
+        """The KV value: the break record's fields (docs/architecture.md, "The break record")."""
         return {
             "channelId": self.channel,
             "eventId": self.event_id,
