@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from origin_emulator.ffmpeg import exact_frame_rate
-from stitcher.config import Layers, build, env_overrides, parse_epoch, read_layers, setting
+from stitcher.config import Layers, RunSettings, build, parse_epoch, read_layers, setting
 from stitcher.errors import ConfigError
 from stitcher.ts import whole_aac_frames
 
@@ -199,11 +199,9 @@ class ChannelConfig:
 
 
 @dataclass(frozen=True)
-class OriginConfig:
-    """What the `origin-emulator` command reads: the state dir and the origin's own sections."""
+class OriginConfig(RunSettings):
+    """What the `origin-emulator` command reads: the run settings and the origin's own sections."""
 
-    state_dir: Path = setting("Where runtime state lives (origin splices).", default=Path())
-    config_file: Path | None = setting("The config file these came from, if any.", default=None)
     origin: OriginSettings = field(default_factory=OriginSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     channels: tuple[ChannelConfig, ...] = ()
@@ -247,9 +245,6 @@ def load_origin_config(
     """What the origin emulator needs, from its defaults, the config file and the environment;
     sections of other packages in the file are theirs to check. Raises ConfigError."""
     layers = read_layers([DEFAULTS], config_file, env)
-    top = {k: v for k, v in layers.data.items() if k in ("state_dir",)}
-    top.update(env_overrides("", OriginConfig, layers.env))
-    base = build(OriginConfig, top, "", skip=("origin", "media", "channels"))
+    run = layers.run_settings()
     origin, media, channels = origin_sections(layers)
-    state_dir = layers.state_dir(base.state_dir)
-    return OriginConfig(state_dir, layers.config_file, origin, media, channels)
+    return OriginConfig(run.state_dir, run.config_file, origin, media, channels)

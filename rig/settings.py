@@ -14,36 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from origin_emulator import config as origin_config
-from origin_emulator.config import ChannelConfig, MediaSettings, OriginConfig, OriginSettings
+from origin_emulator.config import OriginConfig
 from stitcher import config as stitcher_config
-from stitcher.config import AdsSettings, StitcherConfig, StitcherSettings, read_layers, setting
+from stitcher.config import AdsSettings, StitcherConfig, StitcherSettings, read_layers
 
 SECTIONS = ("origin", "media", "ads", "stitcher", "channels")
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything the rig's processes need, read once at start-up."""
+class Settings(OriginConfig):
+    """Everything the rig's processes need, read once at start-up: the origin emulator's settings
+    and the stitcher's."""
 
-    state_dir: Path = setting(
-        'Where runtime state lives (KV file, channel DB, origin splices); `""` ='
-        f" {stitcher_config.STATE_DIR}.",
-        default=Path(),
-    )
-    config_file: Path | None = setting(
-        "The config file these settings came from, if any.", default=None
-    )
-    origin: OriginSettings = field(default_factory=OriginSettings)
-    media: MediaSettings = field(default_factory=MediaSettings)
     ads: AdsSettings = field(default_factory=AdsSettings)
     stitcher: StitcherSettings = field(default_factory=StitcherSettings)
-    channels: tuple[ChannelConfig, ...] = ()
-
-    def channel(self, name: str) -> ChannelConfig:
-        for channel in self.channels:
-            if channel.name == name:
-                return channel
-        raise KeyError(name)
 
     def for_origin(self) -> OriginConfig:
         """The origin emulator's part."""
@@ -62,8 +46,15 @@ def load_settings(
     """Read every package's shipped defaults, then the config file, then the environment.
     Raises ConfigError."""
     layers = read_layers([origin_config.DEFAULTS, stitcher_config.DEFAULTS], config_file, env)
-    base = layers.top(Settings, SECTIONS)
-    state_dir = layers.state_dir(base.state_dir)
+    run = layers.run_settings(known=SECTIONS)
     origin, media, channels = origin_config.origin_sections(layers)
-    stitcher, ads = stitcher_config.stitcher_sections(layers, state_dir)
-    return Settings(state_dir, layers.config_file, origin, media, ads, stitcher, channels)
+    stitcher, ads = stitcher_config.stitcher_sections(layers, run.state_dir)
+    return Settings(
+        state_dir=run.state_dir,
+        config_file=run.config_file,
+        origin=origin,
+        media=media,
+        channels=channels,
+        ads=ads,
+        stitcher=stitcher,
+    )

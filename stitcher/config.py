@@ -125,8 +125,8 @@ class AdsSettings:
 
 
 @dataclass(frozen=True)
-class StitcherConfig:
-    """What the `stitcher` command reads: the state dir and the stitcher's own sections."""
+class RunSettings:
+    """What every command's settings begin with: where runtime state lives, and the config file."""
 
     state_dir: Path = setting(
         f'Where runtime state lives (KV file, channel DB, origin splices); `""` = {STATE_DIR}.',
@@ -135,6 +135,12 @@ class StitcherConfig:
     config_file: Path | None = setting(
         "The config file these settings came from, if any.", default=None
     )
+
+
+@dataclass(frozen=True)
+class StitcherConfig(RunSettings):
+    """What the `stitcher` command reads: the run settings and the stitcher's own sections."""
+
     stitcher: StitcherSettings = field(default_factory=StitcherSettings)
     ads: AdsSettings = field(default_factory=AdsSettings)
 
@@ -268,14 +274,17 @@ class Layers:
             raise ConfigError(f"{name}: expected a table ([{name}])")
         return build(cls, {**table, **env_overrides(name, cls, self.env)}, name)
 
-    def top(self, cls: type, sections: Sequence[str]) -> Any:
-        """The top-level fields of the composite `cls` (its sections are read by `section`)."""
-        table = {k: v for k, v in self.data.items() if k not in sections}
-        table.update(env_overrides("", cls, self.env))
-        return build(cls, table, "", skip=sections)
-
-    def state_dir(self, value: Path) -> Path:
-        return value if str(value) not in ("", ".") else Path(STATE_DIR).expanduser()
+    def run_settings(self, known: Sequence[str] | None = None) -> RunSettings:
+        """The top-level fields. With `known` (every section of the composite being read), any
+        other top-level key is a ConfigError; without, other packages' tables are theirs."""
+        names = {f.name for f in fields(RunSettings)}
+        table = {k: v for k, v in self.data.items() if known is not None or k in names}
+        table.update(env_overrides("", RunSettings, self.env))
+        base = build(RunSettings, table, "", skip=tuple(known or ()))
+        state_dir = base.state_dir
+        if str(state_dir) in ("", "."):
+            state_dir = Path(STATE_DIR).expanduser()
+        return RunSettings(state_dir, self.config_file)
 
 
 def read_layers(
@@ -310,12 +319,9 @@ def load_stitcher_config(
     """What the stitcher needs, from its defaults, the config file and the environment; sections
     of other packages in the file are theirs to check. Raises ConfigError."""
     layers = read_layers([DEFAULTS], config_file, env)
-    top = {k: v for k, v in layers.data.items() if k in ("state_dir",)}
-    top.update(env_overrides("", StitcherConfig, layers.env))
-    base = build(StitcherConfig, top, "", skip=tuple(SECTIONS))
-    state_dir = layers.state_dir(base.state_dir)
-    stitcher, ads = stitcher_sections(layers, state_dir)
-    return StitcherConfig(state_dir, layers.config_file, stitcher, ads)
+    run = layers.run_settings()
+    stitcher, ads = stitcher_sections(layers, run.state_dir)
+    return StitcherConfig(run.state_dir, run.config_file, stitcher, ads)
 
 
 def describe(cls: type, prefix: str = "") -> list[str]:
