@@ -26,18 +26,6 @@ from stitcher.ts import (
     unchained,
 )
 
-__all__ = [
-    "Boundary",
-    "CcProblem",
-    "SpliceReport",
-    "Summary",
-    "BoundaryTracker",
-    "measure",
-    "measure_scanned",
-    "continuity_problems",
-    "milliseconds",
-]
-
 PID_NAMES = {PAT_PID: "PAT", 0x0001: "CAT", 0x0011: "SDT", 0x0012: "EIT", 0x0014: "TDT"}
 
 

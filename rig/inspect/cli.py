@@ -22,16 +22,6 @@ from rig.interrupts import run_until_interrupted
 from stitcher.clock import Clock, SystemClock
 from stitcher.playlist import segment_kind
 
-__all__ = [
-    "add_parser",
-    "add_arguments",
-    "execute",
-    "run",
-    "table_row",
-    "summary_line",
-    "short_uri",
-]
-
 DESCRIPTION = """\
 Follow a live HLS stream (a media playlist, or a master playlist: then one variant) and measure
 every splice from the segments' bytes: each boundary between consecutive media sequence numbers

@@ -28,8 +28,6 @@ from stitcher.playlist import (
 )
 from stitcher.ts import TsError, TsInfo, scan
 
-__all__ = ["InspectError", "follow", "pick_variant"]
-
 REQUEST_TIMEOUT = 10.0  # seconds, per request
 # scanned segments remembered (a segment is the "after" of one boundary and the "before" of
 # the next)

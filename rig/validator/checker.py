@@ -29,8 +29,6 @@ from stitcher.playlist import (
     parse_media_playlist,
 )
 
-__all__ = ["Checker"]
-
 MAX_KEPT_VIOLATIONS = 10_000
 
 

@@ -15,8 +15,6 @@ from rig.validator.findings import Finding
 from rig.validator.values import daterange_occurrences, merge_dateranges
 from stitcher.playlist import MediaPlaylist
 
-__all__ = ["Dateranges"]
-
 
 @dataclass(frozen=True)
 class _RoundEntry:

@@ -12,8 +12,6 @@ from typing import Any
 
 from rig.validator import rules as catalogue
 
-__all__ = ["Finding", "Tolerances", "Violation"]
-
 
 @dataclass(frozen=True)
 class Tolerances:

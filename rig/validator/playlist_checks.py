@@ -21,12 +21,6 @@ from rig.validator.values import (
 )
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, format_datetime
 
-__all__ = [
-    "check_media_playlist",
-    "check_master_playlist",
-    "classify_parse_error",
-]
-
 
 def _when(seconds: float) -> str:
     return format_datetime(seconds)

@@ -13,8 +13,6 @@ from rig.validator.findings import Finding, Tolerances
 from rig.validator.values import effective_pdts
 from stitcher.playlist import MediaPlaylist, Segment, Tag
 
-__all__ = ["Reloads", "compare_reload"]
-
 
 @dataclass
 class _ViewerState:

@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["Rule", "RULES", "UnknownRule", "rule", "catalogue_lines"]
-
 BIS = "RFC 8216bis"
 INVARIANTS = 'project invariant, docs/architecture.md "Timeline invariants"'
 

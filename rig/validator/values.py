@@ -14,16 +14,6 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from stitcher.playlist import AttributeList, MediaPlaylist, PlaylistError, parse_datetime
 
-__all__ = [
-    "type_problems",
-    "decimal_value",
-    "date_value",
-    "effective_pdts",
-    "daterange_occurrences",
-    "merge_dateranges",
-    "segment_directory",
-]
-
 # --------------------------------------------------------------------------- attribute types (D5)
 
 _QUOTED = (

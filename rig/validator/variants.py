@@ -15,8 +15,6 @@ from rig.validator.findings import Finding, Tolerances
 from rig.validator.values import effective_pdts
 from stitcher.playlist import MediaPlaylist, format_datetime
 
-__all__ = ["VariantState", "Variants"]
-
 
 @dataclass(frozen=True)
 class _Record:

@@ -23,8 +23,6 @@ from rig.viewers.viewer import Viewer, ViewerState, describe
 from stitcher.clock import Clock
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, parse_playlist
 
-__all__ = ["Fleet", "StreamUnavailable", "REQUEST_TIMEOUT"]
-
 REQUEST_TIMEOUT = 10.0  # seconds, per request
 
 

@@ -11,8 +11,6 @@ from typing import Any
 
 from stitcher.playlist import DateRange, MediaPlaylist
 
-__all__ = ["INTERSTITIAL", "Interstitial", "Interstitials"]
-
 INTERSTITIAL = "com.apple.hls.interstitial"
 
 

@@ -24,7 +24,6 @@ from stitcher.playlist import MediaPlaylist, PlaylistError, parse_playlist, segm
 if TYPE_CHECKING:
     from rig.viewers.fleet import Fleet
 
-__all__ = ["Viewer", "ViewerState", "describe"]
 
 RETRY_SECONDS = 2.0  # between attempts before the target duration is known
 
