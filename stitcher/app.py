@@ -94,18 +94,32 @@ async def decision(request: web.Request) -> web.Response:
     return web.json_response(pod.to_json())
 
 
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
 def authorise(request: web.Request) -> None:
-    """Bearer token when one is configured; otherwise loopback clients only."""
+    """A bearer token when one is configured. Without one, loopback clients only, and a request
+    that came through a proxy (it names a forwarded client) is never one: behind an edge on the
+    same host every request arrives from loopback. An IPv4-mapped IPv6 address counts as the
+    IPv4 address it maps."""
     token = request.app[TOKEN]
     if token:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             raise Unauthorised("this endpoint needs Authorization: Bearer <token>")
         return
+    if any(name in request.headers for name in PROXY_HEADERS):
+        raise Forbidden(
+            "this request came through a proxy: without a configured token (stitcher.token),"
+            " only direct loopback clients may change breaks"
+        )
     try:
-        loopback = ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
+        address = ipaddress.ip_address((request.remote or "").split("%")[0])
     except ValueError:
         loopback = False
+    else:
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        loopback = (mapped or address).is_loopback
     if not loopback:
         raise Forbidden("without a configured token, only loopback clients may change breaks")
 
