@@ -32,10 +32,20 @@ def max_age(target_duration: int) -> int:
     return max(0, int(target_duration // 2))
 
 
+def live_cache_control(target_duration: int) -> str:
+    """Cache-Control of a live answer (playlists, asset lists): fresh for `max_age`, then a cache
+    may keep serving it while it fetches a new one or while the stitcher fails, for the rest of
+    one target duration (stale-while-revalidate, stale-if-error: an edge such as nginx honours
+    both), so no viewer ever gets a copy older than one target duration from a cache."""
+    fresh = max_age(target_duration)
+    stale = max(1, target_duration - fresh)
+    return f"public, max-age={fresh}, stale-while-revalidate={stale}, stale-if-error={stale}"
+
+
 def playlist_response(request: web.Request, rendered: Rendered) -> web.Response:
     headers = {
         "ETag": rendered.etag,
-        "Cache-Control": f"public, max-age={max_age(rendered.target_duration)}",
+        "Cache-Control": live_cache_control(rendered.target_duration),
     }
     if rendered.etag in {
         tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")
@@ -155,9 +165,7 @@ async def assets(request: web.Request) -> web.Response:
     )
     return web.json_response(
         body,
-        headers={
-            "Cache-Control": f"public, max-age={max_age(math.ceil(channel.segment_duration))}"
-        },
+        headers={"Cache-Control": live_cache_control(math.ceil(channel.segment_duration))},
     )
 
 
