@@ -201,6 +201,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--stitcher-port", type=int, help="stitcher port (default: stitcher.port, 8080)"
     )
     up.add_argument(
+        "--edge",
+        action="store_true",
+        help="put a real nginx edge in front of the stitcher and the media server (caching "
+        "playlists for what the stitcher's Cache-Control says) and print its URLs first",
+    )
+    up.add_argument("--edge-port", type=int, help="edge port (default: edge.port, 8088)")
+    up.add_argument(
+        "--kv",
+        choices=("sqlite", "redis"),
+        help="the break store: a SQLite file in the state dir (default) or a private "
+        "redis-server the rig starts and supervises (append-only file in the state dir)",
+    )
+    up.add_argument(
+        "--kv-url", help="use this KV store instead (redis://host:port/db or sqlite:///path)"
+    )
+    up.add_argument(
+        "--stitcher-workers",
+        type=int,
+        help="stitcher processes on one port, any of them answering any request "
+        "(default: stitcher.workers, 1)",
+    )
+    up.add_argument(
         "--live",
         action="store_true",
         help="encode each channel in real time with ffmpeg (wall clock burned in) instead of "

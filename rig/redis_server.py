@@ -55,18 +55,24 @@ def find_redis_server(binary: str = "redis-server") -> str:
     return found
 
 
-def redis_server_argv(binary: str, port: int, directory: Path) -> list[str]:
-    """The command line of a private, non-persistent server on loopback `port` (pure)."""
+def redis_server_argv(
+    binary: str, port: int, directory: Path, persistent: bool = False, host: str = HOST
+) -> list[str]:
+    """The command line of a private server on `host`:`port` (pure). Throw-away by default;
+    `persistent`: an append-only file in `directory` (fsync every second), so a restarted server
+    still has every break record (the rig's own KV, `rig up --kv redis`)."""
     return [
         binary,
         "--port",
         str(port),
         "--bind",
-        HOST,
+        host,
         "--save",
         "",
         "--appendonly",
-        "no",
+        "yes" if persistent else "no",
+        "--appendfsync",
+        "everysec",
         "--dir",
         str(directory),
         "--daemonize",

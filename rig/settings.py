@@ -9,16 +9,35 @@ and passed down, never a module global.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from origin_emulator import config as origin_config
 from origin_emulator.config import OriginConfig
+from rig.edge import EdgeSettings
 from stitcher import config as stitcher_config
-from stitcher.config import AdsSettings, StitcherConfig, StitcherSettings, read_layers
+from stitcher.config import AdsSettings, StitcherConfig, StitcherSettings, read_layers, setting
 
-SECTIONS = ("origin", "media", "ads", "stitcher", "channels")
+SECTIONS = ("origin", "media", "ads", "stitcher", "channels", "edge", "redis")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """The rig's own redis-server as the KV store (section `[redis]`, `rig up --kv redis`)."""
+
+    enabled: bool = setting(
+        "Start a private redis-server (append-only file in the state dir) and point every"
+        " component's KV at it.",
+        default=False,
+    )
+    host: str = setting("Address the rig's redis-server listens on.", default="127.0.0.1")
+    port: int = setting("Port of the rig's redis-server.", default=6390)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
 
 
 @dataclass(frozen=True)
@@ -28,6 +47,8 @@ class Settings(OriginConfig):
 
     ads: AdsSettings = field(default_factory=AdsSettings)
     stitcher: StitcherSettings = field(default_factory=StitcherSettings)
+    edge: EdgeSettings = field(default_factory=EdgeSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
 
     def for_origin(self) -> OriginConfig:
         """The origin emulator's part."""
@@ -49,6 +70,11 @@ def load_settings(
     run = layers.run_settings(known=SECTIONS)
     origin, media, channels = origin_config.origin_sections(layers)
     stitcher, ads = stitcher_config.stitcher_sections(layers, run.state_dir)
+    edge = layers.section("edge", EdgeSettings)
+    edge.check()
+    redis = layers.section("redis", RedisSettings)
+    if redis.enabled:
+        stitcher = dataclasses.replace(stitcher, kv_url=redis.url)
     return Settings(
         state_dir=run.state_dir,
         config_file=run.config_file,
@@ -57,4 +83,6 @@ def load_settings(
         channels=channels,
         ads=ads,
         stitcher=stitcher,
+        edge=edge,
+        redis=redis,
     )

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import aiohttp
 
+from rig.edge import EdgePaths, edge_argv, find_nginx, write_conf
+from rig.redis_server import find_redis_server, redis_server_argv
 from rig.settings import Settings
 from stitcher.errors import RigError
 from stitcher.processes import Backoff, death_signal
@@ -39,7 +41,7 @@ def components(settings: Settings, config: Path | None) -> list[Component]:
     """The rig's processes for these settings (`config` is passed on so they read the same file)."""
     extra = ("--config", str(config)) if config else ()
     o, a, s = settings.origin, settings.ads, settings.stitcher
-    return [
+    parts = [
         Component(
             "origin",
             (
@@ -69,6 +71,23 @@ def components(settings: Settings, config: Path | None) -> list[Component]:
         ),
         Component("monitor", (str(BIN / "stitcher"), "monitor", *extra)),
     ]
+    if settings.redis.enabled:  # the KV comes first: the stitcher and the monitor open it
+        r = settings.redis
+        directory = settings.state_dir / "redis"
+        directory.mkdir(parents=True, exist_ok=True)
+        argv = redis_server_argv(
+            find_redis_server(), r.port, directory, persistent=True, host=r.host
+        )
+        parts.insert(
+            2, Component("redis", tuple(argv), f"tcp://{r.host}:{r.port}", (r.host, r.port))
+        )
+    if settings.edge.enabled:  # last: it proxies to the stitcher and the media server
+        e = settings.edge
+        paths = EdgePaths(settings.state_dir)
+        write_conf(e, (s.host, s.port), (a.host, a.port), paths)
+        argv = edge_argv(find_nginx(), paths)
+        parts.append(Component("edge", argv, f"{e.base_url}/edge/healthz", (e.host, e.port)))
+    return parts
 
 
 def check_free(component: Component) -> None:
@@ -88,6 +107,20 @@ def check_free(component: Component) -> None:
                 f"{component.name} cannot listen on {host}:{port}: {exc.strerror or exc} (another "
                 f"rig running? use --{component.name}-port or {variable})"
             ) from None
+
+
+async def _answers(health: str, session: aiohttp.ClientSession) -> bool:
+    """Is the component ready: `http://...` answers 200, `tcp://host:port` accepts a connection."""
+    try:
+        if health.startswith("tcp://"):
+            host, _, port = health.removeprefix("tcp://").rpartition(":")
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1)
+            writer.close()
+            return True
+        async with session.get(health, timeout=aiohttp.ClientTimeout(total=1)) as response:
+            return response.status == 200
+    except (TimeoutError, OSError, aiohttp.ClientError):
+        return False
 
 
 @dataclass
@@ -169,14 +202,8 @@ class Supervisor:
                     f"{run.component.name} exited with {run.process.returncode} while starting; "
                     f"its log ({run.log}) ends:\n{tail(run.log)}"
                 )
-            try:
-                async with session.get(
-                    run.component.health, timeout=aiohttp.ClientTimeout(total=1)
-                ) as response:
-                    if response.status == 200:
-                        break
-            except (TimeoutError, aiohttp.ClientError):
-                pass
+            if await _answers(run.component.health, session):
+                break
             if time.monotonic() > deadline:
                 raise RigError(
                     f"{run.component.name} did not answer {run.component.health} within "
@@ -192,11 +219,9 @@ class Supervisor:
             check_free(run.component)
         try:
             async with aiohttp.ClientSession() as session:
-                for run in self.running:
+                for run in self.running:  # in order: each one is ready before the next needs it
                     await self._spawn(run)
-                deadline = time.monotonic() + START_TIMEOUT
-                for run in self.running:
-                    await self._ready(run, session, deadline)
+                    await self._ready(run, session, time.monotonic() + START_TIMEOUT)
         except BaseException:
             await self.stop()
             raise

@@ -15,17 +15,23 @@ from stitcher.catalog import MODES
 
 
 def port_env(args: argparse.Namespace) -> dict[str, str]:
-    """`--origin-port 9081`, `--live` and friends, as the RIG_* variables every component reads."""
+    """`--origin-port 9081`, `--live`, `--edge`, `--kv redis` and friends, as the RIG_* variables
+    every component reads."""
     names = {
         "origin_port": "RIG_ORIGIN_PORT",
         "ads_port": "RIG_ADS_PORT",
         "stitcher_port": "RIG_STITCHER_PORT",
+        "edge_port": "RIG_EDGE_PORT",
+        "kv_url": "RIG_STITCHER_KV_URL",
+        "stitcher_workers": "RIG_STITCHER_WORKERS",
     }
     env = {
         var: str(getattr(args, name)) for name, var in names.items() if getattr(args, name, None)
     }
-    if getattr(args, "live", False):
-        env["RIG_ORIGIN_LIVE"] = "true"
+    flags = {"live": "RIG_ORIGIN_LIVE", "edge": "RIG_EDGE_ENABLED"}
+    env.update({var: "true" for name, var in flags.items() if getattr(args, name, False)})
+    if getattr(args, "kv", None):
+        env["RIG_REDIS_ENABLED"] = "true" if args.kv == "redis" else "false"
     return env
 
 
@@ -33,6 +39,14 @@ def print_urls(settings: Settings) -> None:
     origin, ads, stitcher = settings.origin, settings.ads, settings.stitcher
     base = f"http://{origin.host}:{origin.port}"
     api = f"http://{stitcher.host}:{stitcher.port}"
+    edge = settings.edge
+    if edge.enabled:
+        print("\nEdge (nginx, caching; X-Cache-Status on every answer):", flush=True)
+        for channel in settings.channels:
+            for mode in MODES:
+                url = f"{edge.base_url}/{mode}/{channel.name}/master.m3u8"
+                print(f"  {channel.name:<8} {mode:<12} {url}")
+        print(f"  status:      {edge.base_url}/edge/status   (log: logs/edge-access.log)")
     print("\nLive origin (SCTE-35 cues in the playlists):", flush=True)
     for channel in settings.channels:
         print(
@@ -94,7 +108,12 @@ async def up(
         await ensure_house_ads(catalog, settings, report)
     finally:
         catalog.close()
-    env = {**os.environ, "RIG_STATE_DIR": str(settings.state_dir), **port_env(args)}
+    env = {
+        **os.environ,
+        "RIG_STATE_DIR": str(settings.state_dir),
+        **port_env(args),
+        "RIG_STITCHER_KV_URL": settings.stitcher.kv_url,  # the rig's redis-server, when it runs
+    }
     headless = args.headless or not (sys.stdin.isatty() and sys.stdout.isatty())
     supervisor = Supervisor(parts, env, settings.state_dir / "logs")
     stop = stop_event()
