@@ -136,14 +136,24 @@ http {{
     proxy_cache_path {root}/cache levels=1:2 keys_zone=edge:16m max_size={edge.cache_mb}m
                      inactive=10m use_temp_path=off;
 
+    # Each upstream is listed twice: nginx retries a failed attempt only on another entry, and a
+    # stitcher worker that dies takes the connections it held with it; a second attempt opens a
+    # new connection, which a live worker accepts. max_fails=0: never marked down.
     upstream stitcher {{
+        server {s_host}:{s_port} max_fails=0;
         server {s_host}:{s_port} max_fails=0;
         keepalive 64;
     }}
     upstream media {{
         server {m_host}:{m_port} max_fails=0;
+        server {m_host}:{m_port} max_fails=0;
         keepalive 32;
     }}
+    proxy_next_upstream error timeout http_502 http_503;
+    proxy_next_upstream_tries 3;
+    proxy_next_upstream_timeout 3s;
+    proxy_connect_timeout 2s;
+    proxy_read_timeout 10s;
 
     map $upstream_cache_status $edge_cache {{
         "" NONE;
