@@ -33,13 +33,12 @@ def max_age(target_duration: int) -> int:
 
 
 def live_cache_control(target_duration: int) -> str:
-    """Cache-Control of a live answer (playlists, asset lists): fresh for `max_age`, then a cache
-    may keep serving it while it fetches a new one or while the stitcher fails, for the rest of
-    one target duration (stale-while-revalidate, stale-if-error: an edge such as nginx honours
-    both), so no viewer ever gets a copy older than one target duration from a cache."""
+    """Cache-Control of a live answer (playlists, asset lists): fresh for `max_age`; while the
+    stitcher fails, a cache may serve its copy for the rest of one target duration (stale-if-error,
+    which nginx honours). No stale-while-revalidate: a copy older than half a target duration plus
+    a segment being produced would already look like a player drifting from live (T3)."""
     fresh = max_age(target_duration)
-    stale = max(1, target_duration - fresh)
-    return f"public, max-age={fresh}, stale-while-revalidate={stale}, stale-if-error={stale}"
+    return f"public, max-age={fresh}, stale-if-error={max(1, target_duration - fresh)}"
 
 
 def playlist_response(request: web.Request, rendered: Rendered) -> web.Response:

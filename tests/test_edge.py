@@ -52,13 +52,17 @@ def test_live_routes_are_cached_with_one_upstream_request_per_miss(tmp_path):
         "proxy_cache_lock on;",
         "proxy_cache_background_update on;",
         "proxy_cache_revalidate on;",
+        "proxy_cache_use_stale updating;",
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
     ):
         assert directive in live, directive
-    # stale answers only within the stitcher's own stale-while-revalidate / stale-if-error
-    # bounds: no proxy_cache_use_stale (which would serve stale without a bound) and no
-    # proxy_cache_valid (Cache-Control decides)
-    assert "proxy_cache_use_stale" not in text and "proxy_cache_valid" not in text
+    # stale only while a refresh is in flight (its timeouts bound it) or within the stitcher's
+    # stale-if-error: never proxy_cache_use_stale error/timeout (unbounded), and no
+    # proxy_cache_valid (the stitcher's Cache-Control decides)
+    assert "proxy_read_timeout 2s;" in text and "proxy_connect_timeout 1s;" in text
+    stale = [line.strip() for line in text.splitlines() if "proxy_cache_use_stale" in line]
+    assert stale and set(stale) == {"proxy_cache_use_stale updating;"}
+    assert "proxy_cache_valid" not in text
     media = block(text, "location ~ ^/(ads|slate)/")
     assert "proxy_pass http://media;" in media and "proxy_cache edge;" in media
     assert "server 127.0.0.1:18080" in block(text, "upstream stitcher")
