@@ -10,6 +10,7 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from stitcher.config import StitcherConfig, load_stitcher_config
 from stitcher.decision import DecisionSource, FallbackDecisions, HouseDecisions, RemoteDecisions
 from stitcher.demo import add_demo_routes
 from stitcher.errors import RigError
-from stitcher.http import start_site
+from stitcher.http import listen, start_site
 from stitcher.kv import KVError, open_kv
 from stitcher.monitor import Monitor
 from stitcher.processes import Backoff, death_signal
@@ -117,17 +118,18 @@ def stop_event() -> asyncio.Event:
     return stop
 
 
-async def serve(settings: StitcherConfig, host: str, port: int, worker: bool = False) -> None:
+PORT_HINT = "another rig running? set RIG_STITCHER_PORT"
+
+
+async def serve(
+    settings: StitcherConfig, host: str, port: int, listen_fds: list[int] | None = None
+) -> None:
+    """Serve the stitcher on `host`:`port`, or, as a worker, on the listening sockets its parent
+    passed (`listen_fds`)."""
+    sockets = [socket.socket(fileno=fd) for fd in listen_fds or ()]
     async with Services(settings, SystemClock()) as services:
-        runner = await start_site(
-            services.app(),
-            host,
-            port,
-            "stitcher",
-            "another rig running? set RIG_STITCHER_PORT",
-            reuse_port=worker,
-        )
-        who = f"stitcher worker {os.getpid()}" if worker else "stitcher"
+        runner = await start_site(services.app(), host, port, "stitcher", PORT_HINT, sockets)
+        who = f"stitcher worker {os.getpid()}" if sockets else "stitcher"
         print(
             f"{who} on http://{host}:{port} (channels: {services.catalog.path}, KV: "
             f"{settings.stitcher.kv_url})",
@@ -155,8 +157,14 @@ STARTUP = 10.0  # seconds within which a worker that exits means the fleet canno
 def serve_workers(
     args: argparse.Namespace, settings: StitcherConfig, host: str, port: int, workers: int
 ) -> int:
-    """Run `workers` stitcher processes on one port; stop them all on SIGINT/SIGTERM or when one
-    dies."""
+    """Listen on `host`:`port` here, then run `workers` stitcher processes that accept on that one
+    socket; restart a worker that exits (all stop if one exits while starting) and stop them all on
+    SIGINT/SIGTERM. Holding the socket here is what makes a worker's death cost nothing: the
+    connections it would have taken wait in the kernel's backlog for the next accept, by another
+    worker or by its replacement, instead of being refused."""
+    sockets = listen(host, port, "stitcher", PORT_HINT)  # before any worker: port in use is 1 line
+    fds = [sock.fileno() for sock in sockets]
+    Catalog(settings.state_dir / "channels.db").close()  # made once here, not by racing workers
     metrics_dir = tempfile.mkdtemp(prefix="stitcher-metrics-", dir=settings.state_dir)
     env = {
         **os.environ,
@@ -168,11 +176,11 @@ def serve_workers(
         "-m",
         "stitcher.cli",
         "serve",
-        "--worker",
         "--host",
         host,
         "--port",
         str(port),
+        *(arg for fd in fds for arg in ("--listen-fd", str(fd))),
     ]
     if args.config:
         argv += ["--config", str(args.config)]
@@ -186,14 +194,19 @@ def serve_workers(
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(argv, env=env, pass_fds=fds, preexec_fn=death_signal())
+
     started = time.monotonic()
-    children = [subprocess.Popen(argv, env=env, preexec_fn=death_signal()) for _ in range(workers)]
+    children = [start() for _ in range(workers)]
     born = [started] * workers
     due: dict[int, float] = {}  # slot -> when its replacement starts (a pause that grows)
     backoff = [Backoff(first=0.2) for _ in range(workers)]  # at once, unless it keeps failing
     print(
         f"stitcher: {workers} workers on http://{host}:{port} (pids "
-        f"{', '.join(str(c.pid) for c in children)}; metrics summed over all)",
+        f"{', '.join(str(c.pid) for c in children)}; one listening socket, held here; metrics"
+        " summed over all)",
         flush=True,
     )
     failed = 0
@@ -204,8 +217,10 @@ def serve_workers(
                 if slot in due:
                     if now >= due[slot]:
                         del due[slot]
-                        children[slot] = subprocess.Popen(argv, env=env, preexec_fn=death_signal())
+                        children[slot] = start()
                         born[slot] = now
+                        new = children[slot].pid
+                        print(f"stitcher: worker {new} started (replacing {child.pid})", flush=True)
                     continue
                 if child.poll() is None:
                     continue
@@ -238,6 +253,8 @@ def serve_workers(
             except subprocess.TimeoutExpired:
                 child.kill()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        for sock in sockets:
+            sock.close()
     return failed
 
 
@@ -259,10 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers",
         type=int,
-        help="processes sharing the port, each answering any request (default: stitcher.workers, "
-        "1)",
+        metavar="N",
+        help="N worker processes (N >= 1) behind a parent that listens on the port itself and"
+        " passes them its socket: any worker answers any request, and a worker that dies, even by"
+        " kill -9, is restarted while connections wait in the socket's backlog for another worker"
+        " or its replacement instead of being refused (default: stitcher.workers; plain `stitcher"
+        " serve` with stitcher.workers = 1 is one process that listens itself)",
     )
-    run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument(  # a worker: serve on this listening socket of the parent (repeated: several)
+        "--listen-fd", type=int, action="append", help=argparse.SUPPRESS
+    )
     watch = sub.add_parser(
         "monitor",
         help="watch origins for SCTE-35 cues and write breaks ahead of time",
@@ -293,9 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         if args.command == "serve":
             host, port = args.host or settings.stitcher.host, args.port or settings.stitcher.port
-            if settings.stitcher.workers > 1 and not args.worker:
-                return serve_workers(args, settings, host, port, settings.stitcher.workers)
-            asyncio.run(serve(settings, host, port, worker=args.worker))
+            workers = settings.stitcher.workers
+            if not args.listen_fd and (args.workers is not None or workers > 1):
+                return serve_workers(args, settings, host, port, workers)
+            asyncio.run(serve(settings, host, port, args.listen_fd))
         else:
             asyncio.run(monitor(settings))
         return None

@@ -3,13 +3,15 @@
 `error_middleware` is the one place where errors become JSON answers (`{"error": ...}` with the
 status of the `RigError` raised), error answers get `Cache-Control: no-store` (an edge must never
 keep them), and every answer gets `Access-Control-Allow-Origin: *`. `start_site` serves an app on a
-host and port with a clear error when the port is taken.
+host and port (or on sockets that are already listening) with a clear error when the port is taken;
+`listen` makes such sockets, for a parent process that hands them to its workers.
 """
 
 from __future__ import annotations
 
+import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
@@ -18,6 +20,7 @@ from stitcher.errors import RigError
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Observer = Callable[[web.Request, int, float], None]  # (request, status, seconds taken)
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
+BACKLOG = 1024  # connections the kernel queues on a socket from `listen` while nobody accepts
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -74,25 +77,58 @@ def _preflight(methods: str) -> web.Response:
     )
 
 
+def _cannot_listen(what: str, host: str, port: int, exc: OSError, hint: str) -> RigError:
+    return RigError(
+        f"{what} cannot listen on {host}:{port}: {exc.strerror or exc}"
+        + (f" ({hint})" if hint else "")
+    )
+
+
+def listen(host: str, port: int, what: str, hint: str = "") -> list[socket.socket]:
+    """Listening TCP sockets on `host`:`port`, one per address the host resolves to (IPv4 and/or
+    IPv6, as aiohttp's own sites bind), with SO_REUSEADDR and a generous backlog (BACKLOG): the
+    connections the kernel queues while nobody accepts. Raises RigError if it cannot listen."""
+    sockets: list[socket.socket] = []
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        addresses = list(dict.fromkeys((family, address) for family, *_, address in found))
+        for family, address in addresses:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and len(addresses) > 1:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # IPv4 has its own
+            sock.bind(address)
+            sock.listen(BACKLOG)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise _cannot_listen(what, host, port, exc, hint) from None
+    return sockets
+
+
 async def start_site(
     app: web.Application,
     host: str,
     port: int,
     what: str,
     hint: str = "",
-    reuse_port: bool = False,
+    sockets: Sequence[socket.socket] = (),
 ) -> web.AppRunner:
     """Serve `app`; returns the runner (call `cleanup()` to stop). Raises RigError if it cannot
-    listen. `reuse_port`: several processes may listen on the port together (the kernel spreads
-    connections)."""
+    listen. `sockets`: serve on these listening sockets (from `listen`, possibly inherited from a
+    parent process) instead of binding `host`:`port`."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+        if sockets:
+            for sock in sockets:
+                await web.SockSite(runner, sock, backlog=BACKLOG).start()  # listens again: keep it
+        else:
+            await web.TCPSite(runner, host, port).start()
     except OSError as exc:
         await runner.cleanup()
-        raise RigError(
-            f"{what} cannot listen on {host}:{port}: {exc.strerror or exc}"
-            + (f" ({hint})" if hint else "")
-        ) from None
+        raise _cannot_listen(what, host, port, exc, hint) from None
     return runner
