@@ -65,7 +65,19 @@ def components(settings: Settings, config: Path | None) -> list[Component]:
         ),
         Component(
             "stitcher",
-            (str(BIN / "stitcher"), "serve", "--host", s.host, "--port", str(s.port), *extra),
+            # always a parent holding the port for its workers (one by default): a worker that
+            # dies is replaced while connections wait in the backlog instead of being refused
+            (
+                str(BIN / "stitcher"),
+                "serve",
+                "--host",
+                s.host,
+                "--port",
+                str(s.port),
+                "--workers",
+                str(s.workers),
+                *extra,
+            ),
             f"http://{s.host}:{s.port}/healthz",
             (s.host, s.port),
         ),

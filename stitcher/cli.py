@@ -151,7 +151,8 @@ async def monitor(settings: StitcherConfig) -> None:
         await services.monitor().run(stop_event())
 
 
-STARTUP = 10.0  # seconds within which a worker that exits means the fleet cannot start
+STARTUP = 10.0  # seconds within which a worker that fails (exit status > 0) means the fleet
+# cannot start (a bad config, a broken store); one killed by a signal is replaced at any time
 
 
 def serve_workers(
@@ -224,7 +225,7 @@ def serve_workers(
                     continue
                 if child.poll() is None:
                     continue
-                if now - started < STARTUP:
+                if now - started < STARTUP and child.returncode > 0:
                     print(
                         f"stitcher: worker {child.pid} exited with {child.returncode} while "
                         "starting; stopping",

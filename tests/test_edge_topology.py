@@ -111,8 +111,7 @@ def test_edge_redis_and_two_workers(tmp_path, small_content):
         failed, answered, cache, ads, interstitial = 0, 0, [], False, False
         started, killed = time.monotonic(), None
         while time.monotonic() - started < WATCH:
-            # past the fleet's start-up (a worker dying within its first 10 s stops the fleet)
-            if killed is None and time.monotonic() - started > 14:
+            if killed is None and time.monotonic() - started > 8:
                 killed = before[0]
                 os.kill(killed, signal.SIGKILL)
             try:
