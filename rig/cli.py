@@ -10,12 +10,17 @@ import asyncio
 import dataclasses
 import logging
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from origin_emulator.config import ChannelConfig, MediaSettings, OriginSettings, Rendition
 from rig.settings import Settings, load_settings
 from rig.up import port_env, up
 from stitcher.commands import add_common_options, run_command, settings_env
 from stitcher.config import AdsSettings, StitcherSettings, describe
+
+if TYPE_CHECKING:
+    from tui.models import TopologyView
 
 log = logging.getLogger("rig")
 
@@ -26,6 +31,22 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 # --------------------------------------------------------------------------- rig up
+
+
+def topology_of(settings: Settings, supervisor) -> Callable[[], TopologyView]:
+    """What the TUI's status line shows of the rig's shape: each component's state and restarts,
+    the stitcher's workers, and the edge's hit ratio read from its access log."""
+    from rig.edge import EdgeLog, EdgePaths
+    from tui.models import ComponentView, TopologyView
+
+    edge_log = EdgeLog(EdgePaths(settings.state_dir).access_log) if settings.edge.enabled else None
+
+    def topology() -> TopologyView:
+        parts = tuple(ComponentView(s.name, s.state, s.restarts) for s in supervisor.status())
+        ratio = edge_log.read().hit_ratio if edge_log is not None else None
+        return TopologyView(parts, settings.stitcher.workers, ratio)
+
+    return topology
 
 
 async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
@@ -73,7 +94,14 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
             stop,
         )
         app = RigApp(
-            origin, api, list(channels), channels, session=session, clock=clock, viewers=fleets
+            origin,
+            api,
+            list(channels),
+            channels,
+            session=session,
+            clock=clock,
+            viewers=fleets,
+            topology=topology_of(settings, supervisor),
         )
         shown.append(app)
         supervisor.on_event = lambda text: app.call_later(

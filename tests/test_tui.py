@@ -430,3 +430,28 @@ async def test_snapshot_help_screen(stack, clock, snap_compare):
     assert await asyncio.to_thread(
         snap_compare, app, press=["question_mark"], terminal_size=SIZE, run_before=_polled
     )
+
+
+async def test_the_status_line_shows_the_rigs_topology(stack, clock):
+    """What `rig up` hands the TUI of its shape: components, the stitcher's workers, the edge."""
+    from tui.models import ComponentView, TopologyView
+
+    shape = {
+        "parts": (
+            ComponentView("origin", "running"),
+            ComponentView("stitcher", "running", restarts=1),
+            ComponentView("redis", "restarting", restarts=2),
+            ComponentView("edge", "running"),
+        ),
+        "ratio": None,
+    }
+    app = rig_app(stack, clock, topology=lambda: TopologyView(shape["parts"], 2, shape["ratio"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await refresh(pilot)
+        status = str(app.screen.query_one(StatusBar).render())
+        assert "origin · stitcher×2 ↻1 · redis restarting ↻2 · edge" in status
+        assert "edge hits" not in status  # nothing cacheable answered yet
+        shape["ratio"] = 0.996
+        clock.advance(1)
+        await refresh(pilot)
+        assert "edge hits 99.6%" in str(app.screen.query_one(StatusBar).render())

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from stitcher.catalog import MODES
 from stitcher.clock import Clock, SystemClock
 from tui.messages import Polled
-from tui.models import Selection, Snapshot, clock_text, date_text, epoch
+from tui.models import Selection, Snapshot, TopologyView, clock_text, date_text, epoch
 from tui.screens import CueForm, HelpScreen, MainScreen, SpliceForm
 from tui.sources import ApiError, Poller, RigApi, Viewers, call
 
@@ -63,6 +63,7 @@ class RigApp(App[None]):
         clock: Clock | None = None,
         viewers: Viewers | None = None,
         *,
+        topology: Callable[[], TopologyView] | None = None,
         mode: str = "ssai",
         interval: float = 1.0,
         timeout: float = 2.0,
@@ -77,6 +78,7 @@ class RigApp(App[None]):
             raise ValueError("the TUI needs at least one channel")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self._topology = topology
         self.origin_url = origin_url
         self.stitcher_url = stitcher_url
         self.channels = list(channels)
@@ -112,7 +114,13 @@ class RigApp(App[None]):
             )
         self.api = RigApi(session, self.origin_url, self.stitcher_url, self.timeout)
         self.poller = Poller(
-            self.api, self.clock, self.selection, self._deliver, self.viewers, self.interval
+            self.api,
+            self.clock,
+            self.selection,
+            self._deliver,
+            self.viewers,
+            self.interval,
+            self._topology,
         )
         self.sub_title = self._subtitle(self.clock.now())
         self._poll_task = asyncio.create_task(self.poller.run(), name="tui-poller")

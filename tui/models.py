@@ -98,6 +98,38 @@ class SessionView:
 
 
 @dataclass(frozen=True)
+class ComponentView:
+    """One process of the rig as the status line shows it."""
+
+    name: str
+    state: str  # starting | running | restarting | stopped
+    restarts: int = 0
+
+
+@dataclass(frozen=True)
+class TopologyView:
+    """The rig's shape: its components, the stitcher's workers and the edge's hit ratio (None
+    without an edge, or before it answered anything cacheable)."""
+
+    components: tuple[ComponentView, ...]
+    workers: int = 1
+    edge_hit_ratio: float | None = None
+
+    def describe(self) -> str:
+        parts = []
+        for c in self.components:
+            name = (
+                f"stitcher×{self.workers}" if c.name == "stitcher" and self.workers > 1 else c.name
+            )
+            mark = "" if c.state == "running" else f" {c.state}"
+            restarts = f" ↻{c.restarts}" if c.restarts else ""
+            parts.append(f"{name}{mark}{restarts}")
+        if self.edge_hit_ratio is not None:
+            parts.append(f"edge hits {self.edge_hit_ratio:.1%}")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
 class ViewerView:
     """A simulated viewer of the rig's fleet (the `Viewers` protocol's snapshot)."""
 
@@ -134,6 +166,7 @@ class Snapshot:
     sessions: tuple[SessionView, ...] | None
     viewers: tuple[ViewerView, ...] | None
     health: tuple[SourceHealth, ...]
+    topology: TopologyView | None = None
 
     @property
     def rows(self) -> tuple[WindowRow, ...]:

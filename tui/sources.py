@@ -21,6 +21,7 @@ from tui.models import (
     Selection,
     Snapshot,
     SourceHealth,
+    TopologyView,
     break_views,
     session_views,
     splice_views,
@@ -179,8 +180,10 @@ class Poller:
         sink: Callable[[Snapshot], None],
         viewers: Viewers | None = None,
         interval: float = 1.0,
+        topology: Callable[[], TopologyView] | None = None,
     ):
         self.api = api
+        self.topology = topology  # the rig's shape, from whoever runs it (rig up's supervisor)
         self.clock = clock
         self.selection = selection
         self.sink = sink
@@ -271,10 +274,20 @@ class Poller:
             sessions=sessions,
             viewers=viewers,
             health=tuple(sorted(health, key=lambda h: order[h.name])),
+            topology=self._topology(),
         )
         self.polls += 1
         self.sink(snapshot)
         return snapshot
+
+    def _topology(self) -> TopologyView | None:
+        if self.topology is None:
+            return None
+        try:
+            return self.topology()
+        except (OSError, ValueError) as exc:  # a log being rotated: show the rest next poll
+            log.debug("topology: %s", exc)
+            return None
 
 
 async def _snapshot_of(viewers: Viewers) -> Sequence[Any]:

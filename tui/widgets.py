@@ -218,6 +218,8 @@ class StatusBar(Static):
                 text.append(f" · {health.name} {detail}", style="dim")
         for health in failures:
             text.append(f" · {health.name}: {health.detail}", style="bold red")
+        if snapshot.topology is not None:
+            text.append(f"   {snapshot.topology.describe()}", style="cyan")
         self.update(text)
 
     def waiting(self) -> None:
