@@ -66,3 +66,12 @@ def test_given_directory_is_kept_and_busy_port_is_an_error(tmp_path):
         with pytest.raises(RedisServerError, match=str(server.port)):
             start_redis_sync(port=server.port, directory=tmp_path / "second", timeout=5)
     assert (tmp_path / "redis").is_dir()
+
+
+def test_the_rigs_own_server_keeps_its_records_in_an_append_only_file():
+    argv = redis_server_argv(
+        "/usr/bin/redis-server", 6390, Path("/tmp/s"), persistent=True, host="127.0.0.1"
+    )
+    pairs = dict(zip(argv[1::2], argv[2::2], strict=True))
+    assert pairs["--appendonly"] == "yes" and pairs["--appendfsync"] == "everysec"
+    assert pairs["--dir"] == "/tmp/s" and pairs["--bind"] == "127.0.0.1"
