@@ -36,14 +36,13 @@ from origin_emulator.ffmpeg import ffmpeg_executable, read_lines, start_ffmpeg, 
 from origin_emulator.timeline import Timeline
 from stitcher.clock import Clock
 from stitcher.errors import NotFound
+from stitcher.processes import Backoff
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1  # how often the segment lists are read
 LAUNCH_LEAD = 0.3  # ffmpeg is started this long before its first segment's boundary
 MAX_LAG_SEGMENTS = 3  # a run this many segments behind the clock is restarted
-MAX_PAUSE = 30.0
-STEADY = 60.0  # a run that lasted this long resets the restart pause
 
 
 @dataclass
@@ -224,7 +223,7 @@ class EncodedChannel(LiveChannel):
             log.warning(
                 "%s: no TrueType font found; the live picture has no burned-in clock", self.name
             )
-        pause = 1.0
+        backoff = Backoff()
         while not stop.is_set():
             start = max(1, timeline.first_at_or_after(clock.now() + LAUNCH_LEAD))
             if not await clock.sleep(timeline.start(start) - LAUNCH_LEAD - clock.now(), stop):
@@ -243,7 +242,7 @@ class EncodedChannel(LiveChannel):
             if stop.is_set():
                 return
             self.restarts += 1
-            pause = 1.0 if clock.now() - began > STEADY else min(MAX_PAUSE, pause * 2)
+            pause = backoff.pause(clock.now() - began)
             log.warning(
                 "%s: live encoder %s; restarting in %.0f s%s",
                 self.name,

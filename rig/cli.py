@@ -132,7 +132,7 @@ def _media_build(args: argparse.Namespace) -> int:
     from origin_emulator.progress import progress_printer
 
     settings = _settings(args)
-    built = asyncio.run(build_media(settings.for_origin(), args.channel, progress_printer()))
+    built = asyncio.run(build_media(settings, args.channel, progress_printer()))
     for name, content in built.items():
         print(f"  {name}: {content.directory}")
     return 0

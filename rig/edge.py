@@ -45,12 +45,14 @@ class EdgePaths:
     """Where the edge keeps its files: all under `<state_dir>/edge` and `<state_dir>/logs`."""
 
     state_dir: Path
-    root: Path = field(init=False)
-    logs: Path = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", self.state_dir / "edge")
-        object.__setattr__(self, "logs", self.state_dir / "logs")
+    @property
+    def root(self) -> Path:
+        return self.state_dir / "edge"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
 
     @property
     def conf(self) -> Path:

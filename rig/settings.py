@@ -18,7 +18,7 @@ from origin_emulator import config as origin_config
 from origin_emulator.config import OriginConfig
 from rig.edge import EdgeSettings
 from stitcher import config as stitcher_config
-from stitcher.config import AdsSettings, StitcherConfig, StitcherSettings, read_layers, setting
+from stitcher.config import AdsSettings, StitcherSettings, read_layers, setting
 
 SECTIONS = ("origin", "media", "ads", "stitcher", "channels", "edge", "redis")
 
@@ -49,16 +49,6 @@ class Settings(OriginConfig):
     stitcher: StitcherSettings = field(default_factory=StitcherSettings)
     edge: EdgeSettings = field(default_factory=EdgeSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
-
-    def for_origin(self) -> OriginConfig:
-        """The origin emulator's part."""
-        return OriginConfig(
-            self.state_dir, self.config_file, self.origin, self.media, self.channels
-        )
-
-    def for_stitcher(self) -> StitcherConfig:
-        """The stitcher's part."""
-        return StitcherConfig(self.state_dir, self.config_file, self.stitcher, self.ads)
 
 
 def load_settings(

@@ -86,7 +86,6 @@ def components(settings: Settings, config: Path | None) -> list[Component]:
     if settings.redis.enabled:  # the KV comes first: the stitcher and the monitor open it
         r = settings.redis
         directory = settings.state_dir / "redis"
-        directory.mkdir(parents=True, exist_ok=True)
         argv = redis_server_argv(
             find_redis_server(), r.port, directory, persistent=True, host=r.host
         )
@@ -95,11 +94,19 @@ def components(settings: Settings, config: Path | None) -> list[Component]:
         )
     if settings.edge.enabled:  # last: it proxies to the stitcher and the media server
         e = settings.edge
-        paths = EdgePaths(settings.state_dir)
-        write_conf(e, (s.host, s.port), (a.host, a.port), paths)
-        argv = edge_argv(find_nginx(), paths)
+        argv = edge_argv(find_nginx(), EdgePaths(settings.state_dir))
         parts.append(Component("edge", argv, f"{e.base_url}/edge/healthz", (e.host, e.port)))
     return parts
+
+
+def prepare(settings: Settings) -> None:
+    """Write what the components of `components(settings, ...)` expect on disk: the edge's
+    config and directories, the redis-server's directory."""
+    if settings.redis.enabled:
+        (settings.state_dir / "redis").mkdir(parents=True, exist_ok=True)
+    if settings.edge.enabled:
+        s, a = settings.stitcher, settings.ads
+        write_conf(settings.edge, (s.host, s.port), (a.host, a.port), EdgePaths(settings.state_dir))
 
 
 def check_free(component: Component) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from rig.settings import Settings
-from rig.supervisor import Supervisor, check_free, components
+from rig.supervisor import Supervisor, check_free, components, prepare
 from stitcher.catalog import MODES
 
 
@@ -94,12 +94,13 @@ async def up(
     for part in parts:  # fail fast, before minutes of media build
         check_free(part)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    prepare(settings)
     print(
         f"ssai-rig: state in {settings.state_dir}, media cache in {settings.media.cache_dir}",
         flush=True,
     )
     report = progress_printer()
-    contents = await build_media(settings.for_origin(), None, report)
+    contents = await build_media(settings, None, report)
     catalog = Catalog(settings.state_dir / "channels.db")
     try:
         seed(catalog, settings, contents)

@@ -159,10 +159,10 @@ def serve_workers(
     args: argparse.Namespace, settings: StitcherConfig, host: str, port: int, workers: int
 ) -> int:
     """Listen on `host`:`port` here, then run `workers` stitcher processes that accept on that one
-    socket; restart a worker that exits (all stop if one exits while starting) and stop them all on
-    SIGINT/SIGTERM. Holding the socket here is what makes a worker's death cost nothing: the
-    connections it would have taken wait in the kernel's backlog for the next accept, by another
-    worker or by its replacement, instead of being refused."""
+    socket; restart a worker that exits (all stop if one fails with an exit status while starting)
+    and stop them all on SIGINT/SIGTERM. Holding the socket here is what makes a worker's death
+    cost nothing: the connections it would have taken wait in the kernel's backlog for the next
+    accept, by another worker or by its replacement, instead of being refused."""
     sockets = listen(host, port, "stitcher", PORT_HINT)  # before any worker: port in use is 1 line
     fds = [sock.fileno() for sock in sockets]
     Catalog(settings.state_dir / "channels.db").close()  # made once here, not by racing workers

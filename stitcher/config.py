@@ -145,9 +145,6 @@ class StitcherConfig(RunSettings):
     ads: AdsSettings = field(default_factory=AdsSettings)
 
 
-SECTIONS: dict[str, type] = {"stitcher": StitcherSettings, "ads": AdsSettings}
-
-
 # --------------------------------------------------------------------------- reading
 
 

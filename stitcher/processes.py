@@ -48,8 +48,3 @@ class Backoff:
         pause = self._next
         self._next = min(self.limit, self._next * 2)
         return pause
-
-    @property
-    def upcoming(self) -> float:
-        """The pause the next quick failure gets (for status displays)."""
-        return self._next
