@@ -310,19 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from rig import bench as bench_module
 
-    bench = sub.add_parser(
-        "bench",
-        help="micro-benchmarks (figures written to a JSON file)",
-        description="Measure parts of the rig on this machine.",
-    )
-    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="TARGET")
-    bench_kv = bench_sub.add_parser(
-        "kv",
-        help="ops/s and latency of the KV backends (sqlite, redis)",
-        description="Benchmark get, put, put_if_absent and atomic on each KV backend, sequentially "
-        "and concurrently; print a table and write the figures as JSON.",
-    )
-    bench_module.add_arguments(bench_kv)
+    bench_module.add_parser(sub)
 
     config = sub.add_parser(
         "config",

@@ -116,8 +116,10 @@ pid {root}/nginx.pid;
 error_log {paths.error_log} warn;
 daemon off;
 
+worker_rlimit_nofile 65536;
+
 events {{
-    worker_connections 8192;
+    worker_connections 16384;
 }}
 
 http {{

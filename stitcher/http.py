@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 
 from stitcher.errors import RigError
+from stitcher.processes import more_files
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Observer = Callable[[web.Request, int, float], None]  # (request, status, seconds taken)
@@ -119,7 +120,9 @@ async def start_site(
 ) -> web.AppRunner:
     """Serve `app`; returns the runner (call `cleanup()` to stop). Raises RigError if it cannot
     listen. `sockets`: serve on these listening sockets (from `listen`, possibly inherited from a
-    parent process) instead of binding `host`:`port`."""
+    parent process) instead of binding `host`:`port`. Raises the process's open-file limit first
+    (one descriptor per client connection: `processes.more_files`)."""
+    more_files()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

@@ -1,12 +1,14 @@
 """Child processes: how they die with their parent, and how long to wait before restarting one.
 
 Used by everything that keeps a process running: the rig's supervisor (its components), the
-stitcher's worker fleet and the origin's live encoders (ffmpeg).
+stitcher's worker fleet and the origin's live encoders (ffmpeg). Servers raise their open-file
+limit with `more_files`.
 """
 
 from __future__ import annotations
 
 import ctypes
+import resource
 import signal
 import sys
 from collections.abc import Callable
@@ -25,6 +27,13 @@ def death_signal() -> Callable[[], None] | None:
     """A `preexec_fn` that makes Linux SIGTERM the child when the process that started it dies,
     however it dies (SIGKILL included), so nothing outlives the rig; None where prctl is missing."""
     return _die_with_parent if _PRCTL is not None else None
+
+
+def more_files() -> None:
+    """Raise this process's open-file limit to its hard limit: a server holds a descriptor per
+    client connection, and a soft limit of 1,024 (a common default) would refuse the rest."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 @dataclass
