@@ -54,7 +54,8 @@ def _synthetic_cell(target: str, viewers: int) -> dict:
         "timeline": [
             {
                 "t": float(t),
-                "requests": int(rps),
+                "stitcher_requests": 2 if edge else int(rps),
+                "edge_answers": int(rps) if edge else None,
                 "edge_hits": int(rps) - 2 if edge else None,
                 "edge_upstream": 2 if edge else None,
                 "origin_requests": 4 if ours else None,
@@ -109,8 +110,10 @@ def synthetic_results() -> dict:
             )
         ],
         "scaling": [
-            {"target": "stitcher", "workers": 1, "cores": [0], "requests_per_s": 9000.0},
-            {"target": "stitcher", "workers": 2, "cores": [0, 1], "requests_per_s": 15000.0},
+            {"target": "stitcher", "workers": 1, "cores": [0], "requests_per_s": 9000.0}
+            | {"requests_per_cpu_s": 9000.0},
+            {"target": "stitcher", "workers": 2, "cores": [0, 1], "requests_per_s": 15000.0}
+            | {"requests_per_cpu_s": 8000.0},
             {"target": "aiohttp-bare", "workers": 1, "cores": [0], "requests_per_s": 11000.0},
             {"target": "aiohttp-bare", "workers": 2, "cores": [0, 1], "requests_per_s": 16500.0},
         ],
@@ -145,13 +148,14 @@ JOINERS = "Late-joiner success > 99 %"
 DEPLETION = "Zero segment depletion"
 LOAD = "Load testing 1,000+ concurrent viewers"
 UPSTREAM = "Origin requests per viewer-minute < 0.1 (edge → stitcher)"
-ORIGIN = "Origin requests per viewer-minute < 0.1 (stitcher → origin)"
+ORIGIN = "Stitcher → origin playlist fetches per viewer-minute (information)"
 
 
 def test_every_target_is_met_by_the_good_run():
     rows = _rows(synthetic_results())
     assert list(rows) == [LATENCY, HIT, JOINERS, DEPLETION, LOAD, UPSTREAM, ORIGIN]
-    assert all(t.met is True for t in rows.values())
+    assert all(t.met is True for name, t in rows.items() if name != ORIGIN)
+    assert rows[ORIGIN].met is None  # not judged: MediaTailor's guidance is the edge's row
     assert rows[LATENCY].measured == "4.00 ms (worst p95: stitcher, 2,000 viewers)"
     assert rows[HIT].measured == "99.0 % (lowest: edge, 1,000 viewers)"
     assert rows[JOINERS].measured == "12 of 12 clean (100.0 %)"
@@ -215,7 +219,7 @@ def test_the_fleet_targets():
     )
 
 
-def test_each_leg_of_origin_requests_per_viewer_minute_is_judged_apart():
+def test_only_the_edge_leg_of_requests_per_viewer_minute_is_judged():
     results = synthetic_results()
     _cell(results, "edge", 1000)["upstream_requests_per_viewer_minute"] = 0.12
     _cell(results, "stitcher", 1000)["origin_requests_per_viewer_minute"] = 5.0  # not an edge cell
@@ -224,7 +228,7 @@ def test_each_leg_of_origin_requests_per_viewer_minute_is_judged_apart():
         "0.120 (worst: edge, 1,000 viewers)",
         False,
     )
-    assert rows[ORIGIN].met is True
+    assert rows[ORIGIN].met is None and rows[ORIGIN].measured.startswith("0.003 ")
 
 
 def test_the_headline_ratios():
@@ -232,7 +236,10 @@ def test_the_headline_ratios():
     assert text.index("## Headline") < text.index("## Performance Targets")
     assert "stitcher ÷ aiohttp-bare throughput: **0.82×** (9,000 ÷ 11,000 req/s)" in text
     assert "edge ÷ nginx-static throughput: **0.50×** (20,000 ÷ 40,000 req/s)" in text
-    assert "2 workers ÷ 1 worker (closed loop): stitcher **1.67×**, aiohttp-bare **1.50×**" in text
+    assert (
+        "2 workers ÷ 1 worker (closed loop): stitcher **1.67×** throughput, 0.89× answers per"
+        " CPU-second; aiohttp-bare **1.50×** throughput, — answers per CPU-second" in text
+    )
     assert (
         "| viewers | stitcher ÷ aiohttp-bare req/s | edge ÷ nginx-static req/s"
         " | stitcher ÷ aiohttp-bare p95 | edge ÷ nginx-static p95 |" in text
@@ -309,7 +316,7 @@ def test_what_is_missing_reads_as_a_dash_or_is_left_out(tmp_path):
     text = report.markdown(results, {})
     assert "| stitcher | 1,000 | — | — | — | — | — | — | — | — | — | — | — |" in text
     assert "stitcher ÷ aiohttp-bare throughput: **—** (— ÷ 11,000 req/s)" in text
-    assert "stitcher **—**, aiohttp-bare **1.50×**" in text
+    assert "stitcher **—** throughput, 0.89× answers per CPU-second; aiohttp-bare **1.50×**" in text
     assert "Servers unpinned, the load (wrk and the fleet) unpinned. Settings: —." in text
 
     assert report.plots({}, tmp_path / "none") == {}  # nothing to draw: the directory is untouched

@@ -133,7 +133,7 @@ def _style(target: Any) -> dict[str, str]:
 
 def _hit_ratio(second: dict) -> float:
     """One second of an edge cell's timeline: edge hits over the requests answered."""
-    hits, requests = at(second, "edge_hits"), at(second, "requests")
+    hits, requests = at(second, "edge_hits"), at(second, "edge_answers")
     return hits / requests if hits is not None and requests else math.nan
 
 

@@ -154,9 +154,13 @@ def _headline(results: dict) -> str:
     for ours, base in PAIRS:
         if ours in closed or base in closed:
             a, b = at(closed.get(ours), "requests_per_s"), at(closed.get(base), "requests_per_s")
+            per_cpu = ratio(
+                at(closed.get(ours), "requests_per_cpu_s"),
+                at(closed.get(base), "requests_per_cpu_s"),
+            )
             lines.append(
                 f"- Closed loop, {ours} ÷ {base} throughput: **{times(ratio(a, b))}**"
-                f" ({rate(a)} ÷ {rate(b)} req/s)"
+                f" ({rate(a)} ÷ {rate(b)} req/s); answers per CPU-second {times(per_cpu)}"
             )
     lines.append(f"- Scaling, 2 workers ÷ 1 worker (closed loop): {_scaling(results)}")
     table = _ratio_table(cells(results))
@@ -167,9 +171,14 @@ def _scaling(results: dict) -> str:
     measured = dicts(results.get("scaling"))
     if not measured:
         return "not measured in this run"
-    by = {(e.get("target"), e.get("workers")): at(e, "requests_per_s") for e in measured}
-    return ", ".join(
-        f"{t} **{times(ratio(by.get((t, 2)), by.get((t, 1))))}**"
+    by = {(e.get("target"), e.get("workers")): e for e in measured}
+
+    def gain(target: str, key: str) -> str:
+        return times(ratio(at(by.get((target, 2)), key), at(by.get((target, 1)), key)))
+
+    return "; ".join(
+        f"{t} **{gain(t, 'requests_per_s')}** throughput,"
+        f" {gain(t, 'requests_per_cpu_s')} answers per CPU-second"
         for t in ("stitcher", "aiohttp-bare")
     )
 
@@ -205,6 +214,7 @@ def _closed_loop_table(results: dict) -> str:
     if not closed:
         return ""
     head = ["target", "connections", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"]
+    head += ["cores busy", "req per CPU-second"]
     rows = [
         [
             str(e.get("target") or DASH),
@@ -212,6 +222,8 @@ def _closed_loop_table(results: dict) -> str:
             rate(at(e, "requests_per_s")),
             *_latencies(e),
             count(at(e, "errors_total")),
+            fixed(at(e, "cores_busy"), 2),
+            rate(at(e, "requests_per_cpu_s")),
         ]
         for e in closed
     ]
