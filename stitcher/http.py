@@ -21,7 +21,8 @@ from stitcher.processes import more_files
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Observer = Callable[[web.Request, int, float], None]  # (request, status, seconds taken)
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
-BACKLOG = 1024  # connections the kernel queues on a socket from `listen` while nobody accepts
+BACKLOG = 4096  # connections the kernel queues on a socket from `listen` while nobody accepts (the
+# kernel caps it at net.core.somaxconn); a crowd of viewers connects at once
 
 
 def json_error(status: int, message: str) -> web.Response:

@@ -66,7 +66,7 @@ http {{
     keepalive_requests 100000;
     server_tokens off;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port} backlog=4096;
         root {root}/www;
         location / {{
             add_header Cache-Control "{snapshot.cache_control}";

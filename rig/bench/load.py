@@ -190,8 +190,8 @@ def add_parser(targets) -> None:
     parser.add_argument(
         "--viewers",
         type=_counts,
-        default=[1000, 2000, 5000, 10000],
-        help="viewer counts, comma-separated (default: 1000,2000,5000,10000)",
+        default=[1000, 2000, 5000, 8000, 10000],
+        help="viewer counts, comma-separated (default: 1000,2000,5000,8000,10000)",
     )
     parser.add_argument(
         "--targets",
