@@ -5,19 +5,14 @@ best) and a bare aiohttp handler (what the stitcher could do at best: `rig.bench
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from rig.bench.children import pinned, started
 from rig.edge import find_nginx, worker_user
-from stitcher.errors import RigError
 
 __all__ = ["Snapshot", "Baseline", "static_nginx", "bare_aiohttp", "free_port"]
 
@@ -77,44 +72,6 @@ http {{
 """
 
 
-def _wait(url: str, process: subprocess.Popen, what: str, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RigError(f"{what} exited at start ({process.returncode})")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RigError(f"{what} did not answer {url} within {seconds:.0f} s")
-
-
-def _pinned(cores: list[int]) -> list[str]:
-    return ["taskset", "-c", ",".join(map(str, cores))] if cores else []
-
-
-@contextmanager
-def _running(argv: list[str], url: str, what: str, log: Path):
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        _wait(url, process, what)
-        yield process
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 @contextmanager
 def static_nginx(snapshot: Snapshot, directory: Path, cores: list[int], workers: int = 1):
     """nginx serving `snapshot` as a file (ETag from the file, the same Cache-Control)."""
@@ -126,10 +83,10 @@ def static_nginx(snapshot: Snapshot, directory: Path, cores: list[int], workers:
     port = free_port()
     conf = root / "nginx.conf"
     conf.write_text(_nginx_conf(root, port, snapshot, workers))
-    argv = [*_pinned(cores), find_nginx(), "-p", str(root), "-e", str(root / "error.log")]
+    argv = [*pinned(cores), find_nginx(), "-p", str(root), "-e", str(root / "error.log")]
     url = f"http://127.0.0.1:{port}{snapshot.path}"
-    with _running([*argv, "-c", str(conf)], url, "the nginx baseline", root / "out.log") as p:
-        yield Baseline(url, [p.pid])
+    with started([*argv, "-c", str(conf)], root / "out.log", [url]) as process:
+        yield Baseline(url, [process.pid])
 
 
 @contextmanager
@@ -141,7 +98,7 @@ def bare_aiohttp(snapshot: Snapshot, directory: Path, cores: list[int], processe
     body.write_bytes(snapshot.body)
     port = free_port()
     argv = [
-        *_pinned(cores),
+        *pinned(cores),
         sys.executable,
         "-m",
         "rig.bench.bare",
@@ -153,5 +110,5 @@ def bare_aiohttp(snapshot: Snapshot, directory: Path, cores: list[int], processe
         f"--processes={processes}",
     ]
     url = f"http://127.0.0.1:{port}{snapshot.path}"
-    with _running(argv, url, "the aiohttp baseline", root / "out.log") as p:
-        yield Baseline(url, [p.pid])
+    with started(argv, root / "out.log", [url]) as process:
+        yield Baseline(url, [process.pid])

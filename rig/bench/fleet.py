@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from rig.bench.children import pinned
 from rig.bench.plan import Plan
 from rig.bench.under_load import Rig
 from stitcher.errors import RigError
@@ -28,9 +29,10 @@ def start_fleet(rig: Rig, plan: Plan, seconds: float, directory: Path, load: lis
     argv += ["--seconds", f"{seconds:.0f}", "--join-spread", f"{seconds * 0.8:.0f}"]
     argv += ["--head", "--json", str(report), "--progress", "0", "--quiet", "--seed", "1"]
     if load:
-        argv = ["taskset", "-c", ",".join(map(str, load)), *argv]
-    out = open(directory / "fleet.log", "wb")
-    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT), url, report
+        argv = [*pinned(load), *argv]
+    with open(directory / "fleet.log", "wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    return process, url, report
 
 
 def fleet_result(process: subprocess.Popen, url: str, report: Path, viewers: int) -> dict:

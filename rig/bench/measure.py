@@ -13,8 +13,9 @@ from typing import Any
 
 from rig.bench import procs
 from rig.bench.baselines import Snapshot, bare_aiohttp
+from rig.bench.children import http_get
 from rig.bench.plan import Plan
-from rig.bench.under_load import Rig, http_get, stitcher_clone
+from rig.bench.under_load import Rig, stitcher_clone
 from rig.bench.wrk import Pacing, WrkResult, run_wrk
 from rig.edge import EdgeLog, EdgePaths
 

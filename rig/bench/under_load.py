@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rig.bench import procs
 from rig.bench.baselines import Snapshot, free_port
+from rig.bench.children import answers, http_get, pinned, started, wait_for
 from rig.bench.plan import Plan
 from rig.settings import Settings, load_settings
 from rig.up import port_env
@@ -25,7 +22,7 @@ from stitcher.commands import settings_env
 from stitcher.errors import RigError
 from stitcher.playlist import parse_master_playlist
 
-__all__ = ["Rig", "the_rig", "snapshot", "stitcher_clone", "http_get"]
+__all__ = ["Rig", "the_rig", "snapshot", "stitcher_clone"]
 
 SETTLED = 0.25  # cores busy below which a rig counts as idle before measuring
 START_TIMEOUT = 600.0  # seconds a rig the bench starts may take (media built on first use)
@@ -72,37 +69,6 @@ class Rig:
         return busy
 
 
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return http_get(url, 2.0)[0] == 200
-    except OSError:
-        return False
-
-
-def _wait_for(
-    urls: list[str],
-    process: subprocess.Popen | None,
-    log: Path | None,
-    seconds: float = START_TIMEOUT,
-) -> None:
-    deadline = time.monotonic() + seconds
-    while not all(_answers(u) for u in urls):
-        if process is not None and process.poll() is not None:
-            tail = log.read_text(errors="replace")[-1500:] if log else ""
-            raise RigError(f"a process the bench started exited ({process.returncode}):\n{tail}")
-        if time.monotonic() > deadline:
-            raise RigError(f"no answer from {', '.join(urls)} in {seconds:.0f} s")
-        time.sleep(0.5)
-
-
 @contextlib.contextmanager
 def the_rig(args: argparse.Namespace, plan: Plan):
     """The running rig at the configured ports, or one started here (`rig up --headless --edge
@@ -115,13 +81,13 @@ def the_rig(args: argparse.Namespace, plan: Plan):
     stitcher = f"http://{host}:{settings.stitcher.port}"
     edge = f"http://{host}:{settings.edge.port}" if plan.edge else None
     media = f"{stitcher}/{plan.mode}/{plan.channel}/master.m3u8"
-    if _answers(f"{stitcher}/healthz"):
-        if edge and not _answers(f"{edge}/edge/healthz"):
+    if answers(f"{stitcher}/healthz"):
+        if edge and not answers(f"{edge}/edge/healthz"):
             raise RigError(
                 f"the running rig has no edge on {edge}: start it with `rig up --edge`, or leave"
                 " the edge out (--targets stitcher,nginx-static,aiohttp-bare)"
             )
-        _wait_for([media], None, None)
+        wait_for([media], START_TIMEOUT)
         rig = Rig(settings, stitcher, edge)
         rig.find_processes()
         yield rig
@@ -136,26 +102,12 @@ def the_rig(args: argparse.Namespace, plan: Plan):
     env["RIG_REDIS_ENABLED"] = "true"
     settings = load_settings(getattr(args, "config", None), env=env)
     log = settings.state_dir / "logs" / "bench-rig.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     print(f"bench: starting a rig ({' '.join(argv[2:])}); its output: {log}", flush=True)
-    with open(log, "ab") as out:
-        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_for(
-            [f"{stitcher}/healthz", media] + ([f"{edge}/edge/healthz"] if edge else []),
-            process,
-            log,
-        )
+    ready = [f"{stitcher}/healthz", media] + ([f"{edge}/edge/healthz"] if edge else [])
+    with started(argv, log, ready, START_TIMEOUT, env) as process:
         rig = Rig(settings, stitcher, edge, process)
         rig.find_processes()
         yield rig
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def snapshot(rig: Rig, plan: Plan) -> Snapshot:
@@ -197,22 +149,8 @@ def stitcher_clone(rig: Rig, workers: int, cores: list[int], directory: Path):
     metrics.mkdir(parents=True, exist_ok=True)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     port = free_port()
-    argv = ["taskset", "-c", ",".join(map(str, cores)), sys.executable, "-m", "stitcher.cli"]
-    argv += ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    log = directory / f"clone-{workers}.log"
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    argv = [*pinned(cores), sys.executable, "-m", "stitcher.cli", "serve", "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--workers", str(workers)]
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for([f"{url}/healthz"], process, log, 60.0)
-        yield url, procs.family([process.pid])
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with started(argv, directory / f"clone-{workers}.log", [f"{url}/healthz"], 60.0, env) as p:
+        yield url, procs.family([p.pid])

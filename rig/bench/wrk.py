@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from rig.bench.children import pinned
 from stitcher.errors import RigError
 from stitcher.processes import more_files
 
@@ -155,8 +156,7 @@ async def run_wrk(
             str(round(pacing.high * 1000)),
             str(seed),
         ]
-        if cores:
-            argv = ["taskset", "-c", ",".join(map(str, cores)), *argv]
+        argv = [*pinned(cores or []), *argv]
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdout=asyncio.subprocess.PIPE,
