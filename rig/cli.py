@@ -141,12 +141,14 @@ def _media_build(args: argparse.Namespace) -> int:
 def _media_serve(args: argparse.Namespace) -> int:
     from rig.media_server import start_media_server
     from stitcher.cli import stop_event
+    from stitcher.processes import server_gc
 
     settings = _settings(args)
 
     async def serve() -> None:
         host, port = args.host or settings.ads.host, args.port or settings.ads.port
         runner = await start_media_server(settings.media.cache_dir, host, port)
+        server_gc()
         print(f"media server on http://{host}:{port} ({settings.media.cache_dir})", flush=True)
         try:
             await stop_event().wait()

@@ -122,7 +122,9 @@ async def start_site(
     """Serve `app`; returns the runner (call `cleanup()` to stop). Raises RigError if it cannot
     listen. `sockets`: serve on these listening sockets (from `listen`, possibly inherited from a
     parent process) instead of binding `host`:`port`. Raises the process's open-file limit first
-    (one descriptor per client connection: `processes.more_files`)."""
+    (one descriptor per client connection: `processes.more_files`). A server process then calls
+    `processes.server_gc` (not done here: an app served inside another process, a test's, keeps
+    that process's collector)."""
     more_files()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -2,12 +2,13 @@
 
 Used by everything that keeps a process running: the rig's supervisor (its components), the
 stitcher's worker fleet and the origin's live encoders (ffmpeg). Servers raise their open-file
-limit with `more_files`.
+limit with `more_files` and tune the garbage collector with `server_gc`.
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import resource
 import signal
 import sys
@@ -34,6 +35,21 @@ def more_files() -> None:
     client connection, and a soft limit of 1,024 (a common default) would refuse the rest."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+SERVER_GC = (50_000, 100, 100)  # gc thresholds of a server (CPython's default: 700, 10, 10)
+
+
+def server_gc() -> None:
+    """Garbage collection for a server holding thousands of connections: what was made at start
+    (modules, the app, its caches) is frozen out of every collection, and cyclic collections run
+    far less often. With CPython's defaults, a full collection walks every live connection's
+    objects; at 10,000 connections those pauses alone pushed a bare aiohttp handler past a 2 s
+    timeout on one core (docs/performance.md). Cyclic garbage waits longer (up to 50,000 new
+    objects) before it is freed; everything else is freed at once by reference counting."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVER_GC)
 
 
 @dataclass

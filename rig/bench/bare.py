@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from stitcher.http import listen, start_site
+from stitcher.processes import server_gc
 
 
 def app(path: str, body: bytes, headers: dict[str, str]) -> web.Application:
@@ -34,6 +35,7 @@ async def serve(application: web.Application, sockets: list[socket.socket]) -> N
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     runner = await start_site(application, "", 0, "the bare baseline", sockets=sockets)
+    server_gc()  # as every server of the rig does
     await stop.wait()
     await runner.cleanup()
 
