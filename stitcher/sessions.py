@@ -6,15 +6,14 @@ How and why: docs/stitcher.md, "`stitcher.sessions`".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from stitcher.service import Rendered
 
 LIVE_SYNC_TARGETS = 3  # hls.js liveSyncDurationCount
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(NamedTuple):  # a tuple: made on every media playlist request, so it must be cheap
     id: str
     client: str
     channel: str
@@ -39,12 +38,11 @@ class Sessions:
         rendered: Rendered,
         now: float,
     ) -> None:
-        self._seen.pop(session, None)
-        self._seen[session] = Seen(session, client, channel, mode, variant, now, rendered)
-        if (
-            len(self._seen) > self.limit
-        ):  # forget the least recently seen (dicts keep insertion order)
-            del self._seen[next(iter(self._seen))]
+        seen = self._seen
+        seen.pop(session, None)
+        seen[session] = Seen(session, client, channel, mode, variant, now, rendered)
+        if len(seen) > self.limit:  # forget the least recently seen (dicts keep insertion order)
+            del seen[next(iter(seen))]
 
     def snapshot(self, now: float) -> list[dict]:
         for key in [k for k, s in self._seen.items() if now - s.at > self.expiry]:

@@ -7,6 +7,7 @@ How and why: docs/stitcher.md, "`stitcher.streams`".
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from urllib.parse import urlencode
 
@@ -32,6 +33,7 @@ def max_age(target_duration: int) -> int:
     return max(0, int(target_duration // 2))
 
 
+@functools.cache  # a few target durations, asked on every playlist request
 def live_cache_control(target_duration: int) -> str:
     """Cache-Control of a live answer (playlists, asset lists): fresh for `max_age`; while the
     stitcher fails, a cache may serve its copy for the rest of one target duration (stale-if-error,
@@ -46,9 +48,8 @@ def playlist_response(request: web.Request, rendered: Rendered) -> web.Response:
         "ETag": rendered.etag,
         "Cache-Control": live_cache_control(rendered.target_duration),
     }
-    if rendered.etag in {
-        tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")
-    }:
+    match = request.headers.get("If-None-Match")
+    if match is not None and rendered.etag in {tag.strip() for tag in match.split(",")}:
         return web.Response(status=304, headers=headers)
     return web.Response(body=rendered.body, content_type=PLAYLIST_TYPE, headers=headers)
 
@@ -70,18 +71,16 @@ async def master(request: web.Request) -> web.Response:
 
 async def media(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    mode, channel, variant = (
-        request.match_info["mode"],
-        request.match_info["channel"],
-        request.match_info["variant"],
-    )
-    rendered = await service.media(channel, variant, mode)
+    info = request.match_info
+    mode, channel, variant = info["mode"], info["channel"], info["variant"]
+    rendered = service.cached_media(channel, variant, mode)
+    if rendered is None:
+        rendered = await service.media(channel, variant, mode)
     if rendered.breaks:
-        service.metrics.breaks_served.labels(mode).inc()
+        service.metrics.breaks_served.inc(mode)
     client = request.remote or "?"
-    session = (
-        request.query.get("session")
-        or f"{client} {request.headers.get('User-Agent', '')[:60]}".strip()
+    session = (request.query_string and request.query.get("session")) or (
+        f"{client} {request.headers.get('User-Agent', '')[:60]}".strip()
     )
     request.app[SESSIONS].seen(
         session, client, channel, mode, variant, rendered, service.clock.now()
