@@ -25,20 +25,22 @@ __all__ = ["Pacing", "WrkResult", "find_wrk", "run_wrk", "wrk_version", "SCRIPT"
 CDF_POINTS = [*range(1, 100), 99.5, 99.9, 99.99]
 
 # One Lua state per wrk thread; `delay()` is asked before every request of every connection of
-# the thread, the first `conns` times for the connections' first requests (all connect at once).
+# the thread, the first `conns` times for the connections' first requests. wrk opens every
+# connection at once; a viewer's first request waits `Pacing.start` for the others to be
+# accepted (no audience connects in one millisecond), then its random phase.
 SCRIPT = r"""
-local conns, low, high, calls = 0, 0, 0, 0
+local conns, low, high, start, calls = 0, 0, 0, 0, 0
 
 function init(args)
     conns = tonumber(args[1])
-    low, high = tonumber(args[2]), tonumber(args[3])
+    low, high, start = tonumber(args[2]), tonumber(args[3]), tonumber(args[5])
     math.randomseed(tonumber(args[4]))
 end
 
 function delay()
     calls = calls + 1
     if high <= 0 then return 0 end
-    if calls <= conns then return math.random(0, high) end
+    if calls <= conns then return start + math.random(0, high) end
     return math.random(low, high)
 end
 
@@ -68,10 +70,12 @@ end
 @dataclass(frozen=True)
 class Pacing:
     """How each connection paces its requests: every `low`..`high` seconds (uniform), the first
-    after a random delay in [0, high]; `Pacing()` (0, 0) is a closed loop (as fast as answered)."""
+    `start` + a random delay in [0, high] after connecting; `Pacing()` (0, 0) is a closed loop (as
+    fast as answered)."""
 
     low: float = 0.0
     high: float = 0.0
+    start: float = 1.0  # seconds before the first requests (while the connections are accepted)
 
     @property
     def closed(self) -> bool:
@@ -155,6 +159,7 @@ async def run_wrk(
             str(round(pacing.low * 1000)),
             str(round(pacing.high * 1000)),
             str(seed),
+            str(round(pacing.start * 1000)),
         ]
         argv = [*pinned(cores or []), *argv]
         process = await asyncio.create_subprocess_exec(
