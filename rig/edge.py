@@ -105,7 +105,6 @@ def nginx_conf(
             proxy_cache_lock on;
             proxy_cache_lock_timeout 2s;
             proxy_cache_lock_age 2s;
-            proxy_cache_background_update on;
             proxy_cache_use_stale updating;
             proxy_cache_revalidate on;
             proxy_cache_methods GET HEAD;"""

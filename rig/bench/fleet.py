@@ -22,7 +22,8 @@ RETRY_OVERLAP = 5.0  # seconds before a cue refused for an overlapping break is 
 
 def start_fleet(rig: Rig, plan: Plan, seconds: float, directory: Path, load: list[int]):
     """`rig viewers --head` on the stitched master, through the edge when there is one (what
-    viewers get), joining all along the run; (process, its URL, report path)."""
+    viewers get), for `seconds`, joining over the first 80 % of them; (process, its URL, report
+    path)."""
     url = f"{rig.edge or rig.stitcher}/{plan.mode}/{plan.channel}/master.m3u8"
     report = directory / "fleet.json"
     argv = [sys.executable, "-m", "rig.cli", "viewers", url, "-n", str(plan.fleet)]

@@ -88,11 +88,6 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
         "targets": plan.targets,
         "rig": "started by the bench" if rig.process else "already running",
     }
-    stop_cues, asked = asyncio.Event(), []
-    cues = asyncio.ensure_future(
-        ask_for_breaks(rig, plan, stop_cues, asked) if plan.cue_every else stop_cues.wait()
-    )
-    fleet = start_fleet(rig, plan, plan.estimate(), directory, load) if plan.fleet else None
     try:
         with contextlib.ExitStack() as stack:
             urls: dict[str, Baseline] = {
@@ -113,31 +108,55 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
                 results["closed_loop"].append(figures)
                 progress(f"  {summary_line(figures)}")
             results["cells"] = []
-            for viewers in plan.viewers:
-                for target in targets:
-                    progress(f"{viewers:,} viewers: {target}")
-                    own = [] if target in ("stitcher", "edge") else urls[target].pids
-                    figures = await cell(rig, target, urls[target].url, viewers, plan, load, own)
-                    results["cells"].append(figures)
-                    progress(f"  {summary_line(figures)}")
+
+            async def cells(chosen: list[str]) -> None:
+                for viewers in plan.viewers:
+                    for target in chosen:
+                        progress(f"{viewers:,} viewers: {target}")
+                        own = [] if target in ("stitcher", "edge") else urls[target].pids
+                        url = urls[target].url
+                        figures = await cell(rig, target, url, viewers, plan, load, own)
+                        results["cells"].append(figures)
+                        progress(f"  {summary_line(figures)}")
+
+            watched = ["edge"] if "edge" in targets else [t for t in targets if t == "stitcher"]
+            await cells([t for t in targets if t not in watched])
+            results["fleet"], results["cues"] = await watching(
+                rig, plan, directory, load, cells(watched), len(watched)
+            )
         if plan.scaling:
             results["scaling"] = await scaling(rig, plan, shot, directory, servers, load)
     finally:
-        stop_cues.set()
-        await cues
-        results["cues"] = asked
-        if fleet is not None:
-            process, url, report = fleet
-            if process.poll() is None:
-                progress("waiting for the validating fleet to finish")
-            results["fleet"] = await asyncio.to_thread(
-                fleet_result, process, url, report, plan.fleet
-            )
         for tid, cores in saved.items():
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(tid, cores)
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     return results
+
+
+async def watching(
+    rig: Rig, plan: Plan, directory: Path, load: list[int], measuring, targets: int
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Run `measuring` (the cells of the production path: through the edge, or the stitcher's
+    when there is no edge) while the validating fleet watches that path and /cue breaks are
+    asked for; (the fleet's result, the breaks asked for)."""
+    if not plan.fleet:
+        await measuring
+        return None, []
+    stop, asked = asyncio.Event(), []
+    cues = asyncio.ensure_future(
+        ask_for_breaks(rig, plan, stop, asked) if plan.cue_every else stop.wait()
+    )
+    process, url, report = start_fleet(rig, plan, plan.watch_seconds(targets), directory, load)
+    try:
+        await measuring
+    finally:
+        stop.set()
+        await cues
+        if process.poll() is None:
+            progress("waiting for the validating fleet to finish")
+        fleet = await asyncio.to_thread(fleet_result, process, url, report, plan.fleet)
+    return fleet, asked
 
 
 def _counts(text: str) -> list[int]:

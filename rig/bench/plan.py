@@ -34,9 +34,17 @@ class Plan:
     def edge(self) -> bool:
         return "edge" in self.targets
 
+    def cell_seconds(self) -> float:
+        """One open-loop cell, with its pauses around the load."""
+        return self.seconds + 3.5
+
+    def watch_seconds(self, targets: int) -> float:
+        """How long the validating fleet watches: the cells of `targets` targets."""
+        return len(self.viewers) * targets * self.cell_seconds() + 5
+
     def estimate(self) -> float:
-        """Seconds the measurements take (the fleet watches that long)."""
-        cells = len(self.viewers) * len(self.targets) * (self.seconds + 3)
-        closed = len(self.targets) * (self.closed_seconds + 1)
-        scaling = 4 * (self.closed_seconds + 2) if self.scaling else 0
+        """Seconds the measurements take."""
+        cells = len(self.viewers) * len(self.targets) * self.cell_seconds()
+        closed = len(self.targets) * (self.closed_seconds + 2)
+        scaling = 4 * (self.closed_seconds + 4) if self.scaling else 0
         return cells + closed + scaling + 10
