@@ -63,7 +63,8 @@ def test_quick_bench_measures_every_target_without_an_error(tmp_path, small_cont
         assert cell["rss_mib"]["stitcher"] > 0 and cell["rss_mib"]["edge"] > 0
         assert cell["timeline"], "nothing sampled during the cell"
     edge = cells["edge"]
-    assert edge["edge"]["answers"] >= edge["requests"] * 0.9  # wrk's requests, in the edge's log
+    # the cell's answers in the edge's log: wrk's and the fleet's, not the closed loop's
+    assert edge["requests"] <= edge["edge"]["answers"] < edge["requests"] * 1.5
     assert edge["edge"]["hit_ratio"] > 0.9
     assert edge["upstream_requests_per_viewer_minute"] is not None
     assert cells["stitcher"]["stitcher_cpu_per_1000_viewers"] > 0

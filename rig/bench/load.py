@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import platform
+import signal
 import subprocess
 import tempfile
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from typing import Any
 from rig.bench import procs
 from rig.bench.baselines import Baseline, bare_aiohttp, static_nginx
 from rig.bench.fleet import ask_for_breaks, fleet_result, start_fleet
-from rig.bench.measure import cell, closed_loop, progress, scaling, summary_line
+from rig.bench.measure import cell, closed_loop, median_run, progress, scaling, summary_line
 from rig.bench.plan import QUICK, TARGETS, Plan
 from rig.bench.under_load import Rig, snapshot, the_rig
 from rig.bench.wrk import Pacing, wrk_version
@@ -100,13 +101,18 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
             if "aiohttp-bare" in plan.targets:
                 urls["aiohttp-bare"] = stack.enter_context(bare_aiohttp(shot, directory, servers))
             targets = [t for t in plan.targets if t in urls]
-            results["closed_loop"] = []
-            for target in targets:
-                progress(f"closed loop, {plan.connections} connections: {target}")
-                base = urls[target]
-                figures = await closed_loop(target, base.url, plan, load, base.pids)
-                results["closed_loop"].append(figures)
-                progress(f"  {summary_line(figures)}")
+            runs: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
+            for round_ in range(1, plan.rounds + 1):  # A B C D, A B C D, ...: drift hits all
+                for target in targets:
+                    progress(
+                        f"closed loop {round_}/{plan.rounds}, {plan.connections} connections:"
+                        f" {target}"
+                    )
+                    base = urls[target]
+                    figures = await closed_loop(target, base.url, plan, load, base.pids)
+                    runs[target].append(figures)
+                    progress(f"  {summary_line(figures)}")
+            results["closed_loop"] = [median_run(runs[t]) for t in targets]
             results["cells"] = []
 
             async def cells(chosen: list[str]) -> None:
@@ -220,7 +226,13 @@ def add_parser(targets) -> None:
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="per cell (default: 20)")
     parser.add_argument(
-        "--closed-seconds", type=float, default=10.0, help="per closed-loop run (default: 10)"
+        "--closed-seconds", type=float, default=5.0, help="per closed-loop run (default: 5)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="closed-loop runs of each target, interleaved; the median counts (default: 3)",
     )
     parser.add_argument(
         "--connections", type=int, default=64, help="of the closed-loop runs (default: 64)"
@@ -246,7 +258,7 @@ def add_parser(targets) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a short run (the test suite's): 300 viewers, 5 s cells, 2 s closed loops, 20"
+        help="a short run (the test suite's): 300 viewers, 5 s cells, one 2 s closed loop each, 20"
         " validating viewers",
     )
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -260,6 +272,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         targets=args.targets,
         seconds=quick.get("seconds", args.seconds),
         closed_seconds=quick.get("closed_seconds", args.closed_seconds),
+        rounds=quick.get("rounds", args.rounds),
         connections=args.connections,
         reload=args.reload,
         timeout=args.timeout,
@@ -289,7 +302,12 @@ def verdict(results: dict[str, Any]) -> list[str]:
     return failed
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"bench: stopped by signal {signum}")  # the rig and baselines stop with it
+
+
 def run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _stop)
     plan = plan_of(args)
     with tempfile.TemporaryDirectory(prefix="rig-bench-load-") as scratch:
         with the_rig(args, plan) as rig:

@@ -93,7 +93,10 @@ class Sampler:
 
 
 def _edge_log(rig: Rig) -> EdgeLog:
-    return EdgeLog(EdgePaths(rig.settings.state_dir).access_log).read()  # from the end
+    """The edge's access log from its end now: what the cell adds to it."""
+    log = EdgeLog(EdgePaths(rig.settings.state_dir).access_log).read()
+    log.statuses.clear()
+    return log
 
 
 async def cell(
@@ -180,6 +183,13 @@ async def closed_loop(
     del out["cdf"], out["requests"], out["errors"]
     out["connections"] = plan.connections
     return out | extra
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median throughput of a target's closed-loop runs, with every run's
+    throughput beside it."""
+    ordered = sorted(runs, key=lambda r: r["requests_per_s"])
+    return ordered[len(ordered) // 2] | {"rounds": [r["requests_per_s"] for r in runs]}
 
 
 async def scaling(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from rig.bench.wrk import Pacing
 
 TARGETS = ("stitcher", "edge", "nginx-static", "aiohttp-bare")
-QUICK = {"viewers": [300], "seconds": 5.0, "closed_seconds": 2.0, "fleet": 20}  # --quick
+QUICK = {"viewers": [300], "seconds": 5.0, "closed_seconds": 2.0, "rounds": 1, "fleet": 20}
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,8 @@ class Plan:
     viewers: list[int]
     targets: list[str]
     seconds: float = 20.0  # per open-loop cell
-    closed_seconds: float = 10.0  # per closed-loop run
+    closed_seconds: float = 5.0  # per closed-loop run
+    rounds: int = 3  # closed-loop runs of each target, interleaved (the median counts)
     connections: int = 64  # of the closed-loop runs
     reload: Pacing = Pacing(1.0, 3.0)
     timeout: float = 2.0
@@ -45,6 +46,6 @@ class Plan:
     def estimate(self) -> float:
         """Seconds the measurements take."""
         cells = len(self.viewers) * len(self.targets) * self.cell_seconds()
-        closed = len(self.targets) * (self.closed_seconds + 2)
+        closed = self.rounds * len(self.targets) * (self.closed_seconds + 2)
         scaling = 4 * (self.closed_seconds + 4) if self.scaling else 0
         return cells + closed + scaling + 10

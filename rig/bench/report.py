@@ -214,7 +214,7 @@ def _closed_loop_table(results: dict) -> str:
     if not closed:
         return ""
     head = ["target", "connections", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"]
-    head += ["cores busy", "req per CPU-second"]
+    head += ["cores busy", "req per CPU-second", "every run's req/s"]
     rows = [
         [
             str(e.get("target") or DASH),
@@ -224,6 +224,7 @@ def _closed_loop_table(results: dict) -> str:
             count(at(e, "errors_total")),
             fixed(at(e, "cores_busy"), 2),
             rate(at(e, "requests_per_cpu_s")),
+            ", ".join(rate(v) for v in numbers(e.get("rounds"))) or DASH,
         ]
         for e in closed
     ]
