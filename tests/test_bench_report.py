@@ -142,7 +142,7 @@ def _rows(results: dict) -> dict[str, report.Target]:
     return {t.seed: t for t in report.summary(results)}
 
 
-LATENCY = "Manifest latency P95 < 100 ms"
+LATENCY = "Manifest latency p95 < 100 ms"
 HIT = "Edge cache hit rate 80–95 %"
 JOINERS = "Late-joiner success > 99 %"
 DEPLETION = "Zero segment depletion"

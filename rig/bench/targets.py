@@ -21,7 +21,7 @@ __all__ = [
     "PER_VIEWER_MINUTE_LIMIT",
 ]
 
-P95_LIMIT_MS = 100.0  # manifest latency P95 < 100 ms
+P95_LIMIT_MS = 100.0  # manifest latency p95 < 100 ms
 HIT_RATIO_FLOOR = 0.80  # edge cache hit rate 80-95 %: more than 95 % is better still
 LATE_JOINER_FLOOR = 0.99  # late-joiner success > 99 %
 LOAD_FLOOR = 1000  # load testing 1000+ concurrent viewers
@@ -56,7 +56,7 @@ def summary(results: dict) -> list[Target]:
 
 def _latency(ours: list[dict]) -> Target:
     """The worst p95 over the stitcher and edge cells."""
-    seed = f"Manifest latency P95 < {P95_LIMIT_MS:.0f} ms"
+    seed = f"Manifest latency p95 < {P95_LIMIT_MS:.0f} ms"
     measured = [(p95, c) for c in ours if (p95 := at(c, "latency_ms", "p95")) is not None]
     if not measured:
         return Target(seed, DASH, None)
