@@ -8,8 +8,10 @@ import contextlib
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rig.bench.children import pinned
@@ -64,26 +66,48 @@ def fleet_result(process: subprocess.Popen, url: str, report: Path, viewers: int
 async def ask_for_breaks(rig: Rig, plan: Plan, stop: asyncio.Event, asked: list[str]) -> None:
     """A /cue break on the fleet's channel now and every `cue_every` seconds (besides the
     channel's own SCTE-35 schedule), so that viewers join inside breaks. A cue refused because
-    another break overlaps it (409) is asked again a few seconds later."""
-    url = f"{rig.stitcher}/v1/channels/{plan.channel}/cue"
+    another break overlaps it (409) is asked again a second later, to start a second after the last
+    break the channel has planned ends: a cue is never lost to the schedule's breaks."""
+    base = f"{rig.stitcher}/v1/channels/{plan.channel}"
+    start: str | None = None
     while not stop.is_set():
         pause = plan.cue_every
         try:
-            asked.append(await asyncio.to_thread(_cue, url, plan.cue_seconds))
+            asked.append(await asyncio.to_thread(_cue, f"{base}/cue", plan.cue_seconds, start))
+            start = None
         except urllib.error.HTTPError as exc:
             if exc.code != 409:
                 print(f"bench: /cue failed: {exc}", flush=True)
-            pause = min(pause, RETRY_OVERLAP)
+            else:
+                with contextlib.suppress(OSError, ValueError, KeyError):
+                    start = await asyncio.to_thread(_after_planned, f"{base}/breaks")
+                    pause = 1.0
+            pause = pause if start is not None else min(pause, RETRY_OVERLAP)
         except (OSError, ValueError, KeyError) as exc:
             print(f"bench: /cue failed: {exc}", flush=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), pause)
 
 
-def _cue(url: str, seconds: float) -> str:
-    body = json.dumps({"duration": seconds}).encode()
+def _cue(url: str, seconds: float, start: str | None) -> str:
+    fields = {"duration": seconds, **({"start": start} if start else {})}
     request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        url,
+        data=json.dumps(fields).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())["eventId"]
+
+
+def _after_planned(url: str) -> str:
+    """A second after the end of the last upcoming or active break (GET /breaks), ISO-8601."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        ends = [_instant(b["endTime"]) for b in json.loads(response.read())["breaks"]]
+    latest = max(ends, default=time.time())
+    return datetime.fromtimestamp(max(latest, time.time()) + 1.0, UTC).isoformat()
+
+
+def _instant(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
