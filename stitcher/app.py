@@ -5,11 +5,13 @@ How and why: docs/stitcher.md, "`stitcher.app`".
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
 import math
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +24,7 @@ from stitcher.clock import Clock
 from stitcher.decision import DecisionSource
 from stitcher.errors import BadRequest, Forbidden, NotFound, RigError, Unauthorised
 from stitcher.feeds import BreakViews, OriginFeed, VodLibrary
-from stitcher.http import error_middleware
+from stitcher.http import Observer, error_middleware
 from stitcher.metrics import Metrics
 from stitcher.origin import origin_playlist
 from stitcher.service import PlaylistService
@@ -50,15 +52,32 @@ class StreamOptions:
     kv_grace: float = 30.0
 
 
-def _observe(request: web.Request, status: int, seconds: float) -> None:
-    """The request metrics, per route and status."""
-    metrics = request.app[METRICS]
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    metrics.latency.labels(route).observe(seconds)
-    metrics.requests.labels(route, str(status)).inc()
-    if status >= 500:
-        metrics.errors.labels(f"http_{status}").inc()
+def _observer(metrics: Metrics) -> Observer:
+    """The request metrics, per route (its path pattern) and status."""
+    labels: dict[web.AbstractRoute, str] = {}  # the app's routes; not a 404's (one per request)
+
+    def observe(request: web.Request, status: int, seconds: float) -> None:
+        route = request.match_info.route
+        label = labels.get(route)
+        if label is None:
+            if route.resource is None:
+                label = "unmatched"
+            else:
+                label = labels[route] = route.resource.canonical
+        metrics.answers.observe(label, status, seconds)
+        if status >= 500:
+            metrics.errors.inc(f"http_{status}")
+
+    return observe
+
+
+async def _flushing(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: flush the batched metrics every second while the app serves, and at the end."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(app[METRICS].flush_every(app[CLOCK], stop))
+    yield
+    stop.set()
+    await task
 
 
 async def json_object(request: web.Request) -> dict:
@@ -229,14 +248,16 @@ def create_app(
     """Wire the stitcher: channel catalog, decisions, clock, break ledger (KV) and an HTTP client
     session
     (without a session there are no playlist routes: nothing to read the origin with)."""
-    app = web.Application(middlewares=[error_middleware(observe=_observe)])
-    app[METRICS] = Metrics()
+    counted = Metrics()
+    app = web.Application(middlewares=[error_middleware(observe=_observer(counted))])
+    app[METRICS] = counted
     app[CATALOG] = catalog
     app[DECISIONS] = decisions
     app[CLOCK] = clock
     app[LEDGER] = ledger
     app[SESSION] = session
     app[TOKEN] = token
+    app.cleanup_ctx.append(_flushing)
     app.router.add_post("/v1/channels/{channel}/cue", post_cue)
     app.router.add_delete("/v1/channels/{channel}/breaks/{event}", delete_break)
     app.router.add_get("/v1/channels/{channel}/breaks", list_breaks)
@@ -244,16 +265,15 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     if session is not None:
-        m = app[METRICS]
-        feed = OriginFeed(session, clock, m, options.origin_timeout, options.origin_cache)
-        views = BreakViews(ledger, clock, m, options.kv_cache, options.kv_grace)
+        feed = OriginFeed(session, clock, counted, options.origin_timeout, options.origin_cache)
+        views = BreakViews(ledger, clock, counted, options.kv_cache, options.kv_grace)
         service = PlaylistService(
             catalog,
             clock,
             feed,
             views,
-            VodLibrary(session, m, options.origin_timeout),
-            m,
+            VodLibrary(session, counted, options.origin_timeout),
+            counted,
             options.ads_base_url,
         )
         add_routes(app, service)

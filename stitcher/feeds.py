@@ -97,7 +97,7 @@ class OriginFeed:
         do."""
         entry = self._entries.setdefault(url, _OriginEntry())
         if entry.good is not None and self.clock.now() - entry.good.at < self.fresh:
-            self.metrics.cache_hits.labels("origin").inc()
+            self.metrics.cache_hits.inc("origin")
             return entry.good
         return await single_flight(
             self._flights, url, lambda: self._refresh(url, entry, stale_limit)
@@ -119,11 +119,11 @@ class OriginFeed:
                     f"{playlist.media_sequence}"
                 )
         except OriginUnavailable as exc:
-            self.metrics.origin_fetches.labels(
+            self.metrics.origin_fetches.inc(
                 "timeout" if isinstance(exc, OriginTimeout) else "error"
-            ).inc()
+            )
             if entry.good is not None and now - entry.good.at < stale_limit:
-                self.metrics.errors.labels("origin_stale_served").inc()
+                self.metrics.errors.inc("origin_stale_served")
                 log.warning(
                     "origin %s failed (%s); serving the copy from %.1f s ago",
                     url,
@@ -134,7 +134,7 @@ class OriginFeed:
             if isinstance(exc, OriginWentBack):
                 entry.good = None  # the origin restarted for good: start over with its new timeline
             raise
-        self.metrics.origin_fetches.labels("ok").inc()
+        self.metrics.origin_fetches.inc("ok")
         if entry.good is None:
             entry.good = Versioned(playlist, next(_versions), now)
         else:
@@ -184,7 +184,7 @@ class BreakViews:
     async def get(self, channel: str, segment_duration: float) -> Versioned:
         entry = self._entries.setdefault(channel, _ViewEntry())
         if entry.served is not None and self.clock.now() - entry.served.at < self.fresh:
-            self.metrics.cache_hits.labels("breaks").inc()
+            self.metrics.cache_hits.inc("breaks")
             return entry.served
         return await single_flight(
             self._flights, channel, lambda: self._refresh(channel, entry, segment_duration)
@@ -195,7 +195,7 @@ class BreakViews:
         try:
             view = await self._read(channel)
         except KVError as exc:
-            self.metrics.errors.labels("kv_unavailable").inc()
+            self.metrics.errors.inc("kv_unavailable")
             if entry.failing_since is None:
                 entry.failing_since = now
                 log.warning(
@@ -284,7 +284,7 @@ class VodLibrary:
         raise OriginUnavailable (they may pass: retried on the next request)."""
         if url in self._cache:
             self._cache.move_to_end(url)
-            self.metrics.cache_hits.labels("vod").inc()
+            self.metrics.cache_hits.inc("vod")
             return self._cache[url]
         return await single_flight(self._flights, url, lambda: self._fetch(url))
 
@@ -294,10 +294,10 @@ class VodLibrary:
         except OriginUnavailable as exc:
             if exc.upstream_status in (404, 410):
                 log.error("ad playlist %s does not exist: its slots get slate", url)
-                self.metrics.errors.labels("ad_playlist_missing").inc()
+                self.metrics.errors.inc("ad_playlist_missing")
                 self._remember(url, None)
                 return None
-            self.metrics.errors.labels("ad_playlist_unavailable").inc()
+            self.metrics.errors.inc("ad_playlist_unavailable")
             raise AdPlaylistUnavailable(str(exc), exc.upstream_status) from None
         try:
             playlist = parse_origin(text, url)

@@ -77,7 +77,7 @@ async def media(request: web.Request) -> web.Response:
     )
     rendered = await service.media(channel, variant, mode)
     if rendered.breaks:
-        service.metrics.breaks_served.labels(mode).inc()
+        service.metrics.breaks_served.inc(mode)
     client = request.remote or "?"
     session = (
         request.query.get("session")

@@ -139,7 +139,7 @@ class PlaylistService:
         """The media playlist; concurrent requests for the same one share one pass (single
         flight)."""
         if (slug, variant, mode) in self._flights:
-            self.metrics.cache_hits.labels("flight").inc()
+            self.metrics.cache_hits.inc("flight")
         return await single_flight(
             self._flights, (slug, variant, mode), lambda: self._media(slug, variant, mode)
         )
@@ -162,7 +162,7 @@ class PlaylistService:
         key = (got.version, view.version)
         hit = self._rendered.get((slug, variant, mode))
         if hit is not None and hit[0] == key:
-            self.metrics.cache_hits.labels("render").inc()
+            self.metrics.cache_hits.inc("render")
             return hit[1]
         in_window = window_records(origin, view.value, channel.segment_duration)
         if mode == "sgai":
@@ -179,7 +179,7 @@ class PlaylistService:
                     and made is not None
                     and self.clock.now() - made < self.stale_limit(channel)
                 ):
-                    self.metrics.errors.labels("ad_playlist_last_output_served").inc()
+                    self.metrics.errors.inc("ad_playlist_last_output_served")
                     return hit[1]  # the last good output, while a player sees nothing wrong in it
                 slate_url = slate.urls.get(rung.bandwidth, "")
                 for record, ad_url in fresh:
@@ -192,7 +192,7 @@ class PlaylistService:
                         else ""
                     )
                     self._stand_ins[(slug, record.entry, ad_url)] = stand_in
-                    self.metrics.errors.labels("ad_playlist_stand_in").inc()
+                    self.metrics.errors.inc("ad_playlist_stand_in")
                     log.error(
                         "break %s on %s: %s cannot be read; its slots of this variant get %s until"
                         " the break has left the window",
@@ -281,14 +281,14 @@ class PlaylistService:
     def _cached(self, key: tuple[str, str, str], version: tuple, render) -> Rendered:
         hit = self._rendered.get(key)
         if hit is not None and hit[0] == version:
-            self.metrics.cache_hits.labels("render").inc()
+            self.metrics.cache_hits.inc("render")
             return hit[1]
         return self._store(key, version, render(), key[2])
 
     def _store(
         self, key: tuple[str, str, str], version: tuple, rendered: Rendered, mode: str
     ) -> Rendered:
-        self.metrics.renders.labels(mode).inc()
+        self.metrics.renders.inc(mode)
         self._rendered[key] = (version, rendered)
         return rendered
 
