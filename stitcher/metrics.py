@@ -51,6 +51,12 @@ class Tally:
         """Count one for the label values (any values: Prometheus makes them strings)."""
         self._pending[labels] = self._pending.get(labels, 0) + 1
 
+    def inc_each(self, keys: tuple[tuple, ...]) -> None:
+        """Count one for each tuple of label values."""
+        pending = self._pending
+        for labels in keys:
+            pending[labels] = pending.get(labels, 0) + 1
+
     def flush(self) -> None:
         pending, self._pending = self._pending, {}
         for labels, amount in pending.items():

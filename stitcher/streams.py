@@ -75,7 +75,9 @@ async def media(request: web.Request) -> web.Response:
         request.match_info["channel"],
         request.match_info["variant"],
     )
-    rendered = await service.media(channel, variant, mode)
+    rendered = service.cached_media(channel, variant, mode)
+    if rendered is None:
+        rendered = await service.media(channel, variant, mode)
     if rendered.breaks:
         service.metrics.breaks_served.inc(mode)
     client = request.remote or "?"

@@ -69,8 +69,7 @@ def test_counts_wait_in_memory_and_every_exposition_flushes_them_first():
     metrics = Metrics()
     metrics.answers.observe("/x", 200, 0.001)
     metrics.cache_hits.inc("render")
-    metrics.cache_hits.inc("render")
-    metrics.cache_hits.inc("origin")
+    metrics.cache_hits.inc_each((("origin",), ("render",)))
     assert not any("cache_hits" in name for name in samples(generate_latest(metrics.registry)))
     text, _ = metrics.exposition()
     assert samples(text)['stitcher_cache_hits_total{cache="render"}'] == 2
