@@ -13,13 +13,13 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from stitcher.errors import RigError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Observer = Callable[[web.Request, int, float], None]  # (request, status, seconds taken)
-ALLOW_ORIGIN = "Access-Control-Allow-Origin"
+ALLOW_ORIGIN = hdrs.ACCESS_CONTROL_ALLOW_ORIGIN
 BACKLOG = 1024  # connections the kernel queues on a socket from `listen` while nobody accepts
 
 
@@ -34,15 +34,25 @@ def error_middleware(*, preflight: str = "", observe: Observer | None = None):
 
     @web.middleware
     async def errors_and_cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # One coroutine between aiohttp and the handler: this runs on every request.
         started = time.perf_counter()
         status = 500  # an exception that escapes (a redirect keeps its own status below)
         try:
-            response = await _answer(request, handler, preflight)
+            try:
+                if preflight and request.method == "OPTIONS":
+                    response: web.StreamResponse = _preflight(preflight)
+                else:
+                    response = await handler(request)
+            except RigError as exc:
+                response = json_error(exc.status, exc.public())
+            except web.HTTPException as exc:
+                status = exc.status
+                response = _http_error(request, exc)
             status = response.status
+            if status >= 400:
+                response.headers[hdrs.CACHE_CONTROL] = "no-store"
+            response.headers[ALLOW_ORIGIN] = "*"
             return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
         finally:
             if observe is not None:
                 observe(request, status, time.perf_counter() - started)
@@ -50,24 +60,14 @@ def error_middleware(*, preflight: str = "", observe: Observer | None = None):
     return errors_and_cors
 
 
-async def _answer(request: web.Request, handler: Handler, preflight: str) -> web.StreamResponse:
-    try:
-        if preflight and request.method == "OPTIONS":
-            response: web.StreamResponse = _preflight(preflight)
-        else:
-            response = await handler(request)
-    except RigError as exc:
-        response = json_error(exc.status, exc.public())
-    except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "application/json":
-            exc.headers[ALLOW_ORIGIN] = "*"
-            raise
-        message = f"no such resource: {request.path}" if exc.status == 404 else exc.reason
-        response = json_error(exc.status, message)
-    if response.status >= 400:
-        response.headers["Cache-Control"] = "no-store"
-    response.headers[ALLOW_ORIGIN] = "*"
-    return response
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """aiohttp's error (a 404 of the router, say) as a JSON one; a redirect, or an error that is
+    JSON already, is raised on with the CORS header."""
+    if exc.status < 400 or exc.content_type == "application/json":
+        exc.headers[ALLOW_ORIGIN] = "*"
+        raise exc
+    message = f"no such resource: {request.path}" if exc.status == 404 else exc.reason
+    return json_error(exc.status, message)
 
 
 def _preflight(methods: str) -> web.Response:
