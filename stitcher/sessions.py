@@ -6,15 +6,14 @@ How and why: docs/stitcher.md, "`stitcher.sessions`".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from stitcher.service import Rendered
 
 LIVE_SYNC_TARGETS = 3  # hls.js liveSyncDurationCount
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(NamedTuple):
     id: str
     client: str
     channel: str
@@ -27,7 +26,7 @@ class Seen:
 class Sessions:
     def __init__(self, expiry: float = 60.0, limit: int = 10_000):
         self.expiry, self.limit = expiry, limit
-        self._seen: dict[str, Seen] = {}
+        self._seen: dict[str, tuple] = {}  # the fields of a Seen (a plain tuple: made per request)
 
     def seen(
         self,
@@ -39,17 +38,17 @@ class Sessions:
         rendered: Rendered,
         now: float,
     ) -> None:
-        self._seen.pop(session, None)
-        self._seen[session] = Seen(session, client, channel, mode, variant, now, rendered)
-        if (
-            len(self._seen) > self.limit
-        ):  # forget the least recently seen (dicts keep insertion order)
-            del self._seen[next(iter(self._seen))]
+        seen = self._seen
+        seen.pop(session, None)
+        seen[session] = (session, client, channel, mode, variant, now, rendered)
+        if len(seen) > self.limit:  # forget the least recently seen (dicts keep insertion order)
+            del seen[next(iter(seen))]
 
     def snapshot(self, now: float) -> list[dict]:
-        for key in [k for k, s in self._seen.items() if now - s.at > self.expiry]:
-            del self._seen[key]
-        return [view(s, now) for s in self._seen.values()]
+        seen = [Seen._make(fields) for fields in self._seen.values()]
+        for gone in [s for s in seen if now - s.at > self.expiry]:
+            del self._seen[gone.id]
+        return [view(s, now) for s in seen if now - s.at <= self.expiry]
 
 
 def view(seen: Seen, now: float) -> dict:
