@@ -7,10 +7,12 @@ How and why: docs/stitcher.md, "`stitcher.streams`".
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from urllib.parse import urlencode
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict
 
 from stitcher.catalog import MODES
 from stitcher.errors import BadRequest, NotFound
@@ -32,6 +34,7 @@ def max_age(target_duration: int) -> int:
     return max(0, int(target_duration // 2))
 
 
+@functools.cache  # a few target durations, asked on every playlist request
 def live_cache_control(target_duration: int) -> str:
     """Cache-Control of a live answer (playlists, asset lists): fresh for `max_age`; while the
     stitcher fails, a cache may serve its copy for the rest of one target duration (stale-if-error,
@@ -42,15 +45,23 @@ def live_cache_control(target_duration: int) -> str:
 
 
 def playlist_response(request: web.Request, rendered: Rendered) -> web.Response:
-    headers = {
-        "ETag": rendered.etag,
-        "Cache-Control": live_cache_control(rendered.target_duration),
+    """The playlist, or 304 Not Modified to a matching If-None-Match. Its headers are made once
+    per rendered playlist (most answers are one of the same few)."""
+    match = request.headers.get("If-None-Match")
+    if match is not None and rendered.etag in {tag.strip() for tag in match.split(",")}:
+        return web.Response(status=304, headers=_caching_headers(rendered))
+    headers = rendered.served.get("headers")
+    if headers is None:
+        headers = rendered.served["headers"] = CIMultiDict(_caching_headers(rendered))
+        headers[hdrs.CONTENT_TYPE] = PLAYLIST_TYPE
+    return web.Response(body=rendered.body, headers=headers)
+
+
+def _caching_headers(rendered: Rendered) -> dict[str, str]:
+    return {
+        hdrs.ETAG: rendered.etag,
+        hdrs.CACHE_CONTROL: live_cache_control(rendered.target_duration),
     }
-    if rendered.etag in {
-        tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")
-    }:
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=rendered.body, content_type=PLAYLIST_TYPE, headers=headers)
 
 
 def session_query(request: web.Request) -> str:
@@ -68,26 +79,21 @@ async def master(request: web.Request) -> web.Response:
     )
 
 
-async def media(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    mode, channel, variant = (
-        request.match_info["mode"],
-        request.match_info["channel"],
-        request.match_info["variant"],
-    )
+async def media(service: PlaylistService, viewers: Sessions, request: web.Request) -> web.Response:
+    """A media playlist (routed with its app's service and sessions view bound: it answers most
+    of the requests a stitcher gets)."""
+    info = request.match_info
+    mode, channel, variant = info["mode"], info["channel"], info["variant"]
     rendered = service.cached_media(channel, variant, mode)
     if rendered is None:
         rendered = await service.media(channel, variant, mode)
     if rendered.breaks:
         service.metrics.breaks_served.inc(mode)
     client = request.remote or "?"
-    session = (
-        request.query.get("session")
-        or f"{client} {request.headers.get('User-Agent', '')[:60]}".strip()
+    session = (request.query_string and request.query.get("session")) or (
+        f"{client} {request.headers.get('User-Agent', '')[:60]}".strip()
     )
-    request.app[SESSIONS].seen(
-        session, client, channel, mode, variant, rendered, service.clock.now()
-    )
+    viewers.seen(session, client, channel, mode, variant, rendered, service.clock.now())
     return playlist_response(request, rendered)
 
 
@@ -199,11 +205,15 @@ async def resume(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, service: PlaylistService) -> None:
     app[SERVICE] = service
-    app[SESSIONS] = Sessions()
+    app[SESSIONS] = viewers = Sessions()
     app.router.add_get("/v1/channels", channels)
     app.router.add_get("/v1/sessions", sessions)
+    # Media playlists before masters: the router tries them first (`variant` is never "master").
+    app.router.add_get(
+        f"/{MODES_PATTERN}/{{channel}}/{{variant:(?!master\\.m3u8$)[^{{}}/]+}}.m3u8",
+        functools.partial(media, service, viewers),
+    )
     app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/master.m3u8", master)
-    app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/{{variant}}.m3u8", media)
     app.router.add_get(f"/ssai/{{channel}}/{{variant}}/{RESUME_NAME}", resume)
     app.router.add_get("/sgai/{channel}/breaks/{event}/assets.json", assets)
     app.router.add_get("/sgai/{channel}/breaks/{event}/items/{item}.m3u8", item)
