@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check setup clean-media
+.PHONY: run test check setup clean-media bench
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ check: $(STAMP)
 
 test: check
 	$(BIN)/python -m pytest
+
+# The README's "Performance" figures and plots: a full `rig bench load` (about 10 minutes; it
+# starts a rig with the edge and redis unless one is running): docs/bench/ (report, plots, JSON).
+bench: $(STAMP)
+	$(BIN)/rig bench load --report docs/bench
 
 clean-media:
 	rm -rf media/cache

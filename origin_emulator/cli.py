@@ -24,6 +24,7 @@ from stitcher.clock import Clock, SystemClock
 from stitcher.commands import add_common_options, run_command, settings_env
 from stitcher.errors import RigError
 from stitcher.http import start_site
+from stitcher.processes import server_gc
 
 log = logging.getLogger("origin_emulator")
 
@@ -93,6 +94,7 @@ async def _serve(args: argparse.Namespace) -> None:
     host = args.host or settings.origin.host
     port = args.port or settings.origin.port
     runner = await start_origin(settings, SystemClock(), contents, host, port)
+    server_gc()
     for name in contents:
         print(
             f"  {name}: http://{host}:{port}/{name}/master.m3u8"

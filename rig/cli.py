@@ -141,12 +141,14 @@ def _media_build(args: argparse.Namespace) -> int:
 def _media_serve(args: argparse.Namespace) -> int:
     from rig.media_server import start_media_server
     from stitcher.cli import stop_event
+    from stitcher.processes import server_gc
 
     settings = _settings(args)
 
     async def serve() -> None:
         host, port = args.host or settings.ads.host, args.port or settings.ads.port
         runner = await start_media_server(settings.media.cache_dir, host, port)
+        server_gc()
         print(f"media server on http://{host}:{port} ({settings.media.cache_dir})", flush=True)
         try:
             await stop_event().wait()
@@ -310,19 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from rig import bench as bench_module
 
-    bench = sub.add_parser(
-        "bench",
-        help="micro-benchmarks (figures written to a JSON file)",
-        description="Measure parts of the rig on this machine.",
-    )
-    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="TARGET")
-    bench_kv = bench_sub.add_parser(
-        "kv",
-        help="ops/s and latency of the KV backends (sqlite, redis)",
-        description="Benchmark get, put, put_if_absent and atomic on each KV backend, sequentially "
-        "and concurrently; print a table and write the figures as JSON.",
-    )
-    bench_module.add_arguments(bench_kv)
+    bench_module.add_parser(sub)
 
     config = sub.add_parser(
         "config",

@@ -105,7 +105,6 @@ def nginx_conf(
             proxy_cache_lock on;
             proxy_cache_lock_timeout 2s;
             proxy_cache_lock_age 2s;
-            proxy_cache_background_update on;
             proxy_cache_use_stale updating;
             proxy_cache_revalidate on;
             proxy_cache_methods GET HEAD;"""
@@ -116,8 +115,10 @@ pid {root}/nginx.pid;
 error_log {paths.error_log} warn;
 daemon off;
 
+worker_rlimit_nofile 65536;
+
 events {{
-    worker_connections 8192;
+    worker_connections 16384;
 }}
 
 http {{

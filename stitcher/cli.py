@@ -32,7 +32,7 @@ from stitcher.errors import RigError
 from stitcher.http import listen, start_site
 from stitcher.kv import KVError, open_kv
 from stitcher.monitor import Monitor
-from stitcher.processes import Backoff, death_signal
+from stitcher.processes import Backoff, death_signal, server_gc
 
 
 def decisions_for(
@@ -129,6 +129,7 @@ async def serve(
     sockets = [socket.socket(fileno=fd) for fd in listen_fds or ()]
     async with Services(settings, SystemClock()) as services:
         runner = await start_site(services.app(), host, port, "stitcher", PORT_HINT, sockets)
+        server_gc()
         who = f"stitcher worker {os.getpid()}" if sockets else "stitcher"
         print(
             f"{who} on http://{host}:{port} (channels: {services.catalog.path}, KV: "

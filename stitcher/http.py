@@ -16,11 +16,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import hdrs, web
 
 from stitcher.errors import RigError
+from stitcher.processes import more_files
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Observer = Callable[[web.Request, int, float], None]  # (request, status, seconds taken)
 ALLOW_ORIGIN = hdrs.ACCESS_CONTROL_ALLOW_ORIGIN
-BACKLOG = 1024  # connections the kernel queues on a socket from `listen` while nobody accepts
+BACKLOG = 4096  # connections the kernel queues on a socket from `listen` while nobody accepts (the
+# kernel caps it at net.core.somaxconn); a crowd of viewers connects at once
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -119,7 +121,11 @@ async def start_site(
 ) -> web.AppRunner:
     """Serve `app`; returns the runner (call `cleanup()` to stop). Raises RigError if it cannot
     listen. `sockets`: serve on these listening sockets (from `listen`, possibly inherited from a
-    parent process) instead of binding `host`:`port`."""
+    parent process) instead of binding `host`:`port`. Raises the process's open-file limit first
+    (one descriptor per client connection: `processes.more_files`). A server process then calls
+    `processes.server_gc` (not done here: an app served inside another process, a test's, keeps
+    that process's collector)."""
+    more_files()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

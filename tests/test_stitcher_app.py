@@ -18,6 +18,7 @@ from rig.validator import Checker
 from stitcher.app import StreamOptions, create_app
 from stitcher.catalog import MODES
 from stitcher.playlist import parse_datetime, parse_master_playlist, parse_media_playlist
+from stitcher.streams import SERVICE
 from tests.driving import random_qa_cues
 from tests.stitcher_stack import make_stack, replica
 
@@ -136,6 +137,36 @@ async def test_many_viewers_cost_one_origin_fetch_and_one_render(stack, clock):
         samples['stitcher_requests_total{route="/{mode}/{channel}/{variant}.m3u8",status="200"}']
         == 200
     )
+
+
+async def test_the_fast_path_answers_what_the_full_pass_would_and_only_while_it_is_fresh(
+    stack, clock
+):
+    """`cached_media` (no task, no wait) answers the bytes the full pass would answer, through a
+    /cue break and the window moving, and stops the moment an input is due for a new read (the
+    origin copy or the break view, `origin_cache` and `kv_cache` after they were read)."""
+    service = stack.client.server.app[SERVICE]
+    fresh = min(stack.options.origin_cache, stack.options.kv_cache)
+    used = 0
+    for step in range(120):  # 30 s in quarter seconds, a /cue break from the 20th step
+        clock.advance(0.25)
+        if step == 20:
+            response = await stack.client.post("/v1/channels/news/cue", json={"duration": 6})
+            assert response.status == 201, await response.text()
+        for mode in MODES:
+            fast = service.cached_media("news", "hi", mode)
+            full = await service.media("news", "hi", mode)
+            if fast is not None:
+                used += 1
+                assert fast.body == full.body and fast.etag == full.etag, (step, mode)
+            _, text = await get(stack, f"/{mode}/news/hi.m3u8")
+            assert text == full.body.decode()
+            assert service.cached_media("news", "hi", mode) is full
+    assert used > 100  # most steps, each mode
+    clock.advance(fresh)
+    assert all(service.cached_media("news", "hi", mode) is None for mode in MODES)
+    _, text = await get(stack, "/ssai/news/hi.m3u8")  # a full pass again, then fast once more
+    assert service.cached_media("news", "hi", "ssai").body.decode() == text
 
 
 async def test_unknown_channel_variant_and_mode(stack):

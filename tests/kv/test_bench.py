@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 
-from rig import bench
+from rig.bench import kv as bench
 from tests.kv.support import require_redis_server
 
 

@@ -24,7 +24,7 @@ from stitcher.clock import SystemClock
 from stitcher.errors import RigError
 from stitcher.kv import KV, Absent, Incr, KVError, Put, open_kv
 
-__all__ = ["add_arguments", "run", "bench_kv", "OPERATIONS"]
+__all__ = ["add_parser", "add_arguments", "run", "bench_kv", "OPERATIONS"]
 
 OPERATIONS = ("get", "put", "put_if_absent", "atomic")
 BACKENDS = ("sqlite", "redis")
@@ -57,6 +57,18 @@ RECORD = {  # a break record of realistic size
         ],
     },
 }
+
+
+def add_parser(targets) -> None:
+    """`rig bench kv`, on `rig bench`'s subparsers."""
+    add_arguments(
+        targets.add_parser(
+            "kv",
+            help="ops/s and latency of the KV backends (sqlite, redis)",
+            description="Benchmark get, put, put_if_absent and atomic on each KV backend,"
+            " sequentially and concurrently; print a table and write the figures as JSON.",
+        )
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
