@@ -11,7 +11,7 @@ import functools
 import math
 from urllib.parse import urlencode
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from multidict import CIMultiDict
 
 from stitcher.catalog import MODES
@@ -53,14 +53,14 @@ def playlist_response(request: web.Request, rendered: Rendered) -> web.Response:
     headers = rendered.served.get("headers")
     if headers is None:
         headers = rendered.served["headers"] = CIMultiDict(_caching_headers(rendered))
-        headers[hdrs.CONTENT_TYPE] = PLAYLIST_TYPE
+        headers["Content-Type"] = PLAYLIST_TYPE
     return web.Response(body=rendered.body, headers=headers)
 
 
 def _caching_headers(rendered: Rendered) -> dict[str, str]:
-    return {
-        hdrs.ETAG: rendered.etag,
-        hdrs.CACHE_CONTROL: live_cache_control(rendered.target_duration),
+    return {  # spelt as sent (aiohttp's hdrs.ETAG is "Etag")
+        "ETag": rendered.etag,
+        "Cache-Control": live_cache_control(rendered.target_duration),
     }
 
 

@@ -44,6 +44,11 @@ async def body(client, path: str) -> bytes:
     return await response.read()
 
 
+def head(response) -> list[tuple[bytes, bytes]]:
+    """The response's header lines as sent (names spelt as on the wire), but its Date."""
+    return [(name, value) for name, value in response.raw_headers if name != b"Date"]
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_the_fast_path_answers_a_passes_bytes_until_an_input_is_stale(
     make, mode, clock, aiohttp_client
@@ -55,10 +60,14 @@ async def test_the_fast_path_answers_a_passes_bytes_until_an_input_is_stale(
     first = await body(stack.client, path)  # a pass: catalog, origin, KV, render
     cached = service.cached_media("news", "hi", mode)
     assert cached is not None and cached.body == first
-    assert await body(await replica(stack, aiohttp_client, clock), path) == first
+    other = await replica(stack, aiohttp_client, clock)
+    assert await body(other, path) == first
     clock.advance(0.49)
     assert service.cached_media("news", "hi", mode) is cached
-    assert await body(stack.client, path) == first
+    fast = await stack.client.get(path)
+    assert await fast.read() == first
+    assert head(fast) == head(await other.get(path))  # the same headers as a pass's
+    assert (b"ETag", cached.etag.encode()) in head(fast)
     clock.advance(0.01)  # the origin copy (and the break view) are 0.5 s old
     assert service.cached_media("news", "hi", mode) is None
     assert await body(stack.client, path) == first  # the same origin playlist: the same bytes
