@@ -46,19 +46,22 @@ class Tally:
     def __init__(self, counter: Counter):
         self.counter = counter
         self._pending: dict[tuple, float] = {}
+        self._each: dict[tuple[tuple, ...], int] = {}  # for inc_each: spread out by flush
 
     def inc(self, *labels: object) -> None:
         """Count one for the label values (any values: Prometheus makes them strings)."""
         self._pending[labels] = self._pending.get(labels, 0) + 1
 
     def inc_each(self, keys: tuple[tuple, ...]) -> None:
-        """Count one for each tuple of label values."""
-        pending = self._pending
-        for labels in keys:
-            pending[labels] = pending.get(labels, 0) + 1
+        """Count one for each tuple of label values (one dict update for all of them)."""
+        self._each[keys] = self._each.get(keys, 0) + 1
 
     def flush(self) -> None:
         pending, self._pending = self._pending, {}
+        each, self._each = self._each, {}
+        for keys, times in each.items():
+            for labels in keys:
+                pending[labels] = pending.get(labels, 0) + times
         for labels, amount in pending.items():
             self.counter.labels(*labels).inc(amount)
 
