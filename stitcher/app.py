@@ -53,13 +53,18 @@ class StreamOptions:
 
 
 def _observer(metrics: Metrics) -> Observer:
-    """The request metrics, per route and status."""
+    """The request metrics, per route (its path pattern) and status."""
+    labels: dict[web.AbstractRoute, str] = {}  # the app's routes; not a 404's (one per request)
 
     def observe(request: web.Request, status: int, seconds: float) -> None:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
-        metrics.latency.observe(seconds, route)
-        metrics.requests.inc(route, status)
+        route = request.match_info.route
+        label = labels.get(route)
+        if label is None:
+            if route.resource is None:
+                label = "unmatched"
+            else:
+                label = labels[route] = route.resource.canonical
+        metrics.answers.observe(label, status, seconds)
         if status >= 500:
             metrics.errors.inc(f"http_{status}")
 

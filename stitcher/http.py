@@ -13,14 +13,14 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from stitcher.errors import RigError
 from stitcher.processes import more_files
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Observer = Callable[[web.Request, int, float], None]  # (request, status, seconds taken)
-ALLOW_ORIGIN = "Access-Control-Allow-Origin"
+ALLOW_ORIGIN = hdrs.ACCESS_CONTROL_ALLOW_ORIGIN
 BACKLOG = 4096  # connections the kernel queues on a socket from `listen` while nobody accepts (the
 # kernel caps it at net.core.somaxconn); a crowd of viewers connects at once
 
@@ -52,7 +52,7 @@ def error_middleware(*, preflight: str = "", observe: Observer | None = None):
                 response = _http_error(request, exc)
             status = response.status
             if status >= 400:
-                response.headers["Cache-Control"] = "no-store"
+                response.headers[hdrs.CACHE_CONTROL] = "no-store"
             response.headers[ALLOW_ORIGIN] = "*"
             return response
         finally:

@@ -1,6 +1,6 @@
 """The stitcher's Prometheus metrics (`GET /metrics`, text format), one registry per app.
 
-Counts and timings are kept in plain Python first (`Tally`, `Timings`: a dict update per event)
+Counts and timings are kept in plain Python first (`Tally`, `Answers`: a dict update per event)
 and added to the Prometheus metrics by `Metrics.flush`: every `FLUSH_INTERVAL` seconds
 (`flush_every`), before every exposition and when the app stops. A request never pays for a
 Prometheus lock or, in multiprocess mode, a write to a shared file.
@@ -46,35 +46,46 @@ class Tally:
     def __init__(self, counter: Counter):
         self.counter = counter
         self._pending: dict[tuple, float] = {}
+        self._each: dict[tuple[tuple, ...], int] = {}  # for inc_each: spread out by flush
 
-    def inc(self, *labels: object, amount: float = 1) -> None:
-        """Count `amount` for the label values (any values: Prometheus makes them strings)."""
-        self._pending[labels] = self._pending.get(labels, 0) + amount
+    def inc(self, *labels: object) -> None:
+        """Count one for the label values (any values: Prometheus makes them strings)."""
+        self._pending[labels] = self._pending.get(labels, 0) + 1
+
+    def inc_each(self, keys: tuple[tuple, ...]) -> None:
+        """Count one for each tuple of label values (one dict update for all of them)."""
+        self._each[keys] = self._each.get(keys, 0) + 1
 
     def flush(self) -> None:
         pending, self._pending = self._pending, {}
+        each, self._each = self._each, {}
+        for keys, times in each.items():
+            for labels in keys:
+                pending[labels] = pending.get(labels, 0) + times
         for labels, amount in pending.items():
             self.counter.labels(*labels).inc(amount)
 
 
-class Timings:
-    """A Prometheus histogram observed in memory (bucket counts and sum) until `flush`."""
+class Answers:
+    """The request counter and the latency histogram, per route and status, observed together in
+    memory (one dict update per request) until `flush`."""
 
-    def __init__(self, histogram: Histogram, buckets: tuple[float, ...]):
-        self.histogram, self.buckets = histogram, buckets
-        self._pending: dict[tuple, list[float]] = {}  # labels -> count per bucket (+Inf last), sum
+    def __init__(self, requests: Counter, latency: Histogram, buckets: tuple[float, ...]):
+        self.requests, self.latency, self.buckets = requests, latency, buckets
+        self._pending: dict[tuple[str, int], list[float]] = {}  # count per bucket (+Inf last), sum
 
-    def observe(self, seconds: float, *labels: object) -> None:
-        row = self._pending.get(labels)
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        row = self._pending.get((route, status))
         if row is None:
-            row = self._pending[labels] = [0.0] * (len(self.buckets) + 2)
+            row = self._pending[(route, status)] = [0.0] * (len(self.buckets) + 2)
         row[bisect_left(self.buckets, seconds)] += 1  # the first bucket with seconds <= bound
         row[-1] += seconds
 
     def flush(self) -> None:
         pending, self._pending = self._pending, {}
-        for labels, row in pending.items():
-            child = self.histogram.labels(*labels)
+        for (route, status), row in pending.items():
+            self.requests.labels(route, status).inc(sum(row[:-1]))
+            child = self.latency.labels(route)
             # What `observe` does, for many observations at once (prometheus-client keeps one
             # value per bucket, not cumulative, and the sum: tests/test_metrics.py holds it to it).
             child._sum.inc(row[-1])
@@ -89,10 +100,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Tally(
-            Counter("stitcher_requests", "HTTP requests answered", ["route", "status"], registry=r)
-        )
-        self.latency = Timings(
+        self.answers = Answers(
+            Counter("stitcher_requests", "HTTP requests answered", ["route", "status"], registry=r),
             Histogram(
                 "stitcher_request_seconds",
                 "Time to answer a request",
@@ -143,8 +152,7 @@ class Metrics:
             multiprocess_mode="max",
         )
         self._batched = (
-            self.requests,
-            self.latency,
+            self.answers,
             self.origin_fetches,
             self.cache_hits,
             self.renders,

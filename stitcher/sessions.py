@@ -13,7 +13,7 @@ from stitcher.service import Rendered
 LIVE_SYNC_TARGETS = 3  # hls.js liveSyncDurationCount
 
 
-class Seen(NamedTuple):  # a tuple: made on every media playlist request, so it must be cheap
+class Seen(NamedTuple):
     id: str
     client: str
     channel: str
@@ -26,7 +26,7 @@ class Seen(NamedTuple):  # a tuple: made on every media playlist request, so it 
 class Sessions:
     def __init__(self, expiry: float = 60.0, limit: int = 10_000):
         self.expiry, self.limit = expiry, limit
-        self._seen: dict[str, Seen] = {}
+        self._seen: dict[str, tuple] = {}  # the fields of a Seen (a plain tuple: made per request)
 
     def seen(
         self,
@@ -40,14 +40,15 @@ class Sessions:
     ) -> None:
         seen = self._seen
         seen.pop(session, None)
-        seen[session] = Seen(session, client, channel, mode, variant, now, rendered)
+        seen[session] = (session, client, channel, mode, variant, now, rendered)
         if len(seen) > self.limit:  # forget the least recently seen (dicts keep insertion order)
             del seen[next(iter(seen))]
 
     def snapshot(self, now: float) -> list[dict]:
-        for key in [k for k, s in self._seen.items() if now - s.at > self.expiry]:
-            del self._seen[key]
-        return [view(s, now) for s in self._seen.values()]
+        seen = [Seen._make(fields) for fields in self._seen.values()]
+        for gone in [s for s in seen if now - s.at > self.expiry]:
+            del self._seen[gone.id]
+        return [view(s, now) for s in seen if now - s.at <= self.expiry]
 
 
 def view(seen: Seen, now: float) -> dict:

@@ -12,6 +12,7 @@ import math
 from urllib.parse import urlencode
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from stitcher.catalog import MODES
 from stitcher.errors import BadRequest, NotFound
@@ -44,14 +45,23 @@ def live_cache_control(target_duration: int) -> str:
 
 
 def playlist_response(request: web.Request, rendered: Rendered) -> web.Response:
-    headers = {
+    """The playlist, or 304 Not Modified to a matching If-None-Match. Its headers are made once
+    per rendered playlist (most answers are one of the same few)."""
+    match = request.headers.get("If-None-Match")
+    if match is not None and rendered.etag in {tag.strip() for tag in match.split(",")}:
+        return web.Response(status=304, headers=_caching_headers(rendered))
+    headers = rendered.served.get("headers")
+    if headers is None:
+        headers = rendered.served["headers"] = CIMultiDict(_caching_headers(rendered))
+        headers["Content-Type"] = PLAYLIST_TYPE
+    return web.Response(body=rendered.body, headers=headers)
+
+
+def _caching_headers(rendered: Rendered) -> dict[str, str]:
+    return {  # spelt as sent (aiohttp's hdrs.ETAG is "Etag")
         "ETag": rendered.etag,
         "Cache-Control": live_cache_control(rendered.target_duration),
     }
-    match = request.headers.get("If-None-Match")
-    if match is not None and rendered.etag in {tag.strip() for tag in match.split(",")}:
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=rendered.body, content_type=PLAYLIST_TYPE, headers=headers)
 
 
 def session_query(request: web.Request) -> str:
@@ -69,8 +79,9 @@ async def master(request: web.Request) -> web.Response:
     )
 
 
-async def media(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
+async def media(service: PlaylistService, viewers: Sessions, request: web.Request) -> web.Response:
+    """A media playlist (routed with its app's service and sessions view bound: it answers most
+    of the requests a stitcher gets)."""
     info = request.match_info
     mode, channel, variant = info["mode"], info["channel"], info["variant"]
     rendered = service.cached_media(channel, variant, mode)
@@ -82,9 +93,7 @@ async def media(request: web.Request) -> web.Response:
     session = (request.query_string and request.query.get("session")) or (
         f"{client} {request.headers.get('User-Agent', '')[:60]}".strip()
     )
-    request.app[SESSIONS].seen(
-        session, client, channel, mode, variant, rendered, service.clock.now()
-    )
+    viewers.seen(session, client, channel, mode, variant, rendered, service.clock.now())
     return playlist_response(request, rendered)
 
 
@@ -196,11 +205,15 @@ async def resume(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application, service: PlaylistService) -> None:
     app[SERVICE] = service
-    app[SESSIONS] = Sessions()
+    app[SESSIONS] = viewers = Sessions()
     app.router.add_get("/v1/channels", channels)
     app.router.add_get("/v1/sessions", sessions)
+    # Media playlists before masters: the router tries them first (`variant` is never "master").
+    app.router.add_get(
+        f"/{MODES_PATTERN}/{{channel}}/{{variant:(?!master\\.m3u8$)[^{{}}/]+}}.m3u8",
+        functools.partial(media, service, viewers),
+    )
     app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/master.m3u8", master)
-    app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/{{variant}}.m3u8", media)
     app.router.add_get(f"/ssai/{{channel}}/{{variant}}/{RESUME_NAME}", resume)
     app.router.add_get("/sgai/{channel}/breaks/{event}/assets.json", assets)
     app.router.add_get("/sgai/{channel}/breaks/{event}/items/{item}.m3u8", item)

@@ -37,6 +37,10 @@ from stitcher.ssai import VodMedia, pdts, stitch
 CATALOG_TTL = 5.0  # seconds a channel row or its slate is reused before the catalog is read again
 
 
+ORIGIN_HITS = (("origin",), ("render",))  # the caches a cached passthrough answer comes from
+WINDOW_HITS = (("origin",), ("breaks",), ("render",))  # ... and an SSAI or SGAI one
+
+
 log = logging.getLogger("stitcher.service")
 
 
@@ -174,11 +178,7 @@ class PlaylistService:
         fresh = self._fresh.get((slug, variant, mode))
         if fresh is None or self.clock.now() >= fresh[0]:
             return None
-        hits = self.metrics.cache_hits
-        hits.inc("origin")
-        if mode != "passthrough":
-            hits.inc("breaks")
-        hits.inc("render")
+        self.metrics.cache_hits.inc_each(ORIGIN_HITS if mode == "passthrough" else WINDOW_HITS)
         return fresh[1]
 
     def _answer(self, key: tuple[str, str, str], until: float, rendered: Rendered) -> Rendered:

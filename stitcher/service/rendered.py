@@ -5,7 +5,7 @@ is on the clock (for the sessions view), and the channel's slate as a pod item.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stitcher.playlist import MediaPlaylist, segment_kind
 from stitcher.pod import SLATE_ID, PodItem
@@ -21,6 +21,8 @@ class Rendered:
     breaks: int = 0
     target_duration: int = 2
     timeline: tuple[Placed, ...] = ()  # what a media playlist's segments are, for the sessions view
+    # what its server makes of it once, for every answer (streams: the response headers)
+    served: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(
