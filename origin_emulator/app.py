@@ -15,9 +15,9 @@ from aiohttp import web
 
 from origin_emulator.channel import LiveChannel
 from origin_emulator.splices import SpliceError
+from stitcher import http
 from stitcher.clock import Clock
 from stitcher.errors import NotFound
-from stitcher.http import error_middleware
 
 log = logging.getLogger(__name__)
 
@@ -207,17 +207,6 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-async def preflight(request: web.Request) -> web.Response:
-    return web.Response(
-        status=204,
-        headers={
-            "Access-Control-Allow-Methods": "GET, HEAD, POST, DELETE, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type, Authorization",
-            "Access-Control-Max-Age": "600",
-        },
-    )
-
-
 async def _run(name: str, job: Awaitable[None]) -> None:
     try:
         await job
@@ -249,18 +238,19 @@ def create_app(
 ) -> web.Application:
     """Wire the origin: channels (with their segment source and splice book) and a clock; each
     channel's background work (a live encoder) runs from start-up to cleanup."""
-    app = web.Application(middlewares=[error_middleware()])
+    app = http.serving()
     app.cleanup_ctx.append(background)
     app[CHANNELS] = channels
     app[CLOCK_KEY] = clock
     app[SEGMENTS] = SegmentCache(cache_segments)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/control/channels", list_channels)
-    app.router.add_post("/control/{channel}/splice", post_splice)
-    app.router.add_delete("/control/{channel}/splice/{id}", delete_splice)
-    app.router.add_get("/control/{channel}/splices", list_splices)
-    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
-    app.router.add_get("/{channel}/master.m3u8", master)
-    app.router.add_get("/{channel}/{variant}/index.m3u8", media)
-    app.router.add_get(r"/{channel}/{variant}/seg_{n}.ts", segment)
+    http.get(app, "/healthz", healthz)
+    http.get(app, "/control/channels", list_channels)
+    http.add(app, "POST", "/control/{channel}/splice", post_splice)
+    http.add(app, "DELETE", "/control/{channel}/splice/{id}", delete_splice)
+    http.get(app, "/control/{channel}/splices", list_splices)
+    http.preflight(app, "GET, HEAD, POST, DELETE, OPTIONS", "Content-Type, Authorization")
+    http.get(app, "/{channel}/master.m3u8", master)
+    http.get(app, "/{channel}/{variant}/index.m3u8", media)
+    http.get(app, r"/{channel}/{variant}/seg_{n}.ts", segment)
+    http.close_routes(app)
     return app

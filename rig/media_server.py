@@ -12,8 +12,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from stitcher import http
 from stitcher.errors import NotFound
-from stitcher.http import error_middleware, start_site
+from stitcher.http import start_site
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(cache_dir: Path) -> web.Application:
     """The media server over `cache_dir` (the rig's `media.cache_dir`)."""
-    app = web.Application(middlewares=[error_middleware(preflight="GET, HEAD, OPTIONS")])
+    app = http.serving()
     app[CACHE_DIR] = Path(cache_dir)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/ads/{ad}/{version}/{rendition}/{file}", ad_file)
-    app.router.add_get("/slate/{version}/{rendition}/{file}", slate_file)
+    http.get(app, "/healthz", healthz)
+    http.preflight(app, "GET, HEAD, OPTIONS")
+    http.get(app, "/ads/{ad}/{version}/{rendition}/{file}", ad_file)
+    http.get(app, "/slate/{version}/{rendition}/{file}", slate_file)
+    http.close_routes(app)
     return app
 
 

@@ -18,13 +18,14 @@ from datetime import datetime
 import aiohttp
 from aiohttp import web
 
+from stitcher import http
 from stitcher.breaks import BreakLedger, Grid, plan_break, shorten
 from stitcher.catalog import Catalog, CatalogError, Channel
 from stitcher.clock import Clock
 from stitcher.decision import DecisionSource
 from stitcher.errors import BadRequest, Forbidden, NotFound, RigError, Unauthorised
 from stitcher.feeds import BreakViews, OriginFeed, VodLibrary
-from stitcher.http import Observer, error_middleware
+from stitcher.http import Observer
 from stitcher.metrics import Metrics
 from stitcher.origin import origin_playlist
 from stitcher.service import PlaylistService
@@ -53,17 +54,9 @@ class StreamOptions:
 
 
 def _observer(metrics: Metrics) -> Observer:
-    """The request metrics, per route (its path pattern) and status."""
-    labels: dict[web.AbstractRoute, str] = {}  # the app's routes; not a 404's (one per request)
+    """The request metrics, per route (its label: its path pattern) and status."""
 
-    def observe(request: web.Request, status: int, seconds: float) -> None:
-        route = request.match_info.route
-        label = labels.get(route)
-        if label is None:
-            if route.resource is None:
-                label = "unmatched"
-            else:
-                label = labels[route] = route.resource.canonical
+    def observe(label: str, status: int, seconds: float) -> None:
         metrics.answers.observe(label, status, seconds)
         if status >= 500:
             metrics.errors.inc(f"http_{status}")
@@ -249,7 +242,7 @@ def create_app(
     session
     (without a session there are no playlist routes: nothing to read the origin with)."""
     counted = Metrics()
-    app = web.Application(middlewares=[error_middleware(observe=_observer(counted))])
+    app = http.serving(_observer(counted))
     app[METRICS] = counted
     app[CATALOG] = catalog
     app[DECISIONS] = decisions
@@ -258,12 +251,12 @@ def create_app(
     app[SESSION] = session
     app[TOKEN] = token
     app.cleanup_ctx.append(_flushing)
-    app.router.add_post("/v1/channels/{channel}/cue", post_cue)
-    app.router.add_delete("/v1/channels/{channel}/breaks/{event}", delete_break)
-    app.router.add_get("/v1/channels/{channel}/breaks", list_breaks)
-    app.router.add_post("/decision", decision)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
+    http.add(app, "POST", "/v1/channels/{channel}/cue", post_cue)
+    http.add(app, "DELETE", "/v1/channels/{channel}/breaks/{event}", delete_break)
+    http.get(app, "/v1/channels/{channel}/breaks", list_breaks)
+    http.add(app, "POST", "/decision", decision)
+    http.get(app, "/healthz", healthz)
+    http.get(app, "/metrics", metrics)
     if session is not None:
         feed = OriginFeed(session, clock, counted, options.origin_timeout, options.origin_cache)
         views = BreakViews(ledger, clock, counted, options.kv_cache, options.kv_grace)
@@ -277,4 +270,5 @@ def create_app(
             options.ads_base_url,
         )
         add_routes(app, service)
+    http.close_routes(app)  # the demo page's routes (stitcher serve) are under /demo: reached
     return app

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from stitcher import http
+
 STATIC = Path(__file__).parent / "demo"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HLSJS_RELATIVE = Path("node_modules") / "hls.js" / "dist" / "hls.js"
@@ -78,8 +80,7 @@ def add_demo_routes(app: web.Application, hlsjs: Path | None = None, prefix: str
             raise web.HTTPNotFound()
         return _file(path, "public, max-age=300")
 
-    app.router.add_get(prefix, redirect)
-    app.router.add_get(
-        prefix + "/hls.{ext:js|js\\.map}", hls_file
-    )  # before the page's files: `hls.js` matches both
-    app.router.add_get(prefix + "/{name:(?:[a-z]+\\.(?:html|js|css))?}", page_file)
+    http.get(app, prefix, redirect)
+    # before the page's files: `hls.js` matches both
+    http.get(app, prefix + "/hls.{ext:js|js\\.map}", hls_file)
+    http.get(app, prefix + "/{name:(?:[a-z]+\\.(?:html|js|css))?}", page_file)

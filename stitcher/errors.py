@@ -1,7 +1,7 @@
 """The project's error root and the errors every server shares.
 
 Every error the project raises on purpose derives from `RigError`. Its `status` is the HTTP status
-a request failing with it gets (`stitcher.http.error_middleware`), and its `summary`, when set, is
+a request failing with it gets (`stitcher.http.Guard`), and its `summary`, when set, is
 put before the message in that answer. A command line reports a `RigError` as one line, exit 2.
 """
 

@@ -1,10 +1,17 @@
 """HTTP plumbing shared by the stitcher, the origin emulator and the media server.
 
-`error_middleware` is the one place where errors become JSON answers (`{"error": ...}` with the
-status of the `RigError` raised), error answers get `Cache-Control: no-store` (an edge must never
-keep them), and every answer gets `Access-Control-Allow-Origin: *`. `start_site` serves an app on a
-host and port (or on sockets that are already listening) with a clear error when the port is taken;
-`listen` makes such sockets, for a parent process that hands them to its workers.
+Every route of the three servers is added through `get` / `add` (or `preflight`), which wrap its
+handler in the app's `Guard`: the one place where errors become JSON answers (`{"error": ...}`
+with the status of the `RigError` raised), error answers get `Cache-Control: no-store` (an edge
+must never keep them), every answer gets `Access-Control-Allow-Origin: *`, and the stitcher's
+metrics see each answer. `close_routes` adds the last route, which answers what nothing else
+matches with a JSON 404 or 405. A wrapper per route instead of an aiohttp middleware: aiohttp runs
+middlewares through two more coroutines a request, a fifth of what the stitcher's busiest answer
+costs (docs/stitcher.md, "The cost of an answer").
+
+`start_site` serves an app on a host and port (or on sockets that are already listening) with a
+clear error when the port is taken; `listen` makes such sockets, for a parent process that hands
+them to its workers.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ from stitcher.errors import RigError
 from stitcher.processes import more_files
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Observer = Callable[[web.Request, int, float], None]  # (request, status, seconds taken)
+Observer = Callable[[str, int, float], None]  # (route label, status, seconds taken)
 ALLOW_ORIGIN = hdrs.ACCESS_CONTROL_ALLOW_ORIGIN
+UNMATCHED = "unmatched"  # the route label of a request no route matched
 BACKLOG = 4096  # connections the kernel queues on a socket from `listen` while nobody accepts (the
 # kernel caps it at net.core.somaxconn); a crowd of viewers connects at once
 
@@ -29,54 +37,110 @@ def json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def error_middleware(*, preflight: str = "", observe: Observer | None = None):
-    """The middleware of every server. `preflight`: the methods a CORS preflight (OPTIONS) may ask
-    for, answered here (empty: OPTIONS is routed like any method). `observe` sees every request's
-    final status and duration (the stitcher's metrics)."""
+class Guard:
+    """How every route of one app answers. `observe` sees each answer's route label, final status
+    and duration (the stitcher's metrics)."""
 
-    @web.middleware
-    async def errors_and_cors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        # One coroutine between aiohttp and the handler: this runs on every request.
-        started = time.perf_counter()
-        status = 500  # an exception that escapes (a redirect keeps its own status below)
-        try:
+    def __init__(self, observe: Observer | None = None) -> None:
+        self.observe = observe
+        self.catch_all: set[web.AbstractResource] = set()  # not the resource a path names
+
+    def __call__(self, handler: Handler, label: str) -> Handler:
+        observe = self.observe
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            # One coroutine between aiohttp and the handler: this runs on every request.
+            started = time.perf_counter()
+            status = 500  # an exception that escapes (a redirect keeps its own status below)
             try:
-                if preflight and request.method == "OPTIONS":
-                    response: web.StreamResponse = _preflight(preflight)
-                else:
+                try:
                     response = await handler(request)
-            except RigError as exc:
-                response = json_error(exc.status, exc.public())
-            except web.HTTPException as exc:
-                status = exc.status
-                response = _http_error(request, exc)
-            status = response.status
-            if status >= 400:
-                response.headers[hdrs.CACHE_CONTROL] = "no-store"
-            response.headers[ALLOW_ORIGIN] = "*"
-            return response
-        finally:
-            if observe is not None:
-                observe(request, status, time.perf_counter() - started)
+                except RigError as exc:
+                    response = json_error(exc.status, exc.public())
+                except web.HTTPException as exc:
+                    status = exc.status
+                    response = _http_error(request, exc)
+                status = response.status
+                if status >= 400:
+                    response.headers[hdrs.CACHE_CONTROL] = "no-store"
+                response.headers[ALLOW_ORIGIN] = "*"
+                return response
+            finally:
+                if observe is not None:
+                    observe(label, status, time.perf_counter() - started)
 
-    return errors_and_cors
+        return guarded
+
+
+GUARD = web.AppKey("guard", Guard)
+
+
+def serving(observe: Observer | None = None) -> web.Application:
+    """A server's app, its routes guarded (`get`, `add`); `close_routes` once they are added."""
+    app = web.Application()
+    app[GUARD] = Guard(observe)
+    return app
+
+
+def get(app: web.Application, path: str, handler: Handler, label: str = "") -> None:
+    """A GET (and HEAD) route, guarded; `label`: its name in the metrics (default: its path as
+    aiohttp spells it, e.g. `/{channel}/master.m3u8`)."""
+    resource = app.router.add_resource(path)
+    resource.add_route("GET", app[GUARD](handler, label or resource.canonical))
+    resource.add_route("HEAD", app[GUARD](handler, label or resource.canonical))
+
+
+def add(app: web.Application, method: str, path: str, handler: Handler, label: str = "") -> None:
+    """A route of `method`, guarded."""
+    resource = app.router.add_resource(path)
+    resource.add_route(method, app[GUARD](handler, label or resource.canonical))
+
+
+def preflight(app: web.Application, methods: str, headers: str = "") -> None:
+    """Answer a CORS preflight (OPTIONS) to any path: 204 with the methods (and request headers)
+    a page may use."""
+    allowed = {"Access-Control-Allow-Methods": methods, "Access-Control-Max-Age": "600"}
+    if headers:
+        allowed["Access-Control-Allow-Headers"] = headers
+
+    async def answer(_: web.Request) -> web.Response:
+        return web.Response(status=204, headers=allowed)
+
+    resource = app.router.add_resource("/{tail:.*}")
+    resource.add_route("OPTIONS", app[GUARD](answer, "preflight"))
+    app[GUARD].catch_all.add(resource)
+
+
+def close_routes(app: web.Application) -> None:
+    """The last route: a JSON 404 for a path no route names, a 405 (with `Allow`) for a method
+    its route does not take. aiohttp tries resources by the longest literal prefix of their path,
+    then in order: a route added later whose path starts with a variable is never reached."""
+    guard = app[GUARD]
+    resource = app.router.add_resource("/{tail:.*}")
+    guard.catch_all.add(resource)
+
+    async def unmatched(request: web.Request) -> web.Response:
+        allowed: set[str] = set()
+        for other in app.router.resources():
+            if other not in guard.catch_all:
+                allowed |= (await other.resolve(request))[1]
+        if allowed:
+            response = json_error(405, f"{request.method} is not allowed on {request.path}")
+            response.headers[hdrs.ALLOW] = ",".join(sorted(allowed))
+            return response
+        return json_error(404, f"no such resource: {request.path}")
+
+    resource.add_route(hdrs.METH_ANY, guard(unmatched, UNMATCHED))
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
-    """aiohttp's error (a 404 of the router, say) as a JSON one; a redirect, or an error that is
-    JSON already, is raised on with the CORS header."""
+    """aiohttp's error (a handler's `HTTPNotFound`, say) as a JSON one; a redirect, or an error that
+    is JSON already, is raised on with the CORS header."""
     if exc.status < 400 or exc.content_type == "application/json":
         exc.headers[ALLOW_ORIGIN] = "*"
         raise exc
     message = f"no such resource: {request.path}" if exc.status == 404 else exc.reason
     return json_error(exc.status, message)
-
-
-def _preflight(methods: str) -> web.Response:
-    return web.Response(
-        status=204,
-        headers={"Access-Control-Allow-Methods": methods, "Access-Control-Max-Age": "600"},
-    )
 
 
 def _cannot_listen(what: str, host: str, port: int, exc: OSError, hint: str) -> RigError:

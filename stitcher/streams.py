@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import CIMultiDict
 
+from stitcher import http
 from stitcher.catalog import MODES
 from stitcher.errors import BadRequest, NotFound
 from stitcher.service import RESUME_NAME, PlaylistService, Rendered, resume_segment
@@ -23,7 +24,6 @@ from stitcher.sgai import asset_list, interstitial_id, item_master
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SERVICE = web.AppKey("service", PlaylistService)
 SESSIONS = web.AppKey("sessions", Sessions)
-MODES_PATTERN = "{mode:" + "|".join(MODES) + "}"
 ITEM_MAX_AGE = 60  # an item playlist's URL names its break instance; a minute of caching is plenty
 SEGMENT_MAX_AGE = 86_400  # a flagged copy of an origin segment never changes
 
@@ -69,21 +69,19 @@ def session_query(request: web.Request) -> str:
     return urlencode({"session": session}) if session else ""
 
 
-async def master(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
+async def master(service: PlaylistService, mode: str, request: web.Request) -> web.Response:
     return playlist_response(
-        request,
-        await service.master(
-            request.match_info["channel"], request.match_info["mode"], session_query(request)
-        ),
+        request, await service.master(request.match_info["channel"], mode, session_query(request))
     )
 
 
-async def media(service: PlaylistService, viewers: Sessions, request: web.Request) -> web.Response:
-    """A media playlist (routed with its app's service and sessions view bound: it answers most
-    of the requests a stitcher gets)."""
+async def media(
+    service: PlaylistService, viewers: Sessions, mode: str, request: web.Request
+) -> web.Response:
+    """A media playlist (routed with its app's service, sessions view and mode bound: it answers
+    most of the requests a stitcher gets)."""
     info = request.match_info
-    mode, channel, variant = info["mode"], info["channel"], info["variant"]
+    channel, variant = info["channel"], info["variant"]
     rendered = service.cached_media(channel, variant, mode)
     if rendered is None:
         rendered = await service.media(channel, variant, mode)
@@ -204,16 +202,27 @@ async def resume(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application, service: PlaylistService) -> None:
+    """The playlist routes on `app` (a `stitcher.http.serving` app). One media and one master
+    route per mode: aiohttp finds a route by the literal start of its path (`/ssai`), where a
+    `{mode}` variable first would have it try every route in turn."""
     app[SERVICE] = service
     app[SESSIONS] = viewers = Sessions()
-    app.router.add_get("/v1/channels", channels)
-    app.router.add_get("/v1/sessions", sessions)
-    # Media playlists before masters: the router tries them first (`variant` is never "master").
-    app.router.add_get(
-        f"/{MODES_PATTERN}/{{channel}}/{{variant:(?!master\\.m3u8$)[^{{}}/]+}}.m3u8",
-        functools.partial(media, service, viewers),
-    )
-    app.router.add_get(f"/{MODES_PATTERN}/{{channel}}/master.m3u8", master)
-    app.router.add_get(f"/ssai/{{channel}}/{{variant}}/{RESUME_NAME}", resume)
-    app.router.add_get("/sgai/{channel}/breaks/{event}/assets.json", assets)
-    app.router.add_get("/sgai/{channel}/breaks/{event}/items/{item}.m3u8", item)
+    http.get(app, "/v1/channels", channels)
+    http.get(app, "/v1/sessions", sessions)
+    for mode in MODES:
+        # Media playlists before masters: the router tries them first (`variant` is never "master").
+        http.get(
+            app,
+            f"/{mode}/{{channel}}/{{variant:(?!master\\.m3u8$)[^{{}}/]+}}.m3u8",
+            functools.partial(media, service, viewers, mode),
+            "/{mode}/{channel}/{variant}.m3u8",
+        )
+        http.get(
+            app,
+            f"/{mode}/{{channel}}/master.m3u8",
+            functools.partial(master, service, mode),
+            "/{mode}/{channel}/master.m3u8",
+        )
+    http.get(app, f"/ssai/{{channel}}/{{variant}}/{RESUME_NAME}", resume)
+    http.get(app, "/sgai/{channel}/breaks/{event}/assets.json", assets)
+    http.get(app, "/sgai/{channel}/breaks/{event}/items/{item}.m3u8", item)

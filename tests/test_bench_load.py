@@ -55,6 +55,12 @@ def test_quick_bench_measures_every_target_without_an_error(tmp_path, small_cont
         assert figures["requests_per_s"] > 0
         lat = figures["latency_ms"]
         assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"] <= lat["max"]
+    assert [row["targets"] for row in data["side_by_side"]] == [
+        ["stitcher", "aiohttp-bare"],
+        ["edge", "nginx-static"],
+    ]
+    for row in data["side_by_side"]:
+        assert row["errors_total"] == 0 and row["ratio"] > 0 and len(row["rounds"]) == 1
     cells = {c["target"]: c for c in data["cells"]}
     for cell in data["cells"]:
         assert cell["errors"]["timeout"] == 0

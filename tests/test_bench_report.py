@@ -117,6 +117,25 @@ def synthetic_results() -> dict:
             {"target": "aiohttp-bare", "workers": 1, "cores": [0], "requests_per_s": 11000.0},
             {"target": "aiohttp-bare", "workers": 2, "cores": [0, 1], "requests_per_s": 16500.0},
         ],
+        "side_by_side": [
+            {
+                "targets": ["stitcher", "aiohttp-bare"],
+                "connections_each": 32,
+                "ratio": 0.81,
+                "rounds": [
+                    {"requests_per_s": [4050.0, 5000.0], "errors": 0, "ratio": r}
+                    for r in (0.79, 0.81, 0.83)
+                ],
+                "errors_total": 0,
+            },
+            {
+                "targets": ["edge", "nginx-static"],
+                "connections_each": 32,
+                "ratio": 0.7,
+                "rounds": [{"requests_per_s": [7000.0, 10000.0], "errors": 0, "ratio": 0.7}],
+                "errors_total": 0,
+            },
+        ],
         "cells": [_synthetic_cell(target, viewers) for target, viewers in FIGURES],
         "fleet": {
             "url": "http://127.0.0.1:8080/ssai/news/master.m3u8",
@@ -234,8 +253,16 @@ def test_only_the_edge_leg_of_requests_per_viewer_minute_is_judged():
 def test_the_headline_ratios():
     text = report.markdown(synthetic_results(), {})
     assert text.index("## Headline") < text.index("## Performance Targets")
-    assert "stitcher ÷ aiohttp-bare throughput: **0.82×** (9,000 ÷ 11,000 req/s)" in text
-    assert "edge ÷ nginx-static throughput: **0.50×** (20,000 ÷ 40,000 req/s)" in text
+    assert (
+        "- Side by side on one core (closed loop, at the same moment), stitcher ÷ aiohttp-bare"
+        " throughput: **0.81×** (median round; rounds 0.79×, 0.81×, 0.83×)" in text
+    )
+    assert "edge ÷ nginx-static throughput: **0.70×** (median round; rounds 0.70×)" in text
+    assert (
+        "- Closed loop one after the other, stitcher ÷ aiohttp-bare throughput: 0.82×"
+        " (9,000 ÷ 11,000 req/s)" in text
+    )
+    assert "edge ÷ nginx-static throughput: 0.50× (20,000 ÷ 40,000 req/s)" in text
     assert (
         "2 workers ÷ 1 worker (closed loop): stitcher **1.67×** throughput, 0.89× answers per"
         " CPU-second; aiohttp-bare **1.50×** throughput, — answers per CPU-second" in text
@@ -279,6 +306,9 @@ def _with_null_fields(results: dict) -> None:
     results["machine"] = results["pinning"] = results["settings"] = None
     results["closed_loop"][0]["requests_per_s"] = None
     results["scaling"][1]["requests_per_s"] = None
+    results["side_by_side"][0]["ratio"] = None
+    results["side_by_side"][1]["rounds"] = None
+    results["side_by_side"].append(None)
 
 
 def _everything_missing(results: dict) -> None:
@@ -315,7 +345,7 @@ def test_what_is_missing_reads_as_a_dash_or_is_left_out(tmp_path):
     _with_null_fields(results)
     text = report.markdown(results, {})
     assert "| stitcher | 1,000 | — | — | — | — | — | — | — | — | — | — | — |" in text
-    assert "stitcher ÷ aiohttp-bare throughput: **—** (— ÷ 11,000 req/s)" in text
+    assert "stitcher ÷ aiohttp-bare throughput: — (— ÷ 11,000 req/s)" in text
     assert "stitcher **—** throughput, 0.89× answers per CPU-second; aiohttp-bare **1.50×**" in text
     assert "Servers unpinned, the load (wrk and the fleet) unpinned. Settings: —." in text
 
@@ -366,3 +396,38 @@ def test_the_synthetic_results_are_not_changed_by_the_report(tmp_path):
     kept = copy.deepcopy(results)
     report.write(results, tmp_path)
     assert results == kept
+
+
+def test_the_stitcher_speed_goals():
+    results = synthetic_results()
+    results["cells"] += [
+        _synthetic_cell("stitcher", 1000) | {"viewers": 8000, "requests_per_s": 3500.0},
+        _synthetic_cell("aiohttp-bare", 1000) | {"viewers": 8000, "requests_per_s": 3600.0},
+        _synthetic_cell("edge", 1000) | {"viewers": 10_000, "requests_per_s": 4500.0},
+    ]
+    goals = {t.seed.split(" ")[0]: t for t in report.speed(results)}
+    assert (goals["Closed"].measured, goals["Closed"].met) == (
+        "0.81× (side by side, median round)",
+        True,
+    )
+    assert goals["8,000"].met is True and goals["8,000"].measured.startswith("0 timeouts, 97.2 %")
+    # the synthetic edge cell's p99 is 2 ms, its hit ratio 99 %
+    assert goals["Through"].met is True
+    assert goals["With"].measured == "2 workers ÷ 1: stitcher 1.67×, bare handler 1.50×"
+    assert goals["With"].met is True
+
+    results["side_by_side"][0]["ratio"] = 0.7
+    results["cells"][-3]["errors"]["timeout"] = 3
+    results["cells"][-1]["latency_ms"]["p99"] = 9.6
+    goals = {t.seed.split(" ")[0]: t for t in report.speed(results)}
+    assert [goals[k].met for k in ("Closed", "8,000", "Through")] == [False, False, False]
+    text = report.markdown(results, {})
+    assert "## The stitcher's own speed (issue 15's goals)" in text
+    assert (
+        "| Closed loop ≥ 0.8× the bare aiohttp handler, same core"
+        " | 0.70× (side by side, median round) | **no** |" in text
+    )
+
+    del results["side_by_side"], results["scaling"]
+    goals = {t.seed.split(" ")[0]: t for t in report.speed(results)}
+    assert goals["Closed"].met is None and goals["With"].met is None

@@ -50,6 +50,7 @@ import pytest
 from aiohttp import web
 
 from rig.settings import load_settings
+from stitcher import http
 from stitcher.demo import HLSJS_RELATIVE, add_demo_routes, find_hlsjs
 from tests.conftest import require as need_tool
 from tests.test_players import epoch, schedule_breaks, small_config_without_scheduled_breaks
@@ -155,8 +156,9 @@ class ThreadServer:
 
 
 def demo_server(hlsjs: Path | None) -> ThreadServer:
-    app = web.Application()
+    app = http.serving()
     add_demo_routes(app, hlsjs=hlsjs)
+    http.close_routes(app)
     return ThreadServer(app)
 
 

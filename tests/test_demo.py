@@ -9,14 +9,16 @@ from pathlib import Path
 
 from aiohttp import web
 
+from stitcher import http
 from stitcher.demo import HLSJS_RELATIVE, STATIC, add_demo_routes, find_hlsjs
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def app_with(hlsjs: Path | None) -> web.Application:
-    app = web.Application()
+    app = http.serving()
     add_demo_routes(app, hlsjs=hlsjs)
+    http.close_routes(app)
     return app
 
 
@@ -81,7 +83,7 @@ def test_one_pinned_hlsjs_version_with_interstitials():
 
 
 async def test_mounted_on_the_stitcher_app(aiohttp_client, tmp_path):
-    """Mounted on the stitcher app (as `add_demo_routes(app)` in create_app), its middleware
+    """Mounted on the stitcher app (as `add_demo_routes(app)` in create_app), its guard
     applies: CORS on every answer, JSON 404 for a missing hls.js build."""
     from stitcher.app import create_app
     from stitcher.catalog import Catalog

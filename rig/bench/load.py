@@ -22,8 +22,16 @@ from typing import Any
 from rig.bench import procs
 from rig.bench.baselines import Baseline, bare_aiohttp, static_nginx
 from rig.bench.fleet import ask_for_breaks, fleet_result, start_fleet
-from rig.bench.measure import cell, closed_loop, median_run, progress, scaling, summary_line
-from rig.bench.plan import QUICK, TARGETS, Plan
+from rig.bench.measure import (
+    cell,
+    closed_loop,
+    median_run,
+    progress,
+    scaling,
+    side_by_side,
+    summary_line,
+)
+from rig.bench.plan import PAIRS, QUICK, TARGETS, Plan
 from rig.bench.under_load import Rig, snapshot, the_rig
 from rig.bench.wrk import Pacing, wrk_version
 from rig.edge import find_nginx
@@ -113,6 +121,18 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
                     runs[target].append(figures)
                     progress(f"  {summary_line(figures)}")
             results["closed_loop"] = [median_run(runs[t]) for t in targets]
+            results["side_by_side"] = []
+            for pair in PAIRS:
+                if all(t in targets for t in pair):
+                    progress(f"side by side, {plan.rounds} rounds: {pair[0]} and {pair[1]}")
+                    row = await side_by_side(
+                        pair, (urls[pair[0]].url, urls[pair[1]].url), plan, load
+                    )
+                    results["side_by_side"].append(row)
+                    progress(
+                        f"  {pair[0]} ÷ {pair[1]}: {row['ratio']}×"
+                        f" (rounds {', '.join(str(r['ratio']) for r in row['rounds'])})"
+                    )
             results["cells"] = []
 
             async def cells(chosen: list[str]) -> None:

@@ -185,6 +185,47 @@ async def closed_loop(
     return out | extra
 
 
+async def side_by_side(
+    pair: tuple[str, str], urls: tuple[str, str], plan: Plan, load: list[int]
+) -> dict[str, Any]:
+    """Two targets on the servers' core at the same moment, each loaded by its own wrk with half
+    of the closed loop's connections, `plan.rounds` times: the kernel shares the core between
+    them, so the ratio of their throughputs is the ratio of what an answer costs each, measured
+    under the same conditions (a ratio of runs taken one after another carries this machine's
+    drift, tens of percent from one minute to the next). The median round's ratio counts."""
+    connections = max(1, plan.connections // 2)
+    both = list(zip(pair, urls, strict=True))
+
+    async def together(seconds: float) -> list[WrkResult]:
+        return list(
+            await asyncio.gather(
+                *(run_wrk(u, connections, seconds, Pacing(), plan.timeout, load) for _, u in both)
+            )
+        )
+
+    rounds = []
+    for _ in range(plan.rounds):
+        await together(WARM_UP)
+        first, second = await together(plan.closed_seconds)
+        rounds.append(
+            {
+                "requests_per_s": [round(first.requests_per_s, 1), round(second.requests_per_s, 1)],
+                "errors": first.errors_total + second.errors_total,
+                "ratio": round(first.requests_per_s / second.requests_per_s, 4)
+                if second.requests_per_s
+                else None,
+            }
+        )
+    ratios = sorted(r["ratio"] for r in rounds if r["ratio"] is not None)
+    return {
+        "targets": list(pair),
+        "connections_each": connections,
+        "ratio": ratios[len(ratios) // 2] if ratios else None,
+        "rounds": rounds,
+        "errors_total": sum(r["errors"] for r in rounds),
+    }
+
+
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run with the median throughput of a target's closed-loop runs, with every run's
     throughput beside it."""

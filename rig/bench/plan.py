@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from rig.bench.wrk import Pacing
 
 TARGETS = ("stitcher", "edge", "nginx-static", "aiohttp-bare")
+PAIRS = (("stitcher", "aiohttp-bare"), ("edge", "nginx-static"))  # (ours, its baseline)
 QUICK = {"viewers": [300], "seconds": 5.0, "closed_seconds": 2.0, "rounds": 1, "fleet": 20}
 
 

@@ -28,12 +28,13 @@ from rig.bench.figures import (
     section,
     times,
 )
-from rig.bench.targets import Target, summary
+from rig.bench.plan import PAIRS
+from rig.bench.targets import Target, speed, summary
 from stitcher.errors import RigError
 
-__all__ = ["Target", "summary", "markdown", "plots", "write"]
+__all__ = ["Target", "summary", "speed", "markdown", "plots", "write"]
 
-PAIRS = (("stitcher", "aiohttp-bare"), ("edge", "nginx-static"))  # (ours, its baseline)
+VERDICT = {True: "yes", False: "**no**", None: DASH}
 CAPTIONS = {
     "latency-cdf": "Latency CDF per target, one panel per viewer count",
     "latency-p95": "p95 latency per target against viewers, with the seed's 100 ms target",
@@ -62,6 +63,7 @@ def markdown(results: dict, plots: dict[str, str]) -> str:
         _run_line(results),
         _headline(results),
         _targets_table(summary(results)),
+        _speed_table(speed(results)),
         _closed_loop_table(results),
         _cells_table(cells(results)),
         _fleet(results.get("fleet")),
@@ -151,6 +153,13 @@ def _headline(results: dict) -> str:
         "Absolute figures are this machine's; these ratios are what carries over to another.",
         "",
     ]
+    for row in dicts(results.get("side_by_side")):
+        ours, base = (list(row.get("targets") or []) + [DASH, DASH])[:2]
+        rounds = ", ".join(times(at(r, "ratio")) for r in dicts(row.get("rounds")))
+        lines.append(
+            f"- Side by side on one core (closed loop, at the same moment), {ours} ÷ {base}"
+            f" throughput: **{times(at(row, 'ratio'))}** (median round; rounds {rounds or DASH})"
+        )
     for ours, base in PAIRS:
         if ours in closed or base in closed:
             a, b = at(closed.get(ours), "requests_per_s"), at(closed.get(base), "requests_per_s")
@@ -159,7 +168,8 @@ def _headline(results: dict) -> str:
                 at(closed.get(base), "requests_per_cpu_s"),
             )
             lines.append(
-                f"- Closed loop, {ours} ÷ {base} throughput: **{times(ratio(a, b))}**"
+                f"- Closed loop one after the other, {ours} ÷ {base} throughput:"
+                f" {times(ratio(a, b))}"
                 f" ({rate(a)} ÷ {rate(b)} req/s); answers per CPU-second {times(per_cpu)}"
             )
     lines.append(f"- Scaling, 2 workers ÷ 1 worker (closed loop): {_scaling(results)}")
@@ -203,10 +213,15 @@ def _ratio_table(open_loop: list[dict]) -> str:
 
 
 def _targets_table(targets: list[Target]) -> str:
-    verdict = {True: "yes", False: "**no**", None: DASH}
-    rows = [[t.seed, t.measured, verdict[t.met]] for t in targets]
+    rows = [[t.seed, t.measured, VERDICT[t.met]] for t in targets]
     head = ["seed target", "measured here", "met"]
     return "## Performance Targets (the seed's)\n\n" + _table(head, rows)
+
+
+def _speed_table(targets: list[Target]) -> str:
+    rows = [[t.seed, t.measured, VERDICT[t.met]] for t in targets]
+    head = ["goal", "measured here", "met"]
+    return "## The stitcher's own speed (issue 15's goals)\n\n" + _table(head, rows)
 
 
 def _closed_loop_table(results: dict) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rig.bench.figures import DASH, at, cells, count, ms, pct, where
+from rig.bench.figures import DASH, at, cells, count, dicts, ms, pct, ratio, times, where
 
 __all__ = [
     "Target",
     "summary",
+    "speed",
     "P95_LIMIT_MS",
     "HIT_RATIO_FLOOR",
     "LATE_JOINER_FLOOR",
@@ -26,6 +27,11 @@ HIT_RATIO_FLOOR = 0.80  # edge cache hit rate 80-95 %: more than 95 % is better 
 LATE_JOINER_FLOOR = 0.99  # late-joiner success > 99 %
 LOAD_FLOOR = 1000  # load testing 1000+ concurrent viewers
 PER_VIEWER_MINUTE_LIMIT = 0.1  # MediaTailor: fewer than 0.1 origin requests per viewer-minute
+# The stitcher's own speed (issue 15): against the bare aiohttp handler on the same core
+CLOSED_LOOP_FLOOR = 0.8  # closed loop, side by side
+HEAVY_VIEWERS, HEAVY_FLOOR = 8000, 0.9  # one worker, straight: no timeout, >= 90 % of the bare's
+EDGE_VIEWERS, EDGE_P99_MS, EDGE_HIT_FLOOR = 10_000, 5.0, 0.99  # through the edge
+SCALING_FLOOR = 0.9  # the stitcher's 2-worker gain against the bare handler's
 
 
 @dataclass(frozen=True)
@@ -137,3 +143,70 @@ def _per_viewer_minute(edge: list[dict], key: str, leg: str) -> Target:
         return Target(seed, DASH, None)
     rate, cell = max(measured, key=lambda m: m[0])
     return Target(seed, f"{rate:.3f} (worst: {where(cell)})", rate < PER_VIEWER_MINUTE_LIMIT)
+
+
+def speed(results: dict) -> list[Target]:
+    """The stitcher's own speed goals (issue 15), as this run measured them, one row each."""
+    by = {(c.get("target"), at(c, "viewers")): c for c in cells(results)}
+    return [
+        _side_by_side(results),
+        _heavy(by, results),
+        _through_edge(by.get(("edge", EDGE_VIEWERS))),
+        _scales(results),
+    ]
+
+
+def _side_by_side(results: dict) -> Target:
+    seed = f"Closed loop ≥ {CLOSED_LOOP_FLOOR}× the bare aiohttp handler, same core"
+    rows = [
+        r
+        for r in dicts(results.get("side_by_side"))
+        if r.get("targets") == ["stitcher", "aiohttp-bare"]
+    ]
+    value = at(rows[0], "ratio") if rows else None
+    if value is None:
+        return Target(seed, DASH, None)
+    return Target(seed, f"{times(value)} (side by side, median round)", value >= CLOSED_LOOP_FLOOR)
+
+
+def _heavy(by: dict, results: dict) -> Target:
+    seed = (
+        f"{HEAVY_VIEWERS:,} viewers straight at one worker: no timeouts,"
+        f" ≥ {HEAVY_FLOOR:.0%} of the bare handler's throughput"
+    )
+    ours, bare = by.get(("stitcher", HEAVY_VIEWERS)), by.get(("aiohttp-bare", HEAVY_VIEWERS))
+    share = ratio(at(ours, "requests_per_s"), at(bare, "requests_per_s"))
+    timeouts = at(ours, "errors", "timeout")
+    workers = at(results, "settings", "stitcher_workers")
+    if share is None or timeouts is None:
+        return Target(seed, DASH, None)
+    measured = f"{count(timeouts)} timeouts, {pct(share)} of the bare's req/s ({workers} worker(s))"
+    return Target(seed, measured, timeouts == 0 and share >= HEAVY_FLOOR and workers == 1)
+
+
+def _through_edge(cell: dict | None) -> Target:
+    seed = (
+        f"Through the edge, {EDGE_VIEWERS:,} viewers: p99 < {EDGE_P99_MS:.0f} ms, 0 errors,"
+        f" hit ratio ≥ {EDGE_HIT_FLOOR:.0%}"
+    )
+    p99, errors = at(cell, "latency_ms", "p99"), at(cell, "errors_total")
+    hits = at(cell, "edge", "hit_ratio")
+    if p99 is None or errors is None or hits is None:
+        return Target(seed, DASH, None)
+    measured = f"p99 {ms(p99)} ms, {count(errors)} errors, hit ratio {pct(hits)}"
+    return Target(seed, measured, p99 < EDGE_P99_MS and errors == 0 and hits >= EDGE_HIT_FLOOR)
+
+
+def _scales(results: dict) -> Target:
+    seed = "With N workers, throughput scales with the cores given to them"
+    by = {(r.get("target"), at(r, "workers")): r for r in dicts(results.get("scaling"))}
+
+    def gain(target: str) -> float | None:
+        two, one = by.get((target, 2)), by.get((target, 1))
+        return ratio(at(two, "requests_per_s"), at(one, "requests_per_s"))
+
+    ours, bare = gain("stitcher"), gain("aiohttp-bare")
+    if ours is None or bare is None:
+        return Target(seed, DASH, None)
+    measured = f"2 workers ÷ 1: stitcher {times(ours)}, bare handler {times(bare)}"
+    return Target(seed, measured, ours >= SCALING_FLOOR * bare)
