@@ -3,7 +3,8 @@ file's bytes with the headers the stitcher sends for them, started the way the s
 (`stitcher.http.start_site`, the same Python and event loop), so that the difference is what the
 stitcher does per request.
 
-Run as `python -m rig.bench.bare --port P --body FILE --path /ssai/news/x.m3u8 [--processes N]`.
+Run as `python -m rig.bench.bare --port P --body FILE --path /ssai/news/x.m3u8 [--processes N]`;
+SIGHUP reads FILE again (every process).
 """
 
 from __future__ import annotations
@@ -21,19 +22,26 @@ from stitcher.http import listen, start_site
 from stitcher.processes import server_gc
 
 
-def app(path: str, body: bytes, headers: dict[str, str]) -> web.Application:
+def app(path: str, body: list[bytes], headers: dict[str, str]) -> web.Application:
+    """One route answering `body[0]` (a list: SIGHUP puts the file's new bytes there)."""
+
     async def answer(_: web.Request) -> web.Response:
-        return web.Response(body=body, headers=headers)
+        return web.Response(body=body[0], headers=headers)
 
     application = web.Application()
     application.router.add_get(path, answer)
     return application
 
 
-async def serve(application: web.Application, sockets: list[socket.socket]) -> None:
+async def serve(
+    application: web.Application, sockets: list[socket.socket], body: list[bytes], file: Path
+) -> None:
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stop.set)
+    # the bench gives the stitcher's current bytes before each measurement: read them again
+    loop.add_signal_handler(signal.SIGHUP, lambda: body.__setitem__(0, file.read_bytes()))
     runner = await start_site(application, "", 0, "the bare baseline", sockets=sockets)
     server_gc()  # as every server of the rig does
     await stop.wait()
@@ -55,12 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         "Cache-Control": args.cache_control,
         "Access-Control-Allow-Origin": "*",
     }
-    application = app(args.path, args.body.read_bytes(), headers)
+    body = [args.body.read_bytes()]
+    application = app(args.path, body, headers)
     sockets = listen("127.0.0.1", args.port, "the bare baseline")
     for _ in range(args.processes - 1):
         if os.fork() == 0:
             break
-    asyncio.run(serve(application, sockets))
+    asyncio.run(serve(application, sockets, body, args.body))
     return 0
 
 

@@ -5,14 +5,20 @@ best) and a bare aiohttp handler (what the stitcher could do at best: `rig.bench
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rig.bench.children import pinned, started
+from rig.bench import procs
+from rig.bench.children import http_get, pinned, started
 from rig.edge import find_nginx, worker_user
+from stitcher.errors import RigError
 
 __all__ = ["Snapshot", "Baseline", "static_nginx", "bare_aiohttp", "free_port"]
 
@@ -29,8 +35,33 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Baseline:
+    """A target's URL and processes; a baseline also has the file its bytes come from and whether
+    its processes read that file once (SIGHUP: again) or on every request."""
+
     url: str
     pids: list[int]
+    body_file: Path | None = None
+    reads_on_hup: bool = False
+
+    def serve(self, body: bytes, timeout: float = 5.0) -> None:
+        """Answer `body` from now on (a baseline; the rig's own targets are left alone): the file
+        replaced at once, the processes told, and their answer read back until it is `body`."""
+        if self.body_file is None:
+            return
+        spare = self.body_file.with_name(self.body_file.name + ".new")
+        spare.write_bytes(body)
+        spare.replace(self.body_file)  # a reader sees the old bytes or the new, never half
+        if self.reads_on_hup:
+            for pid in procs.family(self.pids):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while http_get(self.url)[2] != body:
+            if time.monotonic() > deadline:
+                raise RigError(
+                    f"{self.url} still answers other bytes {timeout:.0f} s after a renewal"
+                )
+            time.sleep(0.02)
 
 
 def free_port() -> int:
@@ -86,7 +117,7 @@ def static_nginx(snapshot: Snapshot, directory: Path, cores: list[int], workers:
     argv = [*pinned(cores), find_nginx(), "-p", str(root), "-e", str(root / "error.log")]
     url = f"http://127.0.0.1:{port}{snapshot.path}"
     with started([*argv, "-c", str(conf)], root / "out.log", [url]) as process:
-        yield Baseline(url, [process.pid])
+        yield Baseline(url, [process.pid], target)
 
 
 @contextmanager
@@ -111,4 +142,4 @@ def bare_aiohttp(snapshot: Snapshot, directory: Path, cores: list[int], processe
     ]
     url = f"http://127.0.0.1:{port}{snapshot.path}"
     with started(argv, root / "out.log", [url]) as process:
-        yield Baseline(url, [process.pid])
+        yield Baseline(url, [process.pid], body, reads_on_hup=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -21,6 +22,7 @@ from typing import Any
 
 from rig.bench import procs
 from rig.bench.baselines import Baseline, bare_aiohttp, static_nginx
+from rig.bench.children import http_get
 from rig.bench.fleet import ask_for_breaks, fleet_result, start_fleet
 from rig.bench.measure import (
     cell,
@@ -36,6 +38,7 @@ from rig.bench.under_load import Rig, snapshot, the_rig
 from rig.bench.wrk import Pacing, wrk_version
 from rig.edge import find_nginx
 from stitcher.commands import add_common_options
+from stitcher.errors import RigError
 
 __all__ = ["add_parser", "run", "bench_load"]
 
@@ -109,8 +112,19 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
             if "aiohttp-bare" in plan.targets:
                 urls["aiohttp-bare"] = stack.enter_context(bare_aiohttp(shot, directory, servers))
             targets = [t for t in plan.targets if t in urls]
+
+            def same_bytes() -> int:
+                """The baselines answer what the stitcher answers now; how many bytes."""
+                status, _, body = http_get(rig.stitcher + shot.path)
+                if status != 200:
+                    raise RigError(f"{rig.stitcher}{shot.path} answered {status}")
+                for baseline in urls.values():
+                    baseline.serve(body)
+                return len(body)
+
             runs: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
             for round_ in range(1, plan.rounds + 1):  # A B C D, A B C D, ...: drift hits all
+                await asyncio.to_thread(same_bytes)
                 for target in targets:
                     progress(
                         f"closed loop {round_}/{plan.rounds}, {plan.connections} connections:"
@@ -125,9 +139,8 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
             for pair in PAIRS:
                 if all(t in targets for t in pair):
                     progress(f"side by side, {plan.rounds} rounds: {pair[0]} and {pair[1]}")
-                    row = await side_by_side(
-                        pair, (urls[pair[0]].url, urls[pair[1]].url), plan, load
-                    )
+                    pair_urls = (urls[pair[0]].url, urls[pair[1]].url)
+                    row = await side_by_side(pair, pair_urls, plan, load, same_bytes)
                     results["side_by_side"].append(row)
                     progress(
                         f"  {pair[0]} ÷ {pair[1]}: {row['ratio']}×"
@@ -139,19 +152,29 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
                 for viewers in plan.viewers:
                     for target in chosen:
                         progress(f"{viewers:,} viewers: {target}")
+                        if target not in ("stitcher", "edge"):
+                            await asyncio.to_thread(same_bytes)
                         own = [] if target in ("stitcher", "edge") else urls[target].pids
                         url = urls[target].url
                         figures = await cell(rig, target, url, viewers, plan, load, own)
                         results["cells"].append(figures)
                         progress(f"  {summary_line(figures)}")
 
-            watched = ["edge"] if "edge" in targets else [t for t in targets if t == "stitcher"]
+            # The production path last, while the fleet watches it (and /cue breaks come): the edge,
+            # with nginx-static beside it so that the two share the fleet's load on the load core.
+            watched = (
+                [t for t in targets if t in ("edge", "nginx-static")]
+                if "edge" in targets
+                else [t for t in targets if t == "stitcher"]
+            )
             await cells([t for t in targets if t not in watched])
             results["fleet"], results["cues"] = await watching(
                 rig, plan, directory, load, cells(watched), len(watched)
             )
         if plan.scaling:
-            results["scaling"] = await scaling(rig, plan, shot, directory, servers, load)
+            _, _, now_body = await asyncio.to_thread(http_get, rig.stitcher + shot.path)
+            current = dataclasses.replace(shot, body=now_body)  # the bare baseline's bytes
+            results["scaling"] = await scaling(rig, plan, current, directory, servers, load)
     finally:
         for tid, cores in saved.items():
             with contextlib.suppress(OSError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,13 +187,19 @@ async def closed_loop(
 
 
 async def side_by_side(
-    pair: tuple[str, str], urls: tuple[str, str], plan: Plan, load: list[int]
+    pair: tuple[str, str],
+    urls: tuple[str, str],
+    plan: Plan,
+    load: list[int],
+    same_bytes: Callable[[], int],
 ) -> dict[str, Any]:
     """Two targets on the servers' core at the same moment, each loaded by its own wrk with half
     of the closed loop's connections, `plan.rounds` times: the kernel shares the core between
     them, so the ratio of their throughputs is the ratio of what an answer costs each, measured
     under the same conditions (a ratio of runs taken one after another carries this machine's
-    drift, tens of percent from one minute to the next). The median round's ratio counts."""
+    drift, tens of percent from one minute to the next). Before each round `same_bytes()` gives
+    the baselines the stitcher's bytes of that moment (a break makes them longer) and says how
+    many. The median round's ratio counts."""
     connections = max(1, plan.connections // 2)
     both = list(zip(pair, urls, strict=True))
 
@@ -205,10 +212,12 @@ async def side_by_side(
 
     rounds = []
     for _ in range(plan.rounds):
+        size = await asyncio.to_thread(same_bytes)
         await together(WARM_UP)
         first, second = await together(plan.closed_seconds)
         rounds.append(
             {
+                "bytes": size,
                 "requests_per_s": [round(first.requests_per_s, 1), round(second.requests_per_s, 1)],
                 "errors": first.errors_total + second.errors_total,
                 "ratio": round(first.requests_per_s / second.requests_per_s, 4)
