@@ -74,6 +74,8 @@ def test_quick_bench_measures_every_target_without_an_error(tmp_path, small_cont
     assert edge["requests"] <= edge["edge"]["answers"] < edge["requests"] * 1.5
     assert edge["edge"]["hit_ratio"] > 0.9
     assert edge["upstream_requests_per_viewer_minute"] is not None
+    assert 0 < edge["fleet_viewers"] <= 20  # the fleet's viewers watching through the edge count
+    assert cells["nginx-static"]["fleet_viewers"] == 0
     assert cells["stitcher"]["stitcher_cpu_per_1000_viewers"] > 0
     assert cells["stitcher"]["origin_requests_per_viewer_minute"] > 0
     assert cells["nginx-static"]["stitcher_cpu_per_1000_viewers"] is None

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,10 +23,34 @@ from stitcher.errors import RigError
 RETRY_OVERLAP = 5.0  # seconds before a cue refused for an overlapping break is asked again
 
 
+@dataclass(frozen=True)
+class Joining:
+    """When the fleet's viewers join: each at a uniformly random moment of the `spread` seconds
+    after `started` (`time.monotonic()`), and watching to the end (`rig viewers --join-spread`)."""
+
+    started: float
+    spread: float
+    viewers: int
+
+    def average(self, start: float, end: float) -> float:
+        """The expected number of the fleet's viewers watching, on average, from `start` to `end`
+        (monotonic instants)."""
+        if end <= start:
+            return 0.0
+        return self.viewers * (self._joined_for(end) - self._joined_for(start)) / (end - start)
+
+    def _joined_for(self, at: float) -> float:
+        """The integral, from the start to `at`, of the share of viewers that had joined."""
+        t = max(0.0, at - self.started)
+        if self.spread <= 0:
+            return t
+        return t * t / (2 * self.spread) if t <= self.spread else self.spread / 2 + t - self.spread
+
+
 def start_fleet(rig: Rig, plan: Plan, seconds: float, directory: Path, load: list[int]):
     """`rig viewers --head` on the stitched master, through the edge when there is one (what
     viewers get), for `seconds`, joining over the first 80 % of them; (process, its URL, report
-    path)."""
+    path, when its viewers join)."""
     url = f"{rig.edge or rig.stitcher}/{plan.mode}/{plan.channel}/master.m3u8"
     report = directory / "fleet.json"
     argv = [sys.executable, "-m", "rig.cli", "viewers", url, "-n", str(plan.fleet)]
@@ -35,7 +60,7 @@ def start_fleet(rig: Rig, plan: Plan, seconds: float, directory: Path, load: lis
         argv = [*pinned(load), *argv]
     with open(directory / "fleet.log", "wb") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-    return process, url, report
+    return process, url, report, Joining(time.monotonic(), round(seconds * 0.8), plan.fleet)
 
 
 def fleet_result(process: subprocess.Popen, url: str, report: Path, viewers: int) -> dict:

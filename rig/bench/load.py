@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -23,7 +24,7 @@ from typing import Any
 from rig.bench import procs
 from rig.bench.baselines import Baseline, bare_aiohttp, static_nginx
 from rig.bench.children import http_get
-from rig.bench.fleet import ask_for_breaks, fleet_result, start_fleet
+from rig.bench.fleet import Joining, ask_for_breaks, fleet_result, start_fleet
 from rig.bench.measure import (
     cell,
     closed_loop,
@@ -148,7 +149,7 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
                     )
             results["cells"] = []
 
-            async def cells(chosen: list[str]) -> None:
+            async def cells(chosen: list[str], joining: Joining | None = None) -> None:
                 for viewers in plan.viewers:
                     for target in chosen:
                         progress(f"{viewers:,} viewers: {target}")
@@ -156,7 +157,8 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
                             await asyncio.to_thread(same_bytes)
                         own = [] if target in ("stitcher", "edge") else urls[target].pids
                         url = urls[target].url
-                        figures = await cell(rig, target, url, viewers, plan, load, own)
+                        beside = joining if target == "edge" else None  # the fleet's way in
+                        figures = await cell(rig, target, url, viewers, plan, load, own, beside)
                         results["cells"].append(figures)
                         progress(f"  {summary_line(figures)}")
 
@@ -169,7 +171,7 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
             )
             await cells([t for t in targets if t not in watched])
             results["fleet"], results["cues"] = await watching(
-                rig, plan, directory, load, cells(watched), len(watched)
+                rig, plan, directory, load, functools.partial(cells, watched), len(watched)
             )
         if plan.scaling:
             _, _, now_body = await asyncio.to_thread(http_get, rig.stitcher + shot.path)
@@ -186,19 +188,22 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
 async def watching(
     rig: Rig, plan: Plan, directory: Path, load: list[int], measuring, targets: int
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """Run `measuring` (the cells of the production path: through the edge, or the stitcher's
-    when there is no edge) while the validating fleet watches that path and /cue breaks are
-    asked for; (the fleet's result, the breaks asked for)."""
+    """Run `measuring(joining)` (the cells of the production path: through the edge, or the
+    stitcher's when there is no edge) while the validating fleet watches that path and /cue breaks
+    are asked for; `joining` says when the fleet's viewers join. (The fleet's result, the breaks
+    asked for.)"""
     if not plan.fleet:
-        await measuring
+        await measuring(None)
         return None, []
     stop, asked = asyncio.Event(), []
     cues = asyncio.ensure_future(
         ask_for_breaks(rig, plan, stop, asked) if plan.cue_every else stop.wait()
     )
-    process, url, report = start_fleet(rig, plan, plan.watch_seconds(targets), directory, load)
+    process, url, report, joining = start_fleet(
+        rig, plan, plan.watch_seconds(targets), directory, load
+    )
     try:
-        await measuring
+        await measuring(joining)
     finally:
         stop.set()
         await cues

@@ -15,6 +15,7 @@ from typing import Any
 from rig.bench import procs
 from rig.bench.baselines import Snapshot, bare_aiohttp
 from rig.bench.children import http_get
+from rig.bench.fleet import Joining
 from rig.bench.plan import Plan
 from rig.bench.under_load import Rig, stitcher_clone
 from rig.bench.wrk import Pacing, WrkResult, run_wrk
@@ -101,9 +102,18 @@ def _edge_log(rig: Rig) -> EdgeLog:
 
 
 async def cell(
-    rig: Rig, target: str, url: str, viewers: int, plan: Plan, load: list[int], baseline_pids
+    rig: Rig,
+    target: str,
+    url: str,
+    viewers: int,
+    plan: Plan,
+    load: list[int],
+    baseline_pids,
+    fleet: Joining | None = None,
 ) -> dict[str, Any]:
-    """One open-loop measurement: `viewers` connections at the player cadence on `url`."""
+    """One open-loop measurement: `viewers` connections at the player cadence on `url`. `fleet`:
+    the validating fleet watches through this target too; its viewers count in the per
+    viewer-minute figures, as many as were watching on average."""
     stitcher_pids = procs.family(rig.pids["stitcher"])
     if target == "edge":
         await asyncio.sleep(EDGE_LOG_FLUSH)  # the lines of the run before reach the log first
@@ -111,6 +121,7 @@ async def cell(
     sampler = Sampler(rig, edge_log)
     before = await asyncio.to_thread(stitcher_counts, rig)
     cpu_before, wall = procs.cpu_seconds(stitcher_pids), time.monotonic()
+    started = wall
     stop = asyncio.Event()
     sampling = asyncio.ensure_future(sampler.run(stop))
     try:
@@ -122,9 +133,11 @@ async def cell(
     elapsed = time.monotonic() - wall
     await asyncio.sleep(EDGE_LOG_FLUSH)
     after = await asyncio.to_thread(stitcher_counts, rig)
-    minutes = viewers * result.seconds / 60
+    beside = round(fleet.average(started, started + elapsed), 1) if fleet is not None else 0.0
+    minutes = (viewers + beside) * result.seconds / 60
     out = _figures(target, result)
     out["viewers"] = viewers
+    out["fleet_viewers"] = beside
     out["edge"] = None
     out["upstream_requests_per_viewer_minute"] = None
     if edge_log is not None:
