@@ -166,23 +166,40 @@ async def rig(aiohttp_server, make_channel, clock, kv, tmp_path, small_settings,
 
 
 @pytest.fixture
-async def stack(
-    aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content
+async def stitcher_stacks(
+    aiohttp_server, aiohttp_client, make_channel, clock, tmp_path, small_settings, small_content
 ):
-    """The whole stitcher stack on loopback on the fake clock (tests/stitcher_stack.py), over
-    `kv`."""
+    """Make whole stitcher stacks on loopback on the fake clock (tests/stitcher_stack.py): the news
+    channel without scheduled breaks, over the KV given; `options` and `ads` as `make_stack` takes
+    them. Every stack made is closed at the end."""
     from tests.stitcher_stack import make_stack
 
-    s = await make_stack(
-        aiohttp_server,
-        aiohttp_client,
-        make_channel(break_every=0),
-        clock,
-        kv,
-        tmp_path,
-        small_settings,
-        small_content,
-    )
-    yield s
-    await s.session.close()
-    s.catalog.close()
+    made = []
+
+    async def make(kv, options=None, ads=None):
+        s = await make_stack(
+            aiohttp_server,
+            aiohttp_client,
+            make_channel(break_every=0),
+            clock,
+            kv,
+            tmp_path,
+            small_settings,
+            small_content,
+            options,
+            ads=ads,
+        )
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        await s.session.close()
+        s.catalog.close()
+
+
+@pytest.fixture
+async def stack(stitcher_stacks, kv):
+    """The whole stitcher stack on loopback on the fake clock (tests/stitcher_stack.py), over
+    `kv`."""
+    return await stitcher_stacks(kv)

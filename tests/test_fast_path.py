@@ -15,25 +15,13 @@ from stitcher.catalog import MODES
 from stitcher.playlist import parse_datetime
 from stitcher.service.playlists import CATALOG_TTL
 from stitcher.streams import SERVICE
-from tests.stitcher_stack import make_stack, replica
+from tests.stitcher_stack import replica
 
 
 @pytest.fixture
-def make(
-    aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content
-):
+def make(stitcher_stacks, kv):
     async def stack(**options):
-        return await make_stack(
-            aiohttp_server,
-            aiohttp_client,
-            make_channel(break_every=0),
-            clock,
-            kv,
-            tmp_path,
-            small_settings,
-            small_content,
-            StreamOptions(**options),
-        )
+        return await stitcher_stacks(kv, StreamOptions(**options))
 
     return stack
 

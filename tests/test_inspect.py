@@ -39,7 +39,7 @@ from stitcher.kv import open_kv
 from stitcher.playlist import MediaPlaylist, Segment, segment_kind
 from stitcher.ts import PAT_PID, av_timing, bridge, rewrite, scan
 from tests.driving import drive
-from tests.stitcher_stack import ADS, conditioned_ads, make_stack
+from tests.stitcher_stack import ADS, conditioned_ads
 
 BIN = Path(sys.executable).parent
 FRAME = 1920  # one AAC frame at 48 kHz, 90 kHz ticks
@@ -222,35 +222,13 @@ def test_the_tracker_gives_each_boundary_once_keyed_by_msn():
 
 
 @pytest.fixture
-async def spliced(
-    aiohttp_server,
-    aiohttp_client,
-    make_channel,
-    clock,
-    tmp_path,
-    small_settings,
-    small_content,
-    conditioned,
-):
+async def spliced(stitcher_stacks, clock, tmp_path, conditioned):
     """The stitcher stack on the fake clock (SQLite KV) serving real conditioned ad segments."""
     kv = open_kv(f"sqlite:///{tmp_path}/kv.db", clock)
     await kv.start()
-    stack = await make_stack(
-        aiohttp_server,
-        aiohttp_client,
-        make_channel(break_every=0),
-        clock,
-        kv,
-        tmp_path,
-        small_settings,
-        small_content,
-        ads=conditioned,
-    )
     try:
-        yield stack
+        yield await stitcher_stacks(kv, ads=conditioned)
     finally:
-        await stack.session.close()
-        stack.catalog.close()
         await kv.close()
 
 

@@ -20,7 +20,7 @@ from stitcher.catalog import MODES
 from stitcher.playlist import parse_datetime, parse_master_playlist, parse_media_playlist
 from stitcher.streams import SERVICE
 from tests.driving import random_qa_cues
-from tests.stitcher_stack import make_stack, replica
+from tests.stitcher_stack import replica
 
 
 async def get(target, path: str, **headers):
@@ -197,7 +197,7 @@ async def test_origin_down_serves_the_last_good_copy_then_502(stack, clock):
 
 
 async def test_origin_garbage_and_timeout(
-    aiohttp_server, aiohttp_client, make_channel, clock, kv, tmp_path, small_settings, small_content
+    aiohttp_server, aiohttp_client, clock, kv, stitcher_stacks
 ):
     """A hanging origin is a 504 after origin_timeout (real seconds: aiohttp's timeout is the wall
     clock, bounded at 0.3 s); garbage is a 502 naming the problem."""
@@ -211,44 +211,24 @@ async def test_origin_garbage_and_timeout(
     app = web.Application()
     app.router.add_get("/{tail:.*}", origin)
     broken = await aiohttp_server(app)
-    s = await make_stack(
-        aiohttp_server,
-        aiohttp_client,
-        make_channel(break_every=0),
-        clock,
-        kv,
-        tmp_path,
-        small_settings,
-        small_content,
+    s = await stitcher_stacks(kv)
+    s.catalog.put_channel(
+        dataclasses.replace(s.channel, origin_url=str(broken.make_url("/news/master.m3u8")))
     )
-    try:
-        s.catalog.put_channel(
-            dataclasses.replace(s.channel, origin_url=str(broken.make_url("/news/master.m3u8")))
-        )
-        options = dataclasses.replace(s.options, origin_timeout=0.3)
-        client = await aiohttp_client(
-            create_app(s.catalog, s.monitor.decisions, clock, s.ledger, s.session, "", options)
-        )
-        response = await client.get("/ssai/news/hi.m3u8")
-        assert response.status == 504 and "did not answer" in (await response.json())["error"]
-        behaviour["mode"] = "garbage"
-        clock.advance(1.0)
-        response = await client.get("/passthrough/news/hi.m3u8")
-        assert response.status == 502 and "#EXTM3U" in (await response.json())["error"]
-    finally:
-        await s.session.close()
-        s.catalog.close()
+    options = dataclasses.replace(s.options, origin_timeout=0.3)
+    client = await aiohttp_client(
+        create_app(s.catalog, s.monitor.decisions, clock, s.ledger, s.session, "", options)
+    )
+    response = await client.get("/ssai/news/hi.m3u8")
+    assert response.status == 504 and "did not answer" in (await response.json())["error"]
+    behaviour["mode"] = "garbage"
+    clock.advance(1.0)
+    response = await client.get("/passthrough/news/hi.m3u8")
+    assert response.status == 502 and "#EXTM3U" in (await response.json())["error"]
 
 
 async def test_kv_down_keeps_the_last_view_then_passes_new_breaks_through(
-    aiohttp_server,
-    aiohttp_client,
-    make_channel,
-    clock,
-    tmp_path,
-    small_settings,
-    small_content,
-    caplog,
+    stitcher_stacks, clock, small_settings, caplog
 ):
     """The break store goes away (a real redis-server, stopped): the breaks already known keep their
     slots, a break that would begin after the grace period is passed through, and every playlist
@@ -261,18 +241,7 @@ async def test_kv_down_keeps_the_last_view_then_passes_new_breaks_through(
     server = await start_redis()
     kv = open_kv(server.url, clock, command_timeout=1.0)
     await kv.start()
-    options = StreamOptions(kv_grace=10.0)
-    s = await make_stack(
-        aiohttp_server,
-        aiohttp_client,
-        make_channel(break_every=0),
-        clock,
-        kv,
-        tmp_path,
-        small_settings,
-        small_content,
-        options,
-    )
+    s = await stitcher_stacks(kv, StreamOptions(kv_grace=10.0))
     try:
         from stitcher.playlist import format_datetime
 
@@ -315,8 +284,6 @@ async def test_kv_down_keeps_the_last_view_then_passes_new_breaks_through(
         assert 'stitcher_kv_degraded{channel="news"} 1.0' in metrics
         assert "break store unreachable" in caplog.text
     finally:
-        await s.session.close()
-        s.catalog.close()
         await kv.close()
         server.stop()
 
