@@ -251,7 +251,9 @@ def add_parser(targets) -> None:
         description="Load the rig with viewers made by wrk (each connection reloads the media"
         " playlist every --reload seconds, first at a random phase) against each target in turn:"
         " the stitcher directly, the nginx edge in front of it, and two baselines serving the same"
-        " bytes (nginx with a static file; a bare aiohttp handler); plus a closed-loop run of each"
+        " bytes as the stitcher at that moment (nginx with a static file; a bare aiohttp handler);"
+        " plus a closed-loop run of each, each pair (stitcher and aiohttp-bare, edge and"
+        " nginx-static) side by side on the same core at the same moment (the headline ratio),"
         " and the stitcher's scaling over the cores. Servers run on the first CPU core, wrk and"
         " the validating fleet (rig viewers --head) on the others. Measures latency p50/p95/p99/"
         "max, throughput, errors, the edge's hit ratio, origin requests per viewer-minute, the"
@@ -280,7 +282,8 @@ def add_parser(targets) -> None:
         "--rounds",
         type=int,
         default=3,
-        help="closed-loop runs of each target, interleaved; the median counts (default: 3)",
+        help="closed-loop runs of each target, interleaved, and side-by-side rounds of each pair;"
+        " the median counts (default: 3)",
     )
     parser.add_argument(
         "--connections", type=int, default=64, help="of the closed-loop runs (default: 64)"
