@@ -62,6 +62,16 @@ def test_quick_bench_measures_every_target_without_an_error(tmp_path, small_cont
     ]
     for row in data["side_by_side"]:
         assert row["errors_total"] == 0 and row["ratio"] > 0 and len(row["rounds"]) == 1
+    # 1 worker on the servers' core, then one per core on every core, each beside the bare handler
+    cores = len(os.sched_getaffinity(0))
+    assert [(r["target"], r["workers"]) for r in data["scaling"]] == [
+        (target, workers)
+        for workers in ([1, cores] if cores > 1 else [1])
+        for target in ("stitcher", "aiohttp-bare")
+    ]
+    for row in data["scaling"]:
+        assert len(row["cores"]) == row["workers"]
+        assert row["errors_total"] == 0 and row["requests_per_s"] > 0
     cells = {c["target"]: c for c in data["cells"]}
     for cell in data["cells"]:
         assert cell["errors"]["timeout"] == 0
