@@ -270,5 +270,6 @@ def create_app(
             options.ads_base_url,
         )
         add_routes(app, service)
-    http.close_routes(app)  # the demo page's routes (stitcher serve) are under /demo: reached
+    http.close_routes(app)  # last; the demo page's routes, added by `stitcher serve`, are under
+    # /demo, a literal start the router tries before this catch-all
     return app

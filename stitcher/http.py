@@ -85,15 +85,12 @@ def serving(observe: Observer | None = None) -> web.Application:
 def get(app: web.Application, path: str, handler: Handler, label: str = "") -> None:
     """A GET (and HEAD) route, guarded; `label`: its name in the metrics (default: its path as
     aiohttp spells it, e.g. `/{channel}/master.m3u8`)."""
-    resource = app.router.add_resource(path)
-    resource.add_route("GET", app[GUARD](handler, label or resource.canonical))
-    resource.add_route("HEAD", app[GUARD](handler, label or resource.canonical))
+    _route(app, ("GET", "HEAD"), path, handler, label)
 
 
 def add(app: web.Application, method: str, path: str, handler: Handler, label: str = "") -> None:
     """A route of `method`, guarded."""
-    resource = app.router.add_resource(path)
-    resource.add_route(method, app[GUARD](handler, label or resource.canonical))
+    _route(app, (method,), path, handler, label)
 
 
 def preflight(app: web.Application, methods: str, headers: str = "") -> None:
@@ -106,9 +103,7 @@ def preflight(app: web.Application, methods: str, headers: str = "") -> None:
     async def answer(_: web.Request) -> web.Response:
         return web.Response(status=204, headers=allowed)
 
-    resource = app.router.add_resource("/{tail:.*}")
-    resource.add_route("OPTIONS", app[GUARD](answer, "preflight"))
-    app[GUARD].catch_all.add(resource)
+    app[GUARD].catch_all.add(_route(app, ("OPTIONS",), "/{tail:.*}", answer, "preflight"))
 
 
 def close_routes(app: web.Application) -> None:
@@ -116,8 +111,6 @@ def close_routes(app: web.Application) -> None:
     its route does not take. aiohttp tries resources by the longest literal prefix of their path,
     then in order: a route added later whose path starts with a variable is never reached."""
     guard = app[GUARD]
-    resource = app.router.add_resource("/{tail:.*}")
-    guard.catch_all.add(resource)
 
     async def unmatched(request: web.Request) -> web.Response:
         allowed: set[str] = set()
@@ -128,9 +121,24 @@ def close_routes(app: web.Application) -> None:
             response = json_error(405, f"{request.method} is not allowed on {request.path}")
             response.headers[hdrs.ALLOW] = ",".join(sorted(allowed))
             return response
-        return json_error(404, f"no such resource: {request.path}")
+        return _not_found(request)
 
-    resource.add_route(hdrs.METH_ANY, guard(unmatched, UNMATCHED))
+    guard.catch_all.add(_route(app, (hdrs.METH_ANY,), "/{tail:.*}", unmatched, UNMATCHED))
+
+
+def _route(
+    app: web.Application, methods: Sequence[str], path: str, handler: Handler, label: str
+) -> web.Resource:
+    """`path`'s resource with `handler`, guarded once, for each of `methods`."""
+    resource = app.router.add_resource(path)
+    guarded = app[GUARD](handler, label or resource.canonical)
+    for method in methods:
+        resource.add_route(method, guarded)
+    return resource
+
+
+def _not_found(request: web.Request) -> web.Response:
+    return json_error(404, f"no such resource: {request.path}")
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
@@ -139,8 +147,7 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
     if exc.status < 400 or exc.content_type == "application/json":
         exc.headers[ALLOW_ORIGIN] = "*"
         raise exc
-    message = f"no such resource: {request.path}" if exc.status == 404 else exc.reason
-    return json_error(exc.status, message)
+    return _not_found(request) if exc.status == 404 else json_error(exc.status, exc.reason)
 
 
 def _cannot_listen(what: str, host: str, port: int, exc: OSError, hint: str) -> RigError:
