@@ -20,7 +20,8 @@ from rig.bench.plan import Plan
 from rig.bench.under_load import Rig
 from stitcher.errors import RigError
 
-RETRY_OVERLAP = 5.0  # seconds before a cue refused for an overlapping break is asked again
+RETRY_OVERLAP = 5.0  # seconds before a refused cue is asked again (when the plan can't be read)
+RETRY_AFTER_PLANNED = 1.0  # ... and before it is asked to start after the planned breaks
 
 
 @dataclass(frozen=True)
@@ -94,20 +95,20 @@ async def ask_for_breaks(rig: Rig, plan: Plan, stop: asyncio.Event, asked: list[
     another break overlaps it (409) is asked again a second later, to start a second after the last
     break the channel has planned ends: a cue is never lost to the schedule's breaks."""
     base = f"{rig.stitcher}/v1/channels/{plan.channel}"
-    start: str | None = None
+    start: str | None = None  # of the cue asked next: None, now
     while not stop.is_set():
         pause = plan.cue_every
         try:
             asked.append(await asyncio.to_thread(_cue, f"{base}/cue", plan.cue_seconds, start))
             start = None
         except urllib.error.HTTPError as exc:
-            if exc.code != 409:
-                print(f"bench: /cue failed: {exc}", flush=True)
-            else:
+            start = None
+            if exc.code == 409:
                 with contextlib.suppress(OSError, ValueError, KeyError):
                     start = await asyncio.to_thread(_after_planned, f"{base}/breaks")
-                    pause = 1.0
-            pause = pause if start is not None else min(pause, RETRY_OVERLAP)
+            else:
+                print(f"bench: /cue failed: {exc}", flush=True)
+            pause = RETRY_AFTER_PLANNED if start is not None else min(pause, RETRY_OVERLAP)
         except (OSError, ValueError, KeyError) as exc:
             print(f"bench: /cue failed: {exc}", flush=True)
         with contextlib.suppress(TimeoutError):
@@ -130,8 +131,7 @@ def _after_planned(url: str) -> str:
     """A second after the end of the last upcoming or active break (GET /breaks), ISO-8601."""
     with urllib.request.urlopen(url, timeout=5) as response:
         ends = [_instant(b["endTime"]) for b in json.loads(response.read())["breaks"]]
-    latest = max(ends, default=time.time())
-    return datetime.fromtimestamp(max(latest, time.time()) + 1.0, UTC).isoformat()
+    return datetime.fromtimestamp(max([*ends, time.time()]) + 1.0, UTC).isoformat()
 
 
 def _instant(text: str) -> float:

@@ -23,7 +23,6 @@ from typing import Any
 
 from rig.bench import procs
 from rig.bench.baselines import Baseline, bare_aiohttp, static_nginx
-from rig.bench.children import http_get
 from rig.bench.fleet import Joining, ask_for_breaks, fleet_result, start_fleet
 from rig.bench.measure import (
     cell,
@@ -35,11 +34,10 @@ from rig.bench.measure import (
     summary_line,
 )
 from rig.bench.plan import PAIRS, QUICK, TARGETS, Plan
-from rig.bench.under_load import Rig, snapshot, the_rig
+from rig.bench.under_load import Rig, snapshot, stitcher_answer, the_rig
 from rig.bench.wrk import Pacing, wrk_version
 from rig.edge import find_nginx
 from stitcher.commands import add_common_options
-from stitcher.errors import RigError
 
 __all__ = ["add_parser", "run", "bench_load"]
 
@@ -116,9 +114,7 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
 
             def same_bytes() -> int:
                 """The baselines answer what the stitcher answers now; how many bytes."""
-                status, _, body = http_get(rig.stitcher + shot.path)
-                if status != 200:
-                    raise RigError(f"{rig.stitcher}{shot.path} answered {status}")
+                _, body = stitcher_answer(rig, shot.path)
                 for baseline in urls.values():
                     baseline.serve(body)
                 return len(body)
@@ -153,9 +149,10 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
                 for viewers in plan.viewers:
                     for target in chosen:
                         progress(f"{viewers:,} viewers: {target}")
-                        if target not in ("stitcher", "edge"):
+                        baseline = target not in ("stitcher", "edge")
+                        if baseline:
                             await asyncio.to_thread(same_bytes)
-                        own = [] if target in ("stitcher", "edge") else urls[target].pids
+                        own = urls[target].pids if baseline else []
                         url = urls[target].url
                         beside = joining if target == "edge" else None  # the fleet's way in
                         figures = await cell(rig, target, url, viewers, plan, load, own, beside)
@@ -174,7 +171,7 @@ async def bench_load(rig: Rig, plan: Plan, directory: Path) -> dict[str, Any]:
                 rig, plan, directory, load, functools.partial(cells, watched), len(watched)
             )
         if plan.scaling:
-            _, _, now_body = await asyncio.to_thread(http_get, rig.stitcher + shot.path)
+            _, now_body = await asyncio.to_thread(stitcher_answer, rig, shot.path)
             current = dataclasses.replace(shot, body=now_body)  # the bare baseline's bytes
             results["scaling"] = await scaling(rig, plan, current, directory, servers, load)
     finally:

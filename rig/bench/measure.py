@@ -121,7 +121,6 @@ async def cell(
     sampler = Sampler(rig, edge_log)
     before = await asyncio.to_thread(stitcher_counts, rig)
     cpu_before, wall = procs.cpu_seconds(stitcher_pids), time.monotonic()
-    started = wall
     stop = asyncio.Event()
     sampling = asyncio.ensure_future(sampler.run(stop))
     try:
@@ -133,7 +132,7 @@ async def cell(
     elapsed = time.monotonic() - wall
     await asyncio.sleep(EDGE_LOG_FLUSH)
     after = await asyncio.to_thread(stitcher_counts, rig)
-    beside = round(fleet.average(started, started + elapsed), 1) if fleet is not None else 0.0
+    beside = round(fleet.average(wall, wall + elapsed), 1) if fleet is not None else 0.0
     minutes = (viewers + beside) * result.seconds / 60
     out = _figures(target, result)
     out["viewers"] = viewers

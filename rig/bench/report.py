@@ -62,8 +62,8 @@ def markdown(results: dict, plots: dict[str, str]) -> str:
         "# rig bench load: report",
         _run_line(results),
         _headline(results),
-        _targets_table(summary(results)),
-        _speed_table(speed(results)),
+        _verdicts("Performance Targets (the seed's)", "seed target", summary(results)),
+        _verdicts("The stitcher's own speed (issue 15's goals)", "goal", speed(results)),
         _closed_loop_table(results),
         _cells_table(cells(results)),
         _fleet(results.get("fleet")),
@@ -212,16 +212,10 @@ def _ratio_table(open_loop: list[dict]) -> str:
     return "Open loop, per viewer count:\n\n" + _table(head, rows)
 
 
-def _targets_table(targets: list[Target]) -> str:
+def _verdicts(title: str, what: str, targets: list[Target]) -> str:
+    """A table of targets (the seed's, or issue 15's goals), what was measured and the verdict."""
     rows = [[t.seed, t.measured, VERDICT[t.met]] for t in targets]
-    head = ["seed target", "measured here", "met"]
-    return "## Performance Targets (the seed's)\n\n" + _table(head, rows)
-
-
-def _speed_table(targets: list[Target]) -> str:
-    rows = [[t.seed, t.measured, VERDICT[t.met]] for t in targets]
-    head = ["goal", "measured here", "met"]
-    return "## The stitcher's own speed (issue 15's goals)\n\n" + _table(head, rows)
+    return f"## {title}\n\n" + _table([what, "measured here", "met"], rows)
 
 
 def _closed_loop_table(results: dict) -> str:

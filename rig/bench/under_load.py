@@ -22,7 +22,7 @@ from stitcher.commands import settings_env
 from stitcher.errors import RigError
 from stitcher.playlist import parse_master_playlist
 
-__all__ = ["Rig", "the_rig", "snapshot", "stitcher_clone"]
+__all__ = ["Rig", "the_rig", "snapshot", "stitcher_answer", "stitcher_clone"]
 
 SETTLED = 0.25  # cores busy below which a rig counts as idle before measuring
 START_TIMEOUT = 600.0  # seconds a rig the bench starts may take (media built on first use)
@@ -110,18 +110,20 @@ def the_rig(args: argparse.Namespace, plan: Plan):
         yield rig
 
 
-def snapshot(rig: Rig, plan: Plan) -> Snapshot:
-    """The media playlist under load: the master's first variant, one answer of it."""
-    master_path = f"/{plan.mode}/{plan.channel}/master.m3u8"
-    status, _, body = http_get(rig.stitcher + master_path)
-    if status != 200:
-        raise RigError(f"{rig.stitcher}{master_path} answered {status}")
-    master = parse_master_playlist(body.decode())
-    uri = master.variants[0].uri.split("?")[0]
-    path = f"/{plan.mode}/{plan.channel}/{uri}"
+def stitcher_answer(rig: Rig, path: str) -> tuple[dict[str, str], bytes]:
+    """The stitcher's answer to GET `path` (headers, body); RigError unless it is a 200."""
     status, headers, body = http_get(rig.stitcher + path)
     if status != 200:
         raise RigError(f"{rig.stitcher}{path} answered {status}")
+    return headers, body
+
+
+def snapshot(rig: Rig, plan: Plan) -> Snapshot:
+    """The media playlist under load: the master's first variant, one answer of it."""
+    _, body = stitcher_answer(rig, f"/{plan.mode}/{plan.channel}/master.m3u8")
+    uri = parse_master_playlist(body.decode()).variants[0].uri.split("?")[0]
+    path = f"/{plan.mode}/{plan.channel}/{uri}"
+    headers, body = stitcher_answer(rig, path)
     return Snapshot(path, body, headers.get("ETag", '"x"'), headers.get("Cache-Control", ""))
 
 
