@@ -48,5 +48,7 @@ class Plan:
         """Seconds the measurements take."""
         cells = len(self.viewers) * len(self.targets) * self.cell_seconds()
         closed = self.rounds * len(self.targets) * (self.closed_seconds + 2)
+        pairs = sum(all(t in self.targets for t in pair) for pair in PAIRS)
+        closed += self.rounds * pairs * (self.closed_seconds + 2)  # side by side
         scaling = 4 * (self.closed_seconds + 4) if self.scaling else 0
         return cells + closed + scaling + 10
