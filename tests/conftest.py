@@ -3,15 +3,15 @@ channels, and a KV store of each backend (`kv`, `kv_url`: every test using them 
 on Redis).
 
 Redis runs as one private `redis-server` per session (rig.redis_server), each test on a freshly
-flushed database. Without the binary the Redis tests are skipped with a reason - except in CI
-(`CI=true`), where they fail: CI must never silently lose a backend.
+flushed database. Without the binary the Redis tests are skipped with a reason and listed at the
+end of the run (tests.needs) - except in CI (`CI=true`), where they fail: CI must never silently
+lose a backend.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 from pathlib import Path
 
 import aiohttp
@@ -31,6 +31,7 @@ from stitcher.decision import HouseDecisions
 from stitcher.kv import KV, open_kv
 from stitcher.monitor import Monitor
 from tests.kv.support import flush, require_redis_server
+from tests.needs import summary
 
 RESOURCES = Path(__file__).parent / "resources"
 SMALL_CONFIG = RESOURCES / "config" / "small.toml"
@@ -108,18 +109,11 @@ async def kv(kv_url, clock) -> KV:
 MEDIA = "http://127.0.0.1:8082"
 
 
-def require(
-    condition: bool,
-    missing: str,
-    why: str = "CI must run these tests (.ci/run installs what they need)",
-) -> None:
-    """Skip the calling test with `missing` as the reason - or fail it in CI (`CI=true`), where
-    a missing system tool must never hide a test."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{missing} - {why}", pytrace=False)
-    pytest.skip(missing)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    """Say loudly, last, which tests did not run for want of a system tool (tests.needs)."""
+    yield
+    summary(terminalreporter)
 
 
 def stock(catalog: Catalog, channel) -> None:

@@ -52,7 +52,7 @@ from aiohttp import web
 from rig.settings import load_settings
 from stitcher import http
 from stitcher.demo import HLSJS_RELATIVE, add_demo_routes, find_hlsjs
-from tests.conftest import require as need_tool
+from tests.needs import require as need_tool
 from tests.test_players import epoch, schedule_breaks, small_config_without_scheduled_breaks
 from tests.test_realtime import free_port, rig_up
 from tests.test_realtime_stitcher import fetch

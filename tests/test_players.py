@@ -48,7 +48,7 @@ import pytest
 
 from origin_emulator.ffmpeg import ffmpeg_executable
 from tests.conftest import SMALL_CONFIG
-from tests.conftest import require as need_tool
+from tests.needs import require as need_tool
 from tests.test_realtime import rig_up
 from tests.test_realtime_stitcher import fetch
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import time
 from collections.abc import Callable
 
-import pytest
+from tests.needs import require
 
 MISSING = "redis-server is not installed (apt-get install redis-server): Redis KV tests not run"
 
@@ -16,10 +15,7 @@ MISSING = "redis-server is not installed (apt-get install redis-server): Redis K
 def require_redis_server() -> None:
     """Fail (in CI: `CI=true`) or skip (elsewhere) the calling test when redis-server is not
     installed."""
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING + " - CI must run them", pytrace=False)
-        pytest.skip(MISSING)
+    require(shutil.which("redis-server") is not None, MISSING)
 
 
 def flush(url: str) -> None:
