@@ -54,6 +54,10 @@ class OriginWentBack(OriginUnavailable):
     """The origin answered a playlist older than one already served."""
 
 
+class OriginStuck(OriginUnavailable):
+    """The origin's media playlist has not moved for longer than its last copy may stand in."""
+
+
 async def single_flight(flights: dict, key, make: Callable[[], Awaitable[T]]) -> T:
     """Run `make()` once for every caller that asks for `key` while it is running."""
     task = flights.get(key)
@@ -69,8 +73,11 @@ async def single_flight(flights: dict, key, make: Callable[[], Awaitable[T]]) ->
 
 @dataclass
 class _OriginEntry:
-    good: Versioned | None = None
+    good: Versioned | None = None  # its `at`: when it was last known to be the origin's current
     text: str = ""
+    checked: float = float("-inf")  # when the origin was last read
+    moved: float = float("-inf")  # no later than the origin's last change (see _current)
+    stuck: bool = False  # said so (logged) since the last change
 
 
 class OriginFeed:
@@ -96,7 +103,7 @@ class OriginFeed:
         origin is well; raises OriginUnavailable / OriginTimeout when it is not and no copy will
         do."""
         entry = self._entries.setdefault(url, _OriginEntry())
-        if entry.good is not None and self.clock.now() - entry.good.at < self.fresh:
+        if entry.good is not None and self.clock.now() - entry.checked < self.fresh:
             self.metrics.cache_hits.inc("origin")
             return entry.good
         return await single_flight(
@@ -135,15 +142,39 @@ class OriginFeed:
                 entry.good = None  # the origin restarted for good: start over with its new timeline
             raise
         self.metrics.origin_fetches.inc("ok")
-        if entry.good is None:
-            entry.good = Versioned(playlist, next(_versions), now)
-        else:
-            entry.good = (
-                replace(entry.good, at=now)
-                if text == entry.text
-                else Versioned(playlist, next(_versions), now)
-            )
+        checked, entry.checked = entry.checked, now
+        if entry.good is not None and text == entry.text:
+            return self._current(url, entry, now, stale_limit)
+        # It changed since the last read: no later than now, no earlier than that read.
+        entry.moved = checked if entry.good is not None else now
+        entry.stuck = False
+        entry.good = Versioned(playlist, next(_versions), now)
         entry.text = text
+        return entry.good
+
+    def _current(
+        self, url: str, entry: _OriginEntry, now: float, stale_limit: float
+    ) -> Versioned:
+        """The copy, read again unchanged. A live media playlist gains a segment at least every
+        target duration: one that has not moved for longer was current only until its last move
+        plus a target duration, and stands in from then on, as the copy of a failing origin does,
+        for `stale_limit` (a frozen packager is a failing one that still answers)."""
+        good = entry.good
+        assert good is not None
+        if not isinstance(good.value, MediaPlaylist) or good.value.endlist:
+            entry.good = replace(good, at=now)
+            return entry.good
+        current_until = entry.moved + good.value.target_duration
+        entry.good = replace(good, at=min(now, current_until))
+        if now - entry.good.at >= stale_limit:
+            self.metrics.errors.inc("origin_stuck")
+            if not entry.stuck:
+                entry.stuck = True
+                log.error("origin %s has not moved for %.1f s", url, now - entry.moved)
+            raise OriginStuck(
+                f"{url} has not moved for {now - entry.moved:.1f} s (a live playlist gains a"
+                f" segment every {good.value.target_duration} s)"
+            )
         return entry.good
 
 
