@@ -26,6 +26,7 @@ SEGMENT_TYPE = "video/mp2t"
 CHANNELS = web.AppKey("channels", dict)
 CLOCK_KEY = web.AppKey("clock", object)
 SEGMENTS = web.AppKey("segments", object)
+TOKEN = web.AppKey("token", str)
 STOP_GRACE = 8.0  # seconds background work may take to stop (an encoder finishing its files)
 
 
@@ -134,7 +135,14 @@ def _number(body: dict, name: str, default: float | None) -> float | None:
     return float(value)
 
 
+def authorise(request: web.Request) -> None:
+    """Who may post or cancel splices (`http.authorise`, with `origin.token`): the control API's
+    reads are open, as the playlists are."""
+    http.authorise(request, request.app[TOKEN], "post or cancel splices", "origin.token")
+
+
 async def post_splice(request: web.Request) -> web.Response:
+    authorise(request)
     channel = _channel(request)
     body = await _json_body(request)
     unknown = set(body) - {"duration", "preroll", "format", "command"}
@@ -160,6 +168,7 @@ async def post_splice(request: web.Request) -> web.Response:
 
 
 async def delete_splice(request: web.Request) -> web.Response:
+    authorise(request)
     channel = _channel(request)
     try:
         event_id = int(request.match_info["id"])
@@ -234,11 +243,13 @@ async def background(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(
-    channels: dict[str, LiveChannel], clock: Clock, cache_segments: int = 256
+    channels: dict[str, LiveChannel], clock: Clock, cache_segments: int = 256, token: str = ""
 ) -> web.Application:
     """Wire the origin: channels (with their segment source and splice book) and a clock; each
-    channel's background work (a live encoder) runs from start-up to cleanup."""
+    channel's background work (a live encoder) runs from start-up to cleanup. `token`: what
+    splice writes need (`authorise`)."""
     app = http.serving()
+    app[TOKEN] = token
     app.cleanup_ctx.append(background)
     app[CHANNELS] = channels
     app[CLOCK_KEY] = clock

@@ -78,7 +78,12 @@ async def start_origin(
 ) -> web.AppRunner:
     """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is
     taken."""
-    app = create_app(live_channels(settings, contents), clock, settings.origin.cache_segments)
+    app = create_app(
+        live_channels(settings, contents),
+        clock,
+        settings.origin.cache_segments,
+        settings.origin.token,
+    )
     return await start_site(
         app, host, port, "origin emulator", "another rig running? set RIG_ORIGIN_PORT"
     )

@@ -127,6 +127,11 @@ class OriginSettings:
     cache_segments: int = setting(
         "How many rewritten segments the emulator keeps in memory.", default=256
     )
+    token: str = setting(
+        "Bearer token that posting and cancelling splices (POST/DELETE /control/...) require;"
+        ' `""` = direct loopback clients only. Set one when `host` is beyond loopback.',
+        default="",
+    )
     live: bool = setting(
         "Encode every channel live with ffmpeg (test pattern and tone, the wall clock burned in)"
         " instead of looping its rendered media: same numbering, window, PDT and cues; roughly a"

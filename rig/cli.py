@@ -102,6 +102,8 @@ async def _tui(settings: Settings, supervisor, stop: asyncio.Event) -> None:
             clock=clock,
             viewers=fleets,
             topology=topology_of(settings, supervisor),
+            origin_token=settings.origin.token,
+            stitcher_token=settings.stitcher.token,
         )
         shown.append(app)
         supervisor.on_event = lambda text: app.call_later(

@@ -93,6 +93,7 @@ def add_arguments(subparsers: argparse._SubParsersAction, common) -> None:
     splice.add_argument(
         "--url", help="origin base URL (default: from the settings, http://127.0.0.1:8081)"
     )
+    splice.add_argument("--token", help="bearer token (default: origin.token)")
     common(splice)
 
 
@@ -126,7 +127,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     ):
         if getattr(args, attribute) is not None:
             payload[name] = getattr(args, attribute)
-    body = request("POST", f"{base}/control/{args.channel}/splice", payload)
+    token = args.token if args.token is not None else settings.origin.token
+    body = request("POST", f"{base}/control/{args.channel}/splice", payload, token)
     print(
         f"splice {body['id']} on {args.channel}: {body['format']}/{body['command']}, starts "
         f"{body['start']}, {body['duration']:g} s"

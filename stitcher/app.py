@@ -6,8 +6,6 @@ How and why: docs/stitcher.md, "`stitcher.app`".
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import json
 import math
 import os
@@ -23,7 +21,7 @@ from stitcher.breaks import BreakLedger, Grid, plan_break, shorten
 from stitcher.catalog import Catalog, CatalogError, Channel
 from stitcher.clock import Clock
 from stitcher.decision import DecisionSource
-from stitcher.errors import BadRequest, Forbidden, NotFound, RigError, Unauthorised
+from stitcher.errors import BadRequest, NotFound, RigError
 from stitcher.feeds import BreakViews, OriginFeed, VodLibrary
 from stitcher.http import Observer
 from stitcher.metrics import Metrics
@@ -106,34 +104,9 @@ async def decision(request: web.Request) -> web.Response:
     return web.json_response(pod.to_json())
 
 
-PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-
-
 def authorise(request: web.Request) -> None:
-    """A bearer token when one is configured. Without one, loopback clients only, and a request
-    that came through a proxy (it names a forwarded client) is never one: behind an edge on the
-    same host every request arrives from loopback. An IPv4-mapped IPv6 address counts as the
-    IPv4 address it maps."""
-    token = request.app[TOKEN]
-    if token:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            raise Unauthorised("this endpoint needs Authorization: Bearer <token>")
-        return
-    if any(name in request.headers for name in PROXY_HEADERS):
-        raise Forbidden(
-            "this request came through a proxy: without a configured token (stitcher.token),"
-            " only direct loopback clients may change breaks"
-        )
-    try:
-        address = ipaddress.ip_address((request.remote or "").split("%")[0])
-    except ValueError:
-        loopback = False
-    else:
-        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
-        loopback = (mapped or address).is_loopback
-    if not loopback:
-        raise Forbidden("without a configured token, only loopback clients may change breaks")
+    """Who may change breaks (`http.authorise`, with `stitcher.token`)."""
+    http.authorise(request, request.app[TOKEN], "change breaks", "stitcher.token")
 
 
 def _channel(request: web.Request) -> Channel:

@@ -16,13 +16,15 @@ them to its workers.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import hdrs, web
 
-from stitcher.errors import RigError
+from stitcher.errors import Forbidden, RigError, Unauthorised
 from stitcher.processes import more_files
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -135,6 +137,39 @@ def _route(
     for method in methods:
         resource.add_route(method, guarded)
     return resource
+
+
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def authorise(request: web.Request, token: str, action: str, setting: str) -> None:
+    """Who may `action` (a write API's words, e.g. "change breaks"): with a configured `token`
+    (the setting named `setting`), whoever sends it as a bearer token (401 otherwise); without
+    one, direct loopback clients only (403 otherwise). A request that came through a proxy (it
+    names a forwarded client) is never a direct one: behind an edge on the same host every
+    request arrives from loopback. An IPv4-mapped IPv6 address counts as the IPv4 address it
+    maps."""
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise Unauthorised(f"to {action}, send Authorization: Bearer <{setting}>")
+        return
+    if any(name in request.headers for name in PROXY_HEADERS):
+        raise Forbidden(
+            f"this request came through a proxy: without a configured token ({setting}), only"
+            f" direct loopback clients may {action}"
+        )
+    try:
+        address = ipaddress.ip_address((request.remote or "").split("%")[0])
+    except ValueError:
+        loopback = False
+    else:
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        loopback = (mapped or address).is_loopback
+    if not loopback:
+        raise Forbidden(
+            f"without a configured token ({setting}), only loopback clients may {action}"
+        )
 
 
 def _not_found(request: web.Request) -> web.Response:

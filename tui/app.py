@@ -69,6 +69,8 @@ class RigApp(App[None]):
         timeout: float = 2.0,
         cue_seconds: float = 30.0,
         preroll_seconds: float = 8.0,
+        origin_token: str = "",
+        stitcher_token: str = "",
     ):
         """`session`: an open aiohttp session (left open), a factory called on mount (its session is
         closed on exit), or None (the app makes and closes its own). `clock` defaults to the wall
@@ -79,6 +81,7 @@ class RigApp(App[None]):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self._topology = topology
+        self._tokens = (origin_token, stitcher_token)  # what the writes send (RigApi)
         self.origin_url = origin_url
         self.stitcher_url = stitcher_url
         self.channels = list(channels)
@@ -112,7 +115,14 @@ class RigApp(App[None]):
             session = self._own_session = (
                 source() if source is not None else aiohttp.ClientSession()
             )
-        self.api = RigApi(session, self.origin_url, self.stitcher_url, self.timeout)
+        self.api = RigApi(
+            session,
+            self.origin_url,
+            self.stitcher_url,
+            self.timeout,
+            self._tokens[0],
+            self._tokens[1],
+        )
         self.poller = Poller(
             self.api,
             self.clock,

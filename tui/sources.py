@@ -62,7 +62,9 @@ class ApiError(Exception):
 
 
 class RigApi:
-    """The rig's HTTP endpoints, as the TUI uses them. `timeout` bounds every request (seconds)."""
+    """The rig's HTTP endpoints, as the TUI uses them. `timeout` bounds every request (seconds);
+    `origin_token` and `stitcher_token` (the settings `origin.token` and `stitcher.token`) go with
+    the writes to each, when set."""
 
     def __init__(
         self,
@@ -70,14 +72,22 @@ class RigApi:
         origin_url: str,
         stitcher_url: str,
         timeout: float = 2.0,
+        origin_token: str = "",
+        stitcher_token: str = "",
     ):
         self.session = session
         self.origin_url = origin_url.rstrip("/")
         self.stitcher_url = stitcher_url.rstrip("/")
         self.timeout = timeout
+        self.origin_token, self.stitcher_token = origin_token, stitcher_token
 
     async def _request(
-        self, method: str, url: str, body: dict | None = None, missing_ok: bool = False
+        self,
+        method: str,
+        url: str,
+        body: dict | None = None,
+        missing_ok: bool = False,
+        token: str = "",
     ) -> tuple[int, str]:
         what = f"{method} {urlsplit(url).path}"  # no host or port: the words are for the user
         try:
@@ -86,7 +96,10 @@ class RigApi:
                 url,
                 json=body,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers={"User-Agent": USER_AGENT},
+                headers={
+                    "User-Agent": USER_AGENT,
+                    **({"Authorization": f"Bearer {token}"} if token else {}),
+                },
             ) as response:
                 text = await response.text()
                 if response.status == 404 and missing_ok:
@@ -102,9 +115,14 @@ class RigApi:
             raise ApiError(f"{what}: {exc}") from None
 
     async def _json(
-        self, method: str, url: str, body: dict | None = None, missing_ok: bool = False
+        self,
+        method: str,
+        url: str,
+        body: dict | None = None,
+        missing_ok: bool = False,
+        token: str = "",
     ) -> Any:
-        status, text = await self._request(method, url, body, missing_ok)
+        status, text = await self._request(method, url, body, missing_ok, token)
         if status == 404 and missing_ok:
             return None
         try:
@@ -143,16 +161,23 @@ class RigApi:
         self, channel: str, duration: float, preroll: float, format: str, command: str
     ) -> Any:
         body = {"duration": duration, "preroll": preroll, "format": format, "command": command}
-        return await self._json("POST", f"{self.origin_url}/control/{channel}/splice", body)
+        return await self._json(
+            "POST", f"{self.origin_url}/control/{channel}/splice", body, token=self.origin_token
+        )
 
     async def cue(self, channel: str, duration: float) -> Any:
         return await self._json(
-            "POST", f"{self.stitcher_url}/v1/channels/{channel}/cue", {"duration": duration}
+            "POST",
+            f"{self.stitcher_url}/v1/channels/{channel}/cue",
+            {"duration": duration},
+            token=self.stitcher_token,
         )
 
     async def end_break(self, channel: str, event_id: str) -> Any:
         return await self._json(
-            "DELETE", f"{self.stitcher_url}/v1/channels/{channel}/breaks/{event_id}"
+            "DELETE",
+            f"{self.stitcher_url}/v1/channels/{channel}/breaks/{event_id}",
+            token=self.stitcher_token,
         )
 
 
