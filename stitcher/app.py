@@ -238,7 +238,7 @@ def create_app(
             clock,
             feed,
             views,
-            VodLibrary(session, counted, options.origin_timeout),
+            VodLibrary(session, counted, options.origin_timeout, ads_base_url=options.ads_base_url),
             counted,
             options.ads_base_url,
         )

@@ -23,7 +23,7 @@ from stitcher.clock import Clock
 from stitcher.kv import KVError
 from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, degrade
-from stitcher.origin import OriginTimeout, OriginUnavailable, fetch_text, parse_origin
+from stitcher.origin import OriginTimeout, OriginUnavailable, fetch_text, on_site, parse_origin
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, format_datetime
 from stitcher.ssai import VodMedia
 
@@ -152,9 +152,7 @@ class OriginFeed:
         entry.text = text
         return entry.good
 
-    def _current(
-        self, url: str, entry: _OriginEntry, now: float, stale_limit: float
-    ) -> Versioned:
+    def _current(self, url: str, entry: _OriginEntry, now: float, stale_limit: float) -> Versioned:
         """The copy, read again unchanged. A live media playlist gains a segment at least every
         target duration: one that has not moved for longer was current only until its last move
         plus a target duration, and stands in from then on, as the copy of a failing origin does,
@@ -278,7 +276,8 @@ class BreakViews:
 
 class VodLibrary:
     """Conditioned ad/slate playlists by URL, fetched once each (URLs are immutable,
-    content-addressed)."""
+    content-addressed), and only from the server at `ads_base_url`: a break record naming any
+    other (a decision source's answer) gets slate there, as an ad that does not exist does."""
 
     def __init__(
         self,
@@ -286,8 +285,10 @@ class VodLibrary:
         metrics: Metrics,
         timeout: float = 2.0,
         size: int = 1024,
+        ads_base_url: str = "",
     ):
         self.session, self.metrics, self.timeout, self.size = session, metrics, timeout, size
+        self.ads_base_url = ads_base_url
         self._cache: OrderedDict[str, VodMedia | None] = OrderedDict()
         self._flights: dict[str, asyncio.Future] = {}
         self._pinned: set[str] = set()  # never evicted (the slate: every stand-in relies on it)
@@ -320,6 +321,15 @@ class VodLibrary:
         return await single_flight(self._flights, url, lambda: self._fetch(url))
 
     async def _fetch(self, url: str) -> VodMedia | None:
+        if self.ads_base_url and not on_site(url, self.ads_base_url):
+            log.error(
+                "ad playlist %s is not on the ads server %s: not read, its slots get slate",
+                url,
+                self.ads_base_url,
+            )
+            self.metrics.errors.inc("ad_playlist_foreign")
+            self._remember(url, None)
+            return None
         try:
             text = await fetch_text(self.session, url, self.timeout)
         except OriginUnavailable as exc:

@@ -11,7 +11,7 @@ Side effects: HTTP GETs.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
@@ -41,18 +41,48 @@ class OriginTimeout(OriginUnavailable):
     summary = "the origin did not answer in time"
 
 
-async def fetch_bytes(session: aiohttp.ClientSession, url: str, timeout: float) -> bytes:
+PLAYLIST_LIMIT = 4 * 1024 * 1024  # bytes a playlist may have: a live window or an ad is a few KB,
+# hours of DVR window a few hundred
+SEGMENT_LIMIT = 64 * 1024 * 1024  # bytes a media segment may have (tens of seconds of 4K)
+
+
+def site(url: str) -> tuple[str, str]:
+    """Scheme and host[:port] of `url`, as compared for "the same server"."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def on_site(url: str, base: str) -> bool:
+    """Is `url` (absolute) served by the same server as `base`?"""
+    return site(url) == site(base)
+
+
+async def fetch_bytes(
+    session: aiohttp.ClientSession, url: str, timeout: float, limit: int = PLAYLIST_LIMIT
+) -> bytes:
     """GET `url` from the origin; OriginUnavailable (with the status it answered) or
-    OriginTimeout."""
+    OriginTimeout. `timeout` bounds the whole exchange, `limit` the bytes read (an answer
+    longer than that is refused, not read)."""
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             if response.status != 200:
                 raise OriginUnavailable(f"{url} answered HTTP {response.status}", response.status)
-            return await response.read()
+            if (response.content_length or 0) > limit:
+                raise OriginUnavailable(_too_long(url, limit))
+            data = bytearray()
+            async for chunk in response.content.iter_any():
+                data += chunk
+                if len(data) > limit:
+                    raise OriginUnavailable(_too_long(url, limit))
+            return bytes(data)
     except TimeoutError:
         raise OriginTimeout(f"{url} did not answer within {timeout:g} s") from None
     except aiohttp.ClientError as exc:
         raise OriginUnavailable(f"{url}: {exc.__class__.__name__} {exc}".rstrip()) from None
+
+
+def _too_long(url: str, limit: int) -> str:
+    return f"{url} answered more than {limit:,} bytes (the most the stitcher reads of one answer)"
 
 
 async def fetch_text(session: aiohttp.ClientSession, url: str, timeout: float) -> str:

@@ -17,6 +17,7 @@ import aiohttp
 
 from stitcher.catalog import Channel, Rung
 from stitcher.errors import RigError
+from stitcher.origin import on_site
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
 from stitcher.ts import CLOCK, TsError, av_timing, scan, whole_aac_frames
 
@@ -151,6 +152,12 @@ async def probe(
     if not isinstance(master, MasterPlaylist):
         raise ProbeError(f"{url} is a media playlist; give the master (multivariant) playlist URL")
     ladder = ladder_from_master(master)
+    for rung in ladder:
+        if not on_site(urljoin(url, rung.uri), url):
+            raise ProbeError(
+                f"variant {rung.name} is at {urljoin(url, rung.uri)}, not on the server of {url}:"
+                " the stitcher reads only its channels' origin servers"
+            )
     top = ladder[0]
     media_url = urljoin(url, top.uri)
     try:

@@ -174,6 +174,16 @@ MASTER = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000000,RESOLUTION=640x360\nv.m3u
             "not MPEG-TS",
         ),
         ({"/m.m3u8": (200, MASTER), "/v.m3u8": (500, "")}, "HTTP 500"),
+        (
+            {
+                "/m.m3u8": (
+                    200,
+                    "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000000,RESOLUTION=640x360\n"
+                    "http://169.254.169.254/latest/v.m3u8\n",
+                )
+            },
+            "not on the server of",  # and never asked for
+        ),
     ],
 )
 async def test_probe_errors_are_clear(aiohttp_server, routes, message):

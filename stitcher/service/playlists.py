@@ -27,7 +27,7 @@ from stitcher.feeds import (
 )
 from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, passthrough, rewrite_master
-from stitcher.origin import OriginUnavailable
+from stitcher.origin import OriginUnavailable, on_site
 from stitcher.playlist import MediaPlaylist
 from stitcher.service.rendered import Rendered, Slate
 from stitcher.service.resume import RESUME_NAME
@@ -192,6 +192,11 @@ class PlaylistService:
         channel = row.channel
         rung = self.rung(channel, variant)
         url = row.urls[variant]
+        if not on_site(url, channel.origin_url):
+            raise OriginUnavailable(
+                f"variant {variant} of {slug} is at {url}, not on the channel's origin server"
+                f" ({channel.origin_url}): the stitcher reads only its channels' origins"
+            )
         got = await self.origin.get(url, self.stale_limit(channel))
         origin = got.value
         if not isinstance(origin, MediaPlaylist):

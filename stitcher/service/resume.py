@@ -5,10 +5,10 @@ flagged as a discontinuity (only segments of the channel's own origin are served
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from stitcher.errors import NotFound
-from stitcher.origin import OriginUnavailable, fetch_bytes
+from stitcher.origin import SEGMENT_LIMIT, OriginUnavailable, fetch_bytes, on_site
 from stitcher.ts import TsError, flag_discontinuity
 
 if TYPE_CHECKING:
@@ -23,12 +23,12 @@ async def resume_segment(service: PlaylistService, slug: str, src: str) -> bytes
     channel's own origin are served (NotFound otherwise); the origin's errors are raised as such,
     bytes that are not MPEG-TS are an OriginUnavailable."""
     channel = await service.channel(slug)
-    if _site(urljoin(channel.origin_url, src)) != _site(channel.origin_url) or src != urljoin(
+    if not on_site(urljoin(channel.origin_url, src), channel.origin_url) or src != urljoin(
         channel.origin_url, src
     ):
         raise NotFound(f"{src!r} is not a segment of channel {slug}'s origin")
     try:
-        data = await fetch_bytes(service.origin.session, src, service.origin.timeout)
+        data = await fetch_bytes(service.origin.session, src, service.origin.timeout, SEGMENT_LIMIT)
     except OriginUnavailable as exc:
         if exc.upstream_status == 404:
             raise NotFound(f"segment {src} is not (or no longer) at the origin") from None
@@ -37,8 +37,3 @@ async def resume_segment(service: PlaylistService, slug: str, src: str) -> bytes
         return flag_discontinuity(data)
     except TsError as exc:
         raise OriginUnavailable(f"segment {src} is not MPEG-TS: {exc}") from None
-
-
-def _site(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.netloc
