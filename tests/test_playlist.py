@@ -567,6 +567,26 @@ def test_tag_parse_and_render() -> None:
 # --------------------------------------------------------------------------- errors
 
 
+@pytest.mark.parametrize(
+    "tag",
+    ['#EXT-X-DATERANGE:START-DATE="2026-01-01T00:00:00.000Z"', '#EXT-X-DATERANGE:ID="x,DURATION=3'],
+    ids=["no-id", "unterminated"],
+)
+def test_an_unreadable_daterange_is_noted_and_ignored_not_fatal(tag) -> None:
+    """As hls.js does ("Ignoring invalid DATERANGE tag"): the rest of the playlist, its valid
+    date ranges included, reads as it would without it; the tag stays where it was."""
+    good = '#EXT-X-DATERANGE:ID="ok",START-DATE="2026-01-01T00:00:00.000Z"'
+    head = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n"
+    text = f"{head}{tag}\n{good}\n#EXTINF:2,\na.ts\n{tag}\n"
+    playlist = parse_media_playlist(text)
+    assert [d.id for d in playlist.dateranges] == ["ok"]
+    assert playlist.notes == (
+        "line 4: EXT-X-DATERANGE without a readable ID: ignored",
+        "line 8: EXT-X-DATERANGE without a readable ID: ignored",
+    )
+    assert playlist.render() == text
+
+
 ERRORS = [
     ("#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\na.ts\n", 1, "must start with #EXTM3U"),
     ("\n\n#EXT-X-VERSION:3\n#EXTM3U\n", 1, "must start with #EXTM3U"),
@@ -584,10 +604,6 @@ ERRORS = [
      "#EXTINF:2,\na.ts\n", 3, "without a time zone"),
     ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:-2.000,\na.ts\n", 3, "negative EXTINF"),
     ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:two,\na.ts\n", 3, "is not a number"),
-    ('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-DATERANGE:START-DATE="2026-01-01T00:00:00.000Z"\n'
-     '#EXTINF:2,\na.ts\n', 3, "without ID"),
-    ('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-DATERANGE:ID="x,DURATION=3\n',
-     5, "unterminated"),
     ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n"
      "#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\nb.ts\n", 5, "MEDIA-SEQUENCE after the first segment"),
     ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-DISCONTINUITY\n#EXT-X-DISCONTINUITY-SEQUENCE:3\n"

@@ -198,11 +198,20 @@ def test_on_violation_callback_sees_every_violation() -> None:
         "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n",
         "#EXTINF:2,\nseg.ts\n",
         "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:abc,\nseg.ts\n",
-        '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-DATERANGE:START-DATE="2026-01-01T00:00:00Z"\n#EXTINF:2,\nseg.ts\n',
     ],
 )
 def test_unparseable_text_is_a_violation_not_an_exception(text: str) -> None:
     assert rules(Checker().observe_media(URL, text, T0)) == {"PARSE"}
+
+
+def test_a_daterange_without_an_id_is_a_struct_violation_and_the_rest_is_read() -> None:
+    text = live(*three())
+    broken = text.replace(
+        "#EXTINF", '#EXT-X-DATERANGE:START-DATE="2026-01-01T00:00:00Z"\n#EXTINF', 1
+    )
+    found = Checker().observe_media(URL, broken, at(102))
+    assert rules(found) == {"STRUCT"} and "without a readable ID" in found[0].message
+    assert rules(Checker().observe_media(URL, text, at(102))) == set()
 
 
 def test_r4_target_duration_missing_or_not_an_integer() -> None:

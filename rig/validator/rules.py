@@ -166,8 +166,9 @@ _CATALOGUE = (
     # ---- what the validator finds outside the rules above
     Rule(
         "STRUCT",
-        "a legal but suspicious layout the parser noted (a tag between EXTINF and its URI; "
-        "DISCONTINUITY or PDT after the last segment)",
+        "a layout the parser noted and read past (a tag between EXTINF and its URI; "
+        "DISCONTINUITY or PDT after the last segment; an EXT-X-DATERANGE without a readable ID, "
+        "which players ignore)",
         f"{BIS} §4.4.4; a failure mode of deployed stitchers (docs/references.md)",
     ),
     Rule("PARSE", "the response cannot be read as an HLS playlist", f"{BIS} §4"),

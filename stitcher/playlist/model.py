@@ -6,7 +6,7 @@ is parsed. `MediaPlaylist.segment_times` is the one timeline rule of the project
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -94,7 +94,7 @@ class Segment:
 
     @property
     def dateranges(self) -> tuple[DateRange, ...]:
-        return tuple(DateRange.from_tag(t) for t in self.tags if t.name == "EXT-X-DATERANGE")
+        return _dateranges(self.tags)
 
     def tag_values(self, name: str) -> list[str | None]:
         return [t.value for t in self.tags if t.name == name]
@@ -161,7 +161,7 @@ class MediaPlaylist:
     @property
     def dateranges(self) -> tuple[DateRange, ...]:
         found = [d for s in self.segments for d in s.dateranges]
-        found += [DateRange.from_tag(t) for t in self.trailing_tags if t.name == "EXT-X-DATERANGE"]
+        found += _dateranges(self.trailing_tags)
         return tuple(found)
 
     def render(self) -> str:
@@ -241,3 +241,10 @@ class MasterPlaylist:
             lines.append(f"#EXT-X-STREAM-INF:{variant.attributes.render()}")
             lines.append(variant.uri)
         return "\n".join(lines) + "\n"
+
+
+def _dateranges(tags: Sequence[Tag]) -> tuple[DateRange, ...]:
+    """The readable EXT-X-DATERANGE tags among `tags` (the parser notes the others)."""
+    return tuple(
+        DateRange.from_tag(t) for t in tags if t.name == "EXT-X-DATERANGE" and DateRange.readable(t)
+    )

@@ -162,11 +162,10 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
         elif name in _MASTER_TAGS:
             raise PlaylistError(f"{name} in a media playlist", number)
         else:
-            if name == "EXT-X-DATERANGE":
-                try:
-                    DateRange.from_tag(tag).id  # noqa: B018 - reading the ID checks it
-                except PlaylistError as exc:
-                    raise PlaylistError(str(exc), number) from None
+            if name == "EXT-X-DATERANGE" and not DateRange.readable(tag):
+                # hls.js ignores such a tag ("Ignoring invalid DATERANGE tag"), and so does
+                # everything here (`dateranges`): one broken tag costs nothing else in the playlist
+                notes.append(f"line {number}: EXT-X-DATERANGE without a readable ID: ignored")
             pending_tags.append(tag)
             seen_segment_tag = seen_segment_tag or bool(segments)
 

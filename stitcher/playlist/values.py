@@ -198,5 +198,14 @@ class DateRange:
     def from_tag(cls, tag: Tag) -> DateRange:
         return cls(tag.attributes())
 
+    @staticmethod
+    def readable(tag: Tag) -> bool:
+        """Can `tag` be read as a date range (an attribute list with an ID)? Players ignore the
+        others."""
+        try:
+            return DateRange.from_tag(tag).attributes.text("ID") is not None
+        except PlaylistError:
+            return False
+
     def to_tag(self) -> Tag:
         return Tag("EXT-X-DATERANGE", self.attributes.render())
