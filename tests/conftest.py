@@ -164,13 +164,13 @@ async def stitcher_stacks(
     aiohttp_server, aiohttp_client, make_channel, clock, tmp_path, small_settings, small_content
 ):
     """Make whole stitcher stacks on loopback on the fake clock (tests/stitcher_stack.py): the news
-    channel without scheduled breaks, over the KV given; `options` and `ads` as `make_stack` takes
-    them. Every stack made is closed at the end."""
+    channel without scheduled breaks, over the KV given; `options`, `ads` and `origin_app` as
+    `make_stack` takes them. Every stack made is closed at the end."""
     from tests.stitcher_stack import make_stack
 
     made = []
 
-    async def make(kv, options=None, ads=None):
+    async def make(kv, options=None, ads=None, origin_app=None):
         s = await make_stack(
             aiohttp_server,
             aiohttp_client,
@@ -182,6 +182,7 @@ async def stitcher_stacks(
             small_content,
             options,
             ads=ads,
+            origin_app=origin_app,
         )
         made.append(s)
         return s

@@ -122,12 +122,15 @@ async def make_stack(
     options: StreamOptions | None = None,
     media_faults=None,
     ads: dict[str, list[AdRendition]] | None = None,
+    origin_app: web.Application | None = None,
 ) -> Stack:
     """`media_faults(request)`: called for every media-server request; a status to answer instead,
     "drop" to close the connection unanswered, or None to serve it (ad-media outages,
     tests/test_ad_media_faults.py). `ads` (from `conditioned_ads`): the catalog holds these and the
-    media server serves the media cache they are in, instead of stand-in playlists."""
-    origin_server = await aiohttp_server(create_origin({"news": origin}, clock))
+    media server serves the media cache they are in, instead of stand-in playlists. `origin_app`:
+    served as the origin instead of the emulator's app over `origin` (a packager the test
+    drives)."""
+    origin_server = await aiohttp_server(origin_app or create_origin({"news": origin}, clock))
     cache = settings.media.cache_dir if ads else tmp_path / "media"
     media_app = create_media(cache)
     if media_faults is not None:

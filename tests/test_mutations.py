@@ -17,12 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stitcher.app import CATALOG, DECISIONS, LEDGER, SESSION
 from stitcher.breaks import Grid
 from stitcher.detect import detect
 from stitcher.errors import RigError
 from stitcher.modes import passthrough
-from stitcher.monitor import Monitor
 from stitcher.origin import OriginUnavailable, parse_origin
 from stitcher.playlist import MediaPlaylist, PlaylistError, parse_playlist
 from stitcher.sgai import interleave
@@ -151,8 +149,6 @@ async def test_the_stitcher_and_the_monitor_meet_a_broken_origin_with_clear_erro
     """The real stitcher app and a real monitor over an origin answering the damaged playlist for
     every variant: every answer is a playlist or the JSON error about the origin, and a poll
     either passes or raises the project's own error."""
-    app = rig.client.app
-    monitor = Monitor(app[CATALOG], app[LEDGER], app[DECISIONS], app[SESSION], clock)
     text = as_fetched(data)
     rig.fault = lambda variant: text
     clock.advance(5.0)  # past the stale limit of the last good copy: the damage is what counts
@@ -163,7 +159,7 @@ async def test_the_stitcher_and_the_monitor_meet_a_broken_origin_with_clear_erro
         if response.status == 502:
             assert (await response.json())["error"].startswith("the origin"), body
     try:
-        await monitor.poll(app[CATALOG].channel("news"))
+        await rig.stack.monitor.poll(rig.stack.channel)
     except RigError:
         pass
     rig.fault = lambda variant: None

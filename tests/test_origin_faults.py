@@ -13,22 +13,15 @@ keeps MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE from going back and holds three 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 
-import aiohttp
 import pytest
 from aiohttp import web
 
-from rig.channels import emulator_channel
-from rig.media_server import create_app as create_media
-from stitcher.app import StreamOptions, create_app
-from stitcher.breaks import BreakLedger, Retention
-from stitcher.catalog import MODES, Catalog
-from stitcher.decision import HouseDecisions
+from stitcher.app import StreamOptions
+from stitcher.catalog import MODES
 from stitcher.kv import open_kv
 from stitcher.playlist import MediaPlaylist, parse_playlist
-from tests.stitcher_stack import stock
 
 HANG = object()
 STALE = 3.0  # stale_limit of the small channel: 1.5 x its 2 s target duration
@@ -66,38 +59,18 @@ class Origin:
 
 
 @pytest.fixture
-async def rig(
-    aiohttp_server, aiohttp_client, make_channel, clock, tmp_path, small_settings, small_content
-):
+async def rig(stitcher_stacks, make_channel, clock, tmp_path):
+    """The stitcher stack over the packager the test drives (`Origin`), its origin timeout short;
+    yields that packager, with the stack as `stack` and the stitcher's test client as `client`."""
     origin = Origin(make_channel(break_every=0), clock)
-    origin_server = await aiohttp_server(origin.app())
-    media_server = await aiohttp_server(create_media(tmp_path / "media"))
-    media_url = str(media_server.make_url("")).rstrip("/")
-    catalog = Catalog(tmp_path / "channels.db")
-    channel = dataclasses.replace(
-        emulator_channel(small_settings.channels[0], small_content, small_settings),
-        origin_url=str(origin_server.make_url("/news/master.m3u8")),
-    )
-    catalog.put_channel(channel)
-    stock(catalog, channel, tmp_path / "media")
     kv = open_kv(f"sqlite://{tmp_path}/kv.db", clock)
     await kv.start()
-    session = aiohttp.ClientSession()
-    ledger = BreakLedger(kv, lambda slug: Retention(window=channel.window_seconds))
-    app = create_app(
-        catalog,
-        HouseDecisions(catalog, media_url),
-        clock,
-        ledger,
-        session,
-        "",
-        StreamOptions(ads_base_url=media_url, origin_timeout=0.05),
+    origin.stack = await stitcher_stacks(
+        kv, StreamOptions(origin_timeout=0.05), origin_app=origin.app()
     )
-    origin.client = await aiohttp_client(app)
+    origin.client = origin.stack.client
     yield origin
-    await session.close()
     await kv.close()
-    catalog.close()
 
 
 class Viewer:

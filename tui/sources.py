@@ -114,16 +114,10 @@ class RigApi:
         except aiohttp.ClientError as exc:
             raise ApiError(f"{what}: {exc}") from None
 
-    async def _json(
-        self,
-        method: str,
-        url: str,
-        body: dict | None = None,
-        missing_ok: bool = False,
-        token: str = "",
-    ) -> Any:
-        status, text = await self._request(method, url, body, missing_ok, token)
-        if status == 404 and missing_ok:
+    async def _json(self, method: str, url: str, body: dict | None = None, **how: Any) -> Any:
+        """`_request`'s answer read as JSON (`how`: its `missing_ok` and `token`)."""
+        status, text = await self._request(method, url, body, **how)
+        if status == 404 and how.get("missing_ok"):
             return None
         try:
             return json.loads(text)
