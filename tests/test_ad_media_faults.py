@@ -83,8 +83,8 @@ async def metric(stack, name: str) -> float:
 @pytest.mark.parametrize("cue_format", CUE_FORMATS)
 @pytest.mark.parametrize(
     "rung,how,until",
-    [("hi", 503, 3.0), ("hi", "drop", 8.0), ("all", "drop", 8.0)],
-    ids=["hi-short", "hi-long", "all-long"],
+    [("hi", 503, 3.0), ("hi", "drop", 8.0), ("all", "drop", 8.0), ("hi", 404, 3.0)],
+    ids=["hi-short", "hi-long", "all-long", "hi-missing"],
 )
 async def test_an_unreadable_ad_playlist_changes_no_number_and_fails_no_request(
     cue_format,
@@ -103,7 +103,8 @@ async def test_an_unreadable_ad_playlist_changes_no_number_and_fails_no_request(
     """The outage starts before the break is recorded and ends `until` seconds after its first slot
     starts (the origin publishes it 2 s later): short, the variant answers its last good output
     meanwhile and then plays the ads; long, the item's slots of that variant get the slate and keep
-    it after recovery. Either way every segment keeps its URI and number, and no request fails."""
+    it after recovery; a 404 (the ad does not exist), however short, gets them the slate at once.
+    Either way every segment keeps its URI and number, and no request fails."""
     outage = Outage(rung, how)
     stack = await make_stack(
         aiohttp_server,
@@ -140,7 +141,10 @@ async def test_an_unreadable_ad_playlist_changes_no_number_and_fails_no_request(
         for variant in healthy:
             assert seen[variant] & {"house-1", "house-2"}, seen  # the break was stitched
         stand_ins = await metric(stack, 'stitcher_errors_total{kind="ad_playlist_stand_in"}')
-        if until <= 3.0:
+        if how == 404:
+            missing = await metric(stack, 'stitcher_errors_total{kind="ad_playlist_missing"}')
+            assert missing > 0 and not seen[rung] & {"house-1", "house-2"}, seen
+        elif until <= 3.0:
             assert stand_ins == 0 and seen[rung] & {"house-1", "house-2"}, (
                 seen
             )  # the last good output bridged it
