@@ -17,7 +17,13 @@ import aiohttp
 
 from stitcher.catalog import Channel, Rung
 from stitcher.errors import RigError
-from stitcher.origin import on_site
+from stitcher.origin import (
+    PLAYLIST_LIMIT,
+    SEGMENT_LIMIT,
+    OriginUnavailable,
+    fetch_bytes,
+    on_site,
+)
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
 from stitcher.ts import CLOCK, TsError, av_timing, scan, whole_aac_frames
 
@@ -69,16 +75,14 @@ class ProbeResult:
         )
 
 
-async def _get(session: aiohttp.ClientSession, url: str, what: str) -> bytes:
+async def _get(
+    session: aiohttp.ClientSession, url: str, what: str, timeout: float, limit: int = PLAYLIST_LIMIT
+) -> bytes:
+    """`url`'s bytes, within the stitcher's own time and size limits (`fetch_bytes`)."""
     try:
-        async with session.get(url) as response:
-            if response.status != 200:
-                raise ProbeError(f"{what} {url} answered HTTP {response.status}")
-            return await response.read()
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise ProbeError(
-            f"{what} {url} cannot be fetched: {exc.__class__.__name__} {exc}".rstrip()
-        ) from None
+        return await fetch_bytes(session, url, timeout, limit)
+    except OriginUnavailable as exc:
+        raise ProbeError(f"{what}: {exc} (it cannot be fetched)") from None
 
 
 def _names(uris: list[str]) -> list[str]:
@@ -145,7 +149,7 @@ async def probe(
             return await probe(url, own, timeout)
     try:
         master = parse_playlist(
-            (await _get(session, url, "master playlist")).decode("utf-8", "replace")
+            (await _get(session, url, "master playlist", timeout)).decode("utf-8", "replace")
         )
     except PlaylistError as exc:
         raise ProbeError(f"{url} is not an HLS playlist: {exc}") from None
@@ -162,7 +166,7 @@ async def probe(
     media_url = urljoin(url, top.uri)
     try:
         media = parse_playlist(
-            (await _get(session, media_url, "media playlist")).decode("utf-8", "replace")
+            (await _get(session, media_url, "media playlist", timeout)).decode("utf-8", "replace")
         )
     except PlaylistError as exc:
         raise ProbeError(f"{media_url} is not a valid media playlist: {exc}") from None
@@ -186,7 +190,9 @@ async def probe(
     run = _newest_run(media, PROBED_SEGMENTS)
     infos = []
     for segment in run:
-        data = await _get(session, urljoin(media_url, segment.uri), "segment")
+        data = await _get(
+            session, urljoin(media_url, segment.uri), "segment", timeout, SEGMENT_LIMIT
+        )
         try:
             infos.append(scan(data))
         except TsError as exc:
