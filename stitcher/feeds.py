@@ -145,8 +145,11 @@ class OriginFeed:
         checked, entry.checked = entry.checked, now
         if entry.good is not None and text == entry.text:
             return self._current(url, entry, now, stale_limit)
-        # It changed since the last read: no later than now, no earlier than that read.
-        entry.moved = checked if entry.good is not None else now
+        # It moved since the last read: taken as at that read, or, when that read is older than a
+        # target duration (nobody asked meanwhile), as one target duration ago: a live playlist
+        # moves at least that often, and a copy read after a silence is not a frozen one.
+        period = playlist.target_duration if isinstance(playlist, MediaPlaylist) else 0
+        entry.moved = max(checked, now - period) if entry.good is not None else now
         entry.stuck = False
         entry.good = Versioned(playlist, next(_versions), now)
         entry.text = text

@@ -193,3 +193,12 @@ async def test_a_window_that_stops_moving_is_a_502_past_the_stale_limit(rig, clo
     assert statuses[-2:] == [502, 502], statuses
     rig.fault = lambda variant: None  # the packager moves on: so does every viewer
     assert await watch(rig, clock, mode, 2.0) == [200] * 8
+
+
+@pytest.mark.parametrize("mode", ["passthrough", "ssai"])
+async def test_a_variant_nobody_asked_for_a_while_is_live_again_at_once(rig, clock, mode):
+    """The last read is a minute old when viewers come back: the origin moved meanwhile, at some
+    unknown moment, and the copy read now is current (not a frozen window)."""
+    assert await watch(rig, clock, mode, 2.0) == [200] * 8
+    clock.advance(60.0)
+    assert await watch(rig, clock, mode, 6.0) == [200] * 24
