@@ -147,16 +147,16 @@ async def test_the_stitcher_and_the_monitor_meet_a_broken_origin_with_clear_erro
     rig, clock, data
 ):
     """The real stitcher app and a real monitor over an origin answering the damaged playlist for
-    every variant: every answer is a playlist or the JSON error about the origin, and a poll
-    either passes or raises the project's own error."""
+    every variant: every answer is a playlist or the JSON error about the origin (never a 500),
+    and a poll either passes or raises the project's own error."""
     text = as_fetched(data)
     rig.fault = lambda variant: text
     clock.advance(5.0)  # past the stale limit of the last good copy: the damage is what counts
     for mode in ("passthrough", "ssai", "sgai"):
         response = await rig.client.get(f"/{mode}/news/hi.m3u8")
         body = await response.text()
-        assert response.status in (200, 502), body
-        if response.status == 502:
+        assert response.status in (200, 502, 504), body  # 504: the origin was slow to answer
+        if response.status != 200:
             assert (await response.json())["error"].startswith("the origin"), body
     try:
         await rig.stack.monitor.poll(rig.stack.channel)

@@ -30,7 +30,7 @@ VARIANTS = ("hi", "lo")
 
 class Origin:
     """The packager the test drives: `fault(variant)` is None (serve live), an int (that status),
-    HANG (no answer: the stitcher's 0.05 s origin timeout expires) or a str (that body)."""
+    HANG (no answer: the stitcher's 0.5 s origin timeout expires) or a str (that body)."""
 
     def __init__(self, live, clock):
         self.live, self.clock = live, clock
@@ -66,7 +66,7 @@ async def rig(stitcher_stacks, make_channel, clock, tmp_path):
     kv = open_kv(f"sqlite://{tmp_path}/kv.db", clock)
     await kv.start()
     origin.stack = await stitcher_stacks(
-        kv, StreamOptions(origin_timeout=0.05), origin_app=origin.app()
+        kv, StreamOptions(origin_timeout=0.5), origin_app=origin.app()
     )
     origin.client = origin.stack.client
     yield origin
