@@ -245,6 +245,5 @@ class MasterPlaylist:
 
 def _dateranges(tags: Sequence[Tag]) -> tuple[DateRange, ...]:
     """The readable EXT-X-DATERANGE tags among `tags` (the parser notes the others)."""
-    return tuple(
-        DateRange.from_tag(t) for t in tags if t.name == "EXT-X-DATERANGE" and DateRange.readable(t)
-    )
+    found = (DateRange.read(t) for t in tags if t.name == "EXT-X-DATERANGE")
+    return tuple(d for d in found if d is not None)

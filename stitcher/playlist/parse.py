@@ -162,7 +162,7 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
         elif name in _MASTER_TAGS:
             raise PlaylistError(f"{name} in a media playlist", number)
         else:
-            if name == "EXT-X-DATERANGE" and not DateRange.readable(tag):
+            if name == "EXT-X-DATERANGE" and DateRange.read(tag) is None:
                 # hls.js ignores such a tag ("Ignoring invalid DATERANGE tag"), and so does
                 # everything here (`dateranges`): one broken tag costs nothing else in the playlist
                 notes.append(f"line {number}: EXT-X-DATERANGE without a readable ID: ignored")

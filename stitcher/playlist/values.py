@@ -198,14 +198,15 @@ class DateRange:
     def from_tag(cls, tag: Tag) -> DateRange:
         return cls(tag.attributes())
 
-    @staticmethod
-    def readable(tag: Tag) -> bool:
-        """Can `tag` be read as a date range (an attribute list with an ID)? Players ignore the
-        others."""
+    @classmethod
+    def read(cls, tag: Tag) -> DateRange | None:
+        """`tag` as a date range, or None when it cannot be one (no attribute list with an ID):
+        players ignore such a tag."""
         try:
-            return DateRange.from_tag(tag).attributes.text("ID") is not None
+            found = cls.from_tag(tag)
         except PlaylistError:
-            return False
+            return None
+        return found if found.attributes.text("ID") is not None else None
 
     def to_tag(self) -> Tag:
         return Tag("EXT-X-DATERANGE", self.attributes.render())
