@@ -51,13 +51,14 @@ class _Row:
     at: float
     channel: Channel
     urls: dict[str, str]  # variant name -> the origin's media playlist URL
+    foreign: frozenset[str]  # variants whose URL is not on the origin's server (never read)
 
     @classmethod
     def of(cls, at: float, channel: Channel) -> _Row:
         ladder = reversed(channel.ladder)  # the first rung of a name wins, as in `rung`
-        return cls(
-            at, channel, {r.name: urljoin(channel.origin_url, r.uri) for r in ladder if r.uri}
-        )
+        urls = {r.name: urljoin(channel.origin_url, r.uri) for r in ladder if r.uri}
+        foreign = frozenset(n for n, u in urls.items() if not on_site(u, channel.origin_url))
+        return cls(at, channel, urls, foreign)
 
 
 class PlaylistService:
@@ -192,7 +193,7 @@ class PlaylistService:
         channel = row.channel
         rung = self.rung(channel, variant)
         url = row.urls[variant]
-        if not on_site(url, channel.origin_url):
+        if variant in row.foreign:
             raise OriginUnavailable(
                 f"variant {variant} of {slug} is at {url}, not on the channel's origin server"
                 f" ({channel.origin_url}): the stitcher reads only its channels' origins"
