@@ -1,13 +1,22 @@
 """What the tests need from the machine: `require` skips a test whose system tool is missing, or
 fails it in CI (`CI=true`), and `summary` lists at the end of the run every test that did not run
-for want of one, loudly, with how to get it (conftest.py's pytest_terminal_summary)."""
+for want of one, loudly, with how to get it (conftest.py's pytest_terminal_summary).
+`in_namespace` runs a test in Linux namespaces of its own (a network or a disk nothing else sees).
+"""
 
 from __future__ import annotations
 
 import collections
 import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).parent.parent
 
 NOT_RUN = "not run here: "  # how a skip reason of `require` starts (summary finds them by it)
 
@@ -50,3 +59,24 @@ def summary(terminalreporter) -> None:
         " again; with CI=true these tests fail instead of skipping.",
         bold=True,
     )
+
+
+def in_namespace(flags: str, setup: str, test: str, env: dict[str, str]) -> int:
+    """Run the pytest node `test` under `unshare flags` (e.g. "-rn": a user and a network
+    namespace, so no privilege and nothing of the machine touched), after the shell commands
+    `setup`, with `env` added; fail with its output unless it passed. Returns how many passed."""
+    require(shutil.which("unshare") is not None, "unshare is not installed (util-linux)")
+    inner = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test]
+    result = subprocess.run(
+        ["unshare", flags, "sh", "-c", f'{setup} && exec "$@"', "sh", *inner],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, f"unshare {flags} failed or the test in it did:\n{out[-4000:]}"
+    passed = re.search(r"^(\d+) passed in", result.stdout, re.MULTILINE)
+    assert passed, out[-4000:]
+    return int(passed[1])

@@ -8,35 +8,19 @@ of the machine's filesystems is touched), where `test_inside` runs with the real
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.needs import require
+from tests.needs import in_namespace
 
 FULL = "SSAI_RIG_DISK_FULL_DIR"  # set inside the namespace: `test_inside` is collected there
 
 
 def test_a_full_disk_under_the_sqlite_kv(tmp_path):
-    require(shutil.which("unshare") is not None, "unshare is not installed (util-linux)")
     disk = tmp_path / "disk"
     disk.mkdir()
-    inner = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    inner += [f"{__file__}::test_inside"]
-    result = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", f'mount -t tmpfs -o size=1m tmpfs {disk} && exec "$@"']
-        + ["sh", *inner],
-        env={**os.environ, FULL: str(disk)},
-        cwd=Path(__file__).parent.parent,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, f"unshare -rm failed or the test in it did:\n{out[-4000:]}"
-    assert re.search(r"^1 passed in", result.stdout, re.MULTILINE), out[-4000:]
+    setup = f"mount -t tmpfs -o size=1m tmpfs {disk}"
+    assert in_namespace("-rm", setup, f"{__file__}::test_inside", {FULL: str(disk)}) == 1
 
 
 if os.environ.get(FULL):

@@ -12,12 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -25,7 +21,7 @@ from aiohttp import web
 
 from origin_emulator.app import create_app as create_origin
 from stitcher.app import create_app
-from tests.needs import require
+from tests.needs import in_namespace, require
 
 CUE = "/v1/channels/news/cue"
 DELETE = "/v1/channels/news/breaks/no-such-break"
@@ -152,26 +148,13 @@ def test_clients_beyond_loopback_need_the_token():
     """Run `test_beyond_loopback` in a network namespace of its own (`unshare -rn`: nothing of the
     machine's network is touched), whose loopback interface also holds a non-loopback IPv4 and
     IPv6 address: a client connecting from them is not a loopback client."""
-    require(shutil.which("unshare") is not None, "unshare is not installed (util-linux)")
     require(shutil.which("ip") is not None, "ip is not installed (apt-get install iproute2)")
     setup = " && ".join(
         ["ip link set lo up"]
         + [f"ip addr add {a} dev lo" + (" nodad" * (":" in a)) for a in ADDRESSES]
     )
-    inner = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    inner += [f"{__file__}::test_beyond_loopback"]
-    result = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", f'{setup} && exec "$@"', "sh", *inner],
-        env={**os.environ, NETNS: "1"},
-        cwd=Path(__file__).parent.parent,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, f"unshare -rn failed or the test in it did:\n{out[-4000:]}"
-    passed = re.search(r"^(\d+) passed in", result.stdout, re.MULTILINE)
-    assert passed and int(passed[1]) >= len(WRITES), out[-4000:]  # every case ran, none skipped
+    passed = in_namespace("-rn", setup, f"{__file__}::test_beyond_loopback", {NETNS: "1"})
+    assert passed >= len(WRITES)  # every case ran, none skipped
 
 
 if os.environ.get(NETNS) == "1":
