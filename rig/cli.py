@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -141,17 +142,32 @@ def _media_build(args: argparse.Namespace) -> int:
 
 
 def _media_serve(args: argparse.Namespace) -> int:
-    from rig.media_server import start_media_server
+    import socket
+
+    from rig.media_server import PORT_HINT, start_media_server
     from stitcher.cli import stop_event
-    from stitcher.processes import server_gc
+    from stitcher.http import listen
+    from stitcher.processes import run_workers, server_gc
 
     settings = _settings(args)
+    host, port = args.host or settings.ads.host, args.port or settings.ads.port
+    if args.workers and not args.listen_fd:
+        sockets = listen(host, port, "media server", PORT_HINT)
+        argv = [sys.executable, "-m", "rig.cli", "media", "serve", "--host", host]
+        argv += ["--port", str(port)]
+        argv += [arg for sock in sockets for arg in ("--listen-fd", str(sock.fileno()))]
+        if args.config:
+            argv += ["--config", str(args.config)]
+        return run_workers(
+            "media server", f"http://{host}:{port}", sockets, argv, os.environ, args.workers
+        )
 
     async def serve() -> None:
-        host, port = args.host or settings.ads.host, args.port or settings.ads.port
-        runner = await start_media_server(settings.media.cache_dir, host, port)
+        sockets = [socket.socket(fileno=fd) for fd in args.listen_fd or ()]
+        runner = await start_media_server(settings.media.cache_dir, host, port, sockets)
         server_gc()
-        print(f"media server on http://{host}:{port} ({settings.media.cache_dir})", flush=True)
+        who = f"media server worker {os.getpid()}" if sockets else "media server"
+        print(f"{who} on http://{host}:{port} ({settings.media.cache_dir})", flush=True)
         try:
             await stop_event().wait()
         finally:
@@ -282,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="listen address (default: ads.host)")
     serve.add_argument("--port", type=int, help="listen port (default: ads.port, 8082)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="N worker processes behind a parent that listens on the port itself: a worker that"
+        " dies, even by kill -9, is restarted while connections wait in the socket's backlog"
+        " instead of being refused (rig up runs one worker this way; without --workers it is one"
+        " process that listens itself)",
+    )
+    serve.add_argument(  # a worker: serve on this listening socket of the parent (repeatable)
+        "--listen-fd", type=int, action="append", help=argparse.SUPPRESS
+    )
     common(serve)
 
     from rig import channels as channels_module
@@ -315,6 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     from rig import bench as bench_module
 
     bench_module.add_parser(sub)
+
+    from rig import chaos as chaos_module
+
+    chaos_module.add_parser(sub)
 
     config = sub.add_parser(
         "config",
@@ -354,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
             from rig import bench as bench_module
 
             return bench_module.run(args)
+        if args.command == "chaos":
+            from rig import chaos as chaos_module
+
+            return chaos_module.run(args)
         if args.command in ("cue", "splice"):
             from rig import cues_cli
 

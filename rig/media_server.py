@@ -7,7 +7,10 @@ How and why: docs/rig.md, "`rig.media_server`".
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
 CACHE_CONTROL = "public, max-age=86400"
+PORT_HINT = "another rig running? set RIG_ADS_PORT"
 CACHE_DIR = web.AppKey("cache_dir", Path)
 _COMPONENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
 _FILES = {re.compile(r"index\.m3u8"): PLAYLIST_TYPE, re.compile(r"seg_\d{5}\.ts"): SEGMENT_TYPE}
@@ -64,6 +68,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "ok": True,
+            "pid": os.getpid(),  # which worker answered
             "cache_dir": str(cache_dir),
             "ads": (cache_dir / "ads").is_dir(),
             "slate": (cache_dir / "slate").is_dir(),
@@ -83,11 +88,18 @@ def create_app(cache_dir: Path) -> web.Application:
     return app
 
 
-async def start_media_server(cache_dir: Path, host: str, port: int) -> web.AppRunner:
-    """Start serving; returns the runner (call `cleanup()` to stop). Raises RigError if the port is
-    taken."""
+async def start_media_server(
+    cache_dir: Path, host: str, port: int, sockets: Sequence[socket.socket] = ()
+) -> web.AppRunner:
+    """Start serving (on `sockets`, listening sockets a parent passed, when given); returns the
+    runner (call `cleanup()` to stop). Raises RigError if the port is taken."""
     runner = await start_site(
-        create_app(cache_dir), host, port, "media server", "another rig running? set RIG_ADS_PORT"
+        create_app(cache_dir),
+        host,
+        port,
+        "media server",
+        PORT_HINT,
+        sockets,
     )
     log.info("media server on http://%s:%s serving %s", host, port, cache_dir)
     return runner

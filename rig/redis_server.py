@@ -167,10 +167,12 @@ class RedisServer:
         await asyncio.to_thread(self.stop)
 
 
-def _launch(binary: str, port: int, directory: Path, owns: bool, timeout: float) -> RedisServer:
+def _launch(
+    binary: str, port: int, directory: Path, owns: bool, timeout: float, persistent: bool
+) -> RedisServer:
     with open(directory / "redis.log", "ab") as log:
         process = subprocess.Popen(
-            redis_server_argv(binary, port, directory),
+            redis_server_argv(binary, port, directory, persistent),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -199,8 +201,11 @@ def start_redis_sync(
     *,
     binary: str = "redis-server",
     timeout: float = START_TIMEOUT,
+    persistent: bool = False,
 ) -> RedisServer:
-    """Start a private redis-server (blocking until it answers, at most `timeout` s)."""
+    """Start a private redis-server (blocking until it answers, at most `timeout` s);
+    `persistent`: with an append-only file in `directory`, so a server started again over it has
+    every key (`redis_server_argv`)."""
     path = find_redis_server(binary)
     owns = directory is None
     workdir = Path(tempfile.mkdtemp(prefix="rig-redis-")) if owns else Path(directory)
@@ -210,7 +215,12 @@ def start_redis_sync(
         for attempt in range(attempts):
             try:
                 return _launch(
-                    path, port if port is not None else free_port(), workdir, owns, timeout
+                    path,
+                    port if port is not None else free_port(),
+                    workdir,
+                    owns,
+                    timeout,
+                    persistent,
                 )
             except RedisServerError:
                 if attempt == attempts - 1:
@@ -228,10 +238,11 @@ async def start_redis(
     *,
     binary: str = "redis-server",
     timeout: float = START_TIMEOUT,
+    persistent: bool = False,
 ) -> RedisServer:
     """Start a private redis-server without blocking the event loop; stop it with `.stop()`."""
     return await asyncio.to_thread(
-        start_redis_sync, port, directory, binary=binary, timeout=timeout
+        start_redis_sync, port, directory, binary=binary, timeout=timeout, persistent=persistent
     )
 
 

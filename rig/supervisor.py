@@ -59,7 +59,20 @@ def components(settings: Settings, config: Path | None) -> list[Component]:
         ),
         Component(
             "media",
-            (str(BIN / "rig"), "media", "serve", "--host", a.host, "--port", str(a.port), *extra),
+            # a parent holding the port for one worker, as for the stitcher: a media server that
+            # dies costs the players nothing (connections wait in the backlog)
+            (
+                str(BIN / "rig"),
+                "media",
+                "serve",
+                "--host",
+                a.host,
+                "--port",
+                str(a.port),
+                "--workers",
+                "1",
+                *extra,
+            ),
             f"http://{a.host}:{a.port}/healthz",
             (a.host, a.port),
         ),
@@ -128,14 +141,18 @@ def check_free(component: Component) -> None:
             ) from None
 
 
-async def _answers(health: str, session: aiohttp.ClientSession) -> bool:
-    """Is the component ready: `http://...` answers 200, `tcp://host:port` accepts a connection."""
+async def answers(health: str, session: aiohttp.ClientSession) -> bool:
+    """Is the component ready: `http://...` answers 200, `tcp://host:port` (a redis-server) answers
+    PING (it accepts connections while it still loads its file, and answers -LOADING then)."""
     try:
         if health.startswith("tcp://"):
             host, _, port = health.removeprefix("tcp://").rpartition(":")
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1)
-            writer.close()
-            return True
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1)
+            try:
+                writer.write(b"PING\r\n")
+                return (await asyncio.wait_for(reader.readline(), 1)).startswith(b"+PONG")
+            finally:
+                writer.close()
         async with session.get(health, timeout=aiohttp.ClientTimeout(total=1)) as response:
             return response.status == 200
     except (TimeoutError, OSError, aiohttp.ClientError):
@@ -221,7 +238,7 @@ class Supervisor:
                     f"{run.component.name} exited with {run.process.returncode} while starting; "
                     f"its log ({run.log}) ends:\n{tail(run.log)}"
                 )
-            if await _answers(run.component.health, session):
+            if await answers(run.component.health, session):
                 break
             if time.monotonic() > deadline:
                 raise RigError(

@@ -11,10 +11,8 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 from contextlib import AsyncExitStack
 
 import aiohttp
@@ -32,7 +30,7 @@ from stitcher.errors import RigError
 from stitcher.http import listen, start_site
 from stitcher.kv import KVError, open_kv
 from stitcher.monitor import Monitor
-from stitcher.processes import Backoff, death_signal, server_gc
+from stitcher.processes import run_workers, server_gc
 
 
 def decisions_for(
@@ -152,18 +150,12 @@ async def monitor(settings: StitcherConfig) -> None:
         await services.monitor().run(stop_event())
 
 
-STARTUP = 10.0  # seconds within which a worker that fails (exit status > 0) means the fleet
-# cannot start (a bad config, a broken store); one killed by a signal is replaced at any time
-
-
 def serve_workers(
     args: argparse.Namespace, settings: StitcherConfig, host: str, port: int, workers: int
 ) -> int:
     """Listen on `host`:`port` here, then run `workers` stitcher processes that accept on that one
-    socket; restart a worker that exits (all stop if one fails with an exit status while starting)
-    and stop them all on SIGINT/SIGTERM. Holding the socket here is what makes a worker's death
-    cost nothing: the connections it would have taken wait in the kernel's backlog for the next
-    accept, by another worker or by its replacement, instead of being refused."""
+    socket (`processes.run_workers`: a worker's death costs viewers nothing); their metrics are
+    summed over all of them through one multiprocess directory."""
     sockets = listen(host, port, "stitcher", PORT_HINT)  # before any worker: port in use is 1 line
     fds = [sock.fileno() for sock in sockets]
     Catalog(settings.state_dir / "channels.db").close()  # made once here, not by racing workers
@@ -173,91 +165,16 @@ def serve_workers(
         "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         "RIG_STATE_DIR": str(settings.state_dir),
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "stitcher.cli",
-        "serve",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        *(arg for fd in fds for arg in ("--listen-fd", str(fd))),
-    ]
+    argv = [sys.executable, "-m", "stitcher.cli", "serve", "--host", host, "--port", str(port)]
+    argv += [arg for fd in fds for arg in ("--listen-fd", str(fd))]
     if args.config:
         argv += ["--config", str(args.config)]
     if args.verbose:
         argv.append("--verbose")
-    stopping = False
-
-    def stop(*_):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-
-    def start() -> subprocess.Popen:
-        return subprocess.Popen(argv, env=env, pass_fds=fds, preexec_fn=death_signal())
-
-    started = time.monotonic()
-    children = [start() for _ in range(workers)]
-    born = [started] * workers
-    due: dict[int, float] = {}  # slot -> when its replacement starts (a pause that grows)
-    backoff = [Backoff(first=0.2) for _ in range(workers)]  # at once, unless it keeps failing
-    print(
-        f"stitcher: {workers} workers on http://{host}:{port} (pids "
-        f"{', '.join(str(c.pid) for c in children)}; one listening socket, held here; metrics"
-        " summed over all)",
-        flush=True,
-    )
-    failed = 0
     try:
-        while not stopping:
-            now = time.monotonic()
-            for slot, child in enumerate(children):
-                if slot in due:
-                    if now >= due[slot]:
-                        del due[slot]
-                        children[slot] = start()
-                        born[slot] = now
-                        new = children[slot].pid
-                        print(f"stitcher: worker {new} started (replacing {child.pid})", flush=True)
-                    continue
-                if child.poll() is None:
-                    continue
-                if now - started < STARTUP and child.returncode > 0:
-                    print(
-                        f"stitcher: worker {child.pid} exited with {child.returncode} while "
-                        "starting; stopping",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    failed = 2
-                    stopping = True
-                    break
-                pause = backoff[slot].pause(now - born[slot])
-                due[slot] = now + pause
-                print(
-                    f"stitcher: worker {child.pid} exited with {child.returncode}; starting another"
-                    f" in {pause:g} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            time.sleep(0.2)
+        return run_workers("stitcher", f"http://{host}:{port}", sockets, argv, env, workers)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
         shutil.rmtree(metrics_dir, ignore_errors=True)
-        for sock in sockets:
-            sock.close()
-    return failed
 
 
 def build_parser() -> argparse.ArgumentParser:

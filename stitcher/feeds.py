@@ -129,7 +129,7 @@ class OriginFeed:
             self.metrics.origin_fetches.inc(
                 "timeout" if isinstance(exc, OriginTimeout) else "error"
             )
-            if entry.good is not None and now - entry.good.at < stale_limit:
+            if entry.good is not None and now - _still_since(entry) < stale_limit:
                 self.metrics.errors.inc("origin_stale_served")
                 log.warning(
                     "origin %s failed (%s); serving the copy from %.1f s ago",
@@ -145,11 +145,7 @@ class OriginFeed:
         checked, entry.checked = entry.checked, now
         if entry.good is not None and text == entry.text:
             return self._current(url, entry, now, stale_limit)
-        # It moved since the last read: taken as at that read, or, when that read is older than a
-        # target duration (nobody asked meanwhile), as one target duration ago: a live playlist
-        # moves at least that often, and a copy read after a silence is not a frozen one.
-        period = playlist.target_duration if isinstance(playlist, MediaPlaylist) else 0
-        entry.moved = max(checked, now - period) if entry.good is not None else now
+        entry.moved = _moved(playlist, checked if entry.good is not None else None, now)
         entry.stuck = False
         entry.good = Versioned(playlist, next(_versions), now)
         entry.text = text
@@ -159,7 +155,8 @@ class OriginFeed:
         """The copy, read again unchanged. A live media playlist gains a segment at least every
         target duration: one that has not moved for longer was current only until its last move
         plus a target duration, and stands in from then on, as the copy of a failing origin does,
-        for `stale_limit` (a frozen packager is a failing one that still answers)."""
+        until `stale_limit` after its last move (a frozen packager is a failing one that still
+        answers)."""
         good = entry.good
         assert good is not None
         if not isinstance(good.value, MediaPlaylist) or good.value.endlist:
@@ -167,7 +164,7 @@ class OriginFeed:
             return entry.good
         current_until = entry.moved + good.value.target_duration
         entry.good = replace(good, at=min(now, current_until))
-        if now - entry.good.at >= stale_limit:
+        if now - entry.moved >= stale_limit:
             self.metrics.errors.inc("origin_stuck")
             if not entry.stuck:
                 entry.stuck = True
@@ -177,6 +174,36 @@ class OriginFeed:
                 f" segment every {good.value.target_duration} s)"
             )
         return entry.good
+
+
+def _moved(playlist, checked: float | None, now: float) -> float:
+    """When a playlist read at `now`, changed since the read at `checked` (None: the first read),
+    last moved: when its newest segment ended by its PROGRAM-DATE-TIME (a live origin publishes a
+    segment as it ends), kept between the two reads (an origin clock that is off cannot push it
+    out). Without dates: at the read before, or, when that read is older than a target duration
+    (nobody asked meanwhile) or there was none, one target duration ago (a live playlist moves at
+    least that often, and a copy read after a silence is not a frozen one) - and for a first read
+    without dates, now."""
+    if not isinstance(playlist, MediaPlaylist):
+        return now
+    period = playlist.target_duration
+    earliest = max(checked, now - period) if checked is not None else now - period
+    times = playlist.segment_times() if playlist.segments else None
+    if times is None:
+        return earliest if checked is not None else now
+    published = times[-1] + playlist.segments[-1].duration
+    return min(now, max(earliest, published))
+
+
+def _still_since(entry: _OriginEntry) -> float:
+    """Since when the copy has shown the same window: a live media playlist's last move (a player
+    must see a new segment at least every 1.5 target durations, RFC 8216bis 6.2.1, so that is
+    what a stand-in's age counts from), else when it was last read."""
+    good = entry.good
+    assert good is not None
+    if isinstance(good.value, MediaPlaylist) and not good.value.endlist:
+        return entry.moved
+    return good.at
 
 
 # --------------------------------------------------------------------------- breaks

@@ -1,8 +1,9 @@
 """Child processes: how they die with their parent, and how long to wait before restarting one.
 
 Used by everything that keeps a process running: the rig's supervisor (its components), the
-stitcher's worker fleet and the origin's live encoders (ffmpeg). Servers raise their open-file
-limit with `more_files` and tune the garbage collector with `server_gc`.
+worker fleets of the stitcher and the media server (`run_workers`) and the origin's live encoders
+(ffmpeg). Servers raise their open-file limit with `more_files` and tune the garbage collector
+with `server_gc`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import ctypes
 import gc
 import resource
 import signal
+import socket
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 PR_SET_PDEATHSIG = 1
@@ -73,3 +77,92 @@ class Backoff:
         pause = self._next
         self._next = min(self.limit, self._next * 2)
         return pause
+
+
+STARTUP = 10.0  # seconds within which a worker that fails (exit status > 0) means the fleet
+# cannot start (a bad config, a broken store); one killed by a signal is replaced at any time
+
+
+def run_workers(
+    name: str,
+    url: str,
+    sockets: Sequence[socket.socket],
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    workers: int,
+) -> int:
+    """Run `workers` copies of `argv` (a server that accepts on the listening `sockets` held here
+    and passed to it by descriptor) until SIGINT/SIGTERM; replace a worker that exits (all stop,
+    and 2 is returned, if one fails with an exit status while starting). Holding the sockets here
+    is what makes a worker's death cost nothing: the connections it would have taken wait in the
+    kernel's backlog for the next accept, by another worker or by its replacement, instead of
+    being refused. Closes the sockets at the end."""
+    fds = [sock.fileno() for sock in sockets]
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(list(argv), env=dict(env), pass_fds=fds, preexec_fn=death_signal())
+
+    started = time.monotonic()
+    children = [start() for _ in range(workers)]
+    born = [started] * workers
+    due: dict[int, float] = {}  # slot -> when its replacement starts (a pause that grows)
+    backoff = [Backoff(first=0.2) for _ in range(workers)]  # at once, unless it keeps failing
+    print(
+        f"{name}: {workers} worker{'s' if workers > 1 else ''} on {url} (pids "
+        f"{', '.join(str(c.pid) for c in children)}; one listening socket, held here)",
+        flush=True,
+    )
+    failed = 0
+    try:
+        while not stopping:
+            now = time.monotonic()
+            for slot, child in enumerate(children):
+                if slot in due:
+                    if now >= due[slot]:
+                        del due[slot]
+                        children[slot] = start()
+                        born[slot] = now
+                        new = children[slot].pid
+                        print(f"{name}: worker {new} started (replacing {child.pid})", flush=True)
+                    continue
+                if child.poll() is None:
+                    continue
+                if now - started < STARTUP and child.returncode > 0:
+                    print(
+                        f"{name}: worker {child.pid} exited with {child.returncode} while "
+                        "starting; stopping",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    failed = 2
+                    stopping = True
+                    break
+                pause = backoff[slot].pause(now - born[slot])
+                due[slot] = now + pause
+                print(
+                    f"{name}: worker {child.pid} exited with {child.returncode}; starting another"
+                    f" in {pause:g} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for sock in sockets:
+            sock.close()
+    return failed

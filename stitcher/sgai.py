@@ -7,7 +7,7 @@ How and why: docs/stitcher.md, "`stitcher.sgai`".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from urllib.parse import quote as url_quote
 from urllib.parse import urljoin
@@ -94,7 +94,11 @@ def daterange(record: BreakRecord, segment_duration: float) -> Tag:
 
 
 def interleave(
-    origin: MediaPlaylist, origin_url: str, records: Sequence[BreakRecord], segment_duration: float
+    origin: MediaPlaylist,
+    origin_url: str,
+    records: Sequence[BreakRecord],
+    segment_duration: float,
+    late: Mapping[str, float] | None = None,
 ) -> MediaPlaylist:
     """The SGAI media playlist for one variant (see the module docstring).
 
@@ -105,7 +109,11 @@ def interleave(
     first segment, it has already buffered the content up to the break and stalls there) - after
     an earlier break, not before the segment starting one segment after its interstitial's end
     (`announce_from`). The tag stays on that segment while it is in the window, then on the
-    window's first segment while the window still reaches into the interstitial."""
+    window's first segment while the window still reaches into the interstitial.
+
+    `late` (a break's `entry` -> epoch seconds, from `late_announcements`): a break this replica
+    learnt of too late for that segment goes on the first segment ending after the given time."""
+    late = late or {}
     segments = [replace(s, uri=urljoin(origin_url, s.uri)) for s in origin.segments]
     if not segments:
         return replace(origin, segments=())
@@ -123,7 +131,8 @@ def interleave(
             (
                 i
                 for i, (t, end) in enumerate(zip(times, ends))
-                if end > record.created and (start is None or t >= start - tolerance)
+                if end > max(record.created, late.get(record.entry, 0.0))
+                and (start is None or t >= start - tolerance)
             ),
             None,
         )
@@ -133,6 +142,39 @@ def interleave(
             segments[index], tags=segments[index].tags + (daterange(record, segment_duration),)
         )
     return replace(origin, segments=tuple(segments))
+
+
+def newest_end(origin: MediaPlaylist) -> float | None:
+    """Where the window's last segment ends (epoch seconds); None without segments or PDTs."""
+    if not origin.segments:
+        return None
+    try:
+        times = pdts(origin)
+    except SsaiError:
+        return None
+    return times[-1] + origin.segments[-1].duration
+
+
+def late_announcements(
+    records: Sequence[BreakRecord], seen: Collection[str], served_end: float | None
+) -> dict[str, float]:
+    """The breaks among `records` that this replica sees for the first time (not in `seen`, the
+    `entry`s it saw before) although their tag belongs on a segment it has already served without
+    it: the first segment ending after `created` ends no later than `served_end`, the newest
+    segment end of its SGAI output so far. Each is to be announced after `served_end` instead.
+
+    Every replica reading the KV in time puts the tag on that first segment; one that could not
+    (its reads failed, e.g. while redis-server restarts) has meanwhile served playlists without
+    the tag, and adding it there now would change what was served (RFC 8216bis 6.2.1: a live
+    playlist only appends). A replica that served nothing yet (`served_end` None: just started)
+    follows the shared rule."""
+    if served_end is None:
+        return {}
+    return {
+        r.entry: served_end
+        for r in records
+        if r.entry not in seen and not r.cancelled and r.created < served_end
+    }
 
 
 def announce_from(

@@ -1,12 +1,14 @@
-"""`stitcher serve --workers N`: the parent listens on the port itself and its workers accept on
-that one socket, so a worker killed with `kill -9` costs viewers nothing.
+"""`stitcher serve --workers N` and `rig media serve --workers N`: the parent listens on the port
+itself and its workers accept on that one socket, so a worker killed with `kill -9` costs viewers
+nothing (`stitcher.processes.run_workers`, one implementation for both servers).
 
 Real processes on loopback (`GET /healthz` is all they serve here: no origin needed), bounded,
 synchronised by polling with deadlines:
 - two workers: one is SIGKILLed under a load of concurrent requests, the other keeps answering,
   a replacement appears on the same socket and answers too; no request fails;
 - one worker: the only worker is SIGKILLed under load; the connections wait in the parent's
-  backlog (nobody is refused) and its replacement answers them; no request fails;
+  backlog (nobody is refused) and its replacement answers them; no request fails; the same for the
+  media server (what `rig up` runs: one worker behind a parent);
 - a port in use is one clear line before any worker starts.
 
 Every request of the load opens a fresh connection (each lands wherever the kernel queues it).
@@ -92,16 +94,24 @@ class Fleet:
             time.sleep(0.1)
 
 
+SERVERS = {
+    "stitcher": [sys.executable, "-m", "stitcher.cli", "serve"],
+    "media server": [sys.executable, "-m", "rig.cli", "media", "serve"],
+}
+
+
 @contextlib.contextmanager
-def fleet(tmp_path: Path, workers: int, port: int | None = None) -> Iterator[Fleet]:
-    """`stitcher serve --workers N` on a free port over a fresh state dir (empty channel database,
-    SQLite KV); stopped with SIGTERM afterwards, which must end it cleanly."""
+def fleet(
+    tmp_path: Path, workers: int, port: int | None = None, server: str = "stitcher"
+) -> Iterator[Fleet]:
+    """`stitcher serve --workers N` (or the media server's) on a free port over a fresh state dir
+    (empty channel database, SQLite KV); stopped with SIGTERM afterwards, which must end it
+    cleanly."""
     port = port or free_port()
     env = {**os.environ, "RIG_STATE_DIR": str(tmp_path / "state")}
     env.pop("RIG_STITCHER_WORKERS", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "stitcher.cli", "serve", "--workers", str(workers)]
-        + ["--port", str(port)],
+        [*SERVERS[server], "--workers", str(workers), "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -217,10 +227,10 @@ async def kill_under_load(fleet: Fleet, victim: int, bound: float = 10.0) -> Loa
     return load
 
 
-def started_fleet(fleet: Fleet, workers: int) -> list[int]:
+def started_fleet(fleet: Fleet, workers: int, server: str = "stitcher") -> list[int]:
     """The workers' pids, once they answer (a worker killed by a signal is replaced at any time;
     only one failing with an exit status during the start-up stops the fleet)."""
-    announced = fleet.wait_line(r"stitcher: \d+ workers on .* \(pids ([\d, ]+);", 30)
+    announced = fleet.wait_line(rf"{server}: \d+ workers? on .* \(pids ([\d, ]+);", 30)
     pids = [int(pid) for pid in announced[1].split(", ")]
     assert len(pids) == workers
     fleet.wait_healthy(30)
@@ -244,9 +254,10 @@ def test_a_killed_worker_costs_nothing_the_others_answer(tmp_path):
 
 
 @pytest.mark.realtime
-def test_with_one_worker_connections_wait_in_the_backlog_while_it_restarts(tmp_path):
-    with fleet(tmp_path, workers=1) as running:
-        (victim,) = started_fleet(running, 1)
+@pytest.mark.parametrize("server", SERVERS)
+def test_with_one_worker_connections_wait_in_the_backlog_while_it_restarts(tmp_path, server):
+    with fleet(tmp_path, workers=1, server=server) as running:
+        (victim,) = started_fleet(running, 1, server)
         load = asyncio.run(kill_under_load(running, victim))
         assert load.failed == Counter(), running.output()  # nobody refused: they waited
         assert load.resent <= LOOPS

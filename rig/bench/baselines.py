@@ -8,15 +8,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rig.bench import procs
-from rig.bench.children import http_get, pinned, started
+from rig import procs
+from rig.children import free_port, http_get, pinned, started
 from rig.edge import find_nginx, worker_user
 from stitcher.errors import RigError
 
@@ -62,12 +61,6 @@ class Baseline:
                     f"{self.url} still answers other bytes {timeout:.0f} s after a renewal"
                 )
             time.sleep(0.02)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _nginx_conf(root: Path, port: int, snapshot: Snapshot, workers: int) -> str:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rig.bench.children import pinned
 from rig.bench.plan import Plan
 from rig.bench.under_load import Rig
+from rig.children import pinned
 from stitcher.errors import RigError
 
 RETRY_OVERLAP = 5.0  # seconds before a refused cue is asked again (when the plan can't be read)

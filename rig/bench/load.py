@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rig.bench import procs
+from rig import procs
 from rig.bench.baselines import Baseline, bare_aiohttp, static_nginx
 from rig.bench.fleet import Joining, ask_for_breaks, fleet_result, start_fleet
 from rig.bench.measure import (

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rig.bench import procs
+from rig import procs
 from rig.bench.baselines import Snapshot, bare_aiohttp
-from rig.bench.children import http_get
 from rig.bench.fleet import Joining
 from rig.bench.plan import Plan
 from rig.bench.under_load import Rig, stitcher_clone
 from rig.bench.wrk import Pacing, WrkResult, run_wrk
+from rig.children import http_get
 from rig.edge import EdgeLog, EdgePaths
 
 WARM_UP = 1.0  # seconds of load before a closed loop is measured

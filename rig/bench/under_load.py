@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rig.bench import procs
-from rig.bench.baselines import Snapshot, free_port
-from rig.bench.children import answers, http_get, pinned, started, wait_for
+from rig import procs
+from rig.bench.baselines import Snapshot
 from rig.bench.plan import Plan
+from rig.children import answers, free_port, http_get, pinned, started, wait_for
 from rig.settings import Settings, load_settings
 from rig.up import port_env
 from stitcher.commands import settings_env

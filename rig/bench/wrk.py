@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rig.bench.children import pinned
+from rig.children import pinned
 from stitcher.errors import RigError
 from stitcher.processes import more_files
 

@@ -2,15 +2,16 @@
 
 The fleet reads the stream once before it starts (`probe`: `StreamUnavailable` when it is not a
 stream), runs every viewer as an asyncio task, adds and removes viewers while it runs, counts
-each violation for the viewer whose playlist first showed it, and reports per viewer and in
-total. Side effects: HTTP requests to the stream's servers.
+each violation for the viewer whose playlist first showed it, keeps the latest failed fetches
+(`errors`), and reports per viewer and in total. Side effects: HTTP requests to the stream's
+servers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin
@@ -24,6 +25,7 @@ from stitcher.clock import Clock
 from stitcher.playlist import MasterPlaylist, MediaPlaylist, parse_playlist
 
 REQUEST_TIMEOUT = 10.0  # seconds, per request
+ERRORS_KEPT = 1000  # the latest failed fetches a fleet remembers (time, viewer, what failed)
 
 
 class StreamUnavailable(Exception):
@@ -65,6 +67,7 @@ class Fleet:
         self._forward = on_violation or self.checker.on_violation
         self.checker.on_violation = self._on_violation
         self.viewers: list[Viewer] = []
+        self.errors: deque[tuple[float, str, str]] = deque(maxlen=ERRORS_KEPT)
         self.started_at: float | None = None
         self.ended_at: float | None = None
         self.probed = False

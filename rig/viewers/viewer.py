@@ -228,6 +228,7 @@ class Viewer:
     def _error(self, message: str) -> None:
         self.fetch_errors += 1
         self.last_error = message
+        self.fleet.errors.append((self.fleet.clock.now(), self.name, message))
 
     async def _get_text(self, url: str) -> str | None:
         try:

@@ -31,7 +31,7 @@ from stitcher.origin import OriginUnavailable, on_site
 from stitcher.playlist import MediaPlaylist
 from stitcher.service.rendered import Rendered, Slate
 from stitcher.service.resume import RESUME_NAME
-from stitcher.sgai import interleave
+from stitcher.sgai import interleave, late_announcements, newest_end
 from stitcher.ssai import VodMedia, pdts, stitch
 
 CATALOG_TTL = 5.0  # seconds a channel row or its slate is reused before the catalog is read again
@@ -59,6 +59,9 @@ class _Row:
         urls = {r.name: urljoin(channel.origin_url, r.uri) for r in ladder if r.uri}
         foreign = frozenset(n for n, u in urls.items() if not on_site(u, channel.origin_url))
         return cls(at, channel, urls, foreign)
+
+
+SEEN_FOR = 3600.0  # seconds after its interstitial's end that a break instance is remembered
 
 
 class PlaylistService:
@@ -94,6 +97,11 @@ class PlaylistService:
         self._flights: dict[tuple[str, str, str], asyncio.Future] = {}
         # (channel, variant, mode) -> until when `cached_media` may answer it, and what
         self._fresh: dict[tuple[str, str, str], tuple[float, Rendered]] = {}
+        # SGAI, per channel: the break instances seen, the newest segment end served, and the
+        # breaks learnt of too late for their usual announcement (stitcher.sgai.late_announcements)
+        self._sgai_seen: dict[str, dict[str, float]] = {}  # entry -> its interstitial's end
+        self._sgai_served: dict[str, float] = {}
+        self._sgai_late: dict[str, dict[str, float]] = {}
 
     # ------------------------------------------------------------------ catalog (cached)
 
@@ -222,7 +230,11 @@ class PlaylistService:
             return self._answer((slug, variant, mode), until, hit[1])
         in_window = window_records(origin, view.value, channel.segment_duration)
         if mode == "sgai":
-            playlist = interleave(origin, url, view.value.records, channel.segment_duration)
+            late = self._late_announcements(slug, view.value.records)
+            playlist = interleave(origin, url, view.value.records, channel.segment_duration, late)
+            end = newest_end(origin)
+            if end is not None:
+                self._sgai_served[slug] = max(self._sgai_served.get(slug, end), end)
         else:
             slate = await self.slate(channel)
             self._prefetch(slug, view.value.records, slate)
@@ -279,6 +291,28 @@ class PlaylistService:
         rendered = self._rendered_media(playlist, len(in_window))
         stored = self._store((slug, variant, mode), key, rendered, mode)
         return self._answer((slug, variant, mode), until, stored)
+
+    def _late_announcements(self, slug: str, records: Sequence[BreakRecord]) -> dict[str, float]:
+        """This replica's late announcements of the channel's breaks (`sgai.late_announcements`),
+        kept while each break is in the view: what was decided for a break never changes."""
+        seen = self._sgai_seen.setdefault(slug, {})
+        late = self._sgai_late.setdefault(slug, {})
+        found = late_announcements(records, seen.keys(), self._sgai_served.get(slug))
+        for entry in found:
+            log.warning(
+                "break %s on %s: learnt of after its interstitial's usual announcement was served"
+                " (the break store could not be read in time); announced with the next segment",
+                entry,
+                slug,
+            )
+            self.metrics.errors.inc("interstitial_announced_late")
+        late.update(found)
+        seen.update((r.entry, r.sgai_end) for r in records)
+        gone = self.clock.now() - SEEN_FOR  # a break that left the view may come back (the KV
+        for entry in [e for e, end in seen.items() if end < gone]:  # degraded, then recovered)
+            del seen[entry]
+            late.pop(entry, None)
+        return late
 
     @staticmethod
     def _urls(record: BreakRecord, bandwidth: int, slate: dict[int, str]) -> set[str]:

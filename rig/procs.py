@@ -8,7 +8,17 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["listeners", "family", "cpu_seconds", "rss_mib", "pin", "affinity", "cores"]
+__all__ = [
+    "listeners",
+    "family",
+    "children",
+    "state",
+    "cpu_seconds",
+    "rss_mib",
+    "pin",
+    "affinity",
+    "cores",
+]
 
 PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -45,7 +55,8 @@ def listeners(port: int) -> list[int]:
     return sorted(found)
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The processes `pid` started that are still there."""
     kids = []
     try:
         for task in (PROC / str(pid) / "task").iterdir():
@@ -63,7 +74,7 @@ def family(pids: Iterable[int]) -> list[int]:
         pid = todo.pop()
         if pid not in seen:
             seen.add(pid)
-            todo += _children(pid)
+            todo += children(pid)
     return sorted(seen)
 
 
@@ -125,3 +136,11 @@ def _threads(pid: int) -> list[int]:
         return [int(t.name) for t in (PROC / str(pid) / "task").iterdir()]
     except OSError:
         return []
+
+
+def state(pid: int) -> str:
+    """The process's state letter (R, S, T for stopped, Z for a zombie...); "" when it is gone."""
+    try:
+        return (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""

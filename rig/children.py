@@ -1,6 +1,7 @@
-"""The processes `rig bench load` starts (a rig, the baselines, a second stitcher): started in
-their own session with their output in a log, waited for until they answer, stopped (the whole
-process group) afterwards; and the small HTTP reads it makes of them.
+"""The processes `rig bench load` and `rig chaos` start (a rig, the baselines, a second
+stitcher): started in their own session with their output in a log, on free ports, waited for
+until they answer, stopped (the whole process group) afterwards; and the small HTTP reads made of
+them.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -17,7 +19,14 @@ from pathlib import Path
 
 from stitcher.errors import RigError
 
-__all__ = ["http_get", "answers", "wait_for", "started", "pinned"]
+__all__ = ["http_get", "answers", "wait_for", "started", "pinned", "free_port"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
