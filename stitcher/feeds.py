@@ -188,10 +188,9 @@ def _moved(playlist, checked: float | None, now: float) -> float:
         return now
     period = playlist.target_duration
     earliest = max(checked, now - period) if checked is not None else now - period
-    times = playlist.segment_times() if playlist.segments else None
-    if times is None:
+    published = playlist.newest_end()
+    if published is None:
         return earliest if checked is not None else now
-    published = times[-1] + playlist.segments[-1].duration
     return min(now, max(earliest, published))
 
 

@@ -144,17 +144,6 @@ def interleave(
     return replace(origin, segments=tuple(segments))
 
 
-def newest_end(origin: MediaPlaylist) -> float | None:
-    """Where the window's last segment ends (epoch seconds); None without segments or PDTs."""
-    if not origin.segments:
-        return None
-    try:
-        times = pdts(origin)
-    except SsaiError:
-        return None
-    return times[-1] + origin.segments[-1].duration
-
-
 def late_announcements(
     records: Sequence[BreakRecord], seen: Collection[str], served_end: float | None
 ) -> dict[str, float]:

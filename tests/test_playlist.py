@@ -913,3 +913,22 @@ def test_master_playlist_model_round_trips(m: MasterPlaylist) -> None:
     assert back == m
     assert back.render() == text
     assert isinstance(parse_playlist(text), MasterPlaylist)
+
+
+def test_segment_times_and_newest_end_carry_dates_both_ways() -> None:
+    text = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n"
+        "#EXTINF:2.000,\na.ts\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:10.000Z\n#EXTINF:1.500,\nb.ts\n"
+        "#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\nc.ts\n"
+    )
+    p = parse_media_playlist(text)
+    start = datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC).timestamp()
+    assert p.segment_times() == [start - 2.0, start, start + 1.5]
+    assert p.newest_end() == start + 3.5
+    undated = parse_media_playlist(
+        text.replace("#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:10.000Z\n", "")
+    )
+    assert undated.segment_times() is None and undated.newest_end() is None
+    empty = parse_media_playlist("#EXTM3U\n#EXT-X-TARGETDURATION:2\n")
+    assert empty.newest_end() is None

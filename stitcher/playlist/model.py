@@ -158,6 +158,12 @@ class MediaPlaylist:
             times[i] = own.timestamp() if own is not None else times[i - 1] + previous.duration
         return times
 
+    def newest_end(self) -> float | None:
+        """Where the window's last segment ends (epoch seconds, by `segment_times`): when a live
+        origin published it. None without segments or dates."""
+        times = self.segment_times() if self.segments else None
+        return None if times is None else times[-1] + self.segments[-1].duration
+
     @property
     def dateranges(self) -> tuple[DateRange, ...]:
         found = [d for s in self.segments for d in s.dateranges]

@@ -31,7 +31,7 @@ from stitcher.origin import OriginUnavailable, on_site
 from stitcher.playlist import MediaPlaylist
 from stitcher.service.rendered import Rendered, Slate
 from stitcher.service.resume import RESUME_NAME
-from stitcher.sgai import interleave, late_announcements, newest_end
+from stitcher.sgai import interleave, late_announcements
 from stitcher.ssai import VodMedia, pdts, stitch
 
 CATALOG_TTL = 5.0  # seconds a channel row or its slate is reused before the catalog is read again
@@ -232,7 +232,7 @@ class PlaylistService:
         if mode == "sgai":
             late = self._late_announcements(slug, view.value.records)
             playlist = interleave(origin, url, view.value.records, channel.segment_duration, late)
-            end = newest_end(origin)
+            end = origin.newest_end()
             if end is not None:
                 self._sgai_served[slug] = max(self._sgai_served.get(slug, end), end)
         else:
