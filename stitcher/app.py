@@ -49,6 +49,7 @@ class StreamOptions:
     origin_cache: float = 0.5
     kv_cache: float = 0.5
     kv_grace: float = 30.0
+    kv_wait: float = 0.5
 
 
 def _observer(metrics: Metrics) -> Observer:
@@ -232,7 +233,9 @@ def create_app(
     http.get(app, "/metrics", metrics)
     if session is not None:
         feed = OriginFeed(session, clock, counted, options.origin_timeout, options.origin_cache)
-        views = BreakViews(ledger, clock, counted, options.kv_cache, options.kv_grace)
+        views = BreakViews(
+            ledger, clock, counted, options.kv_cache, options.kv_grace, options.kv_wait
+        )
         service = PlaylistService(
             catalog,
             clock,

@@ -88,7 +88,12 @@ class Services:
     def app(self) -> web.Application:
         s = self.settings.stitcher
         options = StreamOptions(
-            self.settings.ads.base_url, s.origin_timeout, s.origin_cache, s.kv_cache, s.kv_grace
+            self.settings.ads.base_url,
+            s.origin_timeout,
+            s.origin_cache,
+            s.kv_cache,
+            s.kv_grace,
+            s.kv_wait,
         )
         app = create_app(
             self.catalog, self.decisions, self.clock, self.ledger, self.session, s.token, options

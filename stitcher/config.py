@@ -77,6 +77,11 @@ class StitcherSettings:
         "Seconds one read of a channel's break records and ledger is shared by every request.",
         default=0.5,
     )
+    kv_wait: float = setting(
+        "Seconds a playlist request waits for a read of the break store; a read that takes longer"
+        " (a frozen or overloaded store) is answered from the last read, as a failing store is.",
+        default=0.5,
+    )
     kv_grace: float = setting(
         "Seconds the stitcher keeps using its last read of the break store while the store is"
         " down; after that, breaks that have not begun are passed through (breaks already served"
@@ -91,6 +96,7 @@ class StitcherSettings:
             "origin_timeout",
             "origin_cache",
             "kv_cache",
+            "kv_wait",
             "monitor_interval",
             "decision_timeout",
         ):

@@ -20,7 +20,7 @@ import aiohttp
 
 from stitcher.breaks import BreakLedger
 from stitcher.clock import Clock
-from stitcher.kv import KVError
+from stitcher.kv import KVError, KVUnavailable
 from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, degrade
 from stitcher.origin import OriginTimeout, OriginUnavailable, fetch_text, on_site, parse_origin
@@ -211,14 +211,25 @@ def _still_since(entry: _OriginEntry) -> float:
 @dataclass
 class _ViewEntry:
     served: Versioned | None = None  # what the last read (or the fallback) gave
-    last_good: BreakView = BreakView()  # what the KV last answered
-    failing_since: float | None = None  # when the KV stopped answering
+    last_good: BreakView | None = None  # what the KV last answered (None: it never has)
+    reading_since: float = 0.0  # when the read now running (or the last one) began (clock)
+    reading_loop: float = 0.0  # the same, in the event loop's time (what `wait` counts in)
+    failing_since: float | None = None  # when the KV stopped answering (in time)
     degraded: bool = False  # past the grace period of this outage
+
+
+class NoBreakView(KVUnavailable):
+    """The break store cannot be read and this replica has never read it: nothing it could render
+    is sure to match what other replicas have served (a passthrough would put content in slots
+    they filled with ads)."""
+
+    summary = "the break store is unavailable and this stitcher has not read it yet"
 
 
 class BreakViews:
     """Shared reads of a channel's break records + ledger, with a grace period when the KV is
-    down."""
+    down or slow: a request waits at most `wait` seconds (of the event loop's time: it bounds an
+    I/O wait, as socket timeouts do) for a read."""
 
     def __init__(
         self,
@@ -227,9 +238,10 @@ class BreakViews:
         metrics: Metrics,
         fresh: float = 0.5,
         grace: float = 30.0,
+        wait: float = 0.5,
     ):
         self.ledger, self.clock, self.metrics = ledger, clock, metrics
-        self.fresh, self.grace = fresh, grace
+        self.fresh, self.grace, self.wait = fresh, grace, wait
         self._entries: dict[str, _ViewEntry] = {}
         self._flights: dict[str, asyncio.Future] = {}
 
@@ -240,52 +252,84 @@ class BreakViews:
         return bool(entry and entry.degraded)
 
     async def get(self, channel: str, segment_duration: float) -> Versioned:
+        """The channel's view, at most `fresh` seconds old while the KV answers in time; else the
+        last one (`_fallback`). NoBreakView when there has never been one."""
         entry = self._entries.setdefault(channel, _ViewEntry())
-        if entry.served is not None and self.clock.now() - entry.served.at < self.fresh:
+        now = self.clock.now()
+        if entry.served is not None and now - entry.served.at < self.fresh:
             self.metrics.cache_hits.inc("breaks")
             return entry.served
-        return await single_flight(
+        running = channel in self._flights
+        flight = single_flight(
             self._flights, channel, lambda: self._refresh(channel, entry, segment_duration)
+        )
+        if entry.last_good is None:
+            return await flight
+        if running and asyncio.get_running_loop().time() - entry.reading_loop >= self.wait:
+            flight.close()  # the read under way is late already: nobody waits for it again
+        else:
+            try:
+                return await asyncio.wait_for(flight, self.wait)
+            except TimeoutError:
+                pass
+        self.metrics.errors.inc("kv_late")
+        return self._fallback(
+            channel, entry, segment_duration, f"a read took longer than {self.wait:g} s"
         )
 
     async def _refresh(self, channel: str, entry: _ViewEntry, segment_duration: float) -> Versioned:
-        now = self.clock.now()
+        now = entry.reading_since = self.clock.now()
+        entry.reading_loop = asyncio.get_running_loop().time()
         try:
             view = await self._read(channel)
         except KVError as exc:
             self.metrics.errors.inc("kv_unavailable")
-            if entry.failing_since is None:
-                entry.failing_since = now
-                log.warning(
-                    "break store unreachable for channel %s (%s): using the last view for %g s",
+            if entry.last_good is None:
+                raise NoBreakView(str(exc)) from None
+            return self._fallback(channel, entry, segment_duration, str(exc))
+        if entry.failing_since is not None:
+            log.warning(
+                "break store reachable again for channel %s after %.1f s",
+                channel,
+                now - entry.failing_since,
+            )
+            entry.failing_since, entry.degraded = None, False
+            self.metrics.kv_degraded.labels(channel).set(0)
+        entry.last_good = view
+        return self._serve(entry, view, now)
+
+    def _fallback(
+        self, channel: str, entry: _ViewEntry, segment_duration: float, why: str
+    ) -> Versioned:
+        """The last view while the KV fails (from the read that did not answer): as it was for
+        `grace` seconds, then without the breaks that begin after the grace period (`degrade`)."""
+        assert entry.last_good is not None
+        now = self.clock.now()
+        if entry.failing_since is None:
+            entry.failing_since = min(entry.reading_since, now)
+            log.warning(
+                "break store unreachable for channel %s (%s): using the last view for %g s",
+                channel,
+                why,
+                self.grace,
+            )
+        view = entry.last_good
+        if now - entry.failing_since >= self.grace:
+            cutoff = entry.failing_since + self.grace + segment_duration
+            if not entry.degraded:
+                entry.degraded = True
+                self.metrics.kv_degraded.labels(channel).set(1)
+                log.error(
+                    "break store unreachable for channel %s for %g s: breaks starting from %s "
+                    "on are passed through",
                     channel,
-                    exc,
                     self.grace,
+                    format_datetime(cutoff),
                 )
-            view = entry.last_good
-            if now - entry.failing_since >= self.grace:
-                cutoff = entry.failing_since + self.grace + segment_duration
-                if not entry.degraded:
-                    entry.degraded = True
-                    self.metrics.kv_degraded.labels(channel).set(1)
-                    log.error(
-                        "break store unreachable for channel %s for %g s: breaks starting from %s "
-                        "on are passed through",
-                        channel,
-                        self.grace,
-                        format_datetime(cutoff),
-                    )
-                view = degrade(view, cutoff)
-        else:
-            if entry.failing_since is not None:
-                log.warning(
-                    "break store reachable again for channel %s after %.1f s",
-                    channel,
-                    now - entry.failing_since,
-                )
-                entry.failing_since, entry.degraded = None, False
-                self.metrics.kv_degraded.labels(channel).set(0)
-            entry.last_good = view
+            view = degrade(view, cutoff)
+        return self._serve(entry, view, now)
+
+    def _serve(self, entry: _ViewEntry, view: BreakView, now: float) -> Versioned:
         entry.served = (
             entry.served.renewed(view, now)
             if entry.served is not None

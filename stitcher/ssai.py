@@ -58,13 +58,17 @@ def stitch(
     slate_url: str,
     stand_ins: Mapping[tuple[str, str], str] | None = None,
     resume_url: str | None = None,
+    extra: Mapping[float, int] | None = None,
 ) -> MediaPlaylist:
     """The SSAI media playlist for one variant (see the module docstring). `stand_ins` maps
     (event id, conditioned playlist URL) to the playlist that fills those slots instead ("" = the
     origin's segment); the DISCONTINUITY tags stay where the records put them. With `resume_url`,
     the content segment a break returns to is served from `<resume_url>?src=<its URL>`: the
-    stitcher's copy of it whose first packets flag the discontinuity (`stitcher.streams.resume`)."""
+    stitcher's copy of it whose first packets flag the discontinuity (`stitcher.streams.resume`).
+    `extra` maps the start of a content segment to discontinuity tags added before it (a replica
+    making up for discontinuities it never rendered, `stitcher.served`); the ledger counts them."""
     stand_ins = stand_ins or {}
+    extra = extra or {}
     if not origin.segments:
         return origin
     tolerance = segment_duration / 2
@@ -104,7 +108,7 @@ def stitch(
                 )
             )
             continue
-        tags = int(segment.discontinuity) + back
+        tags = int(segment.discontinuity) + back + _extra_at(extra, pdt, tolerance)
         uri = urljoin(origin_url, segment.uri)
         out.append(
             replace(
@@ -118,3 +122,7 @@ def stitch(
     return replace(
         origin, segments=tuple(out), discontinuity_sequence=origin.discontinuity_sequence + added
     )
+
+
+def _extra_at(extra: Mapping[float, int], pdt: float, tolerance: float) -> int:
+    return sum(n for t, n in extra.items() if abs(t - pdt) < tolerance)

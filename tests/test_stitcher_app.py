@@ -375,3 +375,76 @@ async def test_channels_and_where_real_players_are(stack, clock):
     clock.advance(61)
     _, text = await get(stack, "/v1/sessions")
     assert json.loads(text)["sessions"] == []  # forgotten after a minute of silence
+
+
+async def test_a_frozen_kv_costs_a_request_no_more_than_kv_wait(stitcher_stacks, clock):
+    """redis-server frozen (SIGSTOP): a read would wait for the client's 5 s command timeout, and
+    every playlist request with it (chaos `redis:stop` saw viewers stall 6 s and drift from live).
+    A request waits `kv_wait` for the read, then is answered from the last view; the read under
+    way is not waited for again."""
+    import os
+    import signal
+    import time
+
+    from rig.redis_server import start_redis
+    from stitcher.kv import open_kv
+    from tests.kv.support import require_redis_server
+
+    require_redis_server()
+    server = await start_redis()
+    kv = open_kv(server.url, clock, command_timeout=5.0)
+    await kv.start()
+    s = await stitcher_stacks(kv, StreamOptions(kv_wait=0.2))
+    try:
+        assert (await s.client.post("/v1/channels/news/cue", json={"duration": 10})).status == 201
+        clock.advance(0.5)
+        before, _ = await get(s, "/ssai/news/hi.m3u8")
+        assert before.status == 200
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            took = []
+            for _ in range(4):
+                clock.advance(0.5)
+                started = time.monotonic()
+                response, text = await get(s, "/ssai/news/hi.m3u8")
+                took.append(time.monotonic() - started)
+                assert response.status == 200, text
+            assert max(took) < 2.0, took  # far from the 5 s a read would take
+            assert sum(t > 0.15 for t in took) <= 1, took  # only the first request waits
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        _, metrics = await get(s, "/metrics")
+        assert 'stitcher_errors_total{kind="kv_late"}' in metrics
+    finally:
+        await kv.close()
+        server.stop()
+
+
+async def test_a_stitcher_that_never_read_the_kv_answers_503_not_a_passthrough(
+    stitcher_stacks, clock
+):
+    """A replica starting while the break store is down has no view: rendering none would put
+    content in slots other replicas fill with ads (chaos `overlap:redis+worker`: T1). It answers
+    503 until the store can be read."""
+    from rig.redis_server import start_redis
+    from stitcher.kv import open_kv
+    from tests.kv.support import require_redis_server
+
+    require_redis_server()
+    server = await start_redis()
+    kv = open_kv(server.url, clock, command_timeout=1.0)
+    await kv.start()
+    port = server.port
+    server.stop()
+    s = await stitcher_stacks(kv, StreamOptions())
+    try:
+        response, text = await get(s, "/ssai/news/hi.m3u8")
+        assert response.status == 503, text
+        assert "the break store is unavailable and this stitcher has not read it yet" in text
+        server = await start_redis(port)
+        clock.advance(1.0)
+        response, text = await get(s, "/ssai/news/hi.m3u8")
+        assert response.status == 200, text
+    finally:
+        await kv.close()
+        server.stop()

@@ -138,8 +138,8 @@ def _faults(kv_grace: float) -> list[Fault]:
             ("redis", "stitcher-worker"),
             term,
             SPLICE,
-            zero_failures=True,
-            what="redis-server restarted and the stitcher's worker stopped (SIGTERM) together",
+            what="redis-server restarted and the stitcher's worker stopped (SIGTERM) together (a"
+            " worker that starts before the store answers has no view: 503 until it can read one)",
         ),
     ]
 

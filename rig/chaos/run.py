@@ -38,6 +38,7 @@ READY_TIMEOUT = 90.0  # seconds a component may take to answer again
 WARM_UP = 8.0  # seconds the fleets watch before the first phase
 RETRY_POST = 2.0  # seconds before posting again a splice the origin refused (it would overlap)
 USER_AGENT = "ssai-rig-chaos (simulated viewers)"
+JUDGE = 8.0  # seconds after its cue appeared that a splice must have its break record
 
 
 def _epoch(text: str) -> float:
@@ -165,6 +166,7 @@ class Chaos:
                     phase = await self._phase(fault, control)
                     self.phases.append(phase)
                     self.progress(f"[{number}/{len(self.faults)}] {self._line(phase)}")
+                await self._judgeable(audit)
             finally:
                 stop.set()
                 await asyncio.gather(*watching, return_exceptions=True)
@@ -174,6 +176,16 @@ class Chaos:
             for phase in self.phases:
                 phase.splices = [s for s in splices if phase.started <= s.announced < phase.ended]
         return self.phases
+
+    async def _judgeable(self, audit: BreakAudit) -> None:
+        """Keep the audit watching until every splice announced during the phases is old enough
+        to have its record (one announced as the last phase ended is not lost yet)."""
+        if not self.phases:
+            return
+        last = self.phases[-1].ended
+        recent = [s.announced for s in audit.splices.values() if last - JUDGE < s.announced < last]
+        if recent:
+            await asyncio.sleep(max(0.0, max(recent) + JUDGE - time.time()))
 
     def _line(self, phase: Phase) -> str:
         recovery = f"{phase.recovery:.1f} s" if phase.recovery is not None else "-"

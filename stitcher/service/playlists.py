@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from stitcher.breaks import BreakRecord
+from stitcher.breaks import BreakRecord, Grid
 from stitcher.catalog import Catalog, CatalogError, Channel, Rung
 from stitcher.clock import Clock
 from stitcher.decision import DecisionError, library, map_variants
@@ -28,7 +28,8 @@ from stitcher.feeds import (
 from stitcher.metrics import Metrics
 from stitcher.modes import BreakView, passthrough, rewrite_master
 from stitcher.origin import OriginUnavailable, on_site
-from stitcher.playlist import MediaPlaylist
+from stitcher.playlist import MediaPlaylist, format_datetime
+from stitcher.served import Rendering, Served
 from stitcher.service.rendered import Rendered, Slate
 from stitcher.service.resume import RESUME_NAME
 from stitcher.sgai import interleave, late_announcements
@@ -102,6 +103,7 @@ class PlaylistService:
         self._sgai_seen: dict[str, dict[str, float]] = {}  # entry -> its interstitial's end
         self._sgai_served: dict[str, float] = {}
         self._sgai_late: dict[str, dict[str, float]] = {}
+        self._ssai_served: dict[str, Served] = {}  # SSAI, per channel (stitcher.served)
 
     # ------------------------------------------------------------------ catalog (cached)
 
@@ -236,8 +238,12 @@ class PlaylistService:
             if end is not None:
                 self._sgai_served[slug] = max(self._sgai_served.get(slug, end), end)
         else:
+            served = self._ssai_served.setdefault(slug, Served())
+            rendering = self._as_served(slug, served, origin, view.value, channel.segment_duration)
+            mine = rendering.view
+            in_window = window_records(origin, mine, channel.segment_duration)
             slate = await self.slate(channel)
-            self._prefetch(slug, view.value.records, slate)
+            self._prefetch(slug, mine.records, slate)
             media, unreadable = await self.vod_media(in_window, rung.bandwidth, slate.urls)
             fresh = [(r, u) for r, u in unreadable if (slug, r.entry, u) not in self._stand_ins]
             if fresh:
@@ -278,19 +284,48 @@ class PlaylistService:
             playlist = stitch(
                 origin,
                 url,
-                view.value.records,
-                view.value.ledger,
+                mine.records,
+                mine.ledger,
                 channel.segment_duration,
                 rung.bandwidth,
                 media,
                 slate.urls.get(rung.bandwidth, ""),
                 stand_ins,
                 resume_url=f"{variant}/{RESUME_NAME}",
+                extra=rendering.extra,
             )
+            served.served(origin.newest_end())
         self._rendered_at[(slug, variant, mode)] = self.clock.now()
         rendered = self._rendered_media(playlist, len(in_window))
         stored = self._store((slug, variant, mode), key, rendered, mode)
         return self._answer((slug, variant, mode), until, stored)
+
+    def _as_served(
+        self,
+        slug: str,
+        served: Served,
+        origin: MediaPlaylist,
+        view: BreakView,
+        segment_duration: float,
+    ) -> Rendering:
+        """What this replica renders in SSAI (`stitcher.served`): a break it learnt of after
+        passing slots of it through plays from the first slot it has not served."""
+        if not origin.segments:
+            return Rendering(view, {})
+        grid = Grid.of(origin, segment_duration)
+        mine = served.view(view, grid, pdts(origin), self.clock.now(), segment_duration / 2)
+        for record in mine.late:
+            log.warning(
+                "break %s on %s: learnt of after some of its slots were served as content (the"
+                " break store could not be read in time); its ads start at %s",
+                record.event_id,
+                slug,
+                format_datetime(
+                    next(r for r in mine.view.records if r.entry == record.entry).ad_start
+                ),
+            )
+            self.metrics.errors.inc("break_learnt_late")
+        return mine
 
     def _late_announcements(self, slug: str, records: Sequence[BreakRecord]) -> dict[str, float]:
         """This replica's late announcements of the channel's breaks (`sgai.late_announcements`),
