@@ -348,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     chaos_module.add_parser(sub)
 
+    from rig import soak as soak_module
+
+    soak_module.add_parser(sub)
+
     config = sub.add_parser(
         "config",
         help="print every setting with its current value and meaning",
@@ -390,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
             from rig import chaos as chaos_module
 
             return chaos_module.run(args)
+        if args.command == "soak":
+            from rig import soak as soak_module
+
+            return soak_module.run(args)
         if args.command in ("cue", "splice"):
             from rig import cues_cli
 

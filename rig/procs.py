@@ -1,5 +1,6 @@
-"""The processes `rig bench load` measures, read from /proc (Linux): which process listens on a
-port, its descendants, CPU time and resident memory, and pinning to CPU cores.
+"""The processes `rig bench load`, `rig chaos` and `rig soak` look at, read from /proc (Linux):
+which process listens on a port, its descendants, CPU time, resident memory and open file
+descriptors, and pinning to CPU cores.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ __all__ = [
     "state",
     "cpu_seconds",
     "rss_mib",
+    "open_fds",
     "pin",
     "affinity",
     "cores",
@@ -101,6 +103,17 @@ def rss_mib(pids: Iterable[int]) -> float:
         except OSError:
             continue
     return total / 1024
+
+
+def open_fds(pids: Iterable[int]) -> int:
+    """File descriptors the processes hold open together (gone processes count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            total += len(os.listdir(PROC / str(pid) / "fd"))
+        except OSError:
+            continue
+    return total
 
 
 def cores() -> list[int]:

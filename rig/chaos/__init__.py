@@ -10,20 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import shutil
 import signal
-import sys
-from pathlib import Path
-from typing import Any
 
-from rig.children import free_port, started
-from rig.settings import Settings, load_settings
-from stitcher.commands import add_common_options, settings_env
+from rig.own_rig import add_options, own_rig, settings_of, write_report
 
 __all__ = ["add_parser", "run"]
-
-START_TIMEOUT = 600.0  # seconds the rig may take to start (media built on first use)
 
 
 def add_parser(sub) -> None:
@@ -44,25 +35,11 @@ def add_parser(sub) -> None:
         " or duplicated break, a failed request where the target is none), 2 when the rig could"
         f" not run. Faults: {', '.join(FAULTS)}.",
     )
-    add_common_options(parser, verbose=False)
+    add_options(parser, viewers=20)
     parser.add_argument(
         "--faults",
         type=lambda text: [n.strip() for n in text.split(",") if n.strip()],
         help="comma-separated, in this order (default: all the rig's components allow)",
-    )
-    parser.add_argument("--viewers", type=int, default=20, help="simulated viewers (default: 20)")
-    parser.add_argument("--channel", default="news", help="the channel watched (default: news)")
-    parser.add_argument(
-        "--kv",
-        choices=("redis", "sqlite"),
-        default="redis",
-        help="the rig's break store (default: redis, so that its faults can run)",
-    )
-    parser.add_argument(
-        "--edge", action="store_true", help="run the nginx edge; the viewers watch through it"
-    )
-    parser.add_argument(
-        "--stitcher-workers", type=int, help="of the rig (default: stitcher.workers, 1)"
     )
     parser.add_argument(
         "--break-seconds",
@@ -70,27 +47,10 @@ def add_parser(sub) -> None:
         default=10.0,
         help="the ad break each fault's phase posts at the origin (default: 10)",
     )
-    parser.add_argument("--json", type=Path, help="write the report here")
 
 
 def _stop(signum: int, frame: object) -> None:
     raise SystemExit(f"chaos: stopped by signal {signum}")  # the rig stops with it
-
-
-def rig_env(args: argparse.Namespace, state: Path) -> dict[str, str]:
-    """The environment of the rig chaos starts: its own state dir, free ports, the KV and edge
-    asked for."""
-    overrides: dict[str, Any] = {
-        "RIG_STATE_DIR": state,
-        "RIG_REDIS_ENABLED": "true" if args.kv == "redis" else "false",
-        "RIG_EDGE_ENABLED": "true" if args.edge else "false",
-        "RIG_STITCHER_WORKERS": args.stitcher_workers,
-    }
-    for name in ("ORIGIN", "ADS", "STITCHER", "REDIS", "EDGE"):
-        overrides[f"RIG_{name}_PORT"] = free_port()
-    env = settings_env(args, **overrides)
-    env.pop("RIG_STITCHER_KV_URL", None)  # the rig's own store, not one from outside
-    return env
 
 
 def table(phases: list[dict]) -> list[str]:
@@ -115,22 +75,10 @@ def run(args: argparse.Namespace) -> int:
     from rig.chaos.run import Chaos
 
     signal.signal(signal.SIGTERM, _stop)
-    base = load_settings(args.config, env=settings_env(args))
-    state = base.state_dir / "chaos"
-    shutil.rmtree(state, ignore_errors=True)
-    env = rig_env(args, state)
-    settings: Settings = load_settings(args.config, env=env)
+    settings, env, state = settings_of(args, "chaos")
     present = {n for n in ("redis", "edge") if getattr(settings, n).enabled}
     faults = choose(args.faults, settings.stitcher.kv_grace, present)
-    argv = [sys.executable, "-m", "rig.cli", "up", "--headless"]
-    argv += ["--config", str(args.config)] if args.config else []
-    api = f"http://{settings.stitcher.host}:{settings.stitcher.port}"
-    ready = [f"{api}/healthz"] + [
-        f"{api}/{mode}/{args.channel}/master.m3u8" for mode in ("ssai", "sgai")
-    ]
-    log = state / "logs" / "chaos-rig.log"
-    print(f"chaos: starting a rig (state {state}; its output: {log})", flush=True)
-    with started(argv, log, ready, START_TIMEOUT, env) as process:
+    with own_rig(args, "chaos", settings, env, state) as process:
         chaos = Chaos(
             settings,
             process.pid,
@@ -165,8 +113,5 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    {line}", flush=True)
             for example in p["violation_examples"][:5]:
                 print(f"    {example}", flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
-        print(f"report: {args.json}", flush=True)
+    write_report(args.json, "chaos", report)
     return 0 if report["ok"] else 1

@@ -215,8 +215,13 @@ class Chaos:
                 phase.recovery = await self._recovered(fault, phase.injected, struck, session)
                 if phase.recovery is None:
                     phase.problem = f"not back within {READY_TIMEOUT:g} s"
-            target = self.settings.media.segment_seconds * 2
-            await asyncio.sleep(max(0.0, end + target - time.time()))
+            # the phase is over once the break is, and once the window has moved past what
+            # was served while the fault lasted (the next fault is judged on its own)
+            window = self.settings.origin.window_segments * self.settings.media.segment_seconds
+            over = end + self.settings.media.segment_seconds * 2
+            if phase.recovery is not None:
+                over = max(over, time.time() + window)
+            await asyncio.sleep(max(0.0, over - time.time()))
         after = self._counts()
         phase.ended = time.time()
         phase.failed = after[0] - before[0]

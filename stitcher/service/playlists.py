@@ -315,14 +315,15 @@ class PlaylistService:
         grid = Grid.of(origin, segment_duration)
         mine = served.view(view, grid, pdts(origin), self.clock.now(), segment_duration / 2)
         for record in mine.late:
+            played = next(r for r in mine.view.records if r.entry == record.entry)
             log.warning(
                 "break %s on %s: learnt of after some of its slots were served as content (the"
-                " break store could not be read in time); its ads start at %s",
+                " break store could not be read in time); %s",
                 record.event_id,
                 slug,
-                format_datetime(
-                    next(r for r in mine.view.records if r.entry == record.entry).ad_start
-                ),
+                f"its ads start at {format_datetime(played.ad_start)}"
+                if played.points
+                else "it was over by then: not played",
             )
             self.metrics.errors.inc("break_learnt_late")
         return mine
