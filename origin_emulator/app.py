@@ -1,4 +1,5 @@
-"""The origin emulator's HTTP face (aiohttp): live playlists, segments and the QA splice API.
+"""The origin emulator's HTTP face (aiohttp): live playlists, segments, the QA splice API and the
+faults QA can switch on (`origin_emulator.faults`).
 
 How and why: docs/origin.md, "`origin_emulator.app`".
 """
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from origin_emulator.channel import LiveChannel
+from origin_emulator.faults import GARBAGE, Faults, OriginFault
 from origin_emulator.splices import SpliceError
 from stitcher import http
 from stitcher.clock import Clock
@@ -27,6 +29,7 @@ CHANNELS = web.AppKey("channels", dict)
 CLOCK_KEY = web.AppKey("clock", object)
 SEGMENTS = web.AppKey("segments", object)
 TOKEN = web.AppKey("token", str)
+FAULTS = web.AppKey("faults", Faults)
 STOP_GRACE = 8.0  # seconds background work may take to stop (an encoder finishing its files)
 
 
@@ -94,8 +97,59 @@ async def master(request: web.Request) -> web.Response:
 
 async def media(request: web.Request) -> web.Response:
     channel = _channel(request)
-    playlist = channel.media(request.match_info["variant"], _now(request))
+    now = _now(request)
+    fault = request.app[FAULTS].active(channel.name, now)
+    if fault is not None:
+        answer = await _faulty(request, fault, now)
+        if isinstance(answer, web.Response):
+            return answer
+        now = answer
+    playlist = channel.media(request.match_info["variant"], now)
     return _playlist(playlist.render(), max(1, playlist.target_duration // 2))
+
+
+async def _faulty(request: web.Request, fault: OriginFault, now: float) -> web.Response | float:
+    """What a media playlist request meets while `fault` is on (`origin_emulator.faults`): an
+    answer that is not the playlist, or the moment whose window it gets."""
+    if fault.kind == "error":
+        return web.Response(status=fault.status, text=f"origin fault: HTTP {fault.status}\n")
+    if fault.kind == "garbage":
+        return web.Response(text=GARBAGE, content_type="text/html")
+    if fault.kind == "timeout":
+        await request.app[CLOCK_KEY].sleep(max(0.0, fault.until - now))
+        return _now(request)
+    if fault.kind == "rewind":
+        return now - fault.back
+    return fault.since  # freeze
+
+
+async def post_fault(request: web.Request) -> web.Response:
+    """Switch a fault on for the channel's media playlists (`origin_emulator.faults`)."""
+    authorise(request)
+    channel = _channel(request)
+    now = _now(request)
+    segment = max(channel.timeline.durations)
+    fault = OriginFault.parse(await _json_body(request), now, segment)
+    request.app[FAULTS].set(channel.name, fault)
+    log.warning("fault on %s: %s for %g s", channel.name, fault.kind, fault.until - now)
+    return web.json_response(fault.to_json(now), status=201)
+
+
+async def delete_fault(request: web.Request) -> web.Response:
+    authorise(request)
+    channel = _channel(request)
+    fault = request.app[FAULTS].clear(channel.name)
+    if fault is None:
+        raise NotFound(f"no fault is on for channel {channel.name}")
+    log.warning("fault on %s: %s switched off", channel.name, fault.kind)
+    return web.json_response(fault.to_json(_now(request)))
+
+
+async def get_fault(request: web.Request) -> web.Response:
+    channel = _channel(request)
+    now = _now(request)
+    fault = request.app[FAULTS].active(channel.name, now)
+    return web.json_response({"fault": fault.to_json(now) if fault is not None else None})
 
 
 async def segment(request: web.Request) -> web.Response:
@@ -138,7 +192,7 @@ def _number(body: dict, name: str, default: float | None) -> float | None:
 def authorise(request: web.Request) -> None:
     """Who may post or cancel splices (`http.authorise`, with `origin.token`): the control API's
     reads are open, as the playlists are."""
-    http.authorise(request, request.app[TOKEN], "post or cancel splices", "origin.token")
+    http.authorise(request, request.app[TOKEN], "post or cancel splices or faults", "origin.token")
 
 
 async def post_splice(request: web.Request) -> web.Response:
@@ -254,11 +308,15 @@ def create_app(
     app[CHANNELS] = channels
     app[CLOCK_KEY] = clock
     app[SEGMENTS] = SegmentCache(cache_segments)
+    app[FAULTS] = Faults()
     http.get(app, "/healthz", healthz)
     http.get(app, "/control/channels", list_channels)
     http.add(app, "POST", "/control/{channel}/splice", post_splice)
     http.add(app, "DELETE", "/control/{channel}/splice/{id}", delete_splice)
     http.get(app, "/control/{channel}/splices", list_splices)
+    http.add(app, "POST", "/control/{channel}/fault", post_fault)
+    http.add(app, "DELETE", "/control/{channel}/fault", delete_fault)
+    http.get(app, "/control/{channel}/fault", get_fault)
     http.preflight(app, "GET, HEAD, POST, DELETE, OPTIONS", "Content-Type, Authorization")
     http.get(app, "/{channel}/master.m3u8", master)
     http.get(app, "/{channel}/{variant}/index.m3u8", media)

@@ -51,7 +51,18 @@ class AdPlaylistUnavailable(OriginUnavailable):
 
 
 class OriginWentBack(OriginUnavailable):
-    """The origin answered a playlist older than one already served."""
+    """The origin answered a playlist whose MEDIA-SEQUENCE is lower than one already served:
+    `behind` when its window is also older (a stale replica of the same timeline, which will
+    catch up), not when it is current (a packager that restarted its numbering)."""
+
+    def __init__(self, message: str, behind: bool):
+        super().__init__(message)
+        self.behind = behind
+
+
+class OriginLagging(OriginUnavailable):
+    """The origin answered a window that moved on but lags behind real time by more than a copy
+    may stand in (a stale replica catching up at the live rate)."""
 
 
 class OriginStuck(OriginUnavailable):
@@ -78,6 +89,7 @@ class _OriginEntry:
     checked: float = float("-inf")  # when the origin was last read
     moved: float = float("-inf")  # no later than the origin's last change (see _current)
     stuck: bool = False  # said so (logged) since the last change
+    anchor: tuple[float, float] | None = None  # the accepted window's newest end, and `moved`
 
 
 class OriginFeed:
@@ -103,7 +115,11 @@ class OriginFeed:
         origin is well; raises OriginUnavailable / OriginTimeout when it is not and no copy will
         do."""
         entry = self._entries.setdefault(url, _OriginEntry())
-        if entry.good is not None and self.clock.now() - entry.checked < self.fresh:
+        if (
+            entry.good is not None
+            and not entry.stuck  # a copy found stuck is not served again, even from the cache
+            and self.clock.now() - entry.checked < self.fresh
+        ):
             self.metrics.cache_hits.inc("origin")
             return entry.good
         return await single_flight(
@@ -111,7 +127,6 @@ class OriginFeed:
         )
 
     async def _refresh(self, url: str, entry: _OriginEntry, stale_limit: float) -> Versioned:
-        now = self.clock.now()
         try:
             text = await fetch_text(self.session, url, self.timeout)
             playlist = parse_origin(text, url)
@@ -121,11 +136,21 @@ class OriginFeed:
                 and isinstance(previous, MediaPlaylist)
                 and playlist.media_sequence < previous.media_sequence
             ):
+                behind = (playlist.newest_end() or 0.0) < (previous.newest_end() or 0.0)
                 raise OriginWentBack(
                     f"{url}: MEDIA-SEQUENCE went back from {previous.media_sequence} to "
                     f"{playlist.media_sequence}"
+                    + (" (a window older than one already served)" if behind else ""),
+                    behind,
+                )
+            lag = _lag(playlist, entry.anchor, self.clock.now()) if text != entry.text else 0.0
+            if lag >= stale_limit:  # (an unchanged window is judged by `_current`)
+                raise OriginLagging(
+                    f"{url}: the window lags {lag:.1f} s behind where the origin's timeline"
+                    " has run to since it was last read"
                 )
         except OriginUnavailable as exc:
+            now = self.clock.now()  # the answer's moment: a fetch that timed out took a while
             self.metrics.origin_fetches.inc(
                 "timeout" if isinstance(exc, OriginTimeout) else "error"
             )
@@ -138,14 +163,17 @@ class OriginFeed:
                     now - entry.good.at,
                 )
                 return entry.good
-            if isinstance(exc, OriginWentBack):
+            if isinstance(exc, OriginWentBack) and not exc.behind:
                 entry.good = None  # the origin restarted for good: start over with its new timeline
-            raise
+            raise  # (one that is behind is refused until it has caught up with what was served)
+        now = self.clock.now()
         self.metrics.origin_fetches.inc("ok")
         checked, entry.checked = entry.checked, now
         if entry.good is not None and text == entry.text:
             return self._current(url, entry, now, stale_limit)
         entry.moved = _moved(playlist, checked if entry.good is not None else None, now)
+        end = playlist.newest_end() if isinstance(playlist, MediaPlaylist) else None
+        entry.anchor = (end, entry.moved) if end is not None else None
         entry.stuck = False
         entry.good = Versioned(playlist, next(_versions), now)
         entry.text = text
@@ -192,6 +220,20 @@ def _moved(playlist, checked: float | None, now: float) -> float:
     if published is None:
         return earliest if checked is not None else now
     return min(now, max(earliest, published))
+
+
+def _lag(playlist, anchor: tuple[float, float] | None, now: float) -> float:
+    """How far a live media playlist read at `now` is behind the window accepted last (`anchor`:
+    its newest segment's end and when it moved) run on in real time since: 0 when it kept up.
+    Differences only, of the origin's dates and of this clock, so an origin clock that is off
+    changes nothing."""
+    if anchor is None or not isinstance(playlist, MediaPlaylist) or playlist.endlist:
+        return 0.0
+    end = playlist.newest_end()
+    if end is None:
+        return 0.0
+    expected = anchor[0] + (now - anchor[1])
+    return max(0.0, expected - end)
 
 
 def _still_since(entry: _OriginEntry) -> float:

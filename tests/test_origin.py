@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -302,3 +303,74 @@ async def test_validate_over_http_for_ten_minutes(aiohttp_server, make_channel, 
     assert (
         len(channel.splices(clock.now(), since=clock.now() - 600)) >= 10
     )  # breaks happened meanwhile
+
+
+async def test_origin_faults_switched_on_over_the_control_api(origin, clock):
+    """Each fault QA can switch on (origin_emulator.faults), for its seconds, on one channel's
+    media playlists only; then the origin is well again."""
+    before = await media(origin)
+
+    async def fault(body: dict) -> dict:
+        response = await origin.post("/control/news/fault", json=body)
+        assert response.status == 201, await response.text()
+        return await response.json()
+
+    on = await fault({"fault": "error", "seconds": 4, "status": 500})
+    assert on["fault"] == "error" and on["status"] == 500 and on["left"] == 4
+    response = await origin.get("/news/hi/index.m3u8")
+    assert response.status == 500
+    assert (await origin.get("/news/lo/index.m3u8")).status == 500  # every variant
+    assert (await origin.get("/sports/hi/index.m3u8")).status == 200  # that channel only
+    assert (await origin.get(f"/news/hi/{before.segments[-1].uri}")).status == 200  # segments
+    assert (await (await origin.get("/control/news/fault")).json())["fault"]["fault"] == "error"
+    clock.advance(4.0)
+    assert (await media(origin)).media_sequence == before.media_sequence + 2  # over
+    assert (await (await origin.get("/control/news/fault")).json())["fault"] is None
+
+    await fault({"fault": "garbage", "seconds": 2})
+    response = await origin.get("/news/hi/index.m3u8")
+    assert response.status == 200 and "#EXTM3U" not in await response.text()
+    assert (await origin.delete("/control/news/fault")).status == 200  # switched off early
+    assert (await origin.delete("/control/news/fault")).status == 404
+    now = await media(origin)
+
+    await fault({"fault": "rewind", "seconds": 6, "back": 4})
+    assert (await media(origin)).media_sequence == now.media_sequence - 2
+    await origin.delete("/control/news/fault")
+
+    await fault({"fault": "freeze", "seconds": 6})
+    clock.advance(4.0)
+    frozen = await media(origin)
+    assert frozen.media_sequence == now.media_sequence and frozen.segments == now.segments
+    clock.advance(2.0)
+    assert (await media(origin)).media_sequence == now.media_sequence + 3
+
+    moved = await media(origin)
+    await fault({"fault": "timeout", "seconds": 3})
+    request = asyncio.ensure_future(origin.get("/news/hi/index.m3u8"))
+    await asyncio.sleep(0.05)
+    assert not request.done()  # no answer while the fault is on
+    clock.advance(3.0)
+    response = await asyncio.wait_for(request, 5)
+    late = parse_media_playlist(await response.text())
+    assert response.status == 200 and late.media_sequence >= moved.media_sequence + 1
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"fault": "flood", "seconds": 2}, "fault must be one of"),
+        ({"fault": "error"}, "seconds must be in"),
+        ({"fault": "error", "seconds": 0}, "seconds must be in"),
+        ({"fault": "error", "seconds": 601}, "seconds must be in"),
+        ({"fault": "error", "seconds": "5"}, "seconds must be a number"),
+        ({"fault": "error", "seconds": 5, "status": 200}, "HTTP error status"),
+        ({"fault": "rewind", "seconds": 5, "back": -1}, "back must be in"),
+        ({"fault": "error", "seconds": 5, "colour": "red"}, "unknown field"),
+    ],
+)
+async def test_origin_fault_request_errors(origin, body, fragment):
+    response = await origin.post("/control/news/fault", json=body)
+    assert response.status == 400
+    assert fragment in (await response.json())["error"]
+    assert (await (await origin.get("/control/news/fault")).json())["fault"] is None

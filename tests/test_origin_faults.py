@@ -24,6 +24,7 @@ from stitcher.kv import open_kv
 from stitcher.playlist import MediaPlaylist, parse_playlist
 
 HANG = object()
+SLOW_HANG = object()  # no answer, and the clock moves on by 1.2 s while the stitcher waits
 STALE = 3.0  # stale_limit of the small channel: 1.5 x its 2 s target duration
 VARIANTS = ("hi", "lo")
 
@@ -45,7 +46,9 @@ class Origin:
     async def media(self, request: web.Request) -> web.Response:
         variant = request.match_info["variant"]
         fault = self.fault(variant)
-        if fault is HANG:
+        if fault is SLOW_HANG:
+            self.clock.advance(1.2)
+        if fault is HANG or fault is SLOW_HANG:
             await asyncio.Event().wait()  # cancelled when the stitcher gives up on the request
         if isinstance(fault, int):
             return web.Response(status=fault, text="packager error")
@@ -180,6 +183,38 @@ async def test_a_media_sequence_going_back_is_bridged_then_is_a_502(rig, clock, 
     assert len(answers) >= 2 and answers[-1] == [502, 502], answers
 
 
+@pytest.mark.parametrize("mode", ["passthrough", "ssai"])
+async def test_a_stale_replica_behind_is_refused_until_it_catches_up(rig, clock, mode):
+    """The origin answers the window of three segments ago (a stale replica behind a load
+    balancer; chaos `origin:rewind`): the last good copy while it may stand in, then 502s, never
+    that older window, however long it lasts; once the origin is current again, 200s that carry on
+    from where the viewers were (`Viewer.poll` asserts MEDIA-SEQUENCE never goes back)."""
+    assert await watch(rig, clock, mode, 2.0) == [200] * 8
+    rig.fault = lambda variant: rig.live.media(variant, clock.now() - 6.0).render()
+    viewers = [Viewer(rig.client, clock, mode, v) for v in VARIANTS]
+    statuses = []
+    for _ in range(24):
+        statuses += [await v.poll() for v in viewers]
+        clock.advance(0.5)
+    assert statuses[:2] == [200, 200] and statuses[-4:] == [502] * 4, statuses
+    rig.fault = lambda variant: None
+    for _ in range(4):
+        clock.advance(0.5)
+        assert [await v.poll() for v in viewers] == [200, 200]
+
+
+async def test_a_copy_is_not_served_once_it_is_too_old_at_the_moment_of_the_answer(rig, clock):
+    """No answer from the origin while the clock moves on (chaos `origin:timeout`: the stitcher
+    waited its origin timeout, then judged the copy by the moment the request began and served a
+    window 3.5 s old): every 200 `Viewer.poll` sees is younger than the stale limit when it
+    arrives, and the rest are 504s."""
+    assert await watch(rig, clock, "ssai", 2.0) == [200] * 8
+    rig.fault = lambda variant: SLOW_HANG
+    viewers = [Viewer(rig.client, clock, "ssai", v) for v in VARIANTS]
+    statuses = [await v.poll() for _ in range(4) for v in viewers]
+    assert statuses[-1] == 504 and set(statuses) <= {200, 504}, statuses
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="OriginFeed._refresh drops the last good copy (entry.good = None) once a MEDIA-SEQUENCE "
@@ -201,8 +236,11 @@ async def test_a_window_that_stops_moving_is_a_502_past_the_stale_limit(rig, clo
     assert await watch(rig, clock, mode, 2.0) == [200] * 8
     frozen = {v: rig.playlist(v) for v in VARIANTS}
     rig.fault = lambda variant: frozen[variant]
-    statuses = await watch(rig, clock, mode, 10.0)
+    statuses = await watch(rig, clock, mode, 10.0, step=0.25)
     assert statuses[-2:] == [502, 502], statuses
+    # a copy found stuck is never served again, not even from the half-second cache (chaos
+    # `origin:freeze` got 200s with the frozen window for 0.5 s after the first 502)
+    assert 200 not in statuses[statuses.index(502) :], statuses
     rig.fault = lambda variant: None  # the packager moves on: so does every viewer
     assert await watch(rig, clock, mode, 2.0) == [200] * 8
 

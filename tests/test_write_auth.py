@@ -27,12 +27,15 @@ CUE = "/v1/channels/news/cue"
 DELETE = "/v1/channels/news/breaks/no-such-break"
 SPLICE = "/control/news/splice"
 UNSPLICE = "/control/news/splice/999999"
+FAULT = "/control/news/fault"
 # (server, method, path, the status of an authorised request)
 WRITES = [
     ("stitcher", "POST", CUE, 201),
     ("stitcher", "DELETE", DELETE, 404),
     ("origin", "POST", SPLICE, 201),
     ("origin", "DELETE", UNSPLICE, 404),
+    ("origin", "POST", FAULT, 201),
+    ("origin", "DELETE", FAULT, 404),  # no fault is on
 ]
 
 
@@ -78,7 +81,9 @@ async def serve(rig, clock, make_channel):
 
 async def status(url: str, method: str, headers: dict[str, str] | None = None) -> int:
     async with aiohttp.ClientSession() as session:
-        body = {"duration": 10} if method == "POST" else None
+        body = None
+        if method == "POST":
+            body = {"fault": "error", "seconds": 5} if url.endswith(FAULT) else {"duration": 10}
         async with session.request(method, url, json=body, headers=headers or {}) as response:
             return response.status
 

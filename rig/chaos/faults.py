@@ -1,7 +1,9 @@
 """The faults `rig chaos` injects, one at a time and overlapping, each with what must hold.
 
 A fault is a signal to the processes of one or more components (`rig.chaos.components`), sent at
-a moment of an ad break's life (`when`), and for SIGSTOP the seconds until SIGCONT. Every fault
+a moment of an ad break's life (`when`), and for SIGSTOP the seconds until SIGCONT; or a fault the
+origin is asked to play for some seconds (`origin_emulator.faults`: 5xx, no answer, garbage, an
+older window, a window that stops moving). Every fault
 must cost no timeline violation and lose or duplicate no break; `zero_failures` faults must also
 cost the viewers no failed request. Which faults and why: docs/faults.md, "`rig chaos`".
 """
@@ -26,9 +28,10 @@ class Fault:
     roles: tuple[str, ...]  # the components it hits (rig.chaos.components.ROLES)
     signal: signal.Signals
     when: str
-    hold: float = 0.0  # SIGSTOP: seconds until SIGCONT
+    hold: float = 0.0  # SIGSTOP: seconds until SIGCONT; an origin fault: its seconds
     zero_failures: bool = False  # no viewer request may fail
     what: str = ""
+    origin: str | None = None  # a fault switched on at the origin (origin_emulator.faults)
 
     @property
     def needs(self) -> set[str]:
@@ -115,6 +118,24 @@ def _faults(kv_grace: float) -> list[Fault]:
         ),
         Fault("origin:stop", ("origin",), stop, SPLICE, 4.0, what="the origin frozen for 4 s"),
         Fault("edge:stop", ("edge",), stop, SPLICE, 3.0, what="the edge's master frozen for 3 s"),
+        *(
+            Fault(
+                f"origin:{name}",
+                (),
+                signal.SIGCONT,
+                SPLICE,
+                seconds,
+                what=f"the origin's media playlists {what} for {seconds:g} s",
+                origin=kind,
+            )
+            for name, kind, seconds, what in (
+                ("5xx", "error", 4.0, "answer 503"),
+                ("timeout", "timeout", 4.0, "do not answer"),
+                ("garbage", "garbage", 4.0, "answer an HTML error page with 200"),
+                ("rewind", "rewind", 4.0, "show the window of three segments ago"),
+                ("freeze", "freeze", 6.0, "stop moving"),
+            )
+        ),
         Fault(
             "redis:stop",
             ("redis",),

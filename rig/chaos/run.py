@@ -86,6 +86,7 @@ class Phase:
             "fault": f.name,
             "what": f.what,
             "signal": f.signal.name if f.roles else None,
+            "origin_fault": f.origin,
             "hold": f.hold or None,
             "when": f.when,
             "target_failed_requests": 0 if f.zero_failures else None,
@@ -210,8 +211,8 @@ class Chaos:
             start = _epoch(splice["start"])
             end = start + float(splice["duration"])
             await self._moment(fault, splice, start, session)
-            phase.injected, struck = await self._inject(fault)
-            if fault.roles:
+            phase.injected, struck = await self._inject(fault, session)
+            if fault.roles or fault.origin:
                 phase.recovery = await self._recovered(fault, phase.injected, struck, session)
                 if phase.recovery is None:
                     phase.problem = f"not back within {READY_TIMEOUT:g} s"
@@ -311,9 +312,17 @@ class Chaos:
                     return
                 await asyncio.sleep(0.1)
 
-    async def _inject(self, fault: Fault) -> tuple[dict[str, list[int]], float]:
+    async def _inject(
+        self, fault: Fault, session: aiohttp.ClientSession
+    ) -> tuple[dict[str, list[int]], float]:
         """Signal the processes of every role of the fault at once (one worker of a worker role);
-        a SIGSTOP is followed by SIGCONT after `hold` seconds. Returns the pids and when."""
+        a SIGSTOP is followed by SIGCONT after `hold` seconds; an origin fault is switched on for
+        `hold` seconds and waited out. Returns the pids and when."""
+        if fault.origin is not None:
+            struck = time.monotonic()
+            await self._origin_fault(fault, session)
+            await asyncio.sleep(fault.hold)
+            return {}, struck
         victims = {}
         for role in fault.roles:
             pids = self.processes.pids(role)
@@ -327,6 +336,20 @@ class Chaos:
             await asyncio.sleep(fault.hold)
             self._resume_all()
         return victims, struck
+
+    async def _origin_fault(self, fault: Fault, session: aiohttp.ClientSession) -> None:
+        url = f"{self.origin}/control/{self.channel}/fault"
+        token = self.settings.origin.token
+        async with session.post(
+            url,
+            json={"fault": fault.origin, "seconds": fault.hold},
+            headers={"Authorization": f"Bearer {token}"} if token else None,
+            timeout=aiohttp.ClientTimeout(total=5),
+        ) as response:
+            if response.status != 201:
+                raise RigError(
+                    f"chaos: POST {url}: HTTP {response.status}: {await response.text()}"
+                )
 
     def _resume_all(self) -> None:
         for pid in self._stopped:
