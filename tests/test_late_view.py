@@ -15,15 +15,12 @@ the project's validator.
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import urlsplit
 
-from rig.redis_server import start_redis
 from rig.validator import Checker
 from stitcher.app import StreamOptions
-from stitcher.kv import open_kv
 from stitcher.playlist import format_datetime, parse_media_playlist
-from tests.kv.support import require_redis_server
+from tests.kv.support import PrivateRedis
 from tests.test_stitcher_app import get
 
 VARIANTS = ("hi", "lo")
@@ -48,14 +45,9 @@ async def watch(s, clock, checker: Checker, seconds: float, mode: str = "sgai") 
 async def test_a_break_learnt_of_after_its_announcement_is_announced_with_the_next_segment(
     stitcher_stacks, clock, small_settings, tmp_path
 ):
-    require_redis_server()
-    directory = tmp_path / "redis"
-    server = await start_redis(directory=directory, persistent=True)
-    kv = open_kv(server.url, clock, command_timeout=1.0)
-    await kv.start()
-    s = await stitcher_stacks(kv, StreamOptions(kv_grace=30.0))
-    checker = Checker()
-    try:
+    async with PrivateRedis(clock, tmp_path / "redis") as redis:
+        s = await stitcher_stacks(redis.kv, StreamOptions(kv_grace=30.0))
+        checker = Checker()
         await watch(s, clock, checker, 4.0)
         # just before a segment boundary: the segment the tag belongs on ends 0.1 s after the
         # break is recorded, and the stitcher's view (read at most 0.5 s ago) does not hold it
@@ -65,9 +57,9 @@ async def test_a_break_learnt_of_after_its_announcement_is_announced_with_the_ne
         posted = await s.client.post("/v1/channels/news/cue", json={"duration": 8})
         assert posted.status == 201, await posted.text()
         event = (await posted.json())["eventId"]
-        await asyncio.to_thread(server.stop)  # redis-server goes away before the view reads it
+        await redis.stop()  # redis-server goes away before the view reads it
         blind = await watch(s, clock, checker, 2.0)  # the tag's segment is served without it
-        server = await start_redis(server.port, directory, persistent=True)
+        await redis.start()
         back = await watch(s, clock, checker, 20.0)  # the KV is back, through the break
         violations = [v.line() for v in checker.violations[:10]]
         assert checker.summary()["violations"] == 0, violations
@@ -82,9 +74,6 @@ async def test_a_break_learnt_of_after_its_announcement_is_announced_with_the_ne
         assert holder.uri not in served
         _, metrics = await get(s, "/metrics")
         assert 'stitcher_errors_total{kind="interstitial_announced_late"}' in metrics
-    finally:
-        await kv.close()
-        await asyncio.to_thread(server.stop)
 
 
 def ad_msns(texts: list[str]) -> dict[int, str]:
@@ -125,20 +114,15 @@ async def test_an_ssai_break_learnt_of_after_its_first_slots_plays_from_the_next
     """The break is recorded and redis-server goes away before the view reads it; the stitcher
     serves the break's first slots as content meanwhile. Once the KV is back its ads fill only the
     slots not served yet, and nothing served changes (URI, DISCONTINUITY-SEQUENCE)."""
-    require_redis_server()
-    directory = tmp_path / "redis"
-    server = await start_redis(directory=directory, persistent=True)
-    kv = open_kv(server.url, clock, command_timeout=1.0)
-    await kv.start()
-    s = await stitcher_stacks(kv, StreamOptions(kv_grace=30.0))
-    checker = Checker()
-    try:
+    async with PrivateRedis(clock, tmp_path / "redis") as redis:
+        s = await stitcher_stacks(redis.kv, StreamOptions(kv_grace=30.0))
+        checker = Checker()
         await watch(s, clock, checker, 4.0, "ssai")
         posted = await s.client.post("/v1/channels/news/cue", json={"duration": 12})
         assert posted.status == 201, await posted.text()
-        await asyncio.to_thread(server.stop)
+        await redis.stop()
         blind = await watch(s, clock, checker, 7.0, "ssai")
-        server = await start_redis(server.port, directory, persistent=True)
+        await redis.start()
         back = await watch(s, clock, checker, 30.0, "ssai")
         assert checker.summary()["violations"] == 0, [v.line() for v in checker.violations[:10]]
         assert not ad_msns(blind)
@@ -147,10 +131,7 @@ async def test_an_ssai_break_learnt_of_after_its_first_slots_plays_from_the_next
         assert not set(ads) & msns(blind)  # no slot served as content got an ad
         _, metrics = await get(s, "/metrics")
         assert 'stitcher_errors_total{kind="break_learnt_late"}' in metrics
-        await same_as_a_fresh_replica(s, stitcher_stacks, kv)
-    finally:
-        await kv.close()
-        await asyncio.to_thread(server.stop)
+        await same_as_a_fresh_replica(s, stitcher_stacks, redis.kv)
 
 
 async def test_a_break_passed_through_while_degraded_keeps_its_served_slots_when_the_kv_is_back(
@@ -160,22 +141,17 @@ async def test_a_break_passed_through_while_degraded_keeps_its_served_slots_when
     (`degrade`). The store comes back in the middle of it: its ads fill only the slots not served
     yet, and DISCONTINUITY-SEQUENCE goes on from what was served (chaos `redis:stop` saw it jump
     by the break's two discontinuities)."""
-    require_redis_server()
-    directory = tmp_path / "redis"
-    server = await start_redis(directory=directory, persistent=True)
-    kv = open_kv(server.url, clock, command_timeout=1.0)
-    await kv.start()
-    s = await stitcher_stacks(kv, StreamOptions(kv_grace=10.0))
-    checker = Checker()
-    try:
+    async with PrivateRedis(clock, tmp_path / "redis") as redis:
+        s = await stitcher_stacks(redis.kv, StreamOptions(kv_grace=10.0))
+        checker = Checker()
         await watch(s, clock, checker, 2.0, "ssai")
         start = format_datetime(clock.now() + 16)
         posted = await s.client.post("/v1/channels/news/cue", json={"duration": 12, "start": start})
         assert posted.status == 201, await posted.text()
         await watch(s, clock, checker, 2.0, "ssai")  # the view holds it
-        await asyncio.to_thread(server.stop)
+        await redis.stop()
         passed = await watch(s, clock, checker, 18.0, "ssai")  # degraded from 10 s on
-        server = await start_redis(server.port, directory, persistent=True)
+        await redis.start()
         back = await watch(s, clock, checker, 30.0, "ssai")
         assert checker.summary()["violations"] == 0, [v.line() for v in checker.violations[:10]]
         assert not ad_msns(passed)
@@ -183,7 +159,4 @@ async def test_a_break_passed_through_while_degraded_keeps_its_served_slots_when
         assert ads and not set(ads) & msns(passed)
         _, metrics = await get(s, "/metrics")
         assert 'stitcher_kv_degraded{channel="news"} 0.0' in metrics
-        await same_as_a_fresh_replica(s, stitcher_stacks, kv)
-    finally:
-        await kv.close()
-        await asyncio.to_thread(server.stop)
+        await same_as_a_fresh_replica(s, stitcher_stacks, redis.kv)

@@ -20,6 +20,7 @@ from stitcher.catalog import MODES
 from stitcher.playlist import parse_datetime, parse_master_playlist, parse_media_playlist
 from stitcher.streams import SERVICE
 from tests.driving import random_qa_cues
+from tests.kv.support import PrivateRedis
 from tests.stitcher_stack import replica
 
 
@@ -233,16 +234,8 @@ async def test_kv_down_keeps_the_last_view_then_passes_new_breaks_through(
     """The break store goes away (a real redis-server, stopped): the breaks already known keep their
     slots, a break that would begin after the grace period is passed through, and every playlist
     served stays valid (T1: segment numbers never jump)."""
-    from rig.redis_server import start_redis
-    from stitcher.kv import open_kv
-    from tests.kv.support import require_redis_server
-
-    require_redis_server()
-    server = await start_redis()
-    kv = open_kv(server.url, clock, command_timeout=1.0)
-    await kv.start()
-    s = await stitcher_stacks(kv, StreamOptions(kv_grace=10.0))
-    try:
+    async with PrivateRedis(clock) as redis:
+        s = await stitcher_stacks(redis.kv, StreamOptions(kv_grace=10.0))
         from stitcher.playlist import format_datetime
 
         soon = (await s.client.post("/v1/channels/news/cue", json={"duration": 10})).status
@@ -274,7 +267,7 @@ async def test_kv_down_keeps_the_last_view_then_passes_new_breaks_through(
                     )
 
         await watch(6.0)
-        server.stop()  # the KV is gone from here on
+        await redis.stop()  # the KV is gone from here on
         await watch(60.0)
         assert checker.summary()["violations"] == 0, [v.line() for v in checker.violations[:10]]
         first_msn = int((clock.now() - 66 - small_settings.origin.epoch) // 2)
@@ -283,9 +276,6 @@ async def test_kv_down_keeps_the_last_view_then_passes_new_breaks_through(
         _, metrics = await get(s, "/metrics")
         assert 'stitcher_kv_degraded{channel="news"} 1.0' in metrics
         assert "break store unreachable" in caplog.text
-    finally:
-        await kv.close()
-        server.stop()
 
 
 async def test_sgai_asset_lists_and_item_playlists_over_http(stack, clock):
@@ -386,21 +376,13 @@ async def test_a_frozen_kv_costs_a_request_no_more_than_kv_wait(stitcher_stacks,
     import signal
     import time
 
-    from rig.redis_server import start_redis
-    from stitcher.kv import open_kv
-    from tests.kv.support import require_redis_server
-
-    require_redis_server()
-    server = await start_redis()
-    kv = open_kv(server.url, clock, command_timeout=5.0)
-    await kv.start()
-    s = await stitcher_stacks(kv, StreamOptions(kv_wait=0.2))
-    try:
+    async with PrivateRedis(clock, command_timeout=5.0) as redis:
+        s = await stitcher_stacks(redis.kv, StreamOptions(kv_wait=0.2))
         assert (await s.client.post("/v1/channels/news/cue", json={"duration": 10})).status == 201
         clock.advance(0.5)
         before, _ = await get(s, "/ssai/news/hi.m3u8")
         assert before.status == 200
-        os.kill(server.process.pid, signal.SIGSTOP)
+        os.kill(redis.server.process.pid, signal.SIGSTOP)
         try:
             took = []
             for _ in range(4):
@@ -412,12 +394,9 @@ async def test_a_frozen_kv_costs_a_request_no_more_than_kv_wait(stitcher_stacks,
             assert max(took) < 2.0, took  # far from the 5 s a read would take
             assert sum(t > 0.15 for t in took) <= 1, took  # only the first request waits
         finally:
-            os.kill(server.process.pid, signal.SIGCONT)
+            os.kill(redis.server.process.pid, signal.SIGCONT)
         _, metrics = await get(s, "/metrics")
         assert 'stitcher_errors_total{kind="kv_late"}' in metrics
-    finally:
-        await kv.close()
-        server.stop()
 
 
 async def test_a_stitcher_that_never_read_the_kv_answers_503_not_a_passthrough(
@@ -426,25 +405,13 @@ async def test_a_stitcher_that_never_read_the_kv_answers_503_not_a_passthrough(
     """A replica starting while the break store is down has no view: rendering none would put
     content in slots other replicas fill with ads (chaos `overlap:redis+worker`: T1). It answers
     503 until the store can be read."""
-    from rig.redis_server import start_redis
-    from stitcher.kv import open_kv
-    from tests.kv.support import require_redis_server
-
-    require_redis_server()
-    server = await start_redis()
-    kv = open_kv(server.url, clock, command_timeout=1.0)
-    await kv.start()
-    port = server.port
-    server.stop()
-    s = await stitcher_stacks(kv, StreamOptions())
-    try:
+    async with PrivateRedis(clock) as redis:
+        await redis.stop()
+        s = await stitcher_stacks(redis.kv, StreamOptions())
         response, text = await get(s, "/ssai/news/hi.m3u8")
         assert response.status == 503, text
         assert "the break store is unavailable and this stitcher has not read it yet" in text
-        server = await start_redis(port)
+        await redis.start()
         clock.advance(1.0)
         response, text = await get(s, "/ssai/news/hi.m3u8")
         assert response.status == 200, text
-    finally:
-        await kv.close()
-        server.stop()

@@ -35,3 +35,40 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.002)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own and a KV client of it on the test's clock
+    (`async with`). With a `directory` it keeps an append-only file there, so that one started
+    again over it (`start` after `stop`) has what was written, as `rig up --kv redis` does."""
+
+    def __init__(self, clock, directory=None, command_timeout: float = 1.0):
+        self.clock, self.directory, self.command_timeout = clock, directory, command_timeout
+        self.server = None
+        self.kv = None
+
+    async def __aenter__(self) -> PrivateRedis:
+        from rig.redis_server import start_redis
+        from stitcher.kv import open_kv
+
+        require_redis_server()
+        self.server = await start_redis(
+            directory=self.directory, persistent=self.directory is not None
+        )
+        self.kv = open_kv(self.server.url, self.clock, command_timeout=self.command_timeout)
+        await self.kv.start()
+        return self
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.server.stop)
+
+    async def start(self) -> None:
+        from rig.redis_server import start_redis
+
+        self.server = await start_redis(
+            self.server.port, self.directory, persistent=self.directory is not None
+        )
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.kv.close()
+        await asyncio.to_thread(self.server.stop)
