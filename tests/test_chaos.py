@@ -1,9 +1,9 @@
 """`rig chaos`: faults injected into a real rig while validating viewers watch.
 
 - The real run (marked realtime, bounded): `rig chaos` as a process, with the small config, starts
-  its own rig (`rig up --headless --kv redis`, free ports) and injects the faults whose target is
-  no failed viewer request: the stitcher's worker, the monitor and the media server's worker
-  killed with SIGKILL, redis-server restarted, and three of them killed at once. The report must
+  its own rig (`rig up --headless --kv redis`, free ports) and injects faults whose target is no
+  failed viewer request: the stitcher's worker killed with SIGKILL, redis-server restarted, and
+  the stitcher's worker, the monitor and the media server's worker killed at once. The report must
   say, for each, 0 failed requests, 0 violations, no break lost or duplicated (each phase's break
   matched in the KV), the component back, and the exit status 0.
 - Without a rig: choosing faults (unknown names, components the rig lacks), the report table, and
@@ -28,10 +28,8 @@ from stitcher.kv import open_kv
 from stitcher.pod import Pod
 from tests.conftest import SMALL_CONFIG
 
-ZERO_FAILURES = [
+ZERO_FAILURES = [  # the suite's share of them: the three kills at once stand for each alone
     "stitcher-worker:kill",
-    "monitor:kill",
-    "media-worker:kill",
     "redis:restart",
     "overlap:kill",
 ]
