@@ -19,8 +19,9 @@ from typing import Any
 from rig.children import free_port, started
 from rig.settings import Settings, load_settings
 from stitcher.commands import add_common_options, settings_env
+from stitcher.errors import RigError
 
-__all__ = ["add_options", "rig_env", "settings_of", "own_rig", "write_report"]
+__all__ = ["add_options", "rig_env", "settings_of", "own_rig", "on_small_disk", "write_report"]
 
 START_TIMEOUT = 600.0  # seconds the rig may take to start (media built on first use)
 
@@ -62,23 +63,46 @@ def rig_env(args: argparse.Namespace, state: Path) -> dict[str, str]:
     return env
 
 
-def settings_of(args: argparse.Namespace, name: str) -> tuple[Settings, dict[str, str], Path]:
+def settings_of(
+    args: argparse.Namespace, name: str, kv_url: str | None = None
+) -> tuple[Settings, dict[str, str], Path]:
     """The settings, environment and state directory of the rig `own_rig` will start (the
-    directory is wiped)."""
+    directory is wiped); `kv_url` (may name `{state}`): a break store of the rig's own other than
+    the default."""
     base = load_settings(args.config, env=settings_env(args))
     state = base.state_dir / name
     shutil.rmtree(state, ignore_errors=True)
     env = rig_env(args, state)
+    if kv_url is not None:
+        env["RIG_STITCHER_KV_URL"] = kv_url.format(state=state)
     return load_settings(args.config, env=env), env, state
+
+
+def on_small_disk(directory: Path, size_mib: int) -> list[str]:
+    """The argv prefix that runs a command with `directory` a tmpfs of `size_mib` MiB of its own:
+    a user and mount namespace (`unshare -rm`, no privilege needed), the command in the same
+    process (so its pid is the one started). Outside, the directory is seen through
+    `/proc/<pid>/root`."""
+    if shutil.which("unshare") is None:
+        raise RigError("unshare (util-linux) is needed for a disk of the rig's own")
+    directory.mkdir(parents=True, exist_ok=True)
+    mount = f'mount -t tmpfs -o size={size_mib}m tmpfs "$0" && exec "$@"'
+    return ["unshare", "-rm", "sh", "-c", mount, str(directory)]
 
 
 @contextmanager
 def own_rig(
-    args: argparse.Namespace, name: str, settings: Settings, env: dict[str, str], state: Path
+    args: argparse.Namespace,
+    name: str,
+    settings: Settings,
+    env: dict[str, str],
+    state: Path,
+    wrap: list[str] | None = None,
 ) -> Iterator[Popen]:
-    """`rig up --headless` with `env`, ready once the stitcher answers for the channel in SSAI and
-    SGAI; stopped when the block ends. Yields its process (the components are its children)."""
-    argv = [sys.executable, "-m", "rig.cli", "up", "--headless"]
+    """`rig up --headless` with `env` (under `wrap`, e.g. `on_small_disk`), ready once the
+    stitcher answers for the channel in SSAI and SGAI; stopped when the block ends. Yields its
+    process (the components are its children)."""
+    argv = [*(wrap or []), sys.executable, "-m", "rig.cli", "up", "--headless"]
     argv += ["--config", str(args.config)] if args.config else []
     api = f"http://{settings.stitcher.host}:{settings.stitcher.port}"
     ready = [f"{api}/healthz"] + [

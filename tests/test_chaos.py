@@ -63,10 +63,11 @@ def test_rig_chaos_kills_and_restarts_cost_the_viewers_nothing(tmp_path):
 
 
 def test_choosing_faults():
-    every = choose(None, 30.0, {"redis", "edge"})
+    every = choose(None, 30.0, {"redis", "edge", "sqlite"})
     assert [f.name for f in every] == FAULTS
     without = [f.name for f in choose(None, 30.0, set())]
     assert "redis:restart" not in without and "edge:kill" not in without
+    assert "kv:disk-full" not in without and "origin:rewind" in without
     assert "stitcher-worker:kill" in without
     assert choose(["redis:stop"], 12.0, {"redis"})[0].hold == 17.0  # beyond the grace
     with pytest.raises(RigError, match="unknown fault.*nope"):

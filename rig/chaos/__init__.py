@@ -11,10 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from pathlib import Path
 
-from rig.own_rig import add_options, own_rig, settings_of, write_report
+from rig.own_rig import add_options, on_small_disk, own_rig, settings_of, write_report
 
 __all__ = ["add_parser", "run"]
+
+KV_DISK = "kv-disk"  # with --kv sqlite: the KV's directory, a tmpfs of the rig's own
+KV_DISK_MIB = 16
 
 
 def add_parser(sub) -> None:
@@ -28,7 +32,9 @@ def add_parser(sub) -> None:
         " viewers (half SSAI, half SGAI; through the edge with --edge) and inject each fault in"
         " turn, around an ad break the origin announces for it with a real SCTE-35 cue: SIGKILL"
         " and SIGSTOP of every component, redis-server restarted, the KV unreachable beyond the"
-        " stitcher's grace, and overlapping kills. Per fault: failed viewer requests,"
+        " stitcher's grace, the origin's media playlists failing (503, no answer, garbage, an older"
+        " window, a frozen one), with --kv sqlite the KV's disk (a 16 MiB tmpfs of its own) full,"
+        " and overlapping kills. Per fault: failed viewer requests,"
         " violations of the project's validator, stalls, breaks lost or duplicated (every origin"
         " splice matched with the break records in the KV), seconds until every component"
         " answers again. Exit 0 when every fault passed, 1 when one did not (a violation, a lost"
@@ -75,10 +81,15 @@ def run(args: argparse.Namespace) -> int:
     from rig.chaos.run import Chaos
 
     signal.signal(signal.SIGTERM, _stop)
-    settings, env, state = settings_of(args, "chaos")
+    sqlite = args.kv == "sqlite"  # on a disk of its own, which a fault can fill
+    settings, env, state = settings_of(
+        args, "chaos", f"sqlite://{{state}}/{KV_DISK}/kv.db" if sqlite else None
+    )
     present = {n for n in ("redis", "edge") if getattr(settings, n).enabled}
+    present |= {"sqlite"} if sqlite else set()
     faults = choose(args.faults, settings.stitcher.kv_grace, present)
-    with own_rig(args, "chaos", settings, env, state) as process:
+    wrap = on_small_disk(state / KV_DISK, KV_DISK_MIB) if sqlite else None
+    with own_rig(args, "chaos", settings, env, state, wrap) as process:
         chaos = Chaos(
             settings,
             process.pid,
@@ -86,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
             channel=args.channel,
             viewers=args.viewers,
             break_seconds=args.break_seconds,
+            kv_disk=Path(f"/proc/{process.pid}/root{state / KV_DISK}") if sqlite else None,
         )
         phases = [p.to_dict() for p in asyncio.run(chaos.run())]
     report = {

@@ -42,8 +42,19 @@ class Splice:
 class BreakAudit:
     """What the origin announced, and (`settle`) what the monitor recorded of it."""
 
-    def __init__(self, origin: str, channels: list[str], kv_url: str, clock: Clock | None = None):
+    def __init__(
+        self,
+        origin: str,
+        channels: list[str],
+        kv_url: str,
+        clock: Clock | None = None,
+        api: str | None = None,
+    ):
+        """`api`: read the records from the stitcher's `GET /v1/channels/{channel}/breaks` at
+        this base URL instead of the KV (a KV only the rig can see: its own disk); it lists a
+        break from its creation to its end, and the audit reads it every second."""
         self.origin, self.channels, self.kv_url = origin.rstrip("/"), channels, kv_url
+        self.api = api.rstrip("/") if api else None
         self.clock = clock or SystemClock()
         self.splices: dict[tuple[str, int], Splice] = {}
         self.records: dict[tuple[str, str], BreakRecord] = {}  # (channel, eventId) -> latest
@@ -54,6 +65,16 @@ class BreakAudit:
         """Each second until `stop`: read every channel's splice list at the origin and its break
         records in the KV (records expire a while after their break ends, so an hour's run cannot
         wait for the end to read them; a read that fails, the fault at work, is tried again)."""
+        if self.api is not None:
+            while not stop.is_set():
+                for channel in self.channels:
+                    await self._read(session, channel)
+                    await self._read_listed(session, channel)
+                try:
+                    await asyncio.wait_for(stop.wait(), 1.0)
+                except TimeoutError:
+                    pass
+            return
         async with open_kv(self.kv_url, self.clock) as kv:
             ledger = BreakLedger(kv, lambda _: Retention(window=3600.0))
             while not stop.is_set():
@@ -73,6 +94,20 @@ class BreakAudit:
             for record in await ledger.records(channel):
                 self.records[(channel, record.event_id)] = record
         except KVError:
+            self.misread += 1
+
+    async def _read_listed(self, session: aiohttp.ClientSession, channel: str) -> None:
+        url = f"{self.api}/v1/channels/{channel}/breaks"
+        try:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+                if response.status != 200:
+                    self.misread += 1
+                    return
+                body = await response.json()
+            for item in body["breaks"]:
+                record = BreakRecord.from_json(item)
+                self.records[(channel, record.event_id)] = record
+        except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
             self.misread += 1
 
     async def _read(self, session: aiohttp.ClientSession, channel: str) -> None:

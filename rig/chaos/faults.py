@@ -3,7 +3,7 @@
 A fault is a signal to the processes of one or more components (`rig.chaos.components`), sent at
 a moment of an ad break's life (`when`), and for SIGSTOP the seconds until SIGCONT; or a fault the
 origin is asked to play for some seconds (`origin_emulator.faults`: 5xx, no answer, garbage, an
-older window, a window that stops moving). Every fault
+older window, a window that stops moving); or the SQLite KV's own small disk filled up. Every fault
 must cost no timeline violation and lose or duplicate no break; `zero_failures` faults must also
 cost the viewers no failed request. Which faults and why: docs/faults.md, "`rig chaos`".
 """
@@ -32,11 +32,14 @@ class Fault:
     zero_failures: bool = False  # no viewer request may fail
     what: str = ""
     origin: str | None = None  # a fault switched on at the origin (origin_emulator.faults)
+    disk: bool = False  # the SQLite KV's disk filled up for `hold` seconds
 
     @property
     def needs(self) -> set[str]:
-        """The optional components it needs in the rig (redis-server, the edge)."""
-        return {r for r in self.roles if r in ("redis", "edge")}
+        """What it needs in the rig: redis-server, the edge, the SQLite KV on a disk of its own."""
+        return {r for r in self.roles if r in ("redis", "edge")} | (
+            {"sqlite"} if self.disk else set()
+        )
 
 
 def _faults(kv_grace: float) -> list[Fault]:
@@ -146,6 +149,16 @@ def _faults(kv_grace: float) -> list[Fault]:
             f" stitcher's {kv_grace:g} s grace, then back",
         ),
         Fault(
+            "kv:disk-full",
+            (),
+            signal.SIGCONT,
+            CUE,
+            5.0,
+            what="the SQLite KV's disk full for 5 s from 0.3 s after the cue (the monitor cannot"
+            " write the break until it is not)",
+            disk=True,
+        ),
+        Fault(
             "overlap:kill",
             ("stitcher-worker", "monitor", "media-worker"),
             kill,
@@ -182,7 +195,9 @@ def choose(names: list[str] | None, kv_grace: float, present: set[str]) -> list[
     for fault in chosen:
         if not fault.needs <= present:
             missing = ", ".join(sorted(fault.needs - present))
-            raise RigError(f"{fault.name} needs {missing} in the rig (--kv redis, --edge)")
+            raise RigError(
+                f"{fault.name} needs {missing} in the rig (--kv redis, --kv sqlite, --edge)"
+            )
     return chosen
 
 

@@ -12,12 +12,14 @@ it was announced in.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -123,10 +125,12 @@ class Chaos:
         modes: tuple[str, ...] = ("ssai", "sgai"),
         break_seconds: float = BREAK_SECONDS,
         progress: Callable[[str], None] = print,
+        kv_disk: Path | None = None,
     ):
         self.settings, self.faults, self.channel = settings, faults, channel
         self.break_seconds = break_seconds
         self.viewers, self.modes, self.progress = viewers, modes, progress
+        self.kv_disk = kv_disk  # the SQLite KV's directory (its own tmpfs), seen from here
         self.processes = Processes(rig_pid)
         self.endpoints = Endpoints(settings)
         s = settings
@@ -153,7 +157,9 @@ class Chaos:
             for k, mode in enumerate(self.modes):
                 url = f"{self.watch_base}/{mode}/{self.channel}/master.m3u8"
                 self.fleets[mode] = Fleet(viewing, clock, url, per_mode, join_spread=4.0, seed=k)
-            audit = BreakAudit(self.origin, [self.channel], self.settings.stitcher.kv_url)
+            # a KV on the rig's own disk is in its mount namespace: read through the stitcher
+            api = self.stitcher if self.kv_disk is not None else None
+            audit = BreakAudit(self.origin, [self.channel], self.settings.stitcher.kv_url, api=api)
             begun = time.time()
             watching = [asyncio.create_task(f.run(stop)) for f in self.fleets.values()]
             watching.append(asyncio.create_task(audit.watch(control, stop)))
@@ -212,7 +218,7 @@ class Chaos:
             end = start + float(splice["duration"])
             await self._moment(fault, splice, start, session)
             phase.injected, struck = await self._inject(fault, session)
-            if fault.roles or fault.origin:
+            if fault.roles or fault.origin or fault.disk:
                 phase.recovery = await self._recovered(fault, phase.injected, struck, session)
                 if phase.recovery is None:
                     phase.problem = f"not back within {READY_TIMEOUT:g} s"
@@ -323,6 +329,10 @@ class Chaos:
             await self._origin_fault(fault, session)
             await asyncio.sleep(fault.hold)
             return {}, struck
+        if fault.disk:
+            struck = time.monotonic()
+            await self._disk_full(fault.hold)
+            return {}, struck
         victims = {}
         for role in fault.roles:
             pids = self.processes.pids(role)
@@ -336,6 +346,17 @@ class Chaos:
             await asyncio.sleep(fault.hold)
             self._resume_all()
         return victims, struck
+
+    async def _disk_full(self, seconds: float) -> None:
+        """Fill the KV's disk to the last byte for `seconds`, then free it."""
+        if self.kv_disk is None:
+            raise RigError("chaos: the KV has no disk of its own (--kv sqlite)")
+        filler = self.kv_disk / "filler"
+        await asyncio.to_thread(_fill, filler)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            filler.unlink(missing_ok=True)
 
     async def _origin_fault(self, fault: Fault, session: aiohttp.ClientSession) -> None:
         url = f"{self.origin}/control/{self.channel}/fault"
@@ -376,6 +397,24 @@ class Chaos:
                 return time.monotonic() - struck
             await asyncio.sleep(0.1)
         return None
+
+
+def _fill(path: Path) -> None:
+    """Write to `path` until its filesystem has no room left (ENOSPC)."""
+    chunk = b"\0" * 65536
+    with open(path, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(chunk)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+        try:  # the last bytes a page short of a chunk
+            while True:
+                out.write(b"\0" * 512)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
