@@ -11,6 +11,7 @@ too.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -66,27 +67,29 @@ class BreakAudit:
         records in the KV (records expire a while after their break ends, so an hour's run cannot
         wait for the end to read them; a read that fails, the fault at work, is tried again)."""
         if self.api is not None:
-            while not stop.is_set():
-                for channel in self.channels:
-                    await self._read(session, channel)
-                    await self._read_listed(session, channel)
-                try:
-                    await asyncio.wait_for(stop.wait(), 1.0)
-                except TimeoutError:
-                    pass
+            await self._every_second(session, stop, lambda c: self._read_listed(session, c))
             return
         async with open_kv(self.kv_url, self.clock) as kv:
             ledger = BreakLedger(kv, lambda _: Retention(window=3600.0))
-            while not stop.is_set():
-                for channel in self.channels:
-                    await self._read(session, channel)
-                    await self.read_records(ledger, channel)
-                try:
-                    await asyncio.wait_for(stop.wait(), 1.0)
-                except TimeoutError:
-                    pass
+            await self._every_second(session, stop, lambda c: self.read_records(ledger, c))
             for channel in self.channels:
                 await self.read_records(ledger, channel)
+
+    async def _every_second(
+        self,
+        session: aiohttp.ClientSession,
+        stop: asyncio.Event,
+        records: Callable[[str], Awaitable[None]],
+    ) -> None:
+        """Until `stop`: each channel's splices at the origin and its records, every second."""
+        while not stop.is_set():
+            for channel in self.channels:
+                await self._read(session, channel)
+                await records(channel)
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
 
     async def read_records(self, ledger: BreakLedger, channel: str) -> None:
         """Note every record of the channel the KV holds now (a failed read is counted)."""
