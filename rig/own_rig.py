@@ -100,13 +100,15 @@ def own_rig(
     wrap: list[str] | None = None,
 ) -> Iterator[Popen]:
     """`rig up --headless` with `env` (under `wrap`, e.g. `on_small_disk`), ready once the
-    stitcher answers for the channel in SSAI and SGAI; stopped when the block ends. Yields its
-    process (the components are its children)."""
+    stitcher (and the edge, when it runs) answers for the channel in SSAI and SGAI; stopped when
+    the block ends. Yields its process (the components are its children)."""
     argv = [*(wrap or []), sys.executable, "-m", "rig.cli", "up", "--headless"]
     argv += ["--config", str(args.config)] if args.config else []
     api = f"http://{settings.stitcher.host}:{settings.stitcher.port}"
     ready = [f"{api}/healthz"] + [
-        f"{api}/{mode}/{args.channel}/master.m3u8" for mode in ("ssai", "sgai")
+        f"{base}/{mode}/{args.channel}/master.m3u8"
+        for base in [api] + ([settings.edge.base_url] if settings.edge.enabled else [])
+        for mode in ("ssai", "sgai")
     ]
     log = state / "logs" / f"{name}-rig.log"
     print(f"{name}: starting a rig (state {state}; its output: {log})", flush=True)

@@ -142,11 +142,12 @@ def test_the_summary_names_every_component_and_the_verdict():
         "breaks": [{"kind": "api-cue", "start": 1.0}],
         "splices": {"announced": 2, "lost": [], "duplicated": [], "unexplained": []},
         "late_joiners": {"count": 2, "ok": 2},
+        "joiners_sent": 2,
         "resources": resources.report(),
         "ok": True,
     }
     lines = summary(report)
     assert lines[0].startswith("soak: 3.0 min, 40 viewers: 0 failed requests")
-    assert "1 made of 1 planned" in lines[1] and "late joiners: 2 of 2" in lines[2]
+    assert "1 made of 1 planned" in lines[1] and "late joiners: 2 of 2 sent" in lines[2]
     assert any(line.startswith("stitcher ") and line.endswith("ok") for line in lines)
     assert lines[-1] == "ok"

@@ -28,7 +28,7 @@ from rig.chaos.audit import BreakAudit, Splice
 from rig.chaos.components import Endpoints, Processes
 from rig.chaos.faults import CUE, RECORDED, SPLICE, Fault
 from rig.settings import Settings
-from rig.viewers import Fleet
+from rig.viewers import Fleet, StreamUnavailable
 from stitcher.clock import SystemClock
 from stitcher.errors import RigError
 
@@ -159,6 +159,11 @@ class Chaos:
                 self.fleets[mode] = Fleet(viewing, clock, url, per_mode, join_spread=4.0, seed=k)
             # a KV on the rig's own disk is in its mount namespace: read through the stitcher
             api = self.stitcher if self.kv_disk is not None else None
+            for fleet in self.fleets.values():  # a stream that cannot be read: say so now
+                try:
+                    await fleet.probe()
+                except StreamUnavailable as exc:
+                    raise RigError(f"chaos: the viewers cannot watch: {exc}") from None
             audit = BreakAudit(self.origin, [self.channel], self.settings.stitcher.kv_url, api=api)
             begun = time.time()
             watching = [asyncio.create_task(f.run(stop)) for f in self.fleets.values()]
@@ -176,8 +181,11 @@ class Chaos:
                 await self._judgeable(audit)
             finally:
                 stop.set()
-                await asyncio.gather(*watching, return_exceptions=True)
+                ended = await asyncio.gather(*watching, return_exceptions=True)
                 self._resume_all()
+            failures = [e for e in ended if isinstance(e, Exception)]
+            if failures:  # viewers or the audit stopped: nothing after that was watched
+                raise RigError(f"chaos: the watch stopped: {failures[0]!r}")
             splices = audit.settle(begun, time.time())
             self.unexplained = audit.unexplained
             for phase in self.phases:

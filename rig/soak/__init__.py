@@ -84,8 +84,8 @@ def summary(report: dict) -> list[str]:
         f" lost {len(report['splices']['lost'])}, duplicated"
         f" {len(report['splices']['duplicated'])}, unexplained records"
         f" {len(report['splices']['unexplained'])}",
-        f"late joiners: {report['late_joiners']['ok']} of {report['late_joiners']['count']}"
-        " played cleanly",
+        f"late joiners: {report['late_joiners']['count']} of {report.get('joiners_sent', 0)} sent"
+        f" joined in a break, {report['late_joiners']['ok']} played cleanly",
         f"{'component':<10} {'RSS MiB start':>13} {'end':>7} {'peak':>7} {'bound':>7}"
         f" {'fds start':>9} {'end':>5} {'peak':>5} {'bound':>5}  ok",
     ]
@@ -97,6 +97,10 @@ def summary(report: dict) -> list[str]:
             f"  {'ok' if r['ok'] else 'GREW'}"
         )
     lines.append(f"(start, end: {report['resources']['bound'].split('where ')[-1]})")
+    for mode, error in report.get("fleets_died", {}).items():
+        lines.append(f"the {mode} viewers stopped: {error}")
+    for mode in report.get("fleets_unwatched", []):
+        lines.append(f"the {mode} viewers fetched no playlist")
     for restart in report["resources"]["restarts"]:
         lines.append(f"restarted: {restart['role']} at {restart['at']} s")
     lines.append("ok" if report["ok"] else "FAILED")

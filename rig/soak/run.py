@@ -26,8 +26,9 @@ from rig.chaos.audit import BreakAudit
 from rig.chaos.components import Processes
 from rig.settings import Settings
 from rig.soak.plan import Kind
-from rig.viewers import Fleet
+from rig.viewers import Fleet, StreamUnavailable
 from stitcher.clock import SystemClock
+from stitcher.errors import RigError
 
 __all__ = ["Soak", "Usage", "RSS_GROWTH", "RSS_SLACK_MIB", "FD_SLACK"]
 
@@ -160,6 +161,7 @@ class Soak:
         self.roles += [r for r, on in (("redis", s.redis.enabled), ("edge", s.edge.enabled)) if on]
         self.fleets: dict[str, Fleet] = {}
         self.breaks: list[dict[str, Any]] = []
+        self.joiners_sent: set[tuple[str, str]] = set()  # (mode, viewer) of every late joiner
         self.resources = Resources(self.baseline_after)
         self.audit = BreakAudit(self.origin, [channel], s.stitcher.kv_url)
 
@@ -194,7 +196,13 @@ class Soak:
                 f" {self.watch_base}/.../{self.channel} for {self.seconds / 60:g} min,"
                 f" {len(self.plan)} breaks"
             )
-            tasks = [asyncio.create_task(f.run(stop)) for f in self.fleets.values()]
+            for fleet in self.fleets.values():  # a stream that cannot be read: say so now
+                try:
+                    await fleet.probe()
+                except StreamUnavailable as exc:
+                    raise RigError(f"soak: the viewers cannot watch: {exc}") from None
+            watching = {m: asyncio.create_task(f.run(stop)) for m, f in self.fleets.items()}
+            tasks = list(watching.values())
             tasks.append(asyncio.create_task(self.audit.watch(control, stop)))
             tasks.append(asyncio.create_task(self._sample(begun, stop)))
             breaks = [asyncio.create_task(self._breaks(begun, control))]
@@ -208,7 +216,12 @@ class Soak:
                 await asyncio.gather(*breaks, return_exceptions=True)
                 await asyncio.gather(*tasks, return_exceptions=True)
                 self._note_usage(time.time() - begun)
-            return self._report(begun, time.time())
+            died = {
+                mode: repr(task.exception())
+                for mode, task in watching.items()
+                if task.done() and not task.cancelled() and task.exception() is not None
+            }
+            return self._report(begun, time.time(), died)
 
     async def _until(self, begun: float, stop: asyncio.Event) -> None:
         """Until the run's end, a progress line a minute."""
@@ -238,10 +251,16 @@ class Soak:
     # ---------------------------------------------------------------- resources
 
     def _usage(self) -> dict[str, Usage]:
+        """Per role: its processes and their workers (what a restart changes; not helpers that
+        come and go, as nginx's cache loader does a minute after the start), and the memory and
+        descriptors of them and all their descendants."""
         usage = {}
         for role in self.roles:
-            pids = procs.family(self.processes.pids(role))
-            usage[role] = Usage(pids, procs.rss_mib(pids), procs.open_fds(pids))
+            own = self.processes.pids(role)
+            if role in ("stitcher", "media"):
+                own += self.processes.pids(f"{role}-worker")
+            every = procs.family(own)
+            usage[role] = Usage(sorted(own), procs.rss_mib(every), procs.open_fds(every))
         return usage
 
     def _note_usage(self, elapsed: float) -> None:
@@ -312,6 +331,7 @@ class Soak:
         await asyncio.sleep(max(0.0, posted["start"] + JOIN_AFTER - time.time()))
         each = max(1, self.joiners // len(self.fleets))
         joined = {mode: fleet.add(each, after=0.0) for mode, fleet in self.fleets.items()}
+        self.joiners_sent.update((mode, name) for mode, names in joined.items() for name in names)
         outcome["joiners"] = sum(len(names) for names in joined.values())
         if kind.end_after is not None:
             await asyncio.sleep(max(0.0, posted["start"] + kind.end_after - time.time()))
@@ -405,11 +425,18 @@ class Soak:
 
     # ---------------------------------------------------------------- the report
 
-    def _report(self, begun: float, ended: float) -> dict[str, Any]:
+    def _report(self, begun: float, ended: float, died: dict[str, str]) -> dict[str, Any]:
         splices = self.audit.settle(begun, ended)
         fleets = {mode: fleet.report() for mode, fleet in self.fleets.items()}
         totals = {mode: report["totals"] for mode, report in fleets.items()}
-        late = [item for report in fleets.values() for item in report["late_joiners"]]
+        # the late joiners sent into the breaks (a viewer of the fleet that happened to join
+        # during a break counts in the fleet's own report, not here)
+        late = [
+            item
+            for mode, report in fleets.items()
+            for item in report["late_joiners"]
+            if (mode, item["viewer"]) in self.joiners_sent
+        ]
         failed = sum(t["fetch_errors"] for t in totals.values())
         violations = sum(t["violations"] for t in totals.values())
         stalls = sum(t["stalls"] for t in totals.values())
@@ -425,11 +452,18 @@ class Soak:
             for fleet in self.fleets.values()
             for t, viewer, message in fleet.errors
         ][:10]
+        joiners = len(self.joiners_sent)
+        unwatched = [m for m, t in totals.items() if not t["playlists_fetched"]]
         return {
             "ok": not (failed or violations or stalls or lost or duplicated or unposted)
+            and not (died or unwatched)
             and not self.audit.unexplained
             and resources["ok"]
+            and len(late) == joiners  # each joined 3 s into a break: its first playlist shows it
             and all(item["ok"] for item in late),
+            "fleets_died": died,
+            "fleets_unwatched": unwatched,
+            "joiners_sent": joiners,
             "seconds": round(ended - begun, 1),
             "viewers": self.viewers,
             "failed_requests": failed,
