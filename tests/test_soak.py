@@ -53,8 +53,9 @@ def test_rig_soak_runs_clean_through_breaks_of_every_kind(tmp_path):
     assert cancelled["ended"] == 200 and "joiners" not in cancelled
     splices = report["splices"]
     assert splices["announced"] >= 4 and not splices["lost"] and not splices["duplicated"]
-    assert report["late_joiners"]["count"] >= 1
-    assert report["late_joiners"]["ok"] == report["late_joiners"]["count"]
+    joiners = report["late_joiners"]
+    assert joiners["count"] == report["joiners_sent"] >= 8  # two per mode into each break played
+    assert joiners["ok"] == joiners["count"] and joiners["in_break"] >= 1
     resources = report["resources"]
     assert resources["ok"] and not resources["restarts"]
     assert set(resources["components"]) == {"origin", "media", "stitcher", "monitor", "redis"}
@@ -141,13 +142,13 @@ def test_the_summary_names_every_component_and_the_verdict():
         "planned": 1,
         "breaks": [{"kind": "api-cue", "start": 1.0}],
         "splices": {"announced": 2, "lost": [], "duplicated": [], "unexplained": []},
-        "late_joiners": {"count": 2, "ok": 2},
+        "late_joiners": {"count": 2, "in_break": 1, "ok": 2},
         "joiners_sent": 2,
         "resources": resources.report(),
         "ok": True,
     }
     lines = summary(report)
     assert lines[0].startswith("soak: 3.0 min, 40 viewers: 0 failed requests")
-    assert "1 made of 1 planned" in lines[1] and "late joiners: 2 of 2 sent" in lines[2]
+    assert "1 made of 1 planned" in lines[1] and "late joiners: 2 sent, 1 saw" in lines[2]
     assert any(line.startswith("stitcher ") and line.endswith("ok") for line in lines)
     assert lines[-1] == "ok"

@@ -84,8 +84,9 @@ def summary(report: dict) -> list[str]:
         f" lost {len(report['splices']['lost'])}, duplicated"
         f" {len(report['splices']['duplicated'])}, unexplained records"
         f" {len(report['splices']['unexplained'])}",
-        f"late joiners: {report['late_joiners']['count']} of {report.get('joiners_sent', 0)} sent"
-        f" joined in a break, {report['late_joiners']['ok']} played cleanly",
+        f"late joiners: {report['late_joiners']['count']} sent,"
+        f" {report['late_joiners'].get('in_break', 0)} saw the break in their first playlist,"
+        f" {report['late_joiners']['ok']} played cleanly",
         f"{'component':<10} {'RSS MiB start':>13} {'end':>7} {'peak':>7} {'bound':>7}"
         f" {'fds start':>9} {'end':>5} {'peak':>5} {'bound':>5}  ok",
     ]

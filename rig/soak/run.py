@@ -432,11 +432,18 @@ class Soak:
         # the late joiners sent into the breaks (a viewer of the fleet that happened to join
         # during a break counts in the fleet's own report, not here)
         late = [
-            item
+            {
+                "viewer": f"{mode}/{v['id']}",
+                "joined_at": v["joined_at"],
+                "in_break": bool(v["first_playlist_in_break"]),
+                "first_segment": v["first_segment"],
+                "ok": not (v["stalls"] or v["violations"] or v["fetch_errors"]),
+            }
             for mode, report in fleets.items()
-            for item in report["late_joiners"]
-            if (mode, item["viewer"]) in self.joiners_sent
+            for v in report["viewers"]
+            if (mode, v["id"]) in self.joiners_sent
         ]
+        in_break = sum(item["in_break"] for item in late)
         failed = sum(t["fetch_errors"] for t in totals.values())
         violations = sum(t["violations"] for t in totals.values())
         stalls = sum(t["stalls"] for t in totals.values())
@@ -459,7 +466,8 @@ class Soak:
             and not (died or unwatched)
             and not self.audit.unexplained
             and resources["ok"]
-            and len(late) == joiners  # each joined 3 s into a break: its first playlist shows it
+            and len(late) == joiners
+            and (in_break > 0 or not joiners)  # joining in a break was tried at all
             and all(item["ok"] for item in late),
             "fleets_died": died,
             "fleets_unwatched": unwatched,
@@ -481,6 +489,7 @@ class Soak:
             },
             "late_joiners": {
                 "count": len(late),
+                "in_break": in_break,  # their first playlist showed the break (ads or its tag)
                 "ok": sum(item["ok"] for item in late),
                 "not_ok": [item for item in late if not item["ok"]][:10],
             },
