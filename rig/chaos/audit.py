@@ -99,30 +99,29 @@ class BreakAudit:
         except KVError:
             self.misread += 1
 
-    async def _read_listed(self, session: aiohttp.ClientSession, channel: str) -> None:
-        url = f"{self.api}/v1/channels/{channel}/breaks"
+    async def _get_json(self, session: aiohttp.ClientSession, url: str) -> dict | None:
+        """The JSON answer at `url`, or None (counted) when it cannot be read now."""
         try:
             async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
-                if response.status != 200:
-                    self.misread += 1
-                    return
-                body = await response.json()
-            for item in body["breaks"]:
+                if response.status == 200:
+                    return await response.json()
+        except (TimeoutError, aiohttp.ClientError, ValueError):
+            pass
+        self.misread += 1
+        return None
+
+    async def _read_listed(self, session: aiohttp.ClientSession, channel: str) -> None:
+        body = await self._get_json(session, f"{self.api}/v1/channels/{channel}/breaks")
+        try:
+            for item in body["breaks"] if body is not None else ():
                 record = BreakRecord.from_json(item)
                 self.records[(channel, record.event_id)] = record
-        except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
+        except (ValueError, KeyError):
             self.misread += 1
 
     async def _read(self, session: aiohttp.ClientSession, channel: str) -> None:
-        url = f"{self.origin}/control/{channel}/splices"
-        try:
-            async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
-                if response.status != 200:
-                    self.misread += 1
-                    return
-                body = await response.json()
-        except (TimeoutError, aiohttp.ClientError, ValueError):
-            self.misread += 1
+        body = await self._get_json(session, f"{self.origin}/control/{channel}/splices")
+        if body is None:
             return
         for item in body["splices"]:
             key = (channel, int(item["id"]))
